@@ -1,0 +1,86 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Orbit: Swift microservices that talk only through Kafka.
+///
+/// Layout (see DEVELOPERS.md):
+/// - `Shared/`   message schemas (OrbitContract), the Kafka layer (OrbitKafka), the service runtime (OrbitRuntime)
+/// - `Services/` one executable per service, plus the `orbit` command-line tool
+/// - `Tests/`    unit tests for the pure core, integration tests against the embedded broker
+let package = Package(
+    name: "Orbit",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "orbit", targets: ["orbit"]),
+        .executable(name: "orbit-ingest", targets: ["orbit-ingest"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // librdkafka, from Debian's librdkafka-dev (scripts/install-deps.sh installs it).
+        .systemLibrary(
+            name: "CRdKafka",
+            path: "Shared/CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        // The message contract: pure Swift, no I/O. Other teams' schema lives in deploy/schemas.
+        .target(name: "OrbitContract", path: "Shared/OrbitContract"),
+        // A safe Swift layer over librdkafka. No C pointer leaves this module.
+        .target(
+            name: "OrbitKafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Shared/OrbitKafka"
+        ),
+        // The service runtime: configuration, the consume-process-produce-commit loop, metrics, lifecycle.
+        .target(
+            name: "OrbitRuntime",
+            dependencies: [
+                "OrbitKafka",
+                "OrbitContract",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Shared/OrbitRuntime"
+        ),
+        // Ingestion: validate, normalise and deduplicate user events.
+        .target(
+            name: "OrbitIngest",
+            dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka"],
+            path: "Services/Ingest/OrbitIngest"
+        ),
+        .executableTarget(
+            name: "orbit-ingest",
+            dependencies: ["OrbitIngest", "OrbitRuntime"],
+            path: "Services/Ingest/orbit-ingest"
+        ),
+        // The command-line tool: broker, publish, tail, up, demo, bench.
+        .executableTarget(
+            name: "orbit",
+            dependencies: [
+                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/CLI/orbit"
+        ),
+        .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract"]),
+        .testTarget(name: "OrbitKafkaTests", dependencies: ["OrbitKafka", "OrbitRuntime"]),
+        .testTarget(
+            name: "OrbitIngestTests",
+            dependencies: ["OrbitIngest", "OrbitKafka", "OrbitRuntime", "OrbitContract"]
+        ),
+    ]
+)

@@ -1,0 +1,170 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OrbitContract
+import OrbitIngest
+import OrbitKafka
+import OrbitRuntime
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks that print their figures.",
+        subcommands: [IngestBench.self]
+    )
+}
+
+/// `orbit bench ingest`: ingestion's events/s against raw pass-through on the same broker, in the
+/// same run. Pass-through runs the same runtime with a processor that copies each record's bytes
+/// unchanged, so the ratio isolates what ingestion itself costs (parsing, validation,
+/// normalisation, deduplication, its changelog).
+struct IngestBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ingest", abstract: "Ingestion events/s vs raw pass-through (target: ratio >= 0.5).")
+
+    @Option(help: "Events per round.") var events = 100_000
+    @Option(help: "Rounds (each runs pass-through then ingestion; the best of each is reported).") var rounds = 2
+    @Option(help: "Input partitions.") var partitions = 16
+    @Option(help: "Records per batch (commit interval).") var batchRecords = 5000
+    @Option(help: "Use this Kafka instead of an embedded local broker.") var bootstrap: String?
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let population = Self.population(events)
+        var localBroker: LocalBroker? = nil
+        let servers: String
+        if let bootstrap {
+            servers = bootstrap
+        } else {
+            let broker = try LocalBroker(topics: [])
+            localBroker = broker
+            servers = broker.bootstrapServers
+        }
+        defer { localBroker?.stop() }
+        let run = UUID().uuidString.prefix(8)
+        let input = "bench-\(run)-input"
+        try localBroker?.createTopic(TopicSpec(name: input, partitions: partitions))
+        let kafka = KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": servers]) { a, _ in a })
+        let logger = Logger(label: "orbit.bench")
+
+        print("orbit bench ingest: \(population.count) events (\(population.reduce(0) { $0 + $1.value.count } / population.count) bytes average), \(partitions) partitions, \(rounds) rounds, batches of \(batchRecords)")
+        let producer = try KafkaProducer(configuration: kafka, name: "bench-loader", logger: logger)
+        let loadStart = ContinuousClock.now
+        let batch = DeliveryBatch()
+        for record in population { try producer.send(ProducerRecord(topic: input, key: record.key, value: record.value), in: batch) }
+        try batch.waitForAll()
+        producer.close()
+        let loadSeconds = (ContinuousClock.now - loadStart).seconds
+        print(String(format: "  load:         %8.0f events/s (producer only)", Double(population.count) / loadSeconds))
+
+        var bestRaw = 0.0
+        var bestIngest = 0.0
+        for round in 1...rounds {
+            let prefix = "bench-\(run)-r\(round)"
+            for suffix in ["raw", "valid", "dlq", "dedup"] {
+                try localBroker?.createTopic(TopicSpec(name: "\(prefix)-\(suffix)", partitions: suffix == "dedup" ? partitions : partitions))
+            }
+            var runtime = RuntimeSettings(serviceName: "bench", kafka: kafka, maxBatchRecords: batchRecords)
+            runtime.maxBatchWait = .milliseconds(200)
+
+            let raw = try measure(PassThroughProcessor(outputTopic: "\(prefix)-raw"), group: "\(prefix)-raw", input: input, runtime: runtime, expected: population.count, logger: logger)
+            print(String(format: "  round %d raw pass-through: %8.0f events/s", round, raw))
+
+            var settings = IngestSettings()
+            settings.inputTopic = input
+            settings.validTopic = "\(prefix)-valid"
+            settings.deadLetterTopic = "\(prefix)-dlq"
+            settings.dedupChangelogTopic = "\(prefix)-dedup"
+            let ingest = try measure(IngestProcessor(settings: settings), group: "\(prefix)-ingest", input: input, runtime: runtime, expected: population.count, logger: logger)
+            print(String(format: "  round %d ingestion:        %8.0f events/s", round, ingest))
+            bestRaw = max(bestRaw, raw)
+            bestIngest = max(bestIngest, ingest)
+        }
+        let ratio = bestIngest / bestRaw
+        print(String(format: "raw pass-through: %.0f events/s", bestRaw))
+        print(String(format: "ingestion:        %.0f events/s", bestIngest))
+        print(String(format: "ratio:            %.2f (target >= 0.50) %@", ratio, ratio >= 0.5 ? "PASS" : "BELOW TARGET"))
+    }
+
+    /// Runs one pipeline over the whole input and returns events/s, timed from its first record to
+    /// its last commit (group joining is not counted: it is the broker's rebalance delay).
+    func measure(_ processor: any RecordProcessor, group: String, input: String, runtime: RuntimeSettings, expected: Int, logger: Logger) throws -> Double {
+        let timed = TimedProcessor(processor)
+        let pipeline = StreamPipeline(settings: .init(groupID: group, inputTopics: [input], runtime: runtime), processor: timed, logger: logger)
+        let stop = StopSignal()
+        let done = DispatchSemaphore(value: 0)
+        let box = UncheckedBox(pipeline)
+        let failure = FailureBox()
+        let thread = Thread {
+            do { try box.value.run(until: stop) } catch { failure.set("\(error)") }
+            done.signal()
+        }
+        thread.start()
+        let deadline = Date().addingTimeInterval(600)
+        while pipeline.status.snapshot.recordsIn < expected {
+            if let message = failure.value { throw CLIError("pipeline failed: \(message)") }
+            if Date() > deadline { stop.set(); done.wait(); throw CLIError("timed out: \(pipeline.status.snapshot.recordsIn) of \(expected) records") }
+            usleep(2000)
+        }
+        let end = ContinuousClock.now
+        stop.set()
+        done.wait()
+        guard let first = timed.firstRecordAt else { throw CLIError("no record was processed") }
+        return Double(expected) / (end - first).seconds
+    }
+
+    static func population(_ count: Int) -> [DemoPopulation.Record] {
+        var users = max(10, count / 20)
+        while true {
+            let records = DemoPopulation(users: users, seed: 7, now: Int64(Date().timeIntervalSince1970 * 1000)).generate()
+            if records.count >= count { return Array(records.prefix(count)) }
+            users = users * 3 / 2 + 1
+        }
+    }
+}
+
+/// Copies each record's key, value and headers to another topic: the pass-through baseline.
+final class PassThroughProcessor: RecordProcessor {
+    let outputTopic: String
+    init(outputTopic: String) { self.outputTopic = outputTopic }
+
+    func process(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
+        outputs.append(ProducerRecord(topic: outputTopic, key: record.key, value: record.value, headers: record.headers, timestampMillis: record.timestampMillis))
+    }
+}
+
+/// Notes when the first record arrives; otherwise the wrapped processor unchanged.
+final class TimedProcessor: RecordProcessor {
+    let inner: any RecordProcessor
+    private(set) var firstRecordAt: ContinuousClock.Instant?
+    init(_ inner: any RecordProcessor) { self.inner = inner }
+
+    func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws { try inner.partitionsAssigned(partitions, restorer: restorer) }
+    func partitionsRevoked(_ partitions: [TopicPartition]) { inner.partitionsRevoked(partitions) }
+    func takeStateChanges() -> [ProducerRecord] { inner.takeStateChanges() }
+    func process(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
+        if firstRecordAt == nil { firstRecordAt = .now }
+        inner.process(record, outputs: &outputs)
+    }
+}
+
+/// `@unchecked Sendable`: handed to one thread, which alone uses it until the caller joins it.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+final class FailureBox: @unchecked Sendable {
+    // `@unchecked Sendable`: `stored` is only touched under `lock`.
+    private let lock = NSLock()
+    private var stored: String?
+    var value: String? { lock.lock(); defer { lock.unlock() }; return stored }
+    func set(_ message: String) { lock.lock(); stored = message; lock.unlock() }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

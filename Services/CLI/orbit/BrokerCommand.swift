@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OrbitKafka
+import OrbitRuntime
+
+struct BrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker",
+        abstract: "Run the local Kafka broker (librdkafka's mock cluster) with Orbit's topics, until Ctrl-C.",
+        discussion: "Prints the bootstrap address and writes it to $ORBIT_HOME/bootstrap (default .orbit/bootstrap), where the services and tools find it. Data lives in memory only; see the README for the mock's limits."
+    )
+
+    @Option(help: "Partitions per Orbit topic.") var partitions = TopicCatalogue.defaultPartitions
+    @Option(help: "Number of brokers in the cluster.") var brokers = 1
+
+    func run() async throws {
+        let broker = try LocalBroker.startOrbit(brokers: brokers, partitions: partitions)
+        print("orbit broker: listening on \(broker.bootstrapServers) (address written to \(LocalBrokerAddress.path))")
+        await Signals.wait()
+        LocalBrokerAddress.remove()
+        broker.stop()
+        print("orbit broker: stopped")
+    }
+}
+
+extension LocalBroker {
+    /// A local broker with every Orbit topic created, its address published for other processes.
+    static func startOrbit(brokers: Int = 1, partitions: Int = TopicCatalogue.defaultPartitions) throws -> LocalBroker {
+        guard (1...64).contains(partitions) else { throw ValidationError("--partitions must be 1...64") }
+        let broker = try LocalBroker(brokers: brokers, topics: TopicCatalogue.orbitTopics(partitions: partitions))
+        try LocalBrokerAddress.write(broker.bootstrapServers)
+        return broker
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import OrbitKafka
+import OrbitRuntime
+
+/// How a tool finds Kafka: `--bootstrap`, else `ORBIT__KAFKA__BOOTSTRAP_SERVERS`, else the local
+/// broker's address file. Further librdkafka properties: `--kafka key=value` (repeatable).
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: .long, help: "Kafka bootstrap servers (default: $ORBIT__KAFKA__BOOTSTRAP_SERVERS, then the local broker's address file).")
+    var bootstrap: String?
+
+    @Option(name: .customLong("kafka"), help: "A librdkafka property, key=value (repeatable), e.g. security.protocol=SASL_SSL.")
+    var properties: [String] = []
+
+    func configuration() throws -> KafkaConfiguration {
+        var result: [String: String] = [:]
+        for property in properties {
+            let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--kafka takes key=value, not \(property)") }
+            result[parts[0]] = parts[1]
+        }
+        let environment = ProcessInfo.processInfo.environment
+        guard let servers = bootstrap ?? environment["ORBIT__KAFKA__BOOTSTRAP_SERVERS"] ?? LocalBrokerAddress.read() else {
+            throw ValidationError("no Kafka to talk to: pass --bootstrap, set ORBIT__KAFKA__BOOTSTRAP_SERVERS, or start `orbit broker`")
+        }
+        result["bootstrap.servers"] = servers
+        return KafkaConfiguration(result)
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+enum Signals {
+    static func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = OnceFlag()
+            var sources: [DispatchSourceSignal] = []
+            for number in [SIGINT, SIGTERM] {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    if once.claim() { continuation.resume() }
+                }
+                source.resume()
+                sources.append(source)
+            }
+            SignalSources.keep(sources)
+        }
+    }
+}
+
+/// Keeps signal sources alive for the life of the process.
+enum SignalSources {
+    nonisolated(unsafe) private static var kept: [DispatchSourceSignal] = []
+    static func keep(_ sources: [DispatchSourceSignal]) {
+        // Called once per process from `Signals.wait`, before any signal can be delivered.
+        kept.append(contentsOf: sources)
+    }
+}
+
+final class OnceFlag: @unchecked Sendable {
+    // `@unchecked Sendable`: the flag is only read and written under `lock`.
+    private let lock = NSLock()
+    private var claimed = false
+    func claim() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if claimed { return false }
+        claimed = true
+        return true
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

@@ -1,0 +1,26 @@
+import Logging
+import OrbitKafka
+import OrbitRuntime
+
+/// Wires the ingestion processor into the runtime.
+public enum IngestService {
+    public static func makePipeline(runtime: RuntimeSettings, ingest: IngestSettings, logger: Logger, status: PipelineStatus = PipelineStatus()) -> StreamPipeline {
+        StreamPipeline(
+            settings: .init(groupID: ingest.groupID, inputTopics: [ingest.inputTopic], runtime: runtime,
+                            transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName)),
+            processor: IngestProcessor(settings: ingest),
+            logger: logger,
+            status: status)
+    }
+
+    /// The dedup changelog must have as many partitions as the input: partition N of one is the
+    /// memory of partition N of the other. Checked at start, before any record is read.
+    public static func checkTopics(runtime: RuntimeSettings, ingest: IngestSettings, logger: Logger) throws {
+        let admin = try KafkaAdmin(configuration: runtime.kafka, logger: logger)
+        let input = try admin.partitionCount(of: ingest.inputTopic)
+        let changelog = try admin.partitionCount(of: ingest.dedupChangelogTopic)
+        guard input == changelog else {
+            throw KafkaError.configuration("\(ingest.dedupChangelogTopic) has \(changelog) partitions but \(ingest.inputTopic) has \(input); they must be equal")
+        }
+    }
+}

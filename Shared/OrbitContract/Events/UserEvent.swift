@@ -1,0 +1,48 @@
+/// A user event that passed validation, normalised: type in lower case, time in UTC milliseconds,
+/// amounts in integer minor units. This is the value of `orbit.user-events.valid` (schema version 1).
+public struct UserEvent: Sendable, Equatable {
+    /// The contract version this record is written in. See docs/CONTRACT.md for how it evolves.
+    public static let schemaVersion = 1
+
+    public let id: String
+    public let userID: String
+    public let type: EventType
+    /// Milliseconds since the Unix epoch, UTC.
+    public let timeMillis: Int64
+    /// Normalised properties (see docs/CONTRACT.md): known fields converted, unknown ones kept.
+    public let properties: JSONObject
+
+    public init(id: String, userID: String, type: EventType, timeMillis: Int64, properties: JSONObject) {
+        self.id = id
+        self.userID = userID
+        self.type = type
+        self.timeMillis = timeMillis
+        self.properties = properties
+    }
+
+    /// The record value on `orbit.user-events.valid`: deterministic bytes, so a replay repeats a
+    /// record only as an identical copy.
+    public func encoded() -> [UInt8] {
+        var writer = JSONWriter(reservingCapacity: 256)
+        writer.beginObject()
+        writer.key("schema_version"); writer.int(Self.schemaVersion)
+        writer.key("id"); writer.string(id)
+        writer.key("user_id"); writer.string(userID)
+        writer.key("type"); writer.string(type.name)
+        writer.key("time"); writer.string(RFC3339.format(millis: timeMillis))
+        writer.key("properties"); writer.value(.object(properties))
+        writer.endObject()
+        return writer.bytes
+    }
+
+    /// Reads a record of `orbit.user-events.valid` back (for downstream services and tools).
+    public static func decode(_ bytes: some Collection<UInt8>) throws -> UserEvent {
+        guard case .object(let object) = try JSONParser.parse(bytes) else { throw DecodingError.notAnObject }
+        guard let id = object["id"]?.stringValue, let user = object["user_id"]?.stringValue,
+              let type = object["type"]?.stringValue, let time = object["time"]?.stringValue,
+              let properties = object["properties"]?.objectValue else { throw DecodingError.missingField }
+        return UserEvent(id: id, userID: user, type: EventType(type), timeMillis: try RFC3339.parse(time), properties: properties)
+    }
+
+    public enum DecodingError: Error { case notAnObject, missingField }
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+/// Receives delivery reports. librdkafka holds one retained reference per in-flight message (its
+/// per-message opaque) and the delivery callback releases it.
+///
+/// `@unchecked Sendable` on subclasses below: every mutable field is guarded by an `NSCondition`.
+public class DeliveryReceiver: @unchecked Sendable {
+    func delivered(_ result: Result<RecordMetadata, KafkaError>) {}
+}
+
+/// Tracks a group of records produced together, so the caller can wait until every one of them is
+/// acknowledged (or learn the first failure) before committing the input offsets that caused them.
+public final class DeliveryBatch: DeliveryReceiver, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var pending = 0
+    private var acknowledged = 0
+    private var firstFailure: KafkaError?
+
+    public override init() {}
+
+    func willSend() {
+        condition.lock()
+        pending += 1
+        condition.unlock()
+    }
+
+    /// A record librdkafka refused before it was queued: no callback will come for it.
+    func sendFailed() {
+        condition.lock()
+        pending -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    override func delivered(_ result: Result<RecordMetadata, KafkaError>) {
+        condition.lock()
+        pending -= 1
+        switch result {
+        case .success: acknowledged += 1
+        case .failure(let error): if firstFailure == nil { firstFailure = error }
+        }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The number of records acknowledged so far.
+    public var acknowledgedCount: Int {
+        condition.lock(); defer { condition.unlock() }
+        return acknowledged
+    }
+
+    /// Waits until every record sent with this batch is acknowledged. Throws the first delivery
+    /// failure, or a timeout.
+    public func waitForAll(timeout: Duration = .seconds(300)) throws(KafkaError) {
+        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        condition.lock()
+        defer { condition.unlock() }
+        while pending > 0 {
+            if !condition.wait(until: deadline) {
+                throw .timedOut("\(pending) records still unacknowledged after \(timeout)")
+            }
+        }
+        if let firstFailure { throw firstFailure }
+    }
+}
+
+/// Resumes one awaiting `send` with its record's delivery report.
+final class SingleDelivery: DeliveryReceiver, @unchecked Sendable {
+    private let continuation: CheckedContinuation<RecordMetadata, any Error>
+
+    init(_ continuation: CheckedContinuation<RecordMetadata, any Error>) {
+        self.continuation = continuation
+    }
+
+    override func delivered(_ result: Result<RecordMetadata, KafkaError>) {
+        continuation.resume(with: result.mapError { $0 as any Error })
+    }
+}

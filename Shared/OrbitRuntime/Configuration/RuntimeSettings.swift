@@ -1,0 +1,106 @@
+import Foundation
+import OrbitKafka
+
+/// What Kafka promises about outputs and offsets. See README "Processing guarantees".
+public enum ProcessingGuarantee: String, Sendable, CaseIterable {
+    /// Outputs are acknowledged before offsets commit; a crash can only repeat a batch, as identical
+    /// records. Works on every broker, including the local one.
+    case atLeastOnce = "at_least_once"
+    /// Outputs, changelog writes and offsets in one Kafka transaction. Needs Apache Kafka: the local
+    /// broker writes no transaction markers, so it cannot honour this.
+    case exactlyOnce = "exactly_once"
+}
+
+public enum LogFormat: String, Sendable, CaseIterable {
+    case text
+    case json
+}
+
+/// The settings every Orbit service shares: `service`, `kafka` and `processing` sections.
+public struct RuntimeSettings: Sendable {
+    public var serviceName: String
+    /// Port of `/metrics` and `/health`; 0 picks a free one (logged at start).
+    public var httpPort: Int
+    public var httpHost: String
+    public var logLevel: String
+    public var logFormat: LogFormat
+    /// librdkafka properties, passed through.
+    public var kafka: KafkaConfiguration
+    public var guarantee: ProcessingGuarantee
+    /// A batch ends (outputs awaited, offsets committed) at this many records...
+    public var maxBatchRecords: Int
+    /// ... or after this long, whichever comes first.
+    public var maxBatchWait: Duration
+
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    public init(serviceName: String, httpPort: Int = 0, httpHost: String = "0.0.0.0", logLevel: String = "info", logFormat: LogFormat = .text,
+                kafka: KafkaConfiguration, guarantee: ProcessingGuarantee = .atLeastOnce, maxBatchRecords: Int = 5000, maxBatchWait: Duration = .milliseconds(200)) {
+        self.serviceName = serviceName
+        self.httpPort = httpPort
+        self.httpHost = httpHost
+        self.logLevel = logLevel
+        self.logFormat = logFormat
+        self.kafka = kafka
+        self.guarantee = guarantee
+        self.maxBatchRecords = maxBatchRecords
+        self.maxBatchWait = maxBatchWait
+    }
+
+    /// Reads `service`, `kafka` and `processing`. `bootstrap.servers`, when absent, comes from the
+    /// local broker's address file (written by `orbit broker`), so a developer needs no settings.
+    public init(document: ConfigDocument, defaultServiceName: String, defaultHTTPPort: Int) throws(ConfigError) {
+        let service = document.section("service")
+        try service.rejectUnknownKeys(["name", "http_port", "http_host", "log_level", "log_format"])
+        serviceName = try service.string("name", default: defaultServiceName)
+        httpPort = try service.int("http_port", default: defaultHTTPPort, range: 0...65535)
+        httpHost = try service.string("http_host", default: "0.0.0.0")
+        logLevel = try service.string("log_level", default: "info")
+        guard Self.logLevels.contains(logLevel) else {
+            throw service.invalid("log_level", "must be one of: \(Self.logLevels.joined(separator: ", "))")
+        }
+        logFormat = try service.choice("log_format", default: .text)
+
+        var properties = try document.section("kafka").scalars()
+        if properties["bootstrap.servers"] == nil {
+            guard let local = LocalBrokerAddress.read() else {
+                throw ConfigError(file: document.file, line: nil, field: "kafka.bootstrap.servers",
+                                  message: "is required (or start `orbit broker`, which writes \(LocalBrokerAddress.path))")
+            }
+            properties["bootstrap.servers"] = local
+        }
+        kafka = KafkaConfiguration(properties)
+
+        let processing = document.section("processing")
+        try processing.rejectUnknownKeys(["guarantee", "max_batch_records", "max_batch_wait_ms"])
+        guarantee = try processing.choice("guarantee", default: .atLeastOnce)
+        maxBatchRecords = try processing.int("max_batch_records", default: 5000, range: 1...1_000_000)
+        maxBatchWait = .milliseconds(try processing.int("max_batch_wait_ms", default: 200, range: 1...600_000))
+    }
+}
+
+/// Where `orbit broker` publishes the local broker's bootstrap address (its ports are ephemeral).
+/// `ORBIT_HOME` moves it; the default is `.orbit/` in the working directory.
+public enum LocalBrokerAddress {
+    public static var directory: String {
+        ProcessInfo.processInfo.environment["ORBIT_HOME"] ?? FileManager.default.currentDirectoryPath + "/.orbit"
+    }
+
+    public static var path: String { directory + "/bootstrap" }
+
+    public static func read() -> String? {
+        guard let data = FileManager.default.contents(atPath: path),
+              let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+              !text.isEmpty else { return nil }
+        return text
+    }
+
+    public static func write(_ bootstrap: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data((bootstrap + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    public static func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}

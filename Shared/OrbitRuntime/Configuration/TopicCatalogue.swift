@@ -1,0 +1,23 @@
+import OrbitContract
+import OrbitKafka
+
+/// Orbit's topics with their partition counts and configs: what `orbit broker` creates locally and
+/// `orbit topics create` creates on a real cluster. A changelog has as many partitions as the
+/// input it shadows, because partition N of one is the memory of partition N of the other.
+public enum TopicCatalogue {
+    public static let defaultPartitions = 8
+    public static let dedupRetention = 7 * 24 * 3600 * 1000
+
+    public static func orbitTopics(partitions: Int = defaultPartitions) -> [TopicSpec] {
+        [
+            TopicSpec(name: OrbitTopics.userEvents, partitions: partitions),
+            TopicSpec(name: OrbitTopics.validEvents, partitions: partitions),
+            TopicSpec(name: OrbitTopics.deadLetters, partitions: max(1, partitions / 4)),
+            // compact keeps one record per event id; delete expires ids older than the window.
+            TopicSpec(name: OrbitTopics.ingestDedupChangelog, partitions: partitions, configs: [
+                "cleanup.policy": "compact,delete",
+                "retention.ms": String(dedupRetention),
+            ]),
+        ]
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+import OrbitKafka
+
+/// Reads partitions of a changelog topic from their first retained record to their end, to rebuild
+/// a state store. Reads outside any consumer group, so it never disturbs the service's own.
+public struct ChangelogReader: Sendable {
+    let kafka: KafkaConfiguration
+    let logger: Logger
+    /// Giving up when a partition makes no progress for this long (a broker that is down).
+    let stallTimeout: Duration
+
+    public init(kafka: KafkaConfiguration, logger: Logger, stallTimeout: Duration = .seconds(60)) {
+        var properties = kafka.properties
+        for key in ["group.id", "group.instance.id", "transactional.id"] { properties[key] = nil }
+        self.kafka = KafkaConfiguration(properties)
+        self.logger = logger
+        self.stallTimeout = stallTimeout
+    }
+
+    /// Calls `apply` with every record of these partitions, in offset order per partition, and
+    /// returns how many it read.
+    @discardableResult
+    public func readAll(_ partitions: [TopicPartition], apply: (ConsumerRecord) throws -> Void) throws -> Int {
+        guard !partitions.isEmpty else { return 0 }
+        let started = ContinuousClock.now
+        let consumer = try KafkaConsumer(configuration: kafka, name: "changelog-reader", logger: logger)
+        defer { consumer.close() }
+        var endOffsets: [TopicPartition: Int64] = [:]
+        var starts: [TopicPartitionOffset] = []
+        for partition in partitions {
+            let (low, high) = try consumer.watermarks(partition)
+            if high > low {
+                endOffsets[partition] = high
+                starts.append(TopicPartitionOffset(partition, offset: low))
+            }
+        }
+        guard !starts.isEmpty else { return 0 }
+        try consumer.assign(starts)
+        var count = 0
+        var lastProgress = ContinuousClock.now
+        while !endOffsets.isEmpty {
+            guard let record = try consumer.poll(timeout: .milliseconds(200)) else {
+                if ContinuousClock.now - lastProgress > stallTimeout {
+                    throw KafkaError.timedOut("restoring \(endOffsets.keys.map(\.description).sorted()) made no progress for \(stallTimeout)")
+                }
+                continue
+            }
+            lastProgress = ContinuousClock.now
+            let partition = record.topicPartition
+            guard let end = endOffsets[partition] else { continue }
+            try apply(record)
+            count += 1
+            if record.offset + 1 >= end { endOffsets[partition] = nil }
+        }
+        logger.info("restored \(count) changelog records from \(partitions.count) partitions in \(ContinuousClock.now - started)")
+        return count
+    }
+}

@@ -1,0 +1,29 @@
+import OrbitKafka
+import Synchronization
+
+/// What `/health` reports: whether the pipeline runs, which partitions it owns, how far it got.
+/// Written by the pipeline thread, read by the HTTP thread.
+public final class PipelineStatus: Sendable {
+    public enum State: String, Sendable {
+        case starting, running, stopping, stopped, failed
+    }
+
+    public struct Snapshot: Sendable {
+        public var state: State = .starting
+        public var assigned: [TopicPartition] = []
+        public var recordsIn: Int = 0
+        public var recordsOut: Int = 0
+        public var batchesCommitted: Int = 0
+        public var failure: String?
+    }
+
+    private let value = Mutex(Snapshot())
+
+    public init() {}
+
+    public var snapshot: Snapshot { value.withLock { $0 } }
+
+    func update(_ body: (inout Snapshot) -> Void) {
+        value.withLock { body(&$0) }
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+import Logging
+import Metrics
+import OrbitKafka
+
+/// The consume-process-produce-commit loop every Orbit service runs.
+///
+/// A batch is at most `maxBatchRecords` records or `maxBatchWait` long. Records are processed as
+/// they arrive and their outputs sent at once; at the end of a batch the pipeline
+/// - at least once: waits until every output is acknowledged, then writes the processor's state
+///   changes and waits for those, then commits the input offsets. A crash anywhere before the commit
+///   replays the batch; deterministic processors make the replay repeat identical records only.
+/// - exactly once: outputs, state changes and input offsets go in one transaction.
+///
+/// On a rebalance the in-flight batch is completed and committed inside the revocation, before the
+/// partitions move, so the next owner starts exactly where this one stopped.
+public final class StreamPipeline: RebalanceListener {
+    public struct Settings: Sendable {
+        public var groupID: String
+        public var inputTopics: [String]
+        public var runtime: RuntimeSettings
+        /// Required for exactly-once; must be stable per instance (e.g. the pod name).
+        public var transactionalID: String?
+
+        public init(groupID: String, inputTopics: [String], runtime: RuntimeSettings, transactionalID: String? = nil) {
+            self.groupID = groupID
+            self.inputTopics = inputTopics
+            self.runtime = runtime
+            self.transactionalID = transactionalID
+        }
+    }
+
+    let settings: Settings
+    let processor: any RecordProcessor
+    let logger: Logger
+    public let status: PipelineStatus
+
+    private var consumer: KafkaConsumer!
+    private var producer: KafkaProducer!
+    private var batch = DeliveryBatch()
+    private var pendingOffsets: [TopicPartition: Int64] = [:]
+    private var batchRecords = 0
+    private var batchStarted = ContinuousClock.now
+    private var inTransaction = false
+    private var outputs: [ProducerRecord] = []
+    /// A failure inside a rebalance callback, which cannot throw; rethrown by the loop.
+    private var callbackFailure: (any Error)?
+
+    private let recordsIn: Counter
+    private let recordsOut: Counter
+    private let batchTimer: Metrics.Timer
+    private let assignedGauge: Gauge
+
+    public init(settings: Settings, processor: any RecordProcessor, logger: Logger, status: PipelineStatus = PipelineStatus()) {
+        self.settings = settings
+        self.processor = processor
+        self.logger = logger
+        self.status = status
+        let service = settings.runtime.serviceName
+        recordsIn = Counter(label: "orbit_pipeline_records_in_total", dimensions: [("service", service)])
+        recordsOut = Counter(label: "orbit_pipeline_records_out_total", dimensions: [("service", service)])
+        batchTimer = Metrics.Timer(label: "orbit_pipeline_batch_duration_seconds", dimensions: [("service", service)], preferredDisplayUnit: .seconds)
+        assignedGauge = Gauge(label: "orbit_pipeline_assigned_partitions", dimensions: [("service", service)])
+    }
+
+    /// Runs until `stop` is set, then finishes the batch, commits, leaves the group and returns.
+    /// Throws on a failure that needs a restart (a fatal Kafka error, an output that could not be
+    /// delivered): nothing was committed past what is safe, so a restart resumes correctly.
+    public func run(until stop: StopSignal) throws {
+        do {
+            try start()
+            status.update { $0.state = .running }
+            try loop(until: stop)
+            status.update { $0.state = .stopping }
+            try completeBatch()
+            consumer.close()
+            if let callbackFailure { throw callbackFailure }
+            producer.close()
+            status.update { $0.state = .stopped }
+            logger.info("pipeline stopped cleanly")
+        } catch {
+            status.update { $0.state = .failed; $0.failure = "\(error)" }
+            logger.critical("pipeline failed: \(error)")
+            throw error
+        }
+    }
+
+    private func start() throws {
+        var producerProperties = settings.runtime.kafka.properties
+        var consumerProperties = settings.runtime.kafka.properties
+        consumerProperties["group.id"] = settings.groupID
+        if settings.runtime.guarantee == .exactlyOnce {
+            guard let transactionalID = settings.transactionalID else {
+                throw KafkaError.configuration("exactly_once needs a transactional id (set ORBIT_INSTANCE_ID)")
+            }
+            producerProperties["transactional.id"] = transactionalID
+            consumerProperties["isolation.level"] = "read_committed"
+        }
+        producer = try KafkaProducer(configuration: KafkaConfiguration(producerProperties), name: "\(settings.runtime.serviceName)-producer", logger: logger)
+        if settings.runtime.guarantee == .exactlyOnce { try producer.initTransactions() }
+        consumer = try KafkaConsumer(configuration: KafkaConfiguration(consumerProperties), name: "\(settings.runtime.serviceName)-consumer", logger: logger, rebalanceListener: self)
+        try consumer.subscribe(settings.inputTopics)
+        logger.info("pipeline started", metadata: ["group": "\(settings.groupID)", "topics": "\(settings.inputTopics.joined(separator: ","))", "guarantee": "\(settings.runtime.guarantee.rawValue)"])
+    }
+
+    private func loop(until stop: StopSignal) throws {
+        let maxWait = settings.runtime.maxBatchWait
+        while !stop.isSet {
+            if let callbackFailure { throw callbackFailure }
+            let waited = ContinuousClock.now - batchStarted
+            let timeout: Duration = batchRecords == 0 ? .milliseconds(100) : max(.milliseconds(1), min(.milliseconds(100), maxWait - waited))
+            if let record = try consumer.poll(timeout: timeout) {
+                try handle(record)
+            }
+            if batchRecords > 0, batchRecords >= settings.runtime.maxBatchRecords || ContinuousClock.now - batchStarted >= maxWait {
+                try completeBatch()
+            }
+        }
+    }
+
+    private func handle(_ record: ConsumerRecord) throws {
+        if batchRecords == 0 {
+            batchStarted = ContinuousClock.now
+            if settings.runtime.guarantee == .exactlyOnce {
+                try producer.beginTransaction()
+                inTransaction = true
+            }
+        }
+        outputs.removeAll(keepingCapacity: true)
+        processor.process(record, outputs: &outputs)
+        for output in outputs { try producer.send(output, in: batch) }
+        recordsIn.increment()
+        recordsOut.increment(by: outputs.count)
+        pendingOffsets[record.topicPartition] = record.offset + 1
+        batchRecords += 1
+    }
+
+    /// Makes the batch durable, then commits its input offsets.
+    private func completeBatch() throws {
+        guard batchRecords > 0 else { return }
+        let started = ContinuousClock.now
+        let changes = processor.takeStateChanges()
+        let offsets = pendingOffsets.map { TopicPartitionOffset($0.key, offset: $0.value) }
+        switch settings.runtime.guarantee {
+        case .atLeastOnce:
+            try batch.waitForAll()
+            if !changes.isEmpty {
+                let changelog = DeliveryBatch()
+                for change in changes { try producer.send(change, in: changelog) }
+                try changelog.waitForAll()
+            }
+            do {
+                try consumer.commit(offsets)
+            } catch {
+                guard error.isRebalanceRace else { throw error }
+                // The partitions moved before the commit landed: their new owner replays this batch,
+                // producing identical records (at-least-once). Nothing is lost.
+                logger.warning("commit lost to a rebalance; the next owner replays the batch: \(error)")
+            }
+        case .exactlyOnce:
+            for change in changes { try producer.send(change, in: batch) }
+            try producer.sendOffsetsToTransaction(offsets, consumer: consumer)
+            try producer.commitTransaction()
+            inTransaction = false
+            try batch.waitForAll()
+        }
+        let count = batchRecords
+        let produced = batch.acknowledgedCount
+        status.update {
+            $0.recordsIn += count
+            $0.recordsOut += produced
+            $0.batchesCommitted += 1
+        }
+        batch = DeliveryBatch()
+        pendingOffsets.removeAll(keepingCapacity: true)
+        batchRecords = 0
+        batchTimer.recordNanoseconds(Int64((ContinuousClock.now - started).components.attoseconds / 1_000_000_000) + (ContinuousClock.now - started).components.seconds * 1_000_000_000)
+    }
+
+    // MARK: RebalanceListener (called inside consumer.poll on this pipeline's thread)
+
+    public func partitionsAssigned(_ partitions: [TopicPartition]) {
+        guard callbackFailure == nil else { return }
+        do {
+            try processor.partitionsAssigned(partitions, restorer: ChangelogReader(kafka: settings.runtime.kafka, logger: logger))
+        } catch {
+            callbackFailure = error
+        }
+        updateAssignment(adding: partitions)
+    }
+
+    public func partitionsRevoked(_ partitions: [TopicPartition]) {
+        do {
+            try completeBatch()
+        } catch {
+            callbackFailure = callbackFailure ?? error
+        }
+        processor.partitionsRevoked(partitions)
+        updateAssignment(removing: partitions)
+    }
+
+    private func updateAssignment(adding: [TopicPartition] = [], removing: [TopicPartition] = []) {
+        status.update { snapshot in
+            let current = Set(snapshot.assigned).union(adding).subtracting(removing)
+            snapshot.assigned = current.sorted()
+            assignedGauge.record(current.count)
+        }
+    }
+}
+
+/// A stop request, set from a signal handler or another task, polled by the pipeline thread.
+public final class StopSignal: Sendable {
+    private let flag = StopFlagAtomic()
+    public init() {}
+    public var isSet: Bool { flag.isSet }
+    public func set() { flag.set() }
+}

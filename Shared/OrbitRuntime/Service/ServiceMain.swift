@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+
+/// The `main` of every Orbit service: read `--config` (or `$ORBIT_CONFIG`), load and validate the
+/// configuration, build the pipeline, run it until SIGTERM. Returns the process exit code:
+/// 0 after a clean stop, 78 (EX_CONFIG) for configuration errors, 1 for failures.
+public enum ServiceMain {
+    public typealias Build = (ConfigDocument, RuntimeSettings, Logger) throws -> StreamPipeline
+
+    public static func run(name: String, defaultConfig: String, defaultHTTPPort: Int, arguments: [String] = CommandLine.arguments, build: Build) async -> Int32 {
+        let environment = ProcessInfo.processInfo.environment
+        var path = environment["ORBIT_CONFIG"]
+        var explicit = path != nil
+        var index = 1
+        while index < arguments.count {
+            switch arguments[index] {
+            case "--config" where index + 1 < arguments.count:
+                path = arguments[index + 1]
+                explicit = true
+                index += 2
+            case "--help", "-h":
+                print("usage: \(name) [--config FILE]\n  FILE defaults to \(defaultConfig); ORBIT__SECTION__KEY=value overrides any setting.")
+                return 0
+            default:
+                FileHandle.standardError.write(Data("\(name): unknown argument \(arguments[index]) (see --help)\n".utf8))
+                return 64
+            }
+        }
+        let file = path ?? defaultConfig
+        let document: ConfigDocument
+        let runtime: RuntimeSettings
+        let pipeline: StreamPipeline
+        let logger: Logger
+        do {
+            if !explicit && !FileManager.default.fileExists(atPath: file) {
+                document = try ConfigDocument(yaml: "", file: "(built-in defaults)", environment: environment)
+            } else {
+                document = try ConfigDocument.load(path: file, environment: environment)
+            }
+            runtime = try RuntimeSettings(document: document, defaultServiceName: name, defaultHTTPPort: defaultHTTPPort)
+        } catch {
+            FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))
+            return 78
+        }
+        let registry = ServiceRunner.bootstrap(runtime)
+        logger = Logger(label: runtime.serviceName)
+        do {
+            pipeline = try build(document, runtime, logger)
+        } catch let error as ConfigError {
+            logger.critical("configuration error: \(error)")
+            return 78
+        } catch {
+            logger.critical("cannot start: \(error)")
+            return 1
+        }
+        do {
+            try await ServiceRunner.run(pipeline, settings: runtime, registry: registry, logger: logger)
+            return 0
+        } catch {
+            logger.critical("stopped by failure: \(error)")
+            return 1
+        }
+    }
+}

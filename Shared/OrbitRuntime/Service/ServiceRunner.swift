@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import Metrics
+import OrbitKafka
+import Prometheus
+import ServiceLifecycle
+
+/// Runs a ``StreamPipeline`` as a service: logs and metrics set up, `/metrics` and `/health`
+/// served, SIGTERM and SIGINT handled gracefully (finish the batch, commit, leave the group).
+public enum ServiceRunner {
+    /// Sets up logging and metrics for the process. Call once, before anything logs.
+    public static func bootstrap(_ settings: RuntimeSettings) -> PrometheusCollectorRegistry {
+        LogSetup.bootstrap(level: settings.logLevel, format: settings.logFormat)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }
+
+    public static func run(_ pipeline: StreamPipeline, settings: RuntimeSettings, registry: PrometheusCollectorRegistry, logger: Logger) async throws {
+        let status = pipeline.status
+        let endpoint = try HTTPEndpoint(host: settings.httpHost, port: settings.httpPort, logger: logger) { path in
+            switch path {
+            case "/metrics":
+                var buffer: [UInt8] = []
+                registry.emit(into: &buffer)
+                return .init(status: 200, contentType: "text/plain; version=0.0.4", body: buffer)
+            case "/health":
+                return healthResponse(status.snapshot, service: settings.serviceName)
+            default:
+                return .init(status: 404, contentType: "text/plain", body: Array("not found\n".utf8))
+            }
+        }
+        defer { endpoint.stop() }
+        let service = PipelineService(pipeline: pipeline)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+    }
+
+    static func healthResponse(_ snapshot: PipelineStatus.Snapshot, service: String) -> HTTPEndpoint.Response {
+        let healthy = snapshot.state == .running || snapshot.state == .starting
+        var object: [String: Any] = [
+            "service": service,
+            "status": snapshot.state.rawValue,
+            "assigned_partitions": snapshot.assigned.map(\.description),
+            "records_in": snapshot.recordsIn,
+            "records_out": snapshot.recordsOut,
+            "batches_committed": snapshot.batchesCommitted,
+        ]
+        if let failure = snapshot.failure { object["failure"] = failure }
+        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return .init(status: healthy ? 200 : 503, contentType: "application/json", body: Array(body) + [10])
+    }
+}
+
+/// The pipeline as a ServiceLifecycle service. The pipeline blocks in librdkafka calls, so it runs
+/// on its own thread rather than on the cooperative pool.
+struct PipelineService: Service {
+    let pipeline: UncheckedPipeline
+
+    init(pipeline: StreamPipeline) { self.pipeline = UncheckedPipeline(pipeline) }
+
+    func run() async throws {
+        let stop = StopSignal()
+        let pipeline = self.pipeline
+        try await withGracefulShutdownHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let thread = Thread {
+                    do {
+                        try pipeline.value.run(until: stop)
+                        continuation.resume()
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }
+                thread.name = "pipeline"
+                thread.start()
+            }
+        } onGracefulShutdown: {
+            stop.set()
+        }
+    }
+}
+
+/// `@unchecked Sendable`: the pipeline is handed to exactly one thread, which is the only one that
+/// touches it from then on (its status is read through the Sendable ``PipelineStatus``).
+struct UncheckedPipeline: @unchecked Sendable {
+    let value: StreamPipeline
+    init(_ value: StreamPipeline) { self.value = value }
+}
