@@ -43,6 +43,12 @@ public final class DeliveryBatch: DeliveryReceiver, @unchecked Sendable {
         condition.unlock()
     }
 
+    /// True once every record sent with this batch has a delivery report (success or failure).
+    public var isSettled: Bool {
+        condition.lock(); defer { condition.unlock() }
+        return pending == 0
+    }
+
     /// The number of records acknowledged so far.
     public var acknowledgedCount: Int {
         condition.lock(); defer { condition.unlock() }

@@ -20,6 +20,9 @@ public struct KafkaConfiguration: Sendable, Equatable {
     /// Producer defaults: idempotent (no duplicates or reordering from internal retries).
     public static let producerDefaults: [String: String] = [
         "enable.idempotence": "true",
+        // Orbit waits for acknowledgements before committing; Nagle's algorithm would hold small
+        // produce requests back for a delayed ACK (~40 ms each time on Linux).
+        "socket.nagle.disable": "true",
         "linger.ms": "5",
         "batch.num.messages": "10000",
         "statistics.interval.ms": "30000",
@@ -29,6 +32,7 @@ public struct KafkaConfiguration: Sendable, Equatable {
     /// never automatically. One assignment strategy everywhere: members of one group that list
     /// different strategies cannot agree (and crash librdkafka's mock broker).
     public static let consumerDefaults: [String: String] = [
+        "socket.nagle.disable": "true",
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "range,roundrobin",
         "enable.partition.eof": "false",
@@ -40,6 +44,33 @@ public struct KafkaConfiguration: Sendable, Equatable {
         "enable.auto.commit": "false",
         "enable.auto.offset.store": "false",
     ]
+
+    /// Consumer-only properties (librdkafka CONFIGURATION.md, column C), dropped from a producer's
+    /// configuration so one shared `kafka:` section serves both without warnings.
+    static let consumerOnly: Set<String> = [
+        "group.id", "group.instance.id", "partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms",
+        "group.protocol.type", "coordinator.query.interval.ms", "max.poll.interval.ms", "enable.auto.commit",
+        "auto.commit.interval.ms", "enable.auto.offset.store", "queued.min.messages", "queued.max.messages.kbytes",
+        "fetch.wait.max.ms", "fetch.message.max.bytes", "max.partition.fetch.bytes", "fetch.max.bytes", "fetch.min.bytes",
+        "fetch.error.backoff.ms", "isolation.level", "enable.partition.eof", "check.crcs", "auto.offset.reset",
+        "consume.callback.max.messages", "allow.auto.create.topics",
+    ]
+
+    /// Producer-only properties (column P), dropped from a consumer's configuration.
+    static let producerOnly: Set<String> = [
+        "transactional.id", "transaction.timeout.ms", "enable.idempotence", "enable.gapless.guarantee",
+        "queue.buffering.max.messages", "queue.buffering.max.kbytes", "queue.buffering.max.ms", "linger.ms",
+        "message.send.max.retries", "retries", "retry.backoff.ms", "queue.buffering.backpressure.threshold",
+        "compression.codec", "compression.type", "batch.num.messages", "batch.size", "delivery.report.only.error",
+        "request.required.acks", "acks", "request.timeout.ms", "message.timeout.ms", "delivery.timeout.ms",
+        "partitioner", "compression.level", "sticky.partitioning.linger.ms",
+    ]
+
+    /// These settings without the properties that belong to the other client role.
+    func forRole(producer: Bool) -> KafkaConfiguration {
+        let drop = producer ? Self.consumerOnly : Self.producerOnly
+        return KafkaConfiguration(properties.filter { !drop.contains($0.key) })
+    }
 
     /// Builds an `rd_kafka_conf_t`, naming the property librdkafka rejects.
     func makeNativeConfiguration() throws(KafkaError) -> OpaquePointer {

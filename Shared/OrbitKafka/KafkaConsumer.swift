@@ -23,7 +23,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         self.logger = logger
         self.context = ClientContext(name: name, logger: logger)
         context.rebalanceListener = rebalanceListener
-        var properties = KafkaConfiguration(KafkaConfiguration.consumerDefaults).merging(configuration.properties)
+        var properties = KafkaConfiguration(KafkaConfiguration.consumerDefaults).merging(configuration.forRole(producer: false).properties)
         if properties["group.id"] == nil {
             // Assign-only readers (tools, state restoration) still need a group id for librdkafka.
             properties["group.id"] = "orbit-reader-\(UUID().uuidString)"

@@ -22,7 +22,7 @@ public final class KafkaProducer: @unchecked Sendable {
     public init(configuration: KafkaConfiguration, name: String = "producer", logger: Logger) throws(KafkaError) {
         self.logger = logger
         self.context = ClientContext(name: name, logger: logger)
-        let conf = try KafkaConfiguration(KafkaConfiguration.producerDefaults).merging(configuration.properties).makeNativeConfiguration()
+        let conf = try KafkaConfiguration(KafkaConfiguration.producerDefaults).merging(configuration.forRole(producer: true).properties).makeNativeConfiguration()
         context.install(on: conf)
         rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in
             guard let message, let opaque = message.pointee._private else { return }
@@ -49,7 +49,7 @@ public final class KafkaProducer: @unchecked Sendable {
         let handle = SendableHandle(handle)
         let thread = Thread { [isClosed, pollerStopped] in
             while !isClosed.isSet {
-                rd_kafka_poll(handle.pointer, 50)
+                rd_kafka_poll(handle.pointer, 10)
             }
             pollerStopped.signal()
         }

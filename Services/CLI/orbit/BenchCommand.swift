@@ -26,6 +26,7 @@ struct IngestBench: AsyncParsableCommand {
     @Option(help: "Input partitions.") var partitions = 16
     @Option(help: "Records per batch (commit interval).") var batchRecords = 5000
     @Option(help: "Use this Kafka instead of an embedded local broker.") var bootstrap: String?
+    @Flag(help: "Measure only the processor, without Kafka (for profiling).") var coreOnly = false
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -34,6 +35,10 @@ struct IngestBench: AsyncParsableCommand {
             return handler
         }
         let population = Self.population(events)
+        if coreOnly {
+            for _ in 0..<rounds { print(String(format: "core only: %.0f events/s", Self.coreRate(population, input: "bench-input"))) }
+            return
+        }
         var localBroker: LocalBroker? = nil
         let servers: String
         if let bootstrap {
@@ -59,6 +64,8 @@ struct IngestBench: AsyncParsableCommand {
         producer.close()
         let loadSeconds = (ContinuousClock.now - loadStart).seconds
         print(String(format: "  load:         %8.0f events/s (producer only)", Double(population.count) / loadSeconds))
+
+        print(String(format: "  core only:    %8.0f events/s (ingestion's processor alone, no Kafka)", Self.coreRate(population, input: input)))
 
         var bestRaw = 0.0
         var bestIngest = 0.0
@@ -114,6 +121,25 @@ struct IngestBench: AsyncParsableCommand {
         done.wait()
         guard let first = timed.firstRecordAt else { throw CLIError("no record was processed") }
         return Double(expected) / (end - first).seconds
+    }
+
+    /// The processor's own speed: every event through `IngestProcessor.process`, no broker involved.
+    static func coreRate(_ population: [DemoPopulation.Record], input: String) -> Double {
+        var settings = IngestSettings()
+        settings.inputTopic = input
+        let processor = IngestProcessor(settings: settings)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let records = population.enumerated().map { index, record in
+            ConsumerRecord(topic: input, partition: Int32(index % 16), offset: Int64(index), key: record.key, value: record.value, headers: [], timestampMillis: now)
+        }
+        var outputs: [ProducerRecord] = []
+        let start = ContinuousClock.now
+        for record in records {
+            outputs.removeAll(keepingCapacity: true)
+            processor.process(record, outputs: &outputs)
+        }
+        _ = processor.takeStateChanges()
+        return Double(records.count) / (ContinuousClock.now - start).seconds
     }
 
     static func population(_ count: Int) -> [DemoPopulation.Record] {

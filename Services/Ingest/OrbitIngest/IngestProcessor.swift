@@ -16,7 +16,8 @@ public final class IngestProcessor: RecordProcessor {
     /// Wall clock in epoch milliseconds; injectable for tests.
     let now: @Sendable () -> Int64
     private var windows: [Int32: DedupWindow] = [:]
-    private var stateChanges: [ProducerRecord] = []
+    /// Ids accepted since the last commit, per input partition, as changelog lines.
+    private var pendingIDs: [Int32: DedupChangelog.Builder] = [:]
 
     private let validCounter = Counter(label: "orbit_ingest_valid_total")
     private let duplicateCounter = Counter(label: "orbit_ingest_duplicates_total")
@@ -37,9 +38,8 @@ public final class IngestProcessor: RecordProcessor {
         }
         let changelog = mine.map { TopicPartition(settings.dedupChangelogTopic, $0.partition) }
         try restorer.readAll(changelog) { record in
-            guard let key = record.key, let value = record.value,
-                  let time = Int64(String(decoding: value, as: UTF8.self)) else { return }
-            restored[record.partition]?.insert(String(decoding: key, as: UTF8.self), at: time)
+            guard let value = record.value else { return }
+            DedupChangelog.decode(value) { id, time in restored[record.partition]?.insert(id, at: time) }
         }
         for (partition, var window) in restored {
             window.evictExpired()
@@ -60,19 +60,16 @@ public final class IngestProcessor: RecordProcessor {
         // a producer clock ahead of ours is capped at our clock.
         let clock = now()
         let receivedAt = min(record.timestampMillis ?? clock, clock)
-        let source = Array("\(record.topic)/\(record.partition)/\(record.offset)".utf8)
+        let source = Self.sourceCoordinates(record)
         switch validator.validate(record.value, referenceTimeMillis: receivedAt) {
         case .success(let event):
-            var window = windows.removeValue(forKey: record.partition)
-                ?? DedupWindow(windowMillis: settings.dedupWindowMillis, maxEntries: settings.dedupMaxIDsPerPartition)
-            defer { windows[record.partition] = window }
-            guard window.insert(event.id, at: receivedAt) else {
+            let inserted = windows[record.partition, default: DedupWindow(windowMillis: settings.dedupWindowMillis, maxEntries: settings.dedupMaxIDsPerPartition)]
+                .insert(event.id, at: receivedAt)
+            guard inserted else {
                 duplicateCounter.increment()
                 return
             }
-            stateChanges.append(ProducerRecord(
-                topic: settings.dedupChangelogTopic, partition: record.partition,
-                key: Array(event.id.utf8), value: Array(String(receivedAt).utf8)))
+            pendingIDs[record.partition, default: DedupChangelog.Builder(firstOffset: record.offset)].add(event.id, at: receivedAt)
             outputs.append(ProducerRecord(
                 topic: settings.validTopic, key: Array(event.userID.utf8), value: event.encoded(),
                 headers: [KafkaHeader(Self.sourceHeader, source)], timestampMillis: event.timeMillis))
@@ -93,8 +90,20 @@ public final class IngestProcessor: RecordProcessor {
     public func takeStateChanges() -> [ProducerRecord] {
         for partition in windows.keys { windows[partition]?.evictExpired() }
         dedupGauge.record(windows.values.reduce(0) { $0 + $1.count })
-        defer { stateChanges.removeAll(keepingCapacity: true) }
-        return stateChanges
+        defer { pendingIDs.removeAll(keepingCapacity: true) }
+        return pendingIDs.sorted { $0.key < $1.key }.flatMap { partition, builder in
+            builder.records(topic: settings.dedupChangelogTopic, partition: partition)
+        }
+    }
+
+    /// `topic/partition/offset` of the input record, for lineage.
+    static func sourceCoordinates(_ record: ConsumerRecord) -> [UInt8] {
+        var bytes = Array(record.topic.utf8)
+        bytes.append(UInt8(ascii: "/"))
+        bytes.append(contentsOf: String(record.partition).utf8)
+        bytes.append(UInt8(ascii: "/"))
+        bytes.append(contentsOf: String(record.offset).utf8)
+        return bytes
     }
 
     private func rejectionCounter(_ code: RejectionCode) -> Counter {

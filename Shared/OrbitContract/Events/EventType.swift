@@ -26,6 +26,8 @@ public struct EventType: Hashable, Sendable, CustomStringConvertible {
         .subscriptionStarted, .subscriptionRenewed, .subscriptionCancelled, .paymentOverdue, .complaint,
     ]
 
+    public static let builtInSet = Set(builtIn)
+
     /// Community activity: the kinds scored as engagement.
     public static let community: Set<EventType> = [.post, .comment, .like, .share]
     public static let subscription: Set<EventType> = [.subscriptionStarted, .subscriptionRenewed, .subscriptionCancelled]

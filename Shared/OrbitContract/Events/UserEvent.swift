@@ -29,7 +29,7 @@ public struct UserEvent: Sendable, Equatable {
         writer.key("id"); writer.string(id)
         writer.key("user_id"); writer.string(userID)
         writer.key("type"); writer.string(type.name)
-        writer.key("time"); writer.string(RFC3339.format(millis: timeMillis))
+        writer.key("time"); writer.timestamp(millis: timeMillis)
         writer.key("properties"); writer.value(.object(properties))
         writer.endObject()
         return writer.bytes

@@ -36,7 +36,10 @@ public struct JSONParser {
 
     /// Parses a complete document. Throws ``JSONParseError``.
     public static func parse(_ input: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
-        let array = Array(input)
+        try parse(Array(input), maxDepth: maxDepth)
+    }
+
+    public static func parse(_ array: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
         let result: Result<JSONValue, JSONParseError> = array.withUnsafeBufferPointer { buffer in
             var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
             do throws(JSONParseError) {

@@ -24,6 +24,13 @@ public struct JSONWriter: Sendable {
     }
 
     public mutating func string(_ value: String) { separate(); appendQuoted(value) }
+    /// An RFC 3339 UTC timestamp string, written without an intermediate `String`.
+    public mutating func timestamp(millis: Int64) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        RFC3339.append(millis: millis, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
     public mutating func int(_ value: Int64) { separate(); bytes.append(contentsOf: String(value).utf8) }
     public mutating func int(_ value: Int) { int(Int64(value)) }
     public mutating func bool(_ value: Bool) { separate(); bytes.append(contentsOf: (value ? "true" : "false").utf8) }
@@ -65,7 +72,19 @@ public struct JSONWriter: Sendable {
 
     private mutating func appendQuoted(_ string: String) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
+        var string = string
+        let copied: Bool = string.withUTF8 { buffer in
+            // Fast path: nothing to escape (the usual case), copied in one go.
+            for byte in buffer where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+            bytes.append(contentsOf: buffer)
+            return true
+        }
+        if copied {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
+        let utf8 = string.utf8
+        for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\""))
             case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\\"))

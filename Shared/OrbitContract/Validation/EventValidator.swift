@@ -25,7 +25,7 @@ public struct EventValidator: Sendable {
         guard payload.count <= policy.maxPayloadBytes else {
             throw EventRejection(.payloadTooLarge, "value is \(payload.count) bytes; the limit is \(policy.maxPayloadBytes)")
         }
-        guard String(validating: payload, as: UTF8.self) != nil else {
+        guard UTF8Check.isValid(payload) else {
             throw EventRejection(.invalidEncoding, "value is not valid UTF-8")
         }
         let document: JSONValue
@@ -41,8 +41,11 @@ public struct EventValidator: Sendable {
         guard case .object(let root) = document else {
             throw EventRejection(.notAnObject, "the value must be a JSON object, not \(document.typeName)")
         }
-        for key in root.keys where !Self.topLevelFields.contains(key) {
-            throw EventRejection(.unknownField, field: key, "field \"\(key)\" is not part of the event contract")
+        for member in root.members {
+            switch member.key {
+            case "id", "user_id", "type", "time", "properties", "schema_version": continue
+            default: throw EventRejection(.unknownField, field: member.key, "field \"\(member.key)\" is not part of the event contract")
+            }
         }
         if let version = root["schema_version"], version != .null {
             guard case .number(let n) = version, let v = n.int64Value else {
@@ -54,7 +57,8 @@ public struct EventValidator: Sendable {
         }
         let id = try identifier(root["id"], field: "id")
         let userID = try identifier(root["user_id"], field: "user_id")
-        let typeName = try requiredString(root["type"], field: "type").lowercased()
+        let rawType = try requiredString(root["type"], field: "type")
+        let typeName = rawType.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A || $0 >= 0x80 }) ? rawType.lowercased() : rawType
         let type = EventType(typeName)
         guard policy.isKnown(type) else {
             throw EventRejection(.unknownEventType, field: "type", "event type \"\(typeName)\" is not known")
@@ -166,8 +170,10 @@ public struct EventValidator: Sendable {
     /// Ids: 1-128 Unicode scalars, no control characters (they break logs, terminals and keys).
     func identifier(_ value: JSONValue?, field: String) throws(EventRejection) -> String {
         let s = try requiredString(value, field: field)
+        guard !s.isEmpty else { throw EventRejection(.invalidValue, field: field, "\(field) must not be empty") }
+        // Fast path for the usual printable-ASCII id: no Unicode tables needed.
+        if s.utf8.count <= Self.maxIdentifierLength, s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return s }
         let scalars = s.unicodeScalars
-        guard !scalars.isEmpty else { throw EventRejection(.invalidValue, field: field, "\(field) must not be empty") }
         guard scalars.count <= Self.maxIdentifierLength else {
             throw EventRejection(.invalidValue, field: field, "\(field) is longer than \(Self.maxIdentifierLength) characters")
         }
@@ -221,6 +227,27 @@ public struct EventValidator: Sendable {
             }
             throw EventRejection(.invalidAmount, field: field, "\(field) \"\(lexeme.prefix(40))\" \(reason)")
         }
+    }
+}
+
+/// UTF-8 validation without building a `String`: ASCII (the usual case) is checked eight bytes at
+/// a time; anything else goes through the standard library's validator.
+enum UTF8Check {
+    static func isValid(_ bytes: [UInt8]) -> Bool {
+        let ascii = bytes.withUnsafeBytes { raw -> Bool in
+            var index = 0
+            let count = raw.count
+            while index + 8 <= count {
+                if raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+                index += 8
+            }
+            while index < count {
+                if raw[index] >= 0x80 { return false }
+                index += 1
+            }
+            return true
+        }
+        return ascii || String(validating: bytes, as: UTF8.self) != nil
     }
 }
 

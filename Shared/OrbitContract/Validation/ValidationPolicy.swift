@@ -29,6 +29,6 @@ public struct ValidationPolicy: Sendable {
     }
 
     public func isKnown(_ type: EventType) -> Bool {
-        EventType.builtIn.contains(type) || extraEventTypes.contains(type)
+        EventType.builtInSet.contains(type) || extraEventTypes.contains(type)
     }
 }

@@ -31,6 +31,9 @@ public struct RuntimeSettings: Sendable {
     public var maxBatchRecords: Int
     /// ... or after this long, whichever comes first.
     public var maxBatchWait: Duration
+    /// Sealed batches that may wait for acknowledgements while reading goes on (at least once).
+    /// More hides broker latency; each one is replayed after a crash.
+    public var maxInFlightBatches: Int = 4
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
@@ -72,10 +75,11 @@ public struct RuntimeSettings: Sendable {
         kafka = KafkaConfiguration(properties)
 
         let processing = document.section("processing")
-        try processing.rejectUnknownKeys(["guarantee", "max_batch_records", "max_batch_wait_ms"])
+        try processing.rejectUnknownKeys(["guarantee", "max_batch_records", "max_batch_wait_ms", "max_in_flight_batches"])
         guarantee = try processing.choice("guarantee", default: .atLeastOnce)
         maxBatchRecords = try processing.int("max_batch_records", default: 5000, range: 1...1_000_000)
         maxBatchWait = .milliseconds(try processing.int("max_batch_wait_ms", default: 200, range: 1...600_000))
+        maxInFlightBatches = try processing.int("max_in_flight_batches", default: 4, range: 1...64)
     }
 }
 

@@ -13,9 +13,9 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.userEvents, partitions: partitions),
             TopicSpec(name: OrbitTopics.validEvents, partitions: partitions),
             TopicSpec(name: OrbitTopics.deadLetters, partitions: max(1, partitions / 4)),
-            // compact keeps one record per event id; delete expires ids older than the window.
+            // One record per batch (see DedupChangelog); time retention expires ids with the window.
             TopicSpec(name: OrbitTopics.ingestDedupChangelog, partitions: partitions, configs: [
-                "cleanup.policy": "compact,delete",
+                "cleanup.policy": "delete",
                 "retention.ms": String(dedupRetention),
             ]),
         ]

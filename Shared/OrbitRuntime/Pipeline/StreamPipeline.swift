@@ -7,10 +7,13 @@ import OrbitKafka
 ///
 /// A batch is at most `maxBatchRecords` records or `maxBatchWait` long. Records are processed as
 /// they arrive and their outputs sent at once; at the end of a batch the pipeline
-/// - at least once: waits until every output is acknowledged, then writes the processor's state
-///   changes and waits for those, then commits the input offsets. A crash anywhere before the commit
-///   replays the batch; deterministic processors make the replay repeat identical records only.
-/// - exactly once: outputs, state changes and input offsets go in one transaction.
+/// - at least once: seals the batch and goes on reading. A sealed batch's state changes are written
+///   once all its outputs are acknowledged, and its input offsets are committed once those are
+///   too; batches commit strictly in order, and at most `maxInFlightBatches` wait at once. A crash
+///   anywhere before a commit replays from the last commit; deterministic processors make the
+///   replay repeat identical records only. Waiting for acknowledgements without stopping the
+///   reading keeps broker round trips off the throughput.
+/// - exactly once: outputs, state changes and input offsets go in one transaction per batch.
 ///
 /// On a rebalance the in-flight batch is completed and committed inside the revocation, before the
 /// partitions move, so the next owner starts exactly where this one stopped.
@@ -38,6 +41,8 @@ public final class StreamPipeline: RebalanceListener {
     private var consumer: KafkaConsumer!
     private var producer: KafkaProducer!
     private var batch = DeliveryBatch()
+    /// Sealed at-least-once batches waiting for acknowledgements, oldest first.
+    private var inFlight: [SealedBatch] = []
     private var pendingOffsets: [TopicPartition: Int64] = [:]
     private var batchRecords = 0
     private var batchStarted = ContinuousClock.now
@@ -72,7 +77,7 @@ public final class StreamPipeline: RebalanceListener {
             status.update { $0.state = .running }
             try loop(until: stop)
             status.update { $0.state = .stopping }
-            try completeBatch()
+            try drain()
             consumer.close()
             if let callbackFailure { throw callbackFailure }
             producer.close()
@@ -109,12 +114,13 @@ public final class StreamPipeline: RebalanceListener {
             if let callbackFailure { throw callbackFailure }
             let waited = ContinuousClock.now - batchStarted
             let timeout: Duration = batchRecords == 0 ? .milliseconds(100) : max(.milliseconds(1), min(.milliseconds(100), maxWait - waited))
-            if let record = try consumer.poll(timeout: timeout) {
+            if let record = try consumer.poll(timeout: inFlight.isEmpty ? timeout : min(timeout, .milliseconds(5))) {
                 try handle(record)
             }
             if batchRecords > 0, batchRecords >= settings.runtime.maxBatchRecords || ContinuousClock.now - batchStarted >= maxWait {
-                try completeBatch()
+                try sealBatch()
             }
+            try advance(blocking: false)
         }
     }
 
@@ -135,46 +141,73 @@ public final class StreamPipeline: RebalanceListener {
         batchRecords += 1
     }
 
-    /// Makes the batch durable, then commits its input offsets.
-    private func completeBatch() throws {
+    /// Ends the open batch. At least once: seals it (waiting only if too many are in flight).
+    /// Exactly once: commits its transaction.
+    private func sealBatch() throws {
         guard batchRecords > 0 else { return }
-        let started = ContinuousClock.now
         let changes = processor.takeStateChanges()
         let offsets = pendingOffsets.map { TopicPartitionOffset($0.key, offset: $0.value) }
         switch settings.runtime.guarantee {
         case .atLeastOnce:
-            try batch.waitForAll()
-            if !changes.isEmpty {
-                let changelog = DeliveryBatch()
-                for change in changes { try producer.send(change, in: changelog) }
-                try changelog.waitForAll()
-            }
-            do {
-                try consumer.commit(offsets)
-            } catch {
-                guard error.isRebalanceRace else { throw error }
-                // The partitions moved before the commit landed: their new owner replays this batch,
-                // producing identical records (at-least-once). Nothing is lost.
-                logger.warning("commit lost to a rebalance; the next owner replays the batch: \(error)")
-            }
+            inFlight.append(SealedBatch(outputs: batch, changes: changes, offsets: offsets, records: batchRecords, sealedAt: .now))
+            while inFlight.count > settings.runtime.maxInFlightBatches { try advance(blocking: true, limit: 1) }
         case .exactlyOnce:
             for change in changes { try producer.send(change, in: batch) }
             try producer.sendOffsetsToTransaction(offsets, consumer: consumer)
             try producer.commitTransaction()
             inTransaction = false
             try batch.waitForAll()
-        }
-        let count = batchRecords
-        let produced = batch.acknowledgedCount
-        status.update {
-            $0.recordsIn += count
-            $0.recordsOut += produced
-            $0.batchesCommitted += 1
+            finished(records: batchRecords, produced: batch.acknowledgedCount, sealedAt: batchStarted)
         }
         batch = DeliveryBatch()
         pendingOffsets.removeAll(keepingCapacity: true)
         batchRecords = 0
-        batchTimer.recordNanoseconds(Int64((ContinuousClock.now - started).components.attoseconds / 1_000_000_000) + (ContinuousClock.now - started).components.seconds * 1_000_000_000)
+    }
+
+    /// Moves sealed batches along: outputs acknowledged, then state changes written, then offsets
+    /// committed, oldest batch first. Without `blocking` it returns at the first thing not done yet.
+    private func advance(blocking: Bool, limit: Int = .max) throws {
+        var committed = 0
+        while committed < limit, !inFlight.isEmpty {
+            var oldest = inFlight[0]
+            if oldest.changelog == nil {
+                if !blocking && !oldest.outputs.isSettled { return }
+                try oldest.outputs.waitForAll()
+                let changelog = DeliveryBatch()
+                for change in oldest.changes { try producer.send(change, in: changelog) }
+                oldest.changelog = changelog
+                inFlight[0] = oldest
+            }
+            if !blocking && !oldest.changelog!.isSettled { return }
+            try oldest.changelog!.waitForAll()
+            do {
+                try consumer.commit(oldest.offsets)
+            } catch {
+                guard error.isRebalanceRace else { throw error }
+                // The partitions moved before the commit landed: their new owner replays this batch,
+                // producing identical records (at-least-once). Nothing is lost.
+                logger.warning("commit lost to a rebalance; the next owner replays the batch: \(error)")
+            }
+            inFlight.removeFirst()
+            finished(records: oldest.records, produced: oldest.outputs.acknowledgedCount + oldest.changes.count, sealedAt: oldest.sealedAt)
+            committed += 1
+        }
+    }
+
+    /// Seals the open batch and waits until every sealed batch is committed.
+    private func drain() throws {
+        try sealBatch()
+        try advance(blocking: true)
+    }
+
+    private func finished(records: Int, produced: Int, sealedAt: ContinuousClock.Instant) {
+        status.update {
+            $0.recordsIn += records
+            $0.recordsOut += produced
+            $0.batchesCommitted += 1
+        }
+        let elapsed = ContinuousClock.now - sealedAt
+        batchTimer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 
     // MARK: RebalanceListener (called inside consumer.poll on this pipeline's thread)
@@ -191,7 +224,7 @@ public final class StreamPipeline: RebalanceListener {
 
     public func partitionsRevoked(_ partitions: [TopicPartition]) {
         do {
-            try completeBatch()
+            try drain()
         } catch {
             callbackFailure = callbackFailure ?? error
         }
@@ -206,6 +239,17 @@ public final class StreamPipeline: RebalanceListener {
             assignedGauge.record(current.count)
         }
     }
+}
+
+/// An at-least-once batch whose outputs are sent but whose offsets are not yet committed.
+struct SealedBatch {
+    let outputs: DeliveryBatch
+    let changes: [ProducerRecord]
+    /// Set once `outputs` are all acknowledged and `changes` are sent.
+    var changelog: DeliveryBatch?
+    let offsets: [TopicPartitionOffset]
+    let records: Int
+    let sealedAt: ContinuousClock.Instant
 }
 
 /// A stop request, set from a signal handler or another task, polled by the pipeline thread.
