@@ -76,11 +76,19 @@ let package = Package(
             ],
             path: "Services/CLI/orbit"
         ),
+        // Test helpers: child processes of the built services, topic readers, tiny HTTP client.
+        .target(
+            name: "OrbitTestSupport",
+            dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitContract"],
+            path: "Tests/OrbitTestSupport"
+        ),
         .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract"]),
-        .testTarget(name: "OrbitKafkaTests", dependencies: ["OrbitKafka", "OrbitRuntime"]),
+        .testTarget(name: "OrbitRuntimeTests", dependencies: ["OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
+        .testTarget(name: "OrbitKafkaTests", dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitTestSupport"]),
         .testTarget(
             name: "OrbitIngestTests",
-            dependencies: ["OrbitIngest", "OrbitKafka", "OrbitRuntime", "OrbitContract"]
+            // Depending on the executable makes `swift test` build it: the multi-process tests run it.
+            dependencies: ["OrbitIngest", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-ingest"]
         ),
     ]
 )

@@ -20,7 +20,7 @@ public final class LocalBroker: @unchecked Sendable {
 
     public init(brokers: Int = 1, topics: [TopicSpec] = [], logger: Logger = Logger(label: "orbit.local-broker")) throws(KafkaError) {
         // A producer handle that never connects anywhere hosts the cluster.
-        let conf = try KafkaConfiguration(["bootstrap.servers": "127.0.0.1:1", "log_level": "3"]).makeNativeConfiguration()
+        let conf = try KafkaConfiguration(["log_level": "3"]).makeNativeConfiguration()
         var errorBuffer = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorBuffer, errorBuffer.count) else {
             rd_kafka_conf_destroy(conf)

@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+import OrbitKafka
+
+/// Reads every partition of some topics from the beginning, outside any consumer group.
+public final class TopicReader {
+    private let consumer: KafkaConsumer
+    public private(set) var records: [String: [ConsumerRecord]] = [:]
+
+    public init(bootstrap: String, topics: [String]) throws {
+        consumer = try KafkaConsumer(configuration: KafkaConfiguration(["bootstrap.servers": bootstrap, "fetch.wait.max.ms": "50"]),
+                                     name: "test-reader", logger: Logger(label: "test.reader"))
+        var starts: [TopicPartitionOffset] = []
+        for topic in topics {
+            records[topic] = []
+            for partition in 0..<(try consumer.partitionCount(of: topic)) {
+                starts.append(TopicPartitionOffset(TopicPartition(topic, Int32(partition)), offset: TopicPartitionOffset.beginning))
+            }
+        }
+        try consumer.assign(starts)
+    }
+
+    /// Reads until `done` holds or `timeout` passes; returns whether `done` held.
+    @discardableResult
+    public func read(timeout: TimeInterval, until done: ([String: [ConsumerRecord]]) -> Bool) throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if done(records) { return true }
+            var polled = 0
+            while polled < 5000, let record = try consumer.poll(timeout: .milliseconds(50)) {
+                records[record.topic, default: []].append(record)
+                polled += 1
+            }
+        }
+        return done(records)
+    }
+
+    /// Reads whatever arrives for `duration` (to make sure nothing more comes).
+    public func drain(for duration: TimeInterval) throws {
+        _ = try read(timeout: duration) { _ in false }
+    }
+
+    public func count(_ topic: String) -> Int { records[topic]?.count ?? 0 }
+
+    deinit { consumer.close() }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+public func eventually(timeout: TimeInterval, interval: TimeInterval = 0.1, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(useconds_t(interval * 1_000_000))
+    }
+    return try condition()
+}
