@@ -90,5 +90,6 @@ let package = Package(
             // Depending on the executable makes `swift test` build it: the multi-process tests run it.
             dependencies: ["OrbitIngest", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-ingest"]
         ),
+        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "orbit", "orbit-ingest"]),
     ]
 )

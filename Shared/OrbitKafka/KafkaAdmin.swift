@@ -12,7 +12,7 @@ public final class KafkaAdmin: @unchecked Sendable {
 
     public init(configuration: KafkaConfiguration, logger: Logger) throws(KafkaError) {
         context = ClientContext(name: "admin", logger: logger)
-        let conf = try configuration.makeNativeConfiguration()
+        let conf = try configuration.forRole(producer: true).makeNativeConfiguration()
         context.install(on: conf)
         var errorBuffer = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorBuffer, errorBuffer.count) else {

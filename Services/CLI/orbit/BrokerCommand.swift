@@ -16,11 +16,11 @@ struct BrokerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let broker = try LocalBroker.startOrbit(brokers: brokers, partitions: partitions)
-        print("orbit broker: listening on \(broker.bootstrapServers) (address written to \(LocalBrokerAddress.path))")
+        Output.line("orbit broker: listening on \(broker.bootstrapServers) (address written to \(LocalBrokerAddress.path))")
         await Signals.wait()
         LocalBrokerAddress.remove()
         broker.stop()
-        print("orbit broker: stopped")
+        Output.line("orbit broker: stopped")
     }
 }
 

@@ -72,3 +72,12 @@ final class OnceFlag: @unchecked Sendable {
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
+
+enum Output {
+    /// Prints a line and flushes, so other processes (and people tailing a log) see it at once
+    /// even when standard output is a pipe or a file.
+    static func line(_ text: String) {
+        print(text)
+        fflush(nil)
+    }
+}

@@ -33,12 +33,12 @@ struct DemoCommand: AsyncParsableCommand {
             }
         }
         let expectedBadTotal = expectedBad.values.reduce(0, +)
-        print("orbit demo: \(users) users, \(population.count) records (\(expectedValid.count) valid events, \(duplicates) re-sent duplicates, \(expectedBadTotal) bad records)")
+        Output.line("orbit demo: \(users) users, \(population.count) records (\(expectedValid.count) valid events, \(duplicates) re-sent duplicates, \(expectedBadTotal) bad records)")
 
         let (broker, services) = try LocalStack.start(partitions: partitions, configDirectory: configDirectory, quiet: !verbose)
         defer { LocalStack.stop(broker: broker, services: services) }
         let kafka = KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers])
-        print("orbit demo: local broker on \(broker.bootstrapServers); services started: \(ServiceProcesses.services.map(\.executable).joined(separator: ", "))")
+        Output.line("orbit demo: local broker on \(broker.bootstrapServers); services started: \(ServiceProcesses.services.map(\.executable).joined(separator: ", "))")
 
         let producer = try KafkaProducer(configuration: kafka, name: "orbit-demo", logger: Logger(label: "orbit.demo"))
         let batch = DeliveryBatch()
@@ -48,7 +48,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         try batch.waitForAll()
         producer.close()
-        print(String(format: "orbit demo: published %d records in %.2f s", population.count, Date().timeIntervalSince(publishStart)))
+        Output.line(String(format: "orbit demo: published %d records in %.2f s", population.count, Date().timeIntervalSince(publishStart)))
 
         let collector = try TopicCollector(kafka: kafka, topics: [OrbitTopics.validEvents, OrbitTopics.deadLetters])
         let complete = try collector.collect(timeout: timeout) { records in
@@ -67,9 +67,9 @@ struct DemoCommand: AsyncParsableCommand {
         }
         if report.duplicateValid > 0 { problems.append("\(report.duplicateValid) event ids appeared twice on \(OrbitTopics.validEvents)") }
         if report.rejectedByCode != expectedBad { problems.append("dead letters by code: expected \(expectedBad.sorted { $0.key < $1.key }), got \(report.rejectedByCode.sorted { $0.key < $1.key })") }
-        print(String(format: "orbit demo: finished in %.1f s", Date().timeIntervalSince(started)))
+        Output.line(String(format: "orbit demo: finished in %.1f s", Date().timeIntervalSince(started)))
         if problems.isEmpty {
-            print("orbit demo: OK: every valid event reached \(OrbitTopics.validEvents) exactly once, every bad record is on \(OrbitTopics.deadLetters) with its reason, \(duplicates) duplicates dropped")
+            Output.line("orbit demo: OK: every valid event reached \(OrbitTopics.validEvents) exactly once, every bad record is on \(OrbitTopics.deadLetters) with its reason, \(duplicates) duplicates dropped")
         } else {
             for problem in problems { printError("orbit demo: PROBLEM: \(problem)") }
             throw ExitCode(1)
@@ -119,5 +119,6 @@ struct DemoReport {
             Swift.print("  \(code.padding(toLength: 24, withPad: " ", startingAt: 0)) \(count)")
         }
         Swift.print("")
+        fflush(nil)
     }
 }

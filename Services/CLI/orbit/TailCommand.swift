@@ -33,7 +33,7 @@ struct TailCommand: AsyncParsableCommand {
             guard let record = try consumer.poll(timeout: .milliseconds(200)) else { continue }
             lastRecord = Date()
             printed += 1
-            print(String(decoding: Self.render(record), as: UTF8.self))
+            Output.line(String(decoding: Self.render(record), as: UTF8.self))
         }
     }
 

@@ -14,9 +14,9 @@ struct UpCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (broker, services) = try LocalStack.start(partitions: partitions, configDirectory: configDirectory)
-        print("orbit up: broker on \(broker.bootstrapServers); services: \(ServiceProcesses.services.map(\.name).joined(separator: ", ")). Ctrl-C stops everything.")
+        Output.line("orbit up: broker on \(broker.bootstrapServers); services: \(ServiceProcesses.services.map(\.name).joined(separator: ", ")). Ctrl-C stops everything.")
         await Signals.wait()
-        print("orbit up: stopping")
+        Output.line("orbit up: stopping")
         LocalStack.stop(broker: broker, services: services)
     }
 }

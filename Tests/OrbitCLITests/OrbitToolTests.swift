@@ -1,0 +1,86 @@
+import Foundation
+import OrbitContract
+import OrbitTestSupport
+import XCTest
+
+/// The `orbit` tool as separate processes: broker, publish, tail, up.
+final class OrbitToolTests: XCTestCase {
+    var home: URL!
+
+    override func setUp() {
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("orbit-home-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: home)
+    }
+
+    func orbit(_ arguments: [String]) throws -> ServiceProcess {
+        try ServiceProcess(executable: "orbit", arguments: arguments, environment: ["ORBIT_HOME": home.path])
+    }
+
+    func finish(_ process: ServiceProcess, timeout: TimeInterval = 60) -> Int32? {
+        _ = eventually(timeout: timeout) { !process.isRunning }
+        return process.exitStatus
+    }
+
+    func testBrokerPublishAndTailWorkAcrossProcesses() throws {
+        let broker = try orbit(["broker"])
+        _ = try broker.waitForLine(containing: "orbit broker: listening on")
+        let addressFile = home.appendingPathComponent("bootstrap")
+        let bootstrap = try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(bootstrap.hasPrefix("127.0.0.1:"))
+
+        let events = home.appendingPathComponent("events.jsonl")
+        try """
+        {"id":"a1","user_id":"u1","type":"login","time":"2026-01-01T00:00:00Z"}
+        this is not json
+
+        {"id":"a2","user_id":"u2","type":"PURCHASE","time":"2026-01-01T01:00:00+01:00","properties":{"order_id":"o","amount":"9.50","currency":"eur"}}
+        """.write(to: events, atomically: true, encoding: .utf8)
+        let publish = try orbit(["publish", events.path])
+        XCTAssertEqual(finish(publish), 0)
+        XCTAssertTrue(publish.output.contains("published 3 records to orbit.user-events"), publish.output.joined(separator: "\n"))
+
+        let ingest = try ServiceProcess.ingest(bootstrap: bootstrap)
+        let tail = try orbit(["tail", OrbitTopics.validEvents, "--from-beginning", "--limit", "2", "--idle-exit", "60"])
+        XCTAssertEqual(finish(tail, timeout: 90), 0)
+        let lines = tail.output.filter { $0.hasPrefix("{") }
+        XCTAssertEqual(lines.count, 2, tail.output.joined(separator: "\n"))
+        let purchase = try lines.map { try JSONParser.parse($0).objectValue! }.first { $0["key"]?.stringValue == "u2" }
+        let value = purchase?["value"]?.objectValue
+        XCTAssertEqual(value?["type"]?.stringValue, "purchase")
+        XCTAssertEqual(value?["time"]?.stringValue, "2026-01-01T00:00:00.000Z")
+        XCTAssertEqual(value?["properties"]?.objectValue?["amount_minor"]?.numberValue?.int64Value, 950)
+        XCTAssertEqual(value?["properties"]?.objectValue?["currency"]?.stringValue, "EUR")
+
+        let deadLetters = try orbit(["tail", OrbitTopics.deadLetters, "--from-beginning", "--limit", "1", "--idle-exit", "60"])
+        XCTAssertEqual(finish(deadLetters, timeout: 90), 0)
+        XCTAssertTrue(deadLetters.output.contains { $0.contains(#""code":"malformed_json""#) && $0.contains(#""payload":"this is not json""#) },
+                      deadLetters.output.joined(separator: "\n"))
+
+        XCTAssertEqual(try ingest.terminate(), 0)
+        XCTAssertEqual(try broker.terminate(), 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: addressFile.path), "the address file is removed on stop")
+    }
+
+    func testUpRunsEveryServiceAndStopsThemAllOnSigterm() throws {
+        let up = try ServiceProcess(executable: "orbit", arguments: ["up"], environment: ["ORBIT_HOME": home.path])
+        _ = try up.waitForLine(containing: "orbit up: broker on")
+        _ = try up.waitForLine(containing: "[ingest]", timeout: 30)
+        _ = try up.waitForLine(containing: "partitions assigned", timeout: 60)
+        XCTAssertEqual(try up.terminate(), 0)
+        XCTAssertTrue(up.output.contains { $0.hasPrefix("[ingest]") && $0.contains("pipeline stopped cleanly") },
+                      "the child service stopped gracefully:\n\(up.output.suffix(20).joined(separator: "\n"))")
+    }
+
+    func testPublishWithoutABrokerFailsWithAClearMessage() throws {
+        let events = home.appendingPathComponent("e.jsonl")
+        try "{}\n".write(to: events, atomically: true, encoding: .utf8)
+        let publish = try ServiceProcess(executable: "orbit", arguments: ["publish", events.path],
+                                         environment: ["ORBIT_HOME": home.appendingPathComponent("none").path])
+        XCTAssertNotEqual(finish(publish), 0)
+        XCTAssertTrue(publish.output.contains { $0.contains("no Kafka to talk to") }, publish.output.joined(separator: "\n"))
+    }
+}
