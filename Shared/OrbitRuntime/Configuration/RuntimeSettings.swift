@@ -35,6 +35,20 @@ public struct RuntimeSettings: Sendable {
     /// More hides broker latency; each one is replayed after a crash.
     public var maxInFlightBatches: Int = 4
 
+    /// Where these settings came from, for error messages.
+    public var configurationFile = "(settings)"
+
+    /// Fills in `bootstrap.servers` from the local broker's address file when the configuration
+    /// has none. Called after every other setting is validated, so a typo is reported first.
+    public mutating func resolveBootstrapServers() throws(ConfigError) {
+        guard kafka["bootstrap.servers"] == nil else { return }
+        guard let local = LocalBrokerAddress.read() else {
+            throw ConfigError(file: configurationFile, line: nil, field: "kafka.bootstrap.servers",
+                              message: "is required (or start `orbit broker`, which writes \(LocalBrokerAddress.path))")
+        }
+        kafka["bootstrap.servers"] = local
+    }
+
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     public init(serviceName: String, httpPort: Int = 0, httpHost: String = "0.0.0.0", logLevel: String = "info", logFormat: LogFormat = .text,
@@ -64,15 +78,8 @@ public struct RuntimeSettings: Sendable {
         }
         logFormat = try service.choice("log_format", default: .text)
 
-        var properties = try document.section("kafka").scalars()
-        if properties["bootstrap.servers"] == nil {
-            guard let local = LocalBrokerAddress.read() else {
-                throw ConfigError(file: document.file, line: nil, field: "kafka.bootstrap.servers",
-                                  message: "is required (or start `orbit broker`, which writes \(LocalBrokerAddress.path))")
-            }
-            properties["bootstrap.servers"] = local
-        }
-        kafka = KafkaConfiguration(properties)
+        kafka = KafkaConfiguration(try document.section("kafka").scalars())
+        configurationFile = document.file
 
         let processing = document.section("processing")
         try processing.rejectUnknownKeys(["guarantee", "max_batch_records", "max_batch_wait_ms", "max_in_flight_batches"])

@@ -5,9 +5,14 @@ import Logging
 /// configuration, build the pipeline, run it until SIGTERM. Returns the process exit code:
 /// 0 after a clean stop, 78 (EX_CONFIG) for configuration errors, 1 for failures.
 public enum ServiceMain {
-    public typealias Build = (ConfigDocument, RuntimeSettings, Logger) throws -> StreamPipeline
-
-    public static func run(name: String, defaultConfig: String, defaultHTTPPort: Int, arguments: [String] = CommandLine.arguments, build: Build) async -> Int32 {
+    /// - Parameters:
+    ///   - settings: reads the service's own sections; every setting is validated before Kafka is contacted.
+    ///   - build: makes the pipeline (may contact Kafka, e.g. to check topics).
+    public static func run<Settings>(
+        name: String, defaultConfig: String, defaultHTTPPort: Int, arguments: [String] = CommandLine.arguments,
+        settings readSettings: (ConfigDocument) throws -> Settings,
+        build: (Settings, RuntimeSettings, Logger) throws -> StreamPipeline
+    ) async -> Int32 {
         let environment = ProcessInfo.processInfo.environment
         var path = environment["ORBIT_CONFIG"]
         var explicit = path != nil
@@ -28,7 +33,8 @@ public enum ServiceMain {
         }
         let file = path ?? defaultConfig
         let document: ConfigDocument
-        let runtime: RuntimeSettings
+        var runtime: RuntimeSettings
+        let service: Settings
         let pipeline: StreamPipeline
         let logger: Logger
         do {
@@ -38,6 +44,8 @@ public enum ServiceMain {
                 document = try ConfigDocument.load(path: file, environment: environment)
             }
             runtime = try RuntimeSettings(document: document, defaultServiceName: name, defaultHTTPPort: defaultHTTPPort)
+            service = try readSettings(document)
+            try runtime.resolveBootstrapServers()
         } catch {
             FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))
             return 78
@@ -45,10 +53,7 @@ public enum ServiceMain {
         let registry = ServiceRunner.bootstrap(runtime)
         logger = Logger(label: runtime.serviceName)
         do {
-            pipeline = try build(document, runtime, logger)
-        } catch let error as ConfigError {
-            logger.critical("configuration error: \(error)")
-            return 78
+            pipeline = try build(service, runtime, logger)
         } catch {
             logger.critical("cannot start: \(error)")
             return 1
