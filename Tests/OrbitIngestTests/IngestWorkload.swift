@@ -40,7 +40,9 @@ struct IngestWorkload {
             let properties = type == "purchase"
                 ? #"{"seq":\#(seq),"order_id":"o-\#(i)","amount":"\#(i % 500).\#(String(format: "%02d", i % 100))","currency":"USD"}"#
                 : #"{"seq":\#(seq)}"#
-            let record = ProducerRecord(topic: topic, key: user, value: Array(event(id: id, user: user, type: type, properties: properties).utf8))
+            // Every 97th event says its time with microseconds and an offset (a crash once hid there).
+            let time = i % 97 == 0 ? "2026-06-01T12:00:00.123456+02:00" : "2026-06-01T10:00:00Z"
+            let record = ProducerRecord(topic: topic, key: user, value: Array(event(id: id, user: user, type: type, time: time, properties: properties).utf8))
             workload.records.append(record)
             workload.validIDs.append(id)
             workload.sequenceOfID[id] = (user, seq)

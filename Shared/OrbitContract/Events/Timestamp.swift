@@ -53,7 +53,7 @@ public enum RFC3339 {
             }
             guard n > 0 else { throw .syntax("empty fraction of a second") }
             guard n <= 9 else { throw .syntax("more than 9 fraction digits") }
-            for _ in n..<3 where n < 3 { millis *= 10 }
+            if n < 3 { for _ in n..<3 { millis *= 10 } }
         }
         guard i < b.count else { throw .syntax("missing UTC offset (Z or ±HH:MM)") }
         var offsetMinutes = 0
