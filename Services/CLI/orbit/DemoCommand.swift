@@ -50,8 +50,8 @@ struct DemoCommand: AsyncParsableCommand {
         producer.close()
         Output.line(String(format: "orbit demo: published %d records in %.2f s", population.count, Date().timeIntervalSince(publishStart)))
 
-        let collector = try TopicCollector(kafka: kafka, topics: [OrbitTopics.validEvents, OrbitTopics.deadLetters])
-        let complete = try collector.collect(timeout: timeout) { records in
+        let collector = try TopicReader(kafka: kafka, topics: [OrbitTopics.validEvents, OrbitTopics.deadLetters])
+        let complete = try collector.read(timeout: timeout) { records in
             if let failed = services.exited.first { printError("orbit demo: \(failed.name) exited with status \(failed.status)"); return true }
             return records[OrbitTopics.validEvents, default: []].count >= expectedValid.count
                 && records[OrbitTopics.deadLetters, default: []].count >= expectedBadTotal

@@ -2,14 +2,20 @@ import Foundation
 import Logging
 import OrbitKafka
 
-/// Reads every partition of some topics from the beginning, outside any consumer group.
+/// Reads every partition of some topics from the beginning, outside any consumer group: what the
+/// tools (`orbit demo`, `orbit bench`) and the tests use to see everything a service produced.
+/// Records are kept in memory, so it is for bounded topics, not for following a live stream.
 public final class TopicReader {
     private let consumer: KafkaConsumer
     public private(set) var records: [String: [ConsumerRecord]] = [:]
 
-    public init(bootstrap: String, topics: [String]) throws {
-        consumer = try KafkaConsumer(configuration: KafkaConfiguration(["bootstrap.servers": bootstrap, "fetch.wait.max.ms": "50"]),
-                                     name: "test-reader", logger: Logger(label: "test.reader"))
+    public convenience init(bootstrap: String, topics: [String]) throws {
+        try self.init(kafka: KafkaConfiguration(["bootstrap.servers": bootstrap]), topics: topics)
+    }
+
+    public init(kafka: KafkaConfiguration, topics: [String]) throws {
+        consumer = try KafkaConsumer(configuration: KafkaConfiguration(["fetch.wait.max.ms": "50"]).merging(kafka.properties),
+                                     name: "topic-reader", logger: Logger(label: "orbit.topic-reader"))
         var starts: [TopicPartitionOffset] = []
         for topic in topics {
             records[topic] = []
@@ -45,12 +51,3 @@ public final class TopicReader {
     deinit { consumer.close() }
 }
 
-/// Polls `condition` until it holds or `timeout` passes.
-public func eventually(timeout: TimeInterval, interval: TimeInterval = 0.1, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(useconds_t(interval * 1_000_000))
-    }
-    return try condition()
-}
