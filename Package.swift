@@ -62,6 +62,12 @@ let package = Package(
             dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka"],
             path: "Services/Ingest/OrbitIngest"
         ),
+        // Scoring: RFM, segments, lifecycle, value tiers, super users, churn models. Pure rules.
+        .target(
+            name: "OrbitScoring",
+            dependencies: ["OrbitContract"],
+            path: "Services/Scoring/OrbitScoring"
+        ),
         .executableTarget(
             name: "orbit-ingest",
             dependencies: ["OrbitIngest", "OrbitRuntime"],
@@ -71,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "orbit",
             dependencies: [
-                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest",
+                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest", "OrbitScoring",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/CLI/orbit"
@@ -83,6 +89,7 @@ let package = Package(
             path: "Tests/OrbitTestSupport"
         ),
         .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract"]),
+        .testTarget(name: "OrbitScoringTests", dependencies: ["OrbitScoring"], exclude: ["Fixtures"]),
         .testTarget(name: "OrbitRuntimeTests", dependencies: ["OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
         .testTarget(name: "OrbitKafkaTests", dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitTestSupport"]),
         .testTarget(
