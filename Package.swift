@@ -65,7 +65,7 @@ let package = Package(
         // Scoring: RFM, segments, lifecycle, value tiers, super users, churn models. Pure rules.
         .target(
             name: "OrbitScoring",
-            dependencies: ["OrbitContract"],
+            dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka"],
             path: "Services/Scoring/OrbitScoring"
         ),
         .executableTarget(

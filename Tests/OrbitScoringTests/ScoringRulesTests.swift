@@ -86,55 +86,56 @@ final class QuantileSketchTests: XCTestCase {
 final class LifecycleTests: XCTestCase {
     let policy = LifecyclePolicy()  // new 30, at risk 60, churned 180, reactivated 30, P(alive) 0.3
 
-    func facts(signup: Int32? = 0, lastActivity: Int32, purchases: Int = 0, alive: Double? = nil) -> LifecycleFacts {
-        LifecycleFacts(signupDay: signup, firstSeenDay: signup ?? 0, lastActivityDay: lastActivity, purchases: purchases, probabilityAlive: alive)
+    func facts(signup: Int32? = 0, lastActivity: Int32, activeSince: Int32? = nil, reactivated: Int32? = nil,
+               purchases: Int = 0, alive: Double? = nil) -> LifecycleFacts {
+        LifecycleFacts(signupDay: signup, firstSeenDay: signup ?? 0, lastActivityDay: lastActivity, activeSinceDay: activeSince,
+                       reactivatedDay: reactivated, purchases: purchases, probabilityAlive: alive)
     }
 
-    func testEveryTransitionWithItsReason() {
-        // new: signed up 10 days ago, no purchase.
-        var d = policy.evaluate(facts(lastActivity: 10), today: 10, previous: nil)
+    func testEveryStageWithItsReasonAndStartDay() {
+        var d = policy.evaluate(facts(lastActivity: 10), today: 10)
         XCTAssertEqual(d.stage, .new)
         XCTAssertTrue(d.reason.contains("no purchase"))
-        // new -> active: bought.
-        d = policy.evaluate(facts(lastActivity: 20, purchases: 1), today: 20, previous: d)
+        XCTAssertEqual(d.since, 0)
+
+        d = policy.evaluate(facts(lastActivity: 20, purchases: 1), today: 20)
         XCTAssertEqual(d.stage, .active)
-        XCTAssertEqual(d.since, 20)
-        // active -> at risk: 60 quiet days.
-        d = policy.evaluate(facts(lastActivity: 20, purchases: 1), today: 80, previous: d)
+
+        d = policy.evaluate(facts(lastActivity: 20, purchases: 1), today: 80)
         XCTAssertEqual(d.stage, .atRisk)
         XCTAssertTrue(d.reason.contains("60 days"), d.reason)
-        // at risk -> churned: 180 quiet days.
-        d = policy.evaluate(facts(lastActivity: 20, purchases: 1), today: 200, previous: d)
+        XCTAssertEqual(d.since, 80)
+
+        d = policy.evaluate(facts(lastActivity: 20, purchases: 1), today: 250)
         XCTAssertEqual(d.stage, .churned)
-        XCTAssertEqual(d.since, 200)
-        // churned -> reactivated: active again.
-        d = policy.evaluate(facts(lastActivity: 210, purchases: 2), today: 210, previous: d)
+        XCTAssertEqual(d.since, 200, "churned from the day the quiet spell reached 180 days")
+
+        d = policy.evaluate(facts(lastActivity: 210, activeSince: 210, reactivated: 210, purchases: 2), today: 215)
         XCTAssertEqual(d.stage, .reactivated)
         XCTAssertEqual(d.since, 210)
-        // still reactivated within 30 days, then active.
-        d = policy.evaluate(facts(lastActivity: 230, purchases: 3), today: 230, previous: d)
-        XCTAssertEqual(d.stage, .reactivated)
-        XCTAssertEqual(d.since, 210)
-        d = policy.evaluate(facts(lastActivity: 245, purchases: 3), today: 245, previous: d)
-        XCTAssertEqual(d.stage, .active)
-        // active -> at risk by P(alive), even though recently active.
-        d = policy.evaluate(facts(lastActivity: 245, purchases: 3, alive: 0.1), today: 246, previous: d)
+        XCTAssertEqual(d.reason, "active again after being churned")
+
+        d = policy.evaluate(facts(lastActivity: 245, activeSince: 210, reactivated: 210, purchases: 3), today: 245)
+        XCTAssertEqual(d.stage, .active, "reactivated lasts 30 days")
+        XCTAssertEqual(d.since, 240)
+
+        d = policy.evaluate(facts(lastActivity: 245, purchases: 3, alive: 0.1), today: 246)
         XCTAssertEqual(d.stage, .atRisk)
         XCTAssertTrue(d.reason.contains("probability alive 10 %"), d.reason)
     }
 
     func testNewUserWhoNeverBuysBecomesActiveThenAtRiskThenChurned() {
-        XCTAssertEqual(policy.evaluate(facts(lastActivity: 29), today: 29, previous: nil).stage, .new)
-        XCTAssertEqual(policy.evaluate(facts(lastActivity: 35), today: 35, previous: nil).stage, .active, "past the new window, still visiting")
-        XCTAssertEqual(policy.evaluate(facts(lastActivity: 5), today: 65, previous: nil).stage, .atRisk)
-        XCTAssertEqual(policy.evaluate(facts(lastActivity: 5), today: 185, previous: nil).stage, .churned)
+        XCTAssertEqual(policy.evaluate(facts(lastActivity: 29), today: 29).stage, .new)
+        XCTAssertEqual(policy.evaluate(facts(lastActivity: 35), today: 35).stage, .active, "past the new window, still visiting")
+        XCTAssertEqual(policy.evaluate(facts(lastActivity: 5), today: 65).stage, .atRisk)
+        XCTAssertEqual(policy.evaluate(facts(lastActivity: 5), today: 185).stage, .churned)
     }
 
-    func testTheStageStartDayIsKeptWhileTheStageHolds() {
-        let first = policy.evaluate(facts(lastActivity: 0, purchases: 1), today: 70, previous: nil)
-        let later = policy.evaluate(facts(lastActivity: 0, purchases: 1), today: 90, previous: first)
-        XCTAssertEqual(later.stage, .atRisk)
-        XCTAssertEqual(later.since, 70)
+    func testBoundariesAreInclusive() {
+        XCTAssertEqual(policy.evaluate(facts(lastActivity: 0, purchases: 1), today: 59).stage, .active)
+        XCTAssertEqual(policy.evaluate(facts(lastActivity: 0, purchases: 1), today: 60).stage, .atRisk)
+        XCTAssertEqual(policy.evaluate(facts(lastActivity: 0, purchases: 1), today: 179).stage, .atRisk)
+        XCTAssertEqual(policy.evaluate(facts(lastActivity: 0, purchases: 1), today: 180).stage, .churned)
     }
 }
 

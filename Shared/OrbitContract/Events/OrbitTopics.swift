@@ -6,6 +6,16 @@ public enum OrbitTopics {
     public static let validEvents = "orbit.user-events.valid"
     /// Rejected input with the reason. Key: the input record's key.
     public static let deadLetters = "orbit.user-events.dlq"
+    /// The whole current profile of each user (compacted). Key: the user id.
+    public static let userProfiles = "orbit.user-profiles"
+    /// One record per change of segment, lifecycle stage, tier or super-user flag. Key: the user id.
+    public static let segmentChanges = "orbit.segment-changes"
+    /// Scorer internal: credits for referrers, keyed by the referrer (a repartition topic).
+    public static let scorerReferralCredits = "orbit-scorer.referral-credits"
+    /// Scorer internal: each partition's quantile sketches, shared by every scorer instance.
+    public static let scorerSketches = "orbit-scorer.sketches"
+    /// Scorer internal: user state, the changelog of the scorer's state store (compacted).
+    public static let scorerStateChangelog = "orbit-scorer.user-state-changelog"
     /// Ingestion's deduplication memory (internal): event ids, partitioned like the input.
     public static let ingestDedupChangelog = "orbit-ingest.dedup-changelog"
 }

@@ -218,6 +218,15 @@ public struct ConfigSection {
         return result
     }
 
+    /// The section's own keys and scalar values (empty when it does not exist); collections are
+    /// left out. For checking which optional keys were written at all.
+    public func scalarsIfMapping() throws(ConfigError) -> [String: String?] {
+        guard let mapping = node?.mapping else { return [:] }
+        var result: [String: String?] = [:]
+        for (k, v) in mapping { result[k.string ?? "?"] = v.scalar?.string }
+        return result
+    }
+
     /// A mapping of text keys to whole numbers.
     public func intMap(_ key: String, range: ClosedRange<Int>) throws(ConfigError) -> [String: Int]? {
         guard try value(key) != nil else { return nil }

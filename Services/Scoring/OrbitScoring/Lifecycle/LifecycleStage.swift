@@ -24,18 +24,27 @@ public struct LifecyclePolicy: Sendable, Equatable {
     public init() {}
 }
 
-/// What the lifecycle decision reads about a user.
+/// What the lifecycle decision reads about a user. Every fact comes from the user's own events
+/// (applied in their order), never from when an earlier evaluation happened to run, so the stage
+/// is the same however the input was batched, partitioned or replayed.
 public struct LifecycleFacts: Sendable, Equatable {
     public var signupDay: Int32?
     public var firstSeenDay: Int32
     public var lastActivityDay: Int32
+    /// The day activity resumed after a quiet spell of at least `atRiskDays` (or first began).
+    public var activeSinceDay: Int32
+    /// The day activity resumed after a quiet spell of at least `churnedDays`, if it ever did.
+    public var reactivatedDay: Int32?
     public var purchases: Int
     public var probabilityAlive: Double?
 
-    public init(signupDay: Int32?, firstSeenDay: Int32, lastActivityDay: Int32, purchases: Int, probabilityAlive: Double?) {
+    public init(signupDay: Int32?, firstSeenDay: Int32, lastActivityDay: Int32, activeSinceDay: Int32? = nil,
+                reactivatedDay: Int32? = nil, purchases: Int, probabilityAlive: Double?) {
         self.signupDay = signupDay
         self.firstSeenDay = firstSeenDay
         self.lastActivityDay = lastActivityDay
+        self.activeSinceDay = activeSinceDay ?? firstSeenDay
+        self.reactivatedDay = reactivatedDay
         self.purchases = purchases
         self.probabilityAlive = probabilityAlive
     }
@@ -45,38 +54,37 @@ public struct LifecycleFacts: Sendable, Equatable {
 public struct LifecycleDecision: Sendable, Equatable {
     public let stage: LifecycleStage
     public let reason: String
-    /// Day the current stage started (kept across evaluations while the stage does not change).
+    /// Day the current stage started.
     public let since: Int32
 }
 
 extension LifecyclePolicy {
-    /// Decides the stage on `today` (days since the epoch). `previous` is the last decision: it
-    /// tells a comeback (churned -> reactivated) from ordinary activity.
-    public func evaluate(_ facts: LifecycleFacts, today: Int32, previous: LifecycleDecision?) -> LifecycleDecision {
+    /// Decides the stage on `today` (days since the epoch).
+    public func evaluate(_ facts: LifecycleFacts, today: Int32) -> LifecycleDecision {
         let quietDays = Int(today - facts.lastActivityDay)
-        let sinceStart = Int(today - (facts.signupDay ?? facts.firstSeenDay))
-        func decide(_ stage: LifecycleStage, _ reason: String) -> LifecycleDecision {
-            let since = previous?.stage == stage ? previous!.since : today
-            return LifecycleDecision(stage: stage, reason: reason, since: since)
-        }
+        let start = facts.signupDay ?? facts.firstSeenDay
         if quietDays >= churnedDays {
-            return decide(.churned, "no activity for \(quietDays) days (churned after \(churnedDays))")
+            return LifecycleDecision(stage: .churned, reason: "no activity for \(quietDays) days (churned after \(churnedDays))",
+                                     since: facts.lastActivityDay + Int32(churnedDays))
         }
         if quietDays >= atRiskDays {
-            return decide(.atRisk, "no activity for \(quietDays) days (at risk after \(atRiskDays))")
+            return LifecycleDecision(stage: .atRisk, reason: "no activity for \(quietDays) days (at risk after \(atRiskDays))",
+                                     since: facts.lastActivityDay + Int32(atRiskDays))
         }
-        if previous?.stage == .churned {
-            return decide(.reactivated, "active again after being churned")
-        }
-        if previous?.stage == .reactivated, Int(today - previous!.since) < reactivatedDays {
-            return decide(.reactivated, previous!.reason)
+        if let back = facts.reactivatedDay, Int(today - back) < reactivatedDays {
+            return LifecycleDecision(stage: .reactivated, reason: "active again after being churned", since: back)
         }
         if facts.purchases > 0, let alive = facts.probabilityAlive, alive < atRiskProbabilityAlive {
-            return decide(.atRisk, "probability alive \(Int((alive * 100).rounded())) % is below \(Int((atRiskProbabilityAlive * 100).rounded())) %")
+            return LifecycleDecision(stage: .atRisk, reason: "probability alive \(Int((alive * 100).rounded())) % is below \(Int((atRiskProbabilityAlive * 100).rounded())) %",
+                                     since: facts.lastActivityDay)
         }
-        if facts.purchases == 0, sinceStart < newDays {
-            return decide(.new, "signed up \(sinceStart) days ago, no purchase yet")
+        if facts.purchases == 0, Int(today - start) < newDays {
+            return LifecycleDecision(stage: .new, reason: "signed up \(Int(today - start)) days ago, no purchase yet", since: start)
         }
-        return decide(.active, facts.purchases == 0 ? "active \(quietDays) days ago, no purchase yet" : "active \(quietDays) days ago")
+        var since = facts.activeSinceDay
+        if let back = facts.reactivatedDay { since = max(since, back + Int32(reactivatedDays)) }
+        if facts.purchases == 0 { since = max(since, start + Int32(newDays)) }
+        return LifecycleDecision(stage: .active, reason: facts.purchases == 0 ? "active \(quietDays) days ago, no purchase yet" : "active \(quietDays) days ago",
+                                 since: min(since, today))
     }
 }

@@ -1,0 +1,226 @@
+import Foundation
+import OrbitContract
+
+/// The thresholds every scorer instance applies, from the shared population sketches.
+public struct PopulationThresholds: Sendable, Equatable {
+    public var rfm: RFMThresholds
+    /// Net window spend (minor units) at the super-user spend quantile; nil when unknown.
+    public var superUserSpendMinor: Double?
+
+    public init(rfm: RFMThresholds, superUserSpendMinor: Double?) {
+        self.rfm = rfm
+        self.superUserSpendMinor = superUserSpendMinor
+    }
+}
+
+/// A user's whole current profile: the value of `orbit.user-profiles`.
+public struct UserProfile: Sendable, Equatable {
+    public var userID: String
+    public var evaluatedDay: Int32
+    public var rfmValues: RFMValues
+    public var rfmScore: RFMScore
+    public var segment: RFMSegment
+    public var lifecycle: LifecycleDecision
+    public var evaluationScore: Double
+    public var tier: ValueTier
+    public var superUser: Bool
+    public var superUserMissing: [String]
+    public var probabilityAlive: Double?
+    public var expectedPurchases30d: Double?
+    public var expectedPurchases90d: Double?
+    public var expectedOrderValueMinor: Double?
+    public var clvMinor: Double?
+    public var community30d: Int
+    public var checkInStreak: Int
+    public var checkInLongest: Int
+    public var referrals: Int
+    public var convertedReferrals: Int
+    public var referralSpendMinor: Int64
+    public var referredBy: String?
+    public var configVersion: String
+    public var reportingCurrency: String
+    public var lastEventMillis: Int64
+
+    /// Deterministic bytes (fixed key order, rounded numbers), so equal profiles are equal records.
+    public func encoded() -> [UInt8] {
+        func rounded(_ x: Double?, _ places: Double = 1e6) -> JSONValue {
+            guard let x, x.isFinite else { return .null }
+            return .number(JSONNumber(lexeme: String(format: "%.6f", (x * places).rounded() / places)))
+        }
+        var w = JSONWriter(reservingCapacity: 700)
+        w.beginObject()
+        w.key("schema_version"); w.int(1)
+        w.key("user_id"); w.string(userID)
+        w.key("evaluated_on"); w.string(String(RFC3339.format(millis: Int64(evaluatedDay) * 86_400_000).prefix(10)))
+        w.key("rfm")
+        w.beginObject()
+        w.key("recency_days"); if let r = rfmValues.recencyDays { w.int(r) } else { w.null() }
+        w.key("frequency"); w.int(rfmValues.frequency)
+        w.key("monetary_minor"); w.int(rfmValues.monetaryMinor)
+        w.key("r"); w.int(rfmScore.recency)
+        w.key("f"); w.int(rfmScore.frequency)
+        w.key("m"); w.int(rfmScore.monetary)
+        w.key("score"); w.string(rfmScore.description)
+        w.endObject()
+        w.key("segment"); w.string(segment.rawValue)
+        w.key("lifecycle")
+        w.beginObject()
+        w.key("stage"); w.string(lifecycle.stage.rawValue)
+        w.key("reason"); w.string(lifecycle.reason)
+        w.key("since"); w.string(String(RFC3339.format(millis: Int64(lifecycle.since) * 86_400_000).prefix(10)))
+        w.endObject()
+        w.key("tier"); w.string(tier.rawValue)
+        w.key("evaluation_score"); w.value(rounded(evaluationScore, 1000))
+        w.key("super_user"); w.bool(superUser)
+        w.key("super_user_missing"); w.beginArray(); for m in superUserMissing { w.string(m) }; w.endArray()
+        w.key("churn")
+        w.beginObject()
+        w.key("probability_alive"); w.value(rounded(probabilityAlive))
+        w.key("expected_purchases_30d"); w.value(rounded(expectedPurchases30d))
+        w.key("expected_purchases_90d"); w.value(rounded(expectedPurchases90d))
+        w.key("expected_order_value_minor"); w.value(rounded(expectedOrderValueMinor, 100))
+        w.key("clv_minor"); w.value(rounded(clvMinor, 100))
+        w.endObject()
+        w.key("engagement")
+        w.beginObject()
+        w.key("community_actions_30d"); w.int(community30d)
+        w.key("check_in_streak"); w.int(checkInStreak)
+        w.key("check_in_longest_streak"); w.int(checkInLongest)
+        w.endObject()
+        w.key("referral_circle")
+        w.beginObject()
+        w.key("referred_by"); if let referredBy { w.string(referredBy) } else { w.null() }
+        w.key("referrals"); w.int(referrals)
+        w.key("converted"); w.int(convertedReferrals)
+        w.key("referee_spend_minor"); w.int(referralSpendMinor)
+        w.endObject()
+        w.key("currency"); w.string(reportingCurrency)
+        w.key("config_version"); w.string(configVersion)
+        w.key("last_event_time"); if lastEventMillis == .min { w.null() } else { w.timestamp(millis: lastEventMillis) }
+        w.endObject()
+        return w.bytes
+    }
+}
+
+/// One change of a user's segment, lifecycle stage, tier or super-user flag: a record of
+/// `orbit.segment-changes`.
+public struct SegmentChange: Sendable, Equatable {
+    public enum Dimension: String, Sendable { case segment, lifecycle, tier, superUser = "super_user" }
+    public let userID: String
+    public let dimension: Dimension
+    public let from: String?
+    public let to: String
+    public let reason: String
+    public let day: Int32
+
+    /// Deterministic id: the same change on the same day has the same id, so a replay repeats it identically.
+    public var id: String { "\(userID):\(dimension.rawValue):\(to):\(day)" }
+
+    public func encoded() -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("schema_version"); w.int(1)
+        w.key("id"); w.string(id)
+        w.key("user_id"); w.string(userID)
+        w.key("dimension"); w.string(dimension.rawValue)
+        w.key("from"); if let from { w.string(from) } else { w.null() }
+        w.key("to"); w.string(to)
+        w.key("reason"); w.string(reason)
+        w.key("on"); w.string(String(RFC3339.format(millis: Int64(day) * 86_400_000).prefix(10)))
+        w.endObject()
+        return w.bytes
+    }
+}
+
+/// Turns a user's state into their profile, and notes what changed since the last publication.
+public struct ProfileEvaluator: Sendable {
+    public let policy: ScoringPolicy
+
+    public init(policy: ScoringPolicy) { self.policy = policy }
+
+    /// The churn models' view of a user, in model time units.
+    public func history(_ state: UserState, today: Int32) -> CustomerHistory? {
+        guard let first = state.firstPurchaseDay, let last = state.lastPurchaseDay else { return nil }
+        let unit = policy.modelTimeUnitDays
+        let repeats = Double(max(0, state.purchases - 1))
+        let digits = policy.currencyDigits[policy.reportingCurrency] ?? 2
+        let scale = (0..<digits).reduce(1.0) { v, _ in v * 10 }
+        let repeatMean = repeats > 0 ? Double(state.grossMinor - state.firstPurchaseMinor) / repeats / scale : 0
+        return CustomerHistory(frequency: repeats, recency: Double(last - first) / unit,
+                               age: Double(max(today, last) - first) / unit, monetaryValue: max(0, repeatMean))
+    }
+
+    public func evaluate(_ state: inout UserState, userID: String, today: Int32, thresholds: PopulationThresholds) -> (UserProfile, [SegmentChange]) {
+        let window = state.window(today: today, days: policy.rfmWindowDays)
+        let recency = state.lastPurchaseDay.map { Int(max(0, today - $0)) }
+        let values = RFMValues(recencyDays: recency, frequency: window.purchases, monetaryMinor: window.netMinor)
+        let score = thresholds.rfm.score(values)
+        let segment = RFMSegment(score, highFrom: policy.rfmHighFrom)
+
+        let history = self.history(state, today: today)
+        let alive = history.map { policy.purchaseModel.probabilityAlive($0) }
+        let unit = policy.modelTimeUnitDays
+        let digits = policy.currencyDigits[policy.reportingCurrency] ?? 2
+        let scale = (0..<digits).reduce(1.0) { v, _ in v * 10 }
+        let expected30 = history.map { policy.purchaseModel.expectedPurchases(in: 30 / unit, $0) }
+        let expected90 = history.map { policy.purchaseModel.expectedPurchases(in: 90 / unit, $0) }
+        let orderValue = history.map { policy.spendModel.expectedAverageValue($0) * scale }
+        let clv = history.map {
+            LifetimeValue(purchases: policy.purchaseModel, spend: policy.spendModel, margin: policy.clvMargin, annualDiscountRate: policy.clvAnnualDiscountRate)
+                .value($0, months: policy.clvMonths, unitsPerMonth: 30.4375 / unit) * scale
+        }
+
+        let facts = LifecycleFacts(signupDay: state.signupDay, firstSeenDay: state.firstSeenDay,
+                                   lastActivityDay: state.lastActivityDay == .min ? state.firstSeenDay : state.lastActivityDay,
+                                   activeSinceDay: state.activeSinceDay, reactivatedDay: state.reactivatedDay,
+                                   purchases: Int(state.purchases), probabilityAlive: alive)
+        let lifecycle = policy.lifecycle.evaluate(facts, today: today)
+
+        let tenureDays = Int(today - (state.signupDay ?? state.firstSeenDay))
+        let community = state.communityActions(today: today, days: policy.engagementWindowDays)
+        let inputs = EvaluationInputs(
+            spend: Double(window.netMinor) / scale, margin: 0, variety: Double(state.categories.nonzeroBitCount),
+            tenureYears: Double(max(0, tenureDays)) / 365, convertedReferrals: Double(state.convertedReferrals),
+            referralSpend: Double(state.referralSpendMinor) / scale, engagement: Double(community),
+            overduePayments: Double(state.overduePayments),
+            refundRatio: state.grossMinor > 0 ? Double(state.refundedMinor) / Double(state.grossMinor) : 0,
+            complaints: Double(state.complaints))
+        let evaluation = policy.tier.score(inputs)
+        let tier = policy.tier.tier(forScore: evaluation)
+        let mvp = policy.superUser.evaluate(.init(paidPurchases: Int(state.purchases), netSpendMinor: window.netMinor, tenureDays: tenureDays,
+                                                  communityActions30d: community, convertedReferrals: Int(state.convertedReferrals)),
+                                            spendThreshold: thresholds.superUserSpendMinor)
+
+        var changes: [SegmentChange] = []
+        if state.lastSegment != segment {
+            changes.append(SegmentChange(userID: userID, dimension: .segment, from: state.lastSegment?.rawValue, to: segment.rawValue,
+                                         reason: "RFM \(score) (recency \(recency.map { "\($0) days" } ?? "never bought"), \(window.purchases) purchases, net \(window.netMinor) minor in \(policy.rfmWindowDays) days)", day: today))
+        }
+        if state.lastLifecycle != lifecycle.stage {
+            changes.append(SegmentChange(userID: userID, dimension: .lifecycle, from: state.lastLifecycle?.rawValue, to: lifecycle.stage.rawValue, reason: lifecycle.reason, day: today))
+        }
+        if state.lastTier != tier {
+            changes.append(SegmentChange(userID: userID, dimension: .tier, from: state.lastTier?.rawValue, to: tier.rawValue,
+                                         reason: "evaluation score \(evaluation) (S from \(policy.tier.sCutoff), A from \(policy.tier.aCutoff))", day: today))
+        }
+        if state.lastSuperUser != mvp.isSuperUser, !(state.lastTier == nil && !mvp.isSuperUser) {
+            changes.append(SegmentChange(userID: userID, dimension: .superUser, from: String(state.lastSuperUser), to: String(mvp.isSuperUser),
+                                         reason: mvp.isSuperUser ? "meets every super-user criterion" : "no longer: " + mvp.missing.joined(separator: "; "), day: today))
+        }
+        state.lastSegment = segment
+        state.lastLifecycle = lifecycle.stage
+        state.lastLifecycleSince = lifecycle.since
+        state.lastTier = tier
+        state.lastSuperUser = mvp.isSuperUser
+
+        let profile = UserProfile(
+            userID: userID, evaluatedDay: today, rfmValues: values, rfmScore: score, segment: segment, lifecycle: lifecycle,
+            evaluationScore: evaluation, tier: tier, superUser: mvp.isSuperUser, superUserMissing: mvp.missing,
+            probabilityAlive: alive, expectedPurchases30d: expected30, expectedPurchases90d: expected90,
+            expectedOrderValueMinor: orderValue, clvMinor: clv, community30d: community,
+            checkInStreak: Int(state.checkInStreak), checkInLongest: Int(state.checkInLongest), referrals: Int(state.referrals),
+            convertedReferrals: Int(state.convertedReferrals), referralSpendMinor: state.referralSpendMinor, referredBy: state.referredBy,
+            configVersion: policy.configVersion, reportingCurrency: policy.reportingCurrency, lastEventMillis: state.lastEventMillis)
+        return (profile, changes)
+    }
+}

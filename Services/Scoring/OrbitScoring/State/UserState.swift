@@ -1,0 +1,281 @@
+import OrbitContract
+
+/// Everything the scorer remembers about one user: counters and a few recent facts, never the
+/// raw event history, so a user costs about 100-200 bytes however long they have been around.
+///
+/// Pure: `apply` turns a validated event into new state plus messages for other users (referral
+/// credits). Replays are harmless: every applied input is remembered by the input's offset (per
+/// input topic) and by a stable hash of its id (the last 32), so applying the same record or the
+/// same event twice leaves the state unchanged.
+public struct UserState: Sendable, Equatable {
+    public static let recentIDLimit = 32
+    public static let monthsKept = 13
+
+    public struct Month: Sendable, Equatable {
+        public var index: Int32
+        public var purchases: Int32
+        public var netMinor: Int64
+    }
+
+    public struct DayCount: Sendable, Equatable {
+        public var day: Int32
+        public var count: Int32
+    }
+
+    // Replay protection.
+    public var appliedOffsets: [Int64] = [-1, -1]
+    public var recentIDs: [UInt64] = []
+
+    // Time.
+    public var signupDay: Int32?
+    public var firstSeenDay: Int32 = .max
+    public var lastActivityDay: Int32 = .min
+    /// Day activity resumed after `lifecycle.atRiskDays` of quiet (or first began).
+    public var activeSinceDay: Int32?
+    /// Day activity resumed after `lifecycle.churnedDays` of quiet.
+    public var reactivatedDay: Int32?
+    public var lastEventMillis: Int64 = .min
+
+    // Purchases (amounts in minor units of the reporting currency).
+    public var purchases: Int32 = 0
+    public var firstPurchaseDay: Int32?
+    public var lastPurchaseDay: Int32?
+    public var firstPurchaseMinor: Int64 = 0
+    public var grossMinor: Int64 = 0
+    public var refundedMinor: Int64 = 0
+    public var refunds: Int32 = 0
+    public var months: [Month] = []
+    public var categories: UInt64 = 0
+
+    // Referral circle.
+    public var referredBy: String?
+    public var referrals: Int32 = 0
+    public var convertedReferrals: Int32 = 0
+    public var referralSpendMinor: Int64 = 0
+
+    // Engagement.
+    public var communityDays: [DayCount] = []
+    public var checkInLastDay: Int32?
+    public var checkInStreak: Int32 = 0
+    public var checkInLongest: Int32 = 0
+
+    // Minus variables.
+    public var overduePayments: Int32 = 0
+    public var complaints: Int32 = 0
+    public var subscriptionActive = false
+
+    // What was last published, to tell changes.
+    public var lastLifecycle: LifecycleStage?
+    public var lastLifecycleSince: Int32 = 0
+    public var lastSegment: RFMSegment?
+    public var lastTier: ValueTier?
+    public var lastSuperUser = false
+
+    public init() {}
+
+    public var isEmpty: Bool { firstSeenDay == .max }
+
+    // MARK: Replay protection
+
+    /// True if this input (topic index, offset) or this id was applied already; otherwise records it.
+    public mutating func alreadyApplied(input: Int, offset: Int64, id: String) -> Bool {
+        if offset >= 0, offset <= appliedOffsets[input] { return true }
+        let hash = StableHash.fnv1a(id)
+        if recentIDs.contains(hash) {
+            appliedOffsets[input] = max(appliedOffsets[input], offset)
+            return true
+        }
+        if offset >= 0 { appliedOffsets[input] = offset }
+        recentIDs.append(hash)
+        if recentIDs.count > Self.recentIDLimit { recentIDs.removeFirst(recentIDs.count - Self.recentIDLimit) }
+        return false
+    }
+
+    // MARK: Events
+
+    static let activityTypes: Set<EventType> = [.signup, .login, .purchase, .referral, .checkIn, .post, .comment, .like, .share, .subscriptionStarted]
+
+    public static func day(_ millis: Int64) -> Int32 {
+        Int32(clamping: millis >= 0 ? millis / 86_400_000 : (millis - 86_399_999) / 86_400_000)
+    }
+
+    /// Applies a validated event; returns the messages it causes for other users.
+    public mutating func apply(_ event: UserEvent, policy: ScoringPolicy) -> [ReferralCredit] {
+        let day = Self.day(event.timeMillis)
+        firstSeenDay = min(firstSeenDay, day)
+        lastEventMillis = max(lastEventMillis, event.timeMillis)
+        if Self.activityTypes.contains(event.type) {
+            if lastActivityDay == .min {
+                activeSinceDay = day
+            } else if day > lastActivityDay {
+                let quiet = Int(day - lastActivityDay)
+                if quiet >= policy.lifecycle.atRiskDays { activeSinceDay = day }
+                if quiet >= policy.lifecycle.churnedDays { reactivatedDay = day }
+            } else if day < (activeSinceDay ?? day) {
+                activeSinceDay = day  // an older event arrived late
+            }
+            lastActivityDay = max(lastActivityDay, day)
+        }
+        var credits: [ReferralCredit] = []
+        switch event.type {
+        case .signup:
+            signupDay = min(signupDay ?? day, day)
+        case .purchase:
+            let amount = reportingAmount(event, policy)
+            purchases += 1
+            grossMinor += amount
+            if firstPurchaseDay == nil || day < firstPurchaseDay! {
+                firstPurchaseDay = day
+                firstPurchaseMinor = amount
+            }
+            lastPurchaseDay = max(lastPurchaseDay ?? day, day)
+            addToMonth(day, purchases: 1, netMinor: amount)
+            for item in event.properties["items"]?.arrayValue ?? [] {
+                if let category = item.objectValue?["category"]?.stringValue {
+                    categories |= 1 << (StableHash.fnv1a(category) % 64)
+                }
+            }
+            if let referrer = referredBy {
+                credits.append(purchases == 1
+                    ? ReferralCredit(id: "\(event.id):converted", target: referrer, kind: .converted, referee: "", amountMinor: amount)
+                    : ReferralCredit(id: "\(event.id):spend", target: referrer, kind: .spend, referee: "", amountMinor: amount))
+            }
+        case .refund:
+            let amount = reportingAmount(event, policy)
+            refundedMinor += amount
+            refunds += 1
+            addToMonth(day, purchases: 0, netMinor: -amount)
+        case .referral:
+            referrals += 1
+            if let referred = event.properties["referred_user_id"]?.stringValue {
+                credits.append(ReferralCredit(id: "\(event.id):referred", target: referred, kind: .referredBy, referee: "", amountMinor: 0))
+            }
+        case .post, .comment, .like, .share:
+            if let index = communityDays.firstIndex(where: { $0.day == day }) {
+                communityDays[index].count += 1
+            } else {
+                communityDays.append(DayCount(day: day, count: 1))
+                communityDays.sort { $0.day < $1.day }
+                let oldest = (communityDays.last?.day ?? day) - Int32(policy.engagementWindowDays)
+                communityDays.removeAll { $0.day <= oldest }
+            }
+        case .checkIn:
+            if let last = checkInLastDay {
+                if day == last + 1 { checkInStreak += 1; checkInLastDay = day }
+                else if day > last + 1 { checkInStreak = 1; checkInLastDay = day }
+            } else {
+                checkInStreak = 1
+                checkInLastDay = day
+            }
+            checkInLongest = max(checkInLongest, checkInStreak)
+        case .paymentOverdue:
+            overduePayments += 1
+        case .complaint:
+            complaints += 1
+        case .subscriptionStarted, .subscriptionRenewed:
+            subscriptionActive = true
+        case .subscriptionCancelled:
+            subscriptionActive = false
+        default:
+            break
+        }
+        return credits
+    }
+
+    /// Applies a credit from another user's partition; returns messages it causes in turn.
+    public mutating func apply(_ credit: ReferralCredit, sender: String) -> [ReferralCredit] {
+        switch credit.kind {
+        case .referredBy:
+            guard referredBy == nil else { return [] }
+            referredBy = sender
+            // Bought before the referral arrived: the referrer is credited at once.
+            if purchases > 0 {
+                // Gross, as the credits of the other order would have summed (refunds never reduce them).
+                return [ReferralCredit(id: "\(credit.id):late-conversion", target: sender, kind: .converted, referee: "", amountMinor: grossMinor)]
+            }
+        case .converted:
+            convertedReferrals += 1
+            referralSpendMinor += credit.amountMinor
+        case .spend:
+            referralSpendMinor += credit.amountMinor
+        }
+        return []
+    }
+
+    private func reportingAmount(_ event: UserEvent, _ policy: ScoringPolicy) -> Int64 {
+        guard let minor = event.properties["amount_minor"]?.numberValue?.int64Value,
+              let currency = event.properties["currency"]?.stringValue else { return 0 }
+        return policy.reportingMinor(minor, currency: currency) ?? 0
+    }
+
+    static func monthIndex(_ day: Int32) -> Int32 { day / 30 }
+
+    private mutating func addToMonth(_ day: Int32, purchases count: Int32, netMinor: Int64) {
+        let index = Self.monthIndex(day)
+        if let position = months.firstIndex(where: { $0.index == index }) {
+            months[position].purchases += count
+            months[position].netMinor += netMinor
+        } else {
+            months.append(Month(index: index, purchases: count, netMinor: netMinor))
+            months.sort { $0.index < $1.index }
+            if months.count > Self.monthsKept { months.removeFirst(months.count - Self.monthsKept) }
+        }
+    }
+
+    // MARK: Derived facts
+
+    /// Purchases and net spend in the RFM window ending `today` (30-day buckets: the window edge is
+    /// exact to a bucket, not to a day).
+    public func window(today: Int32, days: Int) -> (purchases: Int, netMinor: Int64) {
+        let first = Self.monthIndex(today - Int32(days) + 1)
+        var purchases = 0
+        var net: Int64 = 0
+        for month in months where month.index >= first && month.index <= Self.monthIndex(today) {
+            purchases += Int(month.purchases)
+            net += month.netMinor
+        }
+        return (purchases, net)
+    }
+
+    public func communityActions(today: Int32, days: Int) -> Int {
+        communityDays.filter { $0.day > today - Int32(days) && $0.day <= today }.reduce(0) { $0 + Int($1.count) }
+    }
+}
+
+/// A message from one user's partition to another's (through the repartition topic keyed by
+/// `target`): the referral circle. `id` is derived from the causing event, so a replayed message
+/// is recognised and applied once.
+public struct ReferralCredit: Sendable, Equatable {
+    public enum Kind: String, Sendable { case referredBy = "referred_by", converted, spend }
+    public let id: String
+    public let target: String
+    public let kind: Kind
+    public let referee: String
+    public let amountMinor: Int64
+
+    public init(id: String, target: String, kind: Kind, referee: String, amountMinor: Int64) {
+        self.id = id
+        self.target = target
+        self.kind = kind
+        self.referee = referee
+        self.amountMinor = amountMinor
+    }
+
+    public func encoded(sender: String) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("id"); w.string(id)
+        w.key("kind"); w.string(kind.rawValue)
+        w.key("from"); w.string(sender)
+        w.key("amount_minor"); w.int(amountMinor)
+        w.endObject()
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8], target: String) -> (credit: ReferralCredit, sender: String)? {
+        guard let object = try? JSONParser.parse(bytes).objectValue,
+              let id = object["id"]?.stringValue, let kind = object["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
+              let sender = object["from"]?.stringValue, let amount = object["amount_minor"]?.numberValue?.int64Value else { return nil }
+        return (ReferralCredit(id: id, target: target, kind: kind, referee: sender, amountMinor: amount), sender)
+    }
+}

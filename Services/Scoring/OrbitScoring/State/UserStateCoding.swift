@@ -1,0 +1,57 @@
+/// The state store's value format for ``UserState`` (version 1). Fields are only appended.
+extension UserState {
+    static let formatVersion: UInt64 = 1
+
+    public func encoded() -> [UInt8] {
+        var w = CompactWriter(capacity: 160)
+        w.unsigned(Self.formatVersion)
+        w.unsigned(UInt64(appliedOffsets.count)); for o in appliedOffsets { w.signed(o) }
+        w.unsigned(UInt64(recentIDs.count)); for id in recentIDs { w.fixed64(id) }
+        w.int32(signupDay ?? .min)
+        w.int32(firstSeenDay); w.int32(lastActivityDay); w.signed(lastEventMillis)
+        w.int32(purchases); w.int32(firstPurchaseDay ?? .min); w.int32(lastPurchaseDay ?? .min)
+        w.signed(firstPurchaseMinor); w.signed(grossMinor); w.signed(refundedMinor); w.int32(refunds)
+        w.unsigned(UInt64(months.count)); for m in months { w.int32(m.index); w.int32(m.purchases); w.signed(m.netMinor) }
+        w.fixed64(categories)
+        w.string(referredBy); w.int32(referrals); w.int32(convertedReferrals); w.signed(referralSpendMinor)
+        w.unsigned(UInt64(communityDays.count)); for d in communityDays { w.int32(d.day); w.int32(d.count) }
+        w.int32(checkInLastDay ?? .min); w.int32(checkInStreak); w.int32(checkInLongest)
+        w.int32(overduePayments); w.int32(complaints); w.unsigned(subscriptionActive ? 1 : 0)
+        w.string(lastLifecycle?.rawValue); w.int32(lastLifecycleSince); w.string(lastSegment?.rawValue)
+        w.string(lastTier?.rawValue); w.unsigned(lastSuperUser ? 1 : 0)
+        w.int32(activeSinceDay ?? .min); w.int32(reactivatedDay ?? .min)
+        return w.bytes
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        var r = CompactReader(bytes)
+        guard try r.unsigned() == Self.formatVersion else { throw CompactReader.Failure.malformed }
+        func optional(_ v: Int32) -> Int32? { v == .min ? nil : v }
+        self.init()
+        let offsets = try r.unsigned()
+        guard offsets <= 16 else { throw CompactReader.Failure.malformed }
+        appliedOffsets = try (0..<offsets).map { _ throws(CompactReader.Failure) in try r.signed() }
+        while appliedOffsets.count < 2 { appliedOffsets.append(-1) }
+        let ids = try r.unsigned()
+        guard ids <= UInt64(Self.recentIDLimit) else { throw CompactReader.Failure.malformed }
+        recentIDs = try (0..<ids).map { _ throws(CompactReader.Failure) in try r.fixed64() }
+        signupDay = optional(try r.int32())
+        firstSeenDay = try r.int32(); lastActivityDay = try r.int32(); lastEventMillis = try r.signed()
+        purchases = try r.int32(); firstPurchaseDay = optional(try r.int32()); lastPurchaseDay = optional(try r.int32())
+        firstPurchaseMinor = try r.signed(); grossMinor = try r.signed(); refundedMinor = try r.signed(); refunds = try r.int32()
+        let monthCount = try r.unsigned()
+        guard monthCount <= UInt64(Self.monthsKept) else { throw CompactReader.Failure.malformed }
+        months = try (0..<monthCount).map { _ throws(CompactReader.Failure) in Month(index: try r.int32(), purchases: try r.int32(), netMinor: try r.signed()) }
+        categories = try r.fixed64()
+        referredBy = try r.string(); referrals = try r.int32(); convertedReferrals = try r.int32(); referralSpendMinor = try r.signed()
+        let dayCount = try r.unsigned()
+        guard dayCount <= 400 else { throw CompactReader.Failure.malformed }
+        communityDays = try (0..<dayCount).map { _ throws(CompactReader.Failure) in DayCount(day: try r.int32(), count: try r.int32()) }
+        checkInLastDay = optional(try r.int32()); checkInStreak = try r.int32(); checkInLongest = try r.int32()
+        overduePayments = try r.int32(); complaints = try r.int32(); subscriptionActive = try r.unsigned() == 1
+        lastLifecycle = try r.string().flatMap(LifecycleStage.init(rawValue:)); lastLifecycleSince = try r.int32()
+        lastSegment = try r.string().flatMap(RFMSegment.init(rawValue:))
+        lastTier = try r.string().flatMap(ValueTier.init(rawValue:)); lastSuperUser = try r.unsigned() == 1
+        activeSinceDay = optional(try r.int32()); reactivatedDay = optional(try r.int32())
+    }
+}
