@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "orbit", targets: ["orbit"]),
         .executable(name: "orbit-ingest", targets: ["orbit-ingest"]),
+        .executable(name: "orbit-scorer", targets: ["orbit-scorer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -65,8 +66,13 @@ let package = Package(
         // Scoring: RFM, segments, lifecycle, value tiers, super users, churn models. Pure rules.
         .target(
             name: "OrbitScoring",
-            dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka"],
+            dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka", .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log")],
             path: "Services/Scoring/OrbitScoring"
+        ),
+        .executableTarget(
+            name: "orbit-scorer",
+            dependencies: ["OrbitScoring", "OrbitRuntime"],
+            path: "Services/Scoring/orbit-scorer"
         ),
         .executableTarget(
             name: "orbit-ingest",
@@ -97,6 +103,6 @@ let package = Package(
             // Depending on the executable makes `swift test` build it: the multi-process tests run it.
             dependencies: ["OrbitIngest", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-ingest"]
         ),
-        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "orbit", "orbit-ingest"]),
+        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "orbit", "orbit-ingest", "orbit-scorer"]),
     ]
 )

@@ -12,7 +12,10 @@ final class ServiceProcesses: @unchecked Sendable {
     }
 
     /// The services `orbit up` starts, in start order: (short name, executable).
-    static let services: [(name: String, executable: String)] = [("ingest", "orbit-ingest")]
+    static let services: [(name: String, executable: String, config: String)] = [
+        ("ingest", "orbit-ingest", "ingest.yaml"),
+        ("scorer", "orbit-scorer", "scoring.yaml"),
+    ]
 
     private let lock = NSLock()
     private var children: [Child] = []

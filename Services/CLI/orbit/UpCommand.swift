@@ -30,7 +30,7 @@ enum LocalStack {
         environment["ORBIT__SERVICE__HTTP_PORT"] = environment["ORBIT__SERVICE__HTTP_PORT"] ?? "0"
         do {
             for service in ServiceProcesses.services {
-                let config = "\(configDirectory)/\(service.name).yaml"
+                let config = "\(configDirectory)/\(service.config)"
                 let arguments = FileManager.default.fileExists(atPath: config) ? ["--config", config] : []
                 try services.start(name: service.name, executable: service.executable, arguments: arguments, environment: environment, quiet: quiet)
             }

@@ -103,7 +103,8 @@ public struct ConfigSection {
             throw ConfigError(file: document.file, line: node.mark?.line, field: path.joined(separator: "."), message: "must be a mapping")
         }
         guard let child = mapping[key] else { return nil }
-        if let scalar = child.scalar, scalar.tag == Tag(.null) || (scalar.string == "" && scalar.style == .plain) { return nil }
+        // YAML's null: an empty plain value, ~, or null (in its three spellings).
+        if let scalar = child.scalar, scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) { return nil }
         return child
     }
 

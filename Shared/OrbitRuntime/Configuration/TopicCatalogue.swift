@@ -13,6 +13,11 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.userEvents, partitions: partitions),
             TopicSpec(name: OrbitTopics.validEvents, partitions: partitions),
             TopicSpec(name: OrbitTopics.deadLetters, partitions: max(1, partitions / 4)),
+            TopicSpec(name: OrbitTopics.userProfiles, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.segmentChanges, partitions: partitions),
+            TopicSpec(name: OrbitTopics.scorerReferralCredits, partitions: partitions),
+            TopicSpec(name: OrbitTopics.scorerSketches, partitions: 1, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.scorerStateChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             // One record per batch (see DedupChangelog); time retention expires ids with the window.
             TopicSpec(name: OrbitTopics.ingestDedupChangelog, partitions: partitions, configs: [
                 "cleanup.policy": "delete",

@@ -17,6 +17,15 @@ public protocol RecordProcessor: AnyObject {
     /// is an output too (a dead letter).
     func process(_ record: ConsumerRecord, outputs: inout [ProducerRecord])
 
+    /// The batch is ending: outputs coalesced over the batch (for example one profile per user
+    /// touched, not one per event) are appended here and sent with the batch.
+    func flush(outputs: inout [ProducerRecord])
+
+    /// Called every `punctuationInterval` of the runtime's clock, between records, with that
+    /// clock's time: for work that depends on time passing rather than on records (re-evaluating
+    /// users as they age). Outputs join the current batch.
+    func punctuate(nowMillis: Int64, outputs: inout [ProducerRecord])
+
     /// The state changes made since the last call, as changelog records. The runtime writes them
     /// after the batch's outputs are acknowledged and before its offsets commit.
     func takeStateChanges() -> [ProducerRecord]
@@ -26,4 +35,6 @@ extension RecordProcessor {
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {}
     public func partitionsRevoked(_ partitions: [TopicPartition]) {}
     public func takeStateChanges() -> [ProducerRecord] { [] }
+    public func flush(outputs: inout [ProducerRecord]) {}
+    public func punctuate(nowMillis: Int64, outputs: inout [ProducerRecord]) {}
 }

@@ -24,12 +24,19 @@ public final class StreamPipeline: RebalanceListener {
         public var runtime: RuntimeSettings
         /// Required for exactly-once; must be stable per instance (e.g. the pod name).
         public var transactionalID: String?
+        /// How often `punctuate` runs; nil: never.
+        public var punctuationInterval: Duration?
+        /// The clock `punctuate` is given, in epoch milliseconds (injectable for tests and backfills).
+        public var clock: @Sendable () -> Int64
 
-        public init(groupID: String, inputTopics: [String], runtime: RuntimeSettings, transactionalID: String? = nil) {
+        public init(groupID: String, inputTopics: [String], runtime: RuntimeSettings, transactionalID: String? = nil,
+                    punctuationInterval: Duration? = nil, clock: @escaping @Sendable () -> Int64 = StreamPipeline.wallClock) {
             self.groupID = groupID
             self.inputTopics = inputTopics
             self.runtime = runtime
             self.transactionalID = transactionalID
+            self.punctuationInterval = punctuationInterval
+            self.clock = clock
         }
     }
 
@@ -45,9 +52,13 @@ public final class StreamPipeline: RebalanceListener {
     private var inFlight: [SealedBatch] = []
     private var pendingOffsets: [TopicPartition: Int64] = [:]
     private var batchRecords = 0
+    /// A batch is open from its first record (or punctuation output) until it is sealed.
+    private var batchOpen = false
     private var batchStarted = ContinuousClock.now
     private var inTransaction = false
     private var outputs: [ProducerRecord] = []
+    private var lastPunctuation = ContinuousClock.now
+    public static let wallClock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     /// A failure inside a rebalance callback, which cannot throw; rethrown by the loop.
     private var callbackFailure: (any Error)?
 
@@ -113,25 +124,42 @@ public final class StreamPipeline: RebalanceListener {
         while !stop.isSet {
             if let callbackFailure { throw callbackFailure }
             let waited = ContinuousClock.now - batchStarted
-            let timeout: Duration = batchRecords == 0 ? .milliseconds(100) : max(.milliseconds(1), min(.milliseconds(100), maxWait - waited))
+            let timeout: Duration = !batchOpen ? .milliseconds(100) : max(.milliseconds(1), min(.milliseconds(100), maxWait - waited))
             if let record = try consumer.poll(timeout: inFlight.isEmpty ? timeout : min(timeout, .milliseconds(5))) {
                 try handle(record)
             }
-            if batchRecords > 0, batchRecords >= settings.runtime.maxBatchRecords || ContinuousClock.now - batchStarted >= maxWait {
+            if let interval = settings.punctuationInterval, ContinuousClock.now - lastPunctuation >= interval {
+                lastPunctuation = .now
+                try punctuate()
+            }
+            if batchOpen, batchRecords >= settings.runtime.maxBatchRecords || ContinuousClock.now - batchStarted >= maxWait {
                 try sealBatch()
             }
             try advance(blocking: false)
         }
     }
 
-    private func handle(_ record: ConsumerRecord) throws {
-        if batchRecords == 0 {
-            batchStarted = ContinuousClock.now
-            if settings.runtime.guarantee == .exactlyOnce {
-                try producer.beginTransaction()
-                inTransaction = true
-            }
+    private func punctuate() throws {
+        outputs.removeAll(keepingCapacity: true)
+        processor.punctuate(nowMillis: settings.clock(), outputs: &outputs)
+        guard !outputs.isEmpty else { return }
+        try beginBatchIfNeeded()
+        for output in outputs { try producer.send(output, in: batch) }
+        recordsOut.increment(by: outputs.count)
+    }
+
+    private func beginBatchIfNeeded() throws {
+        guard !batchOpen else { return }
+        batchOpen = true
+        batchStarted = ContinuousClock.now
+        if settings.runtime.guarantee == .exactlyOnce, !inTransaction {
+            try producer.beginTransaction()
+            inTransaction = true
         }
+    }
+
+    private func handle(_ record: ConsumerRecord) throws {
+        try beginBatchIfNeeded()
         outputs.removeAll(keepingCapacity: true)
         processor.process(record, outputs: &outputs)
         for output in outputs { try producer.send(output, in: batch) }
@@ -144,7 +172,10 @@ public final class StreamPipeline: RebalanceListener {
     /// Ends the open batch. At least once: seals it (waiting only if too many are in flight).
     /// Exactly once: commits its transaction.
     private func sealBatch() throws {
-        guard batchRecords > 0 else { return }
+        guard batchOpen else { return }
+        outputs.removeAll(keepingCapacity: true)
+        processor.flush(outputs: &outputs)
+        for output in outputs { try producer.send(output, in: batch) }
         let changes = processor.takeStateChanges()
         let offsets = pendingOffsets.map { TopicPartitionOffset($0.key, offset: $0.value) }
         switch settings.runtime.guarantee {
@@ -153,7 +184,7 @@ public final class StreamPipeline: RebalanceListener {
             while inFlight.count > settings.runtime.maxInFlightBatches { try advance(blocking: true, limit: 1) }
         case .exactlyOnce:
             for change in changes { try producer.send(change, in: batch) }
-            try producer.sendOffsetsToTransaction(offsets, consumer: consumer)
+            if !offsets.isEmpty { try producer.sendOffsetsToTransaction(offsets, consumer: consumer) }
             try producer.commitTransaction()
             inTransaction = false
             try batch.waitForAll()
@@ -162,6 +193,7 @@ public final class StreamPipeline: RebalanceListener {
         batch = DeliveryBatch()
         pendingOffsets.removeAll(keepingCapacity: true)
         batchRecords = 0
+        batchOpen = false
     }
 
     /// Moves sealed batches along: outputs acknowledged, then state changes written, then offsets

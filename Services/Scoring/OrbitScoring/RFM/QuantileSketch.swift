@@ -21,6 +21,13 @@ public struct QuantileSketch: Sendable, Equatable, Codable {
         logGamma = log(gamma)
     }
 
+    /// A sketch from its parts (as encoded by a peer).
+    public init(relativeAccuracy: Double, zeroCount: Int64, buckets: [Int32: Int64]) {
+        self.init(relativeAccuracy: relativeAccuracy)
+        self.zeroCount = max(0, zeroCount)
+        self.buckets = buckets.filter { $0.value > 0 }
+    }
+
     public var count: Int64 { zeroCount + buckets.values.reduce(0, +) }
 
     public mutating func add(_ value: Double, count: Int64 = 1) {

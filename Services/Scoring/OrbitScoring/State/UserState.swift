@@ -70,6 +70,8 @@ public struct UserState: Sendable, Equatable {
     public var lastSegment: RFMSegment?
     public var lastTier: ValueTier?
     public var lastSuperUser = false
+    /// Stable hash of the last profile published, to publish only changes.
+    public var lastProfileHash: UInt64 = 0
 
     public init() {}
 

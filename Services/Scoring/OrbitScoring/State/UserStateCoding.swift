@@ -20,6 +20,7 @@ extension UserState {
         w.string(lastLifecycle?.rawValue); w.int32(lastLifecycleSince); w.string(lastSegment?.rawValue)
         w.string(lastTier?.rawValue); w.unsigned(lastSuperUser ? 1 : 0)
         w.int32(activeSinceDay ?? .min); w.int32(reactivatedDay ?? .min)
+        w.fixed64(lastProfileHash)
         return w.bytes
     }
 
@@ -53,5 +54,6 @@ extension UserState {
         lastSegment = try r.string().flatMap(RFMSegment.init(rawValue:))
         lastTier = try r.string().flatMap(ValueTier.init(rawValue:)); lastSuperUser = try r.unsigned() == 1
         activeSinceDay = optional(try r.int32()); reactivatedDay = optional(try r.int32())
+        lastProfileHash = try r.fixed64()
     }
 }

@@ -1,0 +1,114 @@
+import OrbitKafka
+
+/// A key-value state store per input partition, backed by a changelog topic (Kafka Streams'
+/// persistent store, kept in memory): values are opaque bytes, keyed by text (a user id).
+///
+/// - Writes are coalesced: `takeChanges` returns only the latest value of each key changed since
+///   the last call (as Kafka Streams' record cache does), so a user updated 100 times in a batch
+///   costs one changelog record.
+/// - Partition N of the store is written to partition N of the changelog, keyed like the input,
+///   so a compacted changelog keeps exactly the latest value per key.
+/// - `restore` rebuilds partitions from the changelog (latest value per key, empty value = deleted)
+///   before their records are processed; `drop` forgets a partition that moved elsewhere.
+public final class ChangelogStore {
+    public let changelogTopic: String
+    private var partitions: [Int32: [String: [UInt8]]] = [:]
+    private var dirty: [Int32: Set<String>] = [:]
+
+    public init(changelogTopic: String) { self.changelogTopic = changelogTopic }
+
+    public var ownedPartitions: [Int32] { partitions.keys.sorted() }
+    public var count: Int { partitions.values.reduce(0) { $0 + $1.count } }
+    public func count(_ partition: Int32) -> Int { partitions[partition]?.count ?? 0 }
+
+    public func get(_ partition: Int32, _ key: String) -> [UInt8]? { partitions[partition]?[key] }
+
+    public func put(_ partition: Int32, _ key: String, _ value: [UInt8]) {
+        partitions[partition, default: [:]][key] = value
+        dirty[partition, default: []].insert(key)
+    }
+
+    public func delete(_ partition: Int32, _ key: String) {
+        partitions[partition]?[key] = nil
+        dirty[partition, default: []].insert(key)
+    }
+
+    /// Every key and value of a partition, in key order (deterministic).
+    public func entries(_ partition: Int32) -> [(key: String, value: [UInt8])] {
+        (partitions[partition] ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    public func keys(_ partition: Int32) -> Dictionary<String, [UInt8]>.Keys? { partitions[partition]?.keys }
+
+    /// Rebuilds these partitions from the changelog. Returns the number of records read.
+    @discardableResult
+    public func restore(_ restoring: [Int32], reader: ChangelogReader) throws -> Int {
+        var restored: [Int32: [String: [UInt8]]] = [:]
+        for p in restoring { restored[p] = [:] }
+        let count = try reader.readAll(restoring.map { TopicPartition(changelogTopic, $0) }) { record in
+            guard let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) else { return }
+            if let value = record.value, !value.isEmpty {
+                restored[record.partition]?[key] = value
+            } else {
+                restored[record.partition]?[key] = nil
+            }
+        }
+        for (p, values) in restored {
+            partitions[p] = values
+            dirty[p] = nil
+        }
+        return count
+    }
+
+    public func drop(_ partition: Int32) {
+        partitions[partition] = nil
+        dirty[partition] = nil
+    }
+
+    /// The latest value of each key changed since the last call, as changelog records.
+    public func takeChanges() -> [ProducerRecord] {
+        var records: [ProducerRecord] = []
+        for (partition, keys) in dirty.sorted(by: { $0.key < $1.key }) {
+            for key in keys.sorted() {
+                records.append(ProducerRecord(topic: changelogTopic, partition: partition, key: Array(key.utf8),
+                                              value: partitions[partition]?[key] ?? []))
+            }
+        }
+        dirty.removeAll(keepingCapacity: true)
+        return records
+    }
+}
+
+/// A whole topic read by every instance, latest value per key (Kafka Streams' global table): for
+/// small shared facts such as each partition's quantile sketches.
+public final class GlobalTable {
+    private let consumer: KafkaConsumer
+    public private(set) var values: [String: [UInt8]] = [:]
+    /// Bumped whenever a value changes.
+    public private(set) var version = 0
+
+    public init(kafka: KafkaConfiguration, topic: String, logger: Logger) throws {
+        var properties = kafka.properties
+        for key in ["group.id", "group.instance.id", "transactional.id"] { properties[key] = nil }
+        consumer = try KafkaConsumer(configuration: KafkaConfiguration(properties), name: "global-table", logger: logger)
+        let partitions = try consumer.partitionCount(of: topic)
+        try consumer.assign((0..<partitions).map { TopicPartitionOffset(TopicPartition(topic, Int32($0)), offset: TopicPartitionOffset.beginning) })
+    }
+
+    /// Reads whatever has arrived, without waiting.
+    public func refresh(maxRecords: Int = 100_000) throws {
+        var read = 0
+        while read < maxRecords, let record = try consumer.poll(timeout: .zero) {
+            read += 1
+            guard let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) else { continue }
+            if values[key] != record.value {
+                values[key] = record.value
+                version += 1
+            }
+        }
+    }
+
+    deinit { consumer.close() }
+}
+
+import Logging
