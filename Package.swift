@@ -103,6 +103,10 @@ let package = Package(
             // Depending on the executable makes `swift test` build it: the multi-process tests run it.
             dependencies: ["OrbitIngest", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-ingest"]
         ),
+        .testTarget(
+            name: "OrbitScorerServiceTests",
+            dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-scorer"]
+        ),
         .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "orbit", "orbit-ingest", "orbit-scorer"]),
     ]
 )

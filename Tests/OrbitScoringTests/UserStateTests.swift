@@ -111,7 +111,7 @@ final class UserStateTests: XCTestCase {
         var s = UserState()
         let credits = s.apply(event("r1", .referral, day: 3, [("referred_user_id", .string("friend"))]), policy: policy)
         XCTAssertEqual(s.referrals, 1)
-        XCTAssertEqual(credits, [ReferralCredit(id: "r1:referred", target: "friend", kind: .referredBy, referee: "", amountMinor: 0)])
+        XCTAssertEqual(credits, [ReferralCredit(id: "r1:referred", target: "friend", kind: .referredBy, referee: "", amountMinor: 0, timeMillis: 3 * day + 3_600_000)])
         let decoded = ReferralCredit.decode(credits[0].encoded(sender: "u1"), target: "friend")
         XCTAssertEqual(decoded?.sender, "u1")
         XCTAssertEqual(decoded?.credit.id, "r1:referred")
@@ -139,5 +139,36 @@ final class UserStateTests: XCTestCase {
         let (later, lapse) = evaluator.evaluate(&first, userID: "u1", today: 20_200, thresholds: thresholds)
         XCTAssertEqual(later.lifecycle.stage, .atRisk)
         XCTAssertTrue(lapse.contains { $0.dimension == .lifecycle && $0.from == "active" && $0.to == "at_risk" })
+    }
+}
+
+final class ReferralTieBreakTests: XCTestCase {
+    func testTheEarliestReferralWinsWhateverTheArrivalOrder() {
+        var policy = ScoringPolicy()
+        policy.currencyDigits = ["USD": 2]
+        let purchase = UserEvent(id: "p", userID: "x", type: .purchase, timeMillis: 5_000,
+                                 properties: JSONObject([(key: "amount_minor", value: .number(JSONNumber(700))), (key: "currency", value: .string("USD"))]))
+        let early = ReferralCredit(id: "a:referred", target: "x", kind: .referredBy, referee: "", amountMinor: 0, timeMillis: 1_000)
+        let late = ReferralCredit(id: "b:referred", target: "x", kind: .referredBy, referee: "", amountMinor: 0, timeMillis: 2_000)
+        func run(_ steps: [(ReferralCredit?, String)]) -> [String: UserState] {
+            var referee = UserState()
+            var referrers: [String: UserState] = ["a": UserState(), "b": UserState()]
+            for (credit, sender) in steps {
+                let out = credit.map { referee.apply($0, sender: sender) } ?? referee.apply(purchase, policy: policy)
+                for c in out { _ = referrers[c.target]!.apply(c, sender: "x") }
+            }
+            return referrers
+        }
+        let orders: [[(ReferralCredit?, String)]] = [
+            [(early, "a"), (late, "b"), (nil, "")], [(late, "b"), (early, "a"), (nil, "")],
+            [(late, "b"), (nil, ""), (early, "a")], [(nil, ""), (late, "b"), (early, "a")],
+        ]
+        for order in orders {
+            let referrers = run(order)
+            XCTAssertEqual(referrers["a"]!.convertedReferrals, 1)
+            XCTAssertEqual(referrers["a"]!.referralSpendMinor, 700)
+            XCTAssertEqual(referrers["b"]!.convertedReferrals, 0)
+            XCTAssertEqual(referrers["b"]!.referralSpendMinor, 0)
+        }
     }
 }

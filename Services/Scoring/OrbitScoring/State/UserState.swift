@@ -49,6 +49,8 @@ public struct UserState: Sendable, Equatable {
 
     // Referral circle.
     public var referredBy: String?
+    /// When the winning referral happened: the earliest referral wins, whatever order they arrive in.
+    public var referredAtMillis: Int64 = .max
     public var referrals: Int32 = 0
     public var convertedReferrals: Int32 = 0
     public var referralSpendMinor: Int64 = 0
@@ -150,7 +152,7 @@ public struct UserState: Sendable, Equatable {
         case .referral:
             referrals += 1
             if let referred = event.properties["referred_user_id"]?.stringValue {
-                credits.append(ReferralCredit(id: "\(event.id):referred", target: referred, kind: .referredBy, referee: "", amountMinor: 0))
+                credits.append(ReferralCredit(id: "\(event.id):referred", target: referred, kind: .referredBy, referee: "", amountMinor: 0, timeMillis: event.timeMillis))
             }
         case .post, .comment, .like, .share:
             if let index = communityDays.firstIndex(where: { $0.day == day }) {
@@ -188,11 +190,24 @@ public struct UserState: Sendable, Equatable {
     public mutating func apply(_ credit: ReferralCredit, sender: String) -> [ReferralCredit] {
         switch credit.kind {
         case .referredBy:
-            guard referredBy == nil else { return [] }
+            // Two users may refer the same person: the earlier referral wins (then the smaller id),
+            // so the outcome does not depend on which credit arrives first.
+            if let current = referredBy {
+                guard (credit.timeMillis, sender) < (referredAtMillis, current) else { return [] }
+                referredBy = sender
+                referredAtMillis = credit.timeMillis
+                guard purchases > 0 else { return [] }
+                // Everything credited so far moves from the old referrer to the new one.
+                return [
+                    ReferralCredit(id: "\(credit.id):revoke", target: current, kind: .revoked, referee: "", amountMinor: grossMinor),
+                    ReferralCredit(id: "\(credit.id):late-conversion", target: sender, kind: .converted, referee: "", amountMinor: grossMinor),
+                ]
+            }
             referredBy = sender
-            // Bought before the referral arrived: the referrer is credited at once.
+            referredAtMillis = credit.timeMillis
+            // Bought before the referral arrived: the referrer is credited at once, with the gross
+            // spend, as the credits of the other order would have summed (refunds never reduce them).
             if purchases > 0 {
-                // Gross, as the credits of the other order would have summed (refunds never reduce them).
                 return [ReferralCredit(id: "\(credit.id):late-conversion", target: sender, kind: .converted, referee: "", amountMinor: grossMinor)]
             }
         case .converted:
@@ -200,6 +215,9 @@ public struct UserState: Sendable, Equatable {
             referralSpendMinor += credit.amountMinor
         case .spend:
             referralSpendMinor += credit.amountMinor
+        case .revoked:
+            convertedReferrals -= 1
+            referralSpendMinor -= credit.amountMinor
         }
         return []
     }
@@ -248,19 +266,22 @@ public struct UserState: Sendable, Equatable {
 /// `target`): the referral circle. `id` is derived from the causing event, so a replayed message
 /// is recognised and applied once.
 public struct ReferralCredit: Sendable, Equatable {
-    public enum Kind: String, Sendable { case referredBy = "referred_by", converted, spend }
+    public enum Kind: String, Sendable { case referredBy = "referred_by", converted, spend, revoked }
     public let id: String
     public let target: String
     public let kind: Kind
     public let referee: String
     public let amountMinor: Int64
+    /// When the referral happened (for `referredBy`).
+    public let timeMillis: Int64
 
-    public init(id: String, target: String, kind: Kind, referee: String, amountMinor: Int64) {
+    public init(id: String, target: String, kind: Kind, referee: String, amountMinor: Int64, timeMillis: Int64 = 0) {
         self.id = id
         self.target = target
         self.kind = kind
         self.referee = referee
         self.amountMinor = amountMinor
+        self.timeMillis = timeMillis
     }
 
     public func encoded(sender: String) -> [UInt8] {
@@ -270,6 +291,7 @@ public struct ReferralCredit: Sendable, Equatable {
         w.key("kind"); w.string(kind.rawValue)
         w.key("from"); w.string(sender)
         w.key("amount_minor"); w.int(amountMinor)
+        w.key("time_ms"); w.int(timeMillis)
         w.endObject()
         return w.bytes
     }
@@ -278,6 +300,7 @@ public struct ReferralCredit: Sendable, Equatable {
         guard let object = try? JSONParser.parse(bytes).objectValue,
               let id = object["id"]?.stringValue, let kind = object["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
               let sender = object["from"]?.stringValue, let amount = object["amount_minor"]?.numberValue?.int64Value else { return nil }
-        return (ReferralCredit(id: id, target: target, kind: kind, referee: sender, amountMinor: amount), sender)
+        let time = object["time_ms"]?.numberValue?.int64Value ?? 0
+        return (ReferralCredit(id: id, target: target, kind: kind, referee: sender, amountMinor: amount, timeMillis: time), sender)
     }
 }

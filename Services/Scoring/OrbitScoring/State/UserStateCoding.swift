@@ -21,6 +21,7 @@ extension UserState {
         w.string(lastTier?.rawValue); w.unsigned(lastSuperUser ? 1 : 0)
         w.int32(activeSinceDay ?? .min); w.int32(reactivatedDay ?? .min)
         w.fixed64(lastProfileHash)
+        w.signed(referredAtMillis)
         return w.bytes
     }
 
@@ -55,5 +56,6 @@ extension UserState {
         lastTier = try r.string().flatMap(ValueTier.init(rawValue:)); lastSuperUser = try r.unsigned() == 1
         activeSinceDay = optional(try r.int32()); reactivatedDay = optional(try r.int32())
         lastProfileHash = try r.fixed64()
+        referredAtMillis = try r.signed()
     }
 }

@@ -1,0 +1,222 @@
+import Foundation
+import Logging
+import OrbitContract
+import OrbitKafka
+import OrbitRuntime
+import OrbitScoring
+import OrbitTestSupport
+import XCTest
+
+/// orbit-scorer as real processes against the local broker: scaling out, crashing, and still the
+/// same final profiles.
+final class ScorerServiceTests: XCTestCase {
+    let logger = Logger(label: "test.scorer")
+
+    /// Fixed "now" and configured thresholds: the final profiles are then a function of the input only.
+    static let environment = [
+        "ORBIT__SCORING__FIXED_NOW": "2026-12-31T00:00:00Z",
+        "ORBIT__SCORING__RFM__MODE": "thresholds",
+        "ORBIT__SCORING__EVALUATION_INTERVAL_SECONDS": "1",
+        "ORBIT__PROCESSING__MAX_BATCH_RECORDS": "300",
+        "ORBIT__PROCESSING__MAX_BATCH_WAIT_MS": "50",
+    ]
+
+    func scorer(_ broker: LocalBroker, extra: [String: String] = [:]) throws -> ServiceProcess {
+        var environment = LocalProfile.environment(bootstrap: broker.bootstrapServers)
+        environment["ORBIT__SERVICE__HTTP_PORT"] = "0"
+        environment["ORBIT__SERVICE__HTTP_HOST"] = "127.0.0.1"
+        environment.merge(Self.environment) { _, new in new }
+        environment.merge(extra) { _, new in new }
+        return try ServiceProcess(executable: "orbit-scorer",
+                                  arguments: ["--config", ServiceProcess.repositoryRoot.appendingPathComponent("deploy/config/scoring.yaml").path],
+                                  environment: environment)
+    }
+
+    func publish(_ records: ArraySlice<ProducerRecord>, to broker: LocalBroker) throws {
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
+        let batch = DeliveryBatch()
+        for record in records { try producer.send(record, in: batch) }
+        try batch.waitForAll()
+        producer.close()
+    }
+
+    /// Waits until the scorers have processed every event and every credit, and nothing moves for a while.
+    func waitUntilQuiet(_ broker: LocalBroker, timeout: TimeInterval = 240) throws {
+        var quietSince: Date?
+        let settled = try eventually(timeout: timeout, interval: 0.5) {
+            let lag = try consumerLag(bootstrap: broker.bootstrapServers, group: "orbit-scorer",
+                                      topics: [OrbitTopics.validEvents, OrbitTopics.scorerReferralCredits])
+            if lag == 0 {
+                quietSince = quietSince ?? Date()
+                return Date().timeIntervalSince(quietSince!) > 4
+            }
+            quietSince = nil
+            return false
+        }
+        XCTAssertTrue(settled, "the scorers caught up")
+    }
+
+    /// The latest profile of every user, as bytes.
+    func finalProfiles(_ broker: LocalBroker) throws -> [String: [UInt8]] {
+        let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.userProfiles])
+        var lastCount = -1
+        try reader.read(timeout: 60) { records in
+            defer { lastCount = records[OrbitTopics.userProfiles]!.count }
+            return records[OrbitTopics.userProfiles]!.count == lastCount && lastCount > 0
+        }
+        var latest: [String: (offset: Int64, value: [UInt8])] = [:]
+        for record in reader.records[OrbitTopics.userProfiles]! {
+            let key = String(decoding: record.key!, as: UTF8.self)
+            if record.offset >= latest[key]?.offset ?? -1 { latest[key] = (record.offset, record.value!) }
+        }
+        return latest.mapValues(\.value)
+    }
+
+    func testOneScorerAndThreeScorersWithACrashGiveIdenticalProfiles() throws {
+        let workload = ScorerWorkload.make(users: 500, seed: 11)
+        XCTAssertGreaterThan(workload.records.count, 4_000)
+
+        // One scorer.
+        let single: [String: [UInt8]]
+        do {
+            let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())
+            defer { broker.stop() }
+            let only = try scorer(broker)
+            try publish(workload.records[...], to: broker)
+            try waitUntilQuiet(broker)
+            single = try finalProfiles(broker)
+            XCTAssertEqual(try only.terminate(), 0)
+        }
+        XCTAssertEqual(Set(single.keys), workload.users, "every user has a profile")
+
+        // Two scorers, grown to three, one of them killed with SIGKILL mid-stream.
+        let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())
+        defer { broker.stop() }
+        let a = try scorer(broker), b = try scorer(broker)
+        let half = workload.records.count / 2
+        try publish(workload.records[..<half], to: broker)
+        let c = try scorer(broker)
+        let portC = try c.httpPort()
+        XCTAssertTrue(eventually(timeout: 90) { !HTTPProbe.assignedPartitions(port: portC).isEmpty }, "the third scorer got partitions")
+        try publish(workload.records[half...], to: broker)
+        b.killHard()
+        try waitUntilQuiet(broker)
+        let scaled = try finalProfiles(broker)
+        XCTAssertTrue(a.isRunning && c.isRunning)
+
+        XCTAssertEqual(Set(scaled.keys), Set(single.keys))
+        XCTAssertEqual(Self.differences(single, scaled), [], "final profiles differ")
+
+        // The referral circle really crossed partitions.
+        let circles = single.values.compactMap { try? JSONParser.parse($0).objectValue?["referral_circle"]?.objectValue }
+        XCTAssertGreaterThan(circles.filter { ($0["converted"]?.numberValue?.int64Value ?? 0) > 0 }.count, 5)
+        _ = try a.terminate()
+        _ = try c.terminate()
+    }
+
+    func testStateIsRestoredFromTheChangelogAfterARestart() throws {
+        let workload = ScorerWorkload.make(users: 150, seed: 3)
+        let half = workload.records.count / 2
+        let reference: [String: [UInt8]]
+        do {
+            let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())
+            defer { broker.stop() }
+            let only = try scorer(broker)
+            try publish(workload.records[...], to: broker)
+            try waitUntilQuiet(broker)
+            reference = try finalProfiles(broker)
+            XCTAssertEqual(try only.terminate(), 0)
+        }
+        let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())
+        defer { broker.stop() }
+        let first = try scorer(broker)
+        try publish(workload.records[..<half], to: broker)
+        try waitUntilQuiet(broker)
+        XCTAssertEqual(try first.terminate(), 0)
+
+        // A new instance restores every user from the changelog, then goes on with the rest.
+        let second = try scorer(broker)
+        _ = try second.waitForLine(containing: "restored", timeout: 60)
+        let usersSoFar = Set(workload.records[..<half].map { String(decoding: $0.key!, as: UTF8.self) })
+        XCTAssertTrue(second.output.contains { $0.contains("restored \(usersSoFar.count)") }, second.output.suffix(10).joined(separator: "\n"))
+        try publish(workload.records[half...], to: broker)
+        try waitUntilQuiet(broker)
+        XCTAssertEqual(Self.differences(reference, try finalProfiles(broker)), [])
+        XCTAssertEqual(try second.terminate(), 0)
+    }
+
+    /// Users whose profiles differ, with both versions, as text (at most three).
+    static func differences(_ a: [String: [UInt8]], _ b: [String: [UInt8]]) -> [String] {
+        var result: [String] = []
+        for user in Set(a.keys).union(b.keys).sorted() where a[user] != b[user] {
+            result.append("\(user):\n  \(a[user].map { String(decoding: $0, as: UTF8.self) } ?? "none")\n  \(b[user].map { String(decoding: $0, as: UTF8.self) } ?? "none")")
+        }
+        if result.count > 3 { return Array(result.prefix(3)) + ["... \(result.count - 3) more"] }
+        return result
+    }
+}
+
+/// A synthetic population already in `.valid` form: purchases (several currencies), refunds,
+/// referrals across users, community activity, check-ins, complaints, overdue payments.
+struct ScorerWorkload {
+    var records: [ProducerRecord] = []
+    var users = Set<String>()
+
+    static func make(users count: Int, seed: UInt64) -> ScorerWorkload {
+        var random = Random(state: seed)
+        var workload = ScorerWorkload()
+        var perUser: [(String, [UserEvent])] = []
+        let start = try! RFC3339.parse("2026-01-01T00:00:00Z")
+        for u in 0..<count {
+            let user = "user-\(u)"
+            workload.users.insert(user)
+            var events: [UserEvent] = []
+            var time = start + Int64(random.int(200)) * 86_400_000
+            func add(_ type: EventType, _ properties: [(String, JSONValue)] = []) {
+                time += Int64(1 + random.int(20)) * 3_600_000 * Int64(1 + random.int(48))
+                events.append(UserEvent(id: "\(user)-\(events.count)", userID: user, type: type, timeMillis: time,
+                                        properties: JSONObject(properties.map { (key: $0.0, value: $0.1) })))
+            }
+            add(.signup)
+            let purchases = random.int(10) < 3 ? 0 : 1 + random.int(random.int(10) < 2 ? 20 : 4)
+            for p in 0..<purchases {
+                let currency = ["USD", "USD", "EUR", "JPY"][random.int(4)]
+                let minor = Int64(500 + random.int(30_000)) / (currency == "JPY" ? 1 : 1)
+                add(.purchase, [("order_id", .string("\(user)-o\(p)")), ("amount_minor", .number(JSONNumber(minor))), ("currency", .string(currency)),
+                                ("items", .array([.object(JSONObject([(key: "sku", value: .string("s")), (key: "category", value: .string(["a", "b", "c", "d"][random.int(4)]))]))]))])
+                if random.int(12) == 0 { add(.refund, [("order_id", .string("\(user)-o\(p)")), ("amount_minor", .number(JSONNumber(minor / 2))), ("currency", .string(currency))]) }
+            }
+            if random.int(6) == 0 { add(.referral, [("referred_user_id", .string("user-\(random.int(count))"))]) }
+            for _ in 0..<random.int(8) { add([.post, .comment, .like, .share][random.int(4)]) }
+            for _ in 0..<random.int(5) { add(.checkIn) }
+            if random.int(15) == 0 { add(.complaint, [("ticket_id", .string("t")), ("severity", .string("high"))]) }
+            if random.int(20) == 0 { add(.paymentOverdue, [("invoice_id", .string("i")), ("amount_minor", .number(JSONNumber(999))), ("currency", .string("USD")), ("days_overdue", .number(JSONNumber(12)))]) }
+            if random.int(5) == 0 { time += 200 * 86_400_000; add(.login) }  // some come back after a long quiet spell
+            perUser.append((user, events))
+        }
+        // Interleave users as a live stream would, keeping each user's own order.
+        var cursors = [Int](repeating: 0, count: perUser.count)
+        var remaining = perUser.reduce(0) { $0 + $1.1.count }
+        while remaining > 0 {
+            let u = random.int(perUser.count)
+            guard cursors[u] < perUser[u].1.count else { continue }
+            let event = perUser[u].1[cursors[u]]
+            cursors[u] += 1
+            remaining -= 1
+            workload.records.append(ProducerRecord(topic: OrbitTopics.validEvents, key: Array(event.userID.utf8), value: event.encoded()))
+        }
+        return workload
+    }
+
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func int(_ bound: Int) -> Int { Int(next() % UInt64(max(1, bound))) }
+    }
+}
