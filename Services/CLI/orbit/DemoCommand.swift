@@ -60,7 +60,28 @@ struct DemoCommand: AsyncParsableCommand {
         let report = DemoReport(valid: collector.records[OrbitTopics.validEvents] ?? [], deadLetters: collector.records[OrbitTopics.deadLetters] ?? [])
         report.print(elapsed: elapsed)
 
+        // The scorer: wait until it has read everything (events and referral credits) and its
+        // profiles have settled (thresholds are re-evaluated every 2 s locally).
+        let profiles = try TopicReader(kafka: kafka, topics: [OrbitTopics.userProfiles])
+        var stableSince: Date?
+        var lastCount = -1
+        let scored = try profiles.read(timeout: timeout) { records in
+            let count = records[OrbitTopics.userProfiles, default: []].count
+            let lag = (try? consumerLag(kafka: kafka, group: "orbit-scorer", topics: [OrbitTopics.validEvents, OrbitTopics.scorerReferralCredits])) ?? 1
+            if lag == 0 && count == lastCount && count > 0 {
+                stableSince = stableSince ?? Date()
+            } else {
+                stableSince = nil
+            }
+            lastCount = count
+            return stableSince.map { Date().timeIntervalSince($0) > 5 } ?? false
+        }
+        let scoring = ScoringReport(profiles: profiles.records[OrbitTopics.userProfiles] ?? [])
+        scoring.print()
+
         var problems: [String] = []
+        if !scored { problems.append("timed out waiting for the scorer") }
+        if scoring.users != report.users { problems.append("profiles for \(scoring.users.count) users, but \(report.users.count) users have events") }
         if !complete { problems.append("timed out after \(Int(timeout)) s waiting for the services") }
         if report.validIDs != expectedValid {
             problems.append("valid events: expected \(expectedValid.count) distinct ids, got \(report.validIDs.count) (missing \(expectedValid.subtracting(report.validIDs).count), unexpected \(report.validIDs.subtracting(expectedValid).count))")
@@ -121,4 +142,57 @@ struct DemoReport {
         Swift.print("")
         fflush(nil)
     }
+}
+
+/// What the scorer produced, summarised for people: the RFM segment matrix, lifecycle stages,
+/// value tiers and super users.
+struct ScoringReport {
+    var latest: [String: JSONObject] = [:]
+    var users: Set<String> { Set(latest.keys) }
+
+    init(profiles: [ConsumerRecord]) {
+        for record in profiles {
+            guard let key = record.key, let value = record.value, let object = try? JSONParser.parse(value).objectValue else { continue }
+            latest[String(decoding: key, as: UTF8.self)] = object
+        }
+    }
+
+    func print() {
+        func count(_ path: (JSONObject) -> String?) -> [String: Int] {
+            var result: [String: Int] = [:]
+            for profile in latest.values { if let v = path(profile) { result[v, default: 0] += 1 } }
+            return result
+        }
+        Swift.print("== orbit-scorer: \(OrbitTopics.userProfiles) ==")
+        Swift.print("  \(latest.count) user profiles")
+        Swift.print("  RFM value segments:")
+        let segments = count { $0["segment"]?.stringValue }
+        for segment in ["important_value", "important_keep", "important_develop", "important_retain", "general_value", "general_keep", "general_develop", "general_retain"] {
+            Swift.print("    \(segment.padding(toLength: 20, withPad: " ", startingAt: 0)) \(segments[segment] ?? 0)")
+        }
+        Swift.print("  RFM matrix (rows: R 5..1, columns: F 1..5; users):")
+        var matrix = [[Int]](repeating: [Int](repeating: 0, count: 5), count: 5)
+        for profile in latest.values {
+            if let rfm = profile["rfm"]?.objectValue, let r = rfm["r"]?.numberValue?.int64Value, let f = rfm["f"]?.numberValue?.int64Value {
+                matrix[5 - Int(r)][Int(f) - 1] += 1
+            }
+        }
+        for (row, counts) in matrix.enumerated() {
+            Swift.print("    R\(5 - row) " + counts.map { String($0).leftPadded(6) }.joined())
+        }
+        let stages = count { $0["lifecycle"]?.objectValue?["stage"]?.stringValue }
+        Swift.print("  lifecycle: " + ["new", "active", "at_risk", "churned", "reactivated"].map { "\($0) \(stages[$0] ?? 0)" }.joined(separator: ", "))
+        let tiers = count { $0["tier"]?.stringValue }
+        Swift.print("  value tiers: " + ["S", "A", "B"].map { "\($0) \(tiers[$0] ?? 0)" }.joined(separator: ", "))
+        let mvps = latest.filter { $0.value["super_user"] == .bool(true) }.keys.sorted()
+        Swift.print("  super users: \(mvps.count)\(mvps.isEmpty ? "" : " (" + mvps.prefix(8).joined(separator: ", ") + (mvps.count > 8 ? ", ..." : "") + ")")")
+        let converted = latest.values.compactMap { $0["referral_circle"]?.objectValue?["converted"]?.numberValue?.int64Value }.filter { $0 > 0 }
+        Swift.print("  referral circles: \(converted.count) referrers with converted referees (\(converted.reduce(0, +)) conversions)")
+        Swift.print("")
+        fflush(nil)
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }

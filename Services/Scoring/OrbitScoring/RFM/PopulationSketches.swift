@@ -41,7 +41,10 @@ public struct PopulationSketches: Sendable, Equatable {
         // minor units) so the bands are the same on every instance and easy to read.
         return PopulationThresholds(
             rfm: RFMThresholds(recencyDays: cuts(recencyDays) { $0.rounded() },
-                               frequency: cuts(frequency) { max(1, $0.rounded()) },
+                               // Purchase counts pile up on small numbers (most buyers bought once), so
+                               // a band is reached by buying *more* than its quantile: one-time buyers
+                               // score F = 1 instead of sharing a middle band with repeat buyers.
+                               frequency: cuts(frequency) { max(1, $0.rounded()) + 1 },
                                monetaryMinor: cuts(monetaryMinor) { $0.rounded() }),
             superUserSpendMinor: policy.superUser.minSpendQuantile.flatMap { monetaryMinor.quantile($0)?.rounded() })
     }

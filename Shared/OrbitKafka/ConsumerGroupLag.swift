@@ -4,9 +4,9 @@ import OrbitKafka
 
 /// How far a consumer group is behind on some topics: the sum over partitions of the high
 /// watermark minus the committed offset. Zero means everything produced so far is processed.
-public func consumerLag(bootstrap: String, group: String, topics: [String]) throws -> Int64 {
-    let consumer = try KafkaConsumer(configuration: KafkaConfiguration(["bootstrap.servers": bootstrap, "group.id": group]),
-                                     name: "lag-probe", logger: Logger(label: "test.lag"))
+/// (Reads the group's committed offsets without joining the group.)
+public func consumerLag(kafka: KafkaConfiguration, group: String, topics: [String]) throws -> Int64 {
+    let consumer = try KafkaConsumer(configuration: kafka.merging(["group.id": group]), name: "lag-probe", logger: Logger(label: "orbit.lag"))
     defer { consumer.close() }
     var lag: Int64 = 0
     for topic in topics {
@@ -18,4 +18,8 @@ public func consumerLag(bootstrap: String, group: String, topics: [String]) thro
         }
     }
     return lag
+}
+
+public func consumerLag(bootstrap: String, group: String, topics: [String]) throws -> Int64 {
+    try consumerLag(kafka: KafkaConfiguration(["bootstrap.servers": bootstrap]), group: group, topics: topics)
 }

@@ -1,0 +1,168 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import OrbitContract
+import OrbitKafka
+import OrbitRuntime
+import OrbitScoring
+
+/// `orbit bench scorer`: scoring events/s against raw pass-through on the same broker, in the same
+/// run; then how long a scorer takes to restore 1M users from its changelog, and what they cost in
+/// memory.
+struct ScorerBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "scorer", abstract: "Scorer events/s vs raw pass-through (target >= 0.30); restore time and bytes per user for 1M users (targets < 20 s, <= 400 B).")
+
+    @Option(help: "Events per throughput round.") var events = 100_000
+    @Option(help: "Users in the throughput input.") var users = 20_000
+    @Option(help: "Users in the restore measurement.") var restoreUsers = 1_000_000
+    @Option(help: "Partitions (64 keeps 1M users' changelog under the local broker's 5 MiB per partition).") var partitions = 64
+    @Option(help: "Rounds of the throughput measurement.") var rounds = 2
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let logger = Logger(label: "orbit.bench")
+        let broker = try LocalBroker(topics: [])
+        defer { broker.stop() }
+        let kafka = KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": broker.bootstrapServers]) { a, _ in a })
+        let input = "bench-scorer-input"
+        try broker.createTopic(TopicSpec(name: input, partitions: partitions))
+
+        // Throughput.
+        let records = Self.events(events, users: users)
+        let producer = try KafkaProducer(configuration: kafka, name: "bench-loader", logger: logger)
+        let load = DeliveryBatch()
+        for record in records { try producer.send(ProducerRecord(topic: input, key: record.key, value: record.value), in: load) }
+        try load.waitForAll()
+        Output.line("orbit bench scorer: \(records.count) valid events from \(users) users, \(partitions) partitions, \(rounds) rounds")
+        var bestRaw = 0.0, bestScorer = 0.0
+        let ingestBench = IngestBench()
+        for round in 1...rounds {
+            let prefix = "bench-scorer-r\(round)"
+            for suffix in ["raw", "profiles", "changes", "credits", "changelog"] {
+                try broker.createTopic(TopicSpec(name: "\(prefix)-\(suffix)", partitions: partitions))
+            }
+            try broker.createTopic(TopicSpec(name: "\(prefix)-sketches", partitions: 1))
+            var runtime = RuntimeSettings(serviceName: "bench", kafka: kafka, maxBatchRecords: 5000)
+            runtime.maxBatchWait = .milliseconds(200)
+            let raw = try ingestBench.measure(PassThroughProcessor(outputTopic: "\(prefix)-raw"), group: "\(prefix)-raw", input: input, runtime: runtime, expected: records.count, logger: logger)
+            Output.line(String(format: "  round %d raw pass-through: %8.0f events/s", round, raw))
+            var settings = ScoringSettings()
+            settings.inputTopic = input
+            settings.profilesTopic = "\(prefix)-profiles"
+            settings.segmentChangesTopic = "\(prefix)-changes"
+            settings.referralCreditsTopic = "\(prefix)-credits"
+            settings.stateChangelogTopic = "\(prefix)-changelog"
+            settings.sketchesTopic = "\(prefix)-sketches"
+            let scorer = try ingestBench.measure(ScoringProcessor(settings: settings, kafka: kafka, logger: logger), group: "\(prefix)-scorer",
+                                                 input: input, runtime: runtime, expected: records.count, logger: logger)
+            Output.line(String(format: "  round %d scorer:           %8.0f events/s", round, scorer))
+            bestRaw = max(bestRaw, raw)
+            bestScorer = max(bestScorer, scorer)
+        }
+        let ratio = bestScorer / bestRaw
+        Output.line(String(format: "raw pass-through: %.0f events/s", bestRaw))
+        Output.line(String(format: "scorer:           %.0f events/s", bestScorer))
+        Output.line(String(format: "ratio:            %.2f (target >= 0.30) %@", ratio, ratio >= 0.3 ? "PASS" : "BELOW TARGET"))
+
+        // Restore of 1M users.
+        let changelog = "bench-scorer-restore-changelog"
+        try broker.createTopic(TopicSpec(name: changelog, partitions: partitions))
+        let writer = DeliveryBatch()
+        var totalBytes = 0
+        for (index, state) in Self.states(restoreUsers).enumerated() {
+            let key = "user-\(index)"
+            let bytes = state.encoded()
+            totalBytes += bytes.count
+            try producer.send(ProducerRecord(topic: changelog, partition: Int32(index % partitions), key: Array(key.utf8), value: bytes), in: writer)
+        }
+        try writer.waitForAll()
+        producer.close()
+        Output.line("restore: \(restoreUsers) user states in the changelog (\(totalBytes / restoreUsers) bytes each encoded)")
+        let store = ChangelogStore(changelogTopic: changelog)
+        let before = Memory.residentBytes()
+        let started = ContinuousClock.now
+        try store.restore((0..<Int32(partitions)).map { $0 }, reader: ChangelogReader(kafka: kafka.merging(["queued.max.messages.kbytes": "16384"]), logger: logger))
+        let seconds = (ContinuousClock.now - started).seconds
+        Memory.trim()
+        let after = Memory.residentBytes()
+        let perUser = Double(after - before) / Double(store.count)
+        Output.line(String(format: "restore time:     %.2f s for %d users (target < 20 s) %@", seconds, store.count, seconds < 20 ? "PASS" : "ABOVE TARGET"))
+        Output.line(String(format: "memory:           %.0f bytes per user (RSS growth %.0f MB; target <= 400) %@", perUser, Double(after - before) / 1e6, perUser <= 400 ? "PASS" : "ABOVE TARGET"))
+    }
+
+    /// Valid events in `.valid` form: each user signs up, buys a few times, posts, refers.
+    static func events(_ count: Int, users: Int) -> [(key: [UInt8], value: [UInt8])] {
+        var result: [(key: [UInt8], value: [UInt8])] = []
+        result.reserveCapacity(count)
+        let start = Int64(1_767_225_600_000)  // 2026-01-01
+        var i = 0
+        while result.count < count {
+            let user = "user-\(i % users)"
+            let kind = i % 7
+            let type: EventType = [.login, .purchase, .post, .checkIn, .purchase, .like, .referral][kind]
+            var properties: [(key: String, value: JSONValue)] = []
+            if type == .purchase {
+                properties = [(key: "order_id", value: .string("o\(i)")), (key: "amount_minor", value: .number(JSONNumber(Int64(500 + (i * 7919) % 20_000)))), (key: "currency", value: .string("USD"))]
+            } else if type == .referral {
+                properties = [(key: "referred_user_id", value: .string("user-\((i * 31) % users)"))]
+            }
+            let event = UserEvent(id: "b\(i)", userID: user, type: type, timeMillis: start + Int64(i) * 60_000, properties: JSONObject(properties))
+            result.append((Array(user.utf8), event.encoded()))
+            i += 1
+        }
+        return result
+    }
+
+    /// Plausible user states: a few purchases over some months, some community activity.
+    static func states(_ count: Int) -> LazyMapSequence<Range<Int>, UserState> {
+        var policy = ScoringPolicy()
+        policy.currencyDigits = ["USD": 2]
+        let base: UserState = {
+            var state = UserState()
+            let start = Int64(1_767_225_600_000)
+            var n = 0
+            func event(_ type: EventType, _ day: Int64, _ properties: [(key: String, value: JSONValue)] = []) {
+                n += 1
+                _ = state.alreadyApplied(input: 0, offset: Int64(n), id: "e\(n)")
+                _ = state.apply(UserEvent(id: "e\(n)", userID: "u", type: type, timeMillis: start + day * 86_400_000, properties: JSONObject(properties)), policy: policy)
+            }
+            event(.signup, 0)
+            for d in [3, 40, 95, 160] as [Int64] {
+                event(.purchase, d, [(key: "amount_minor", value: .number(JSONNumber(Int64(2_500)))), (key: "currency", value: .string("USD"))])
+            }
+            for d in [5, 6, 50] as [Int64] { event(.post, d) }
+            event(.checkIn, 7)
+            return state
+        }()
+        return (0..<count).lazy.map { index in
+            var state = base
+            state.grossMinor += Int64(index % 1000)
+            return state
+        }
+    }
+}
+
+/// The process's resident memory, from /proc (Linux).
+enum Memory {
+    static func residentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Int(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "") else { return 0 }
+        return kb * 1024
+    }
+
+    /// Returns freed heap to the system, so RSS shows what is still in use.
+    static func trim() {
+        // glibc's malloc_trim is not in Swift's Glibc module; look it up at run time.
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+    }
+}
