@@ -145,6 +145,32 @@ final class ScorerServiceTests: XCTestCase {
         XCTAssertEqual(try second.terminate(), 0)
     }
 
+    func testEveryInstanceAppliesTheSameGlobalQuantileThresholds() throws {
+        let workload = ScorerWorkload.make(users: 400, seed: 5)
+        let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())
+        defer { broker.stop() }
+        let quantiles = ["ORBIT__SCORING__RFM__MODE": "quantiles"]
+        let a = try scorer(broker, extra: quantiles), b = try scorer(broker, extra: quantiles)
+        let portA = try a.httpPort(), portB = try b.httpPort()
+        XCTAssertTrue(eventually(timeout: 90) {
+            !HTTPProbe.assignedPartitions(port: portA).isEmpty && !HTTPProbe.assignedPartitions(port: portB).isEmpty
+        }, "both instances own partitions")
+        try publish(workload.records[...], to: broker)
+        try waitUntilQuiet(broker)
+        func lastThresholds(_ process: ServiceProcess) -> String? {
+            guard let line = process.output.last(where: { $0.contains("thresholds from") }), let start = line.range(of: "buyers in") else { return nil }
+            return String(line[start.lowerBound...])
+        }
+        // Each instance sees every partition's sketch (8 partitions) and derives the same cut points.
+        XCTAssertTrue(eventually(timeout: 30) {
+            guard let x = lastThresholds(a), let y = lastThresholds(b) else { return false }
+            return x == y && x.contains("in 8 partitions")
+        }, "A: \(lastThresholds(a) ?? "none")\nB: \(lastThresholds(b) ?? "none")")
+        XCTAssertFalse(lastThresholds(a)?.contains("recency_days [14.0, 30.0, 90.0, 180.0]") ?? true, "quantiles, not the configured defaults")
+        _ = try a.terminate()
+        _ = try b.terminate()
+    }
+
     /// Users whose profiles differ, with both versions, as text (at most three).
     static func differences(_ a: [String: [UInt8]], _ b: [String: [UInt8]]) -> [String] {
         var result: [String] = []

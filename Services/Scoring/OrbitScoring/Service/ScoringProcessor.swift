@@ -173,6 +173,10 @@ public final class ScoringProcessor: RecordProcessor {
             let next = global.thresholds(settings.policy)
             changedThresholds = next != thresholds
             thresholds = next
+            if changedThresholds {
+                let rfm = next.rfm
+                logger.info("thresholds from \(global.buyers) buyers in \(table.values.count) partitions: recency_days \(rfm.recencyDays) frequency \(rfm.frequency) monetary_minor \(rfm.monetaryMinor) super_user_spend \(next.superUserSpendMinor.map { String($0) } ?? "unknown")")
+            }
         }
         // 3. Re-evaluate everyone when the day or the thresholds changed.
         guard changedThresholds || day != evaluatedDay else { return }
