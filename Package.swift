@@ -95,7 +95,7 @@ let package = Package(
             path: "Tests/OrbitTestSupport"
         ),
         .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract"]),
-        .testTarget(name: "OrbitScoringTests", dependencies: ["OrbitScoring"], exclude: ["Fixtures"]),
+        .testTarget(name: "OrbitScoringTests", dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract"], exclude: ["Fixtures"]),
         .testTarget(name: "OrbitRuntimeTests", dependencies: ["OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
         .testTarget(name: "OrbitKafkaTests", dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitTestSupport"]),
         .testTarget(
@@ -107,6 +107,6 @@ let package = Package(
             name: "OrbitScorerServiceTests",
             dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-scorer"]
         ),
-        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "orbit", "orbit-ingest", "orbit-scorer"]),
+        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "orbit", "orbit-ingest", "orbit-scorer"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import OrbitContract
+import OrbitRuntime
 import OrbitTestSupport
 import XCTest
 
@@ -60,6 +61,25 @@ final class OrbitToolTests: XCTestCase {
         XCTAssertTrue(deadLetters.output.contains { $0.contains(#""code":"malformed_json""#) && $0.contains(#""payload":"this is not json""#) },
                       deadLetters.output.joined(separator: "\n"))
 
+        // The scorer turns them into profiles; `orbit user` shows one.
+        var scorerEnvironment = LocalProfile.environment(bootstrap: bootstrap)
+        scorerEnvironment["ORBIT__SERVICE__HTTP_PORT"] = "0"
+        let scorer = try ServiceProcess(executable: "orbit-scorer", arguments: [], environment: scorerEnvironment)
+        var profile: ServiceProcess?
+        XCTAssertTrue(try eventually(timeout: 60, interval: 1) {
+            let user = try orbit(["user", "u2"])
+            _ = finish(user)
+            profile = user
+            return user.exitStatus == 0
+        }, profile?.output.joined(separator: "\n") ?? "")
+        let text = profile?.output.joined(separator: "\n") ?? ""
+        XCTAssertTrue(text.contains("\"segment\""), text)
+        XCTAssertTrue(text.contains("\"monetary_minor\" : 1026"), "9.50 EUR at 1.08 = 10.26 USD:\n\(text)")
+        let missing = try orbit(["user", "nobody"])
+        XCTAssertEqual(finish(missing), 1)
+        XCTAssertTrue(missing.output.contains { $0.contains("no profile for nobody") })
+
+        XCTAssertEqual(try scorer.terminate(), 0)
         XCTAssertEqual(try ingest.terminate(), 0)
         XCTAssertEqual(try broker.terminate(), 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: addressFile.path), "the address file is removed on stop")
@@ -69,10 +89,31 @@ final class OrbitToolTests: XCTestCase {
         let up = try ServiceProcess(executable: "orbit", arguments: ["up"], environment: ["ORBIT_HOME": home.path])
         _ = try up.waitForLine(containing: "orbit up: broker on")
         _ = try up.waitForLine(containing: "[ingest]", timeout: 30)
-        _ = try up.waitForLine(containing: "partitions assigned", timeout: 60)
+        _ = try up.waitForLine(containing: "[scorer]", timeout: 30)
+        XCTAssertTrue(eventually(timeout: 60) { up.output.filter { $0.contains("partitions assigned") }.count >= 2 }, "both services joined their groups")
         XCTAssertEqual(try up.terminate(), 0)
-        XCTAssertTrue(up.output.contains { $0.hasPrefix("[ingest]") && $0.contains("pipeline stopped cleanly") },
-                      "the child service stopped gracefully:\n\(up.output.suffix(20).joined(separator: "\n"))")
+        for service in ["[ingest]", "[scorer]"] {
+            XCTAssertTrue(up.output.contains { $0.hasPrefix(service) && $0.contains("pipeline stopped cleanly") },
+                          "\(service) stopped gracefully:\n\(up.output.suffix(20).joined(separator: "\n"))")
+        }
+    }
+
+    func testModelFitReproducesThePublishedCDNOWFitAndWritesAModelFile() throws {
+        let csv = ServiceProcess.repositoryRoot.appendingPathComponent("Tests/OrbitScoringTests/Fixtures/cdnow_customers_summary_with_transactions.csv")
+        let model = home.appendingPathComponent("model.yaml")
+        let fit = try orbit(["model", "fit", "--csv", csv.path, "--write", model.path])
+        XCTAssertEqual(finish(fit), 0, fit.output.joined(separator: "\n"))
+        let text = fit.output.joined(separator: "\n")
+        XCTAssertTrue(text.contains("r = 0.2426  alpha = 4.4137  a = 0.7929  b = 2.4259   log-likelihood = -9582.42"), text)
+        XCTAssertTrue(text.contains("p = 6.24"), text)
+        let written = try String(contentsOf: model, encoding: .utf8)
+        XCTAssertTrue(written.contains("bgnbd:") && written.contains("gamma_gamma:"), written)
+
+        let bad = home.appendingPathComponent("bad.csv")
+        try "frequency,recency,T\n1,2,3\n2,oops,4\n".write(to: bad, atomically: true, encoding: .utf8)
+        let failing = try orbit(["model", "fit", "--csv", bad.path])
+        XCTAssertNotEqual(finish(failing), 0)
+        XCTAssertTrue(failing.output.contains { $0.contains("line 3") }, failing.output.joined(separator: "\n"))
     }
 
     func testPublishWithoutABrokerFailsWithAClearMessage() throws {

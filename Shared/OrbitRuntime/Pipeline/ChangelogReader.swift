@@ -39,6 +39,10 @@ public struct ChangelogReader: Sendable {
         try consumer.assign(starts)
         var count = 0
         var lastProgress = ContinuousClock.now
+        var lastReport = ContinuousClock.now
+        let total = endOffsets.reduce(into: Int64(0)) { sum, entry in
+            sum += entry.value - (starts.first { $0.topicPartition == entry.key }?.offset ?? 0)
+        }
         while !endOffsets.isEmpty {
             guard let record = try consumer.poll(timeout: .milliseconds(200)) else {
                 if ContinuousClock.now - lastProgress > stallTimeout {
@@ -51,6 +55,10 @@ public struct ChangelogReader: Sendable {
             guard let end = endOffsets[partition] else { continue }
             try apply(record)
             count += 1
+            if ContinuousClock.now - lastReport > .seconds(5) {
+                lastReport = .now
+                logger.info("restoring: \(count) of about \(total) changelog records read")
+            }
             if record.offset + 1 >= end { endOffsets[partition] = nil }
         }
         logger.info("restored \(count) changelog records from \(partitions.count) partitions in \(ContinuousClock.now - started)")

@@ -32,8 +32,12 @@ public final class ScoringProcessor: RecordProcessor {
     private let usersGauge = Gauge(label: "orbit_scorer_users")
     private let restoreTimer = Metrics.Timer(label: "orbit_scorer_restore_duration_seconds", preferredDisplayUnit: .seconds)
 
+    /// - Parameters:
+    ///   - now: the clock (overridden by `scoring.fixed_now`); tests inject one to move time.
+    ///   - sketchTable: how to open the shared sketches topic (tests inject one without Kafka).
     public init(settings: ScoringSettings, kafka: KafkaConfiguration, logger: Logger,
-                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                sketchTable: (() throws -> GlobalTable)? = nil) {
         self.settings = settings
         self.evaluator = ProfileEvaluator(policy: settings.policy)
         self.store = ChangelogStore(changelogTopic: settings.stateChangelogTopic)
@@ -45,7 +49,7 @@ public final class ScoringProcessor: RecordProcessor {
         }
         self.thresholds = PopulationThresholds(rfm: settings.policy.rfmThresholds, superUserSpendMinor: nil)
         let topic = settings.sketchesTopic
-        self.makeTable = { try GlobalTable(kafka: kafka, topic: topic, logger: logger) }
+        self.makeTable = sketchTable ?? { try GlobalTable(kafka: kafka, topic: topic, logger: logger) }
     }
 
     var today: Int32 { UserState.day(now()) }
