@@ -94,7 +94,7 @@ let package = Package(
             dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitContract"],
             path: "Tests/OrbitTestSupport"
         ),
-        .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract"]),
+        .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract", "OrbitTestSupport"]),
         .testTarget(name: "OrbitScoringTests", dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract"], exclude: ["Fixtures"]),
         .testTarget(name: "OrbitRuntimeTests", dependencies: ["OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
         .testTarget(name: "OrbitKafkaTests", dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitTestSupport"]),

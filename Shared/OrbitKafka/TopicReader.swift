@@ -7,6 +7,9 @@ import OrbitKafka
 /// Records are kept in memory, so it is for bounded topics, not for following a live stream.
 public final class TopicReader {
     private let consumer: KafkaConsumer
+    private var partitions: [TopicPartition] = []
+    /// Next offset to read, per partition.
+    private var positions: [TopicPartition: Int64] = [:]
     public private(set) var records: [String: [ConsumerRecord]] = [:]
 
     public convenience init(bootstrap: String, topics: [String]) throws {
@@ -21,6 +24,7 @@ public final class TopicReader {
             records[topic] = []
             for partition in 0..<(try consumer.partitionCount(of: topic)) {
                 starts.append(TopicPartitionOffset(TopicPartition(topic, Int32(partition)), offset: TopicPartitionOffset.beginning))
+                partitions.append(TopicPartition(topic, Int32(partition)))
             }
         }
         try consumer.assign(starts)
@@ -35,10 +39,22 @@ public final class TopicReader {
             var polled = 0
             while polled < 5000, let record = try consumer.poll(timeout: .milliseconds(50)) {
                 records[record.topic, default: []].append(record)
+                positions[record.topicPartition] = record.offset + 1
                 polled += 1
             }
         }
         return done(records)
+    }
+
+    /// Reads everything written before this call (up to each partition's current end).
+    /// Returns false if `timeout` passed first.
+    @discardableResult
+    public func readToEnd(timeout: TimeInterval = 60) throws -> Bool {
+        var ends: [TopicPartition: Int64] = [:]
+        for partition in partitions { ends[partition] = try consumer.watermarks(partition).high }
+        return try read(timeout: timeout) { _ in
+            ends.allSatisfy { partition, end in (self.positions[partition] ?? 0) >= end }
+        }
     }
 
     /// Reads whatever arrives for `duration` (to make sure nothing more comes).

@@ -1,21 +1,11 @@
 import OrbitContract
+import OrbitTestSupport
 import XCTest
 
 /// Hostile input must never crash the validator (a crash would be a poison pill: the service would
 /// restart, replay the same record and crash again). Mutates valid events at random, many times,
 /// and checks every answer is a result, and the same result the second time.
 final class ValidatorFuzzTests: XCTestCase {
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ bound: Int) -> Int { Int(next() % UInt64(max(1, bound))) }
-    }
 
     static let seeds: [String] = [
         #"{"id":"e1","user_id":"u1","type":"purchase","time":"2026-06-01T10:00:00.123456+02:00","properties":{"order_id":"o1","amount":"19.99","currency":"USD","items":[{"sku":"s","category":"c","quantity":2,"price":9.995e0}]}}"#,
@@ -32,7 +22,7 @@ final class ValidatorFuzzTests: XCTestCase {
 
     func testRandomMutationsNeverCrashAndAreDeterministic() {
         let validator = EventValidator(policy: ValidationPolicy())
-        var random = Random(state: 20_261_123)
+        var random = SeededRandom(seed: 20_261_123)
         var accepted = 0
         var rejected: [RejectionCode: Int] = [:]
         for iteration in 0..<30_000 {

@@ -59,11 +59,7 @@ final class ScorerServiceTests: XCTestCase {
     /// The latest profile of every user, as bytes.
     func finalProfiles(_ broker: LocalBroker) throws -> [String: [UInt8]] {
         let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.userProfiles])
-        var lastCount = -1
-        try reader.read(timeout: 60) { records in
-            defer { lastCount = records[OrbitTopics.userProfiles]!.count }
-            return records[OrbitTopics.userProfiles]!.count == lastCount && lastCount > 0
-        }
+        XCTAssertTrue(try reader.readToEnd())
         var latest: [String: (offset: Int64, value: [UInt8])] = [:]
         for record in reader.records[OrbitTopics.userProfiles]! {
             let key = String(decoding: record.key!, as: UTF8.self)
@@ -72,21 +68,23 @@ final class ScorerServiceTests: XCTestCase {
         return latest.mapValues(\.value)
     }
 
+    /// The reference: the whole workload through a single scorer on a broker of its own.
+    func profilesFromOneScorer(_ workload: ScorerWorkload) throws -> [String: [UInt8]] {
+        let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())
+        defer { broker.stop() }
+        let only = try scorer(broker)
+        try publish(workload.records[...], to: broker)
+        try waitUntilQuiet(broker)
+        let profiles = try finalProfiles(broker)
+        XCTAssertEqual(try only.terminate(), 0)
+        return profiles
+    }
+
     func testOneScorerAndThreeScorersWithACrashGiveIdenticalProfiles() throws {
         let workload = ScorerWorkload.make(users: 500, seed: 11)
         XCTAssertGreaterThan(workload.records.count, 4_000)
 
-        // One scorer.
-        let single: [String: [UInt8]]
-        do {
-            let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())
-            defer { broker.stop() }
-            let only = try scorer(broker)
-            try publish(workload.records[...], to: broker)
-            try waitUntilQuiet(broker)
-            single = try finalProfiles(broker)
-            XCTAssertEqual(try only.terminate(), 0)
-        }
+        let single = try profilesFromOneScorer(workload)
         XCTAssertEqual(Set(single.keys), workload.users, "every user has a profile")
 
         // Two scorers, grown to three, one of them killed with SIGKILL mid-stream.
@@ -117,16 +115,7 @@ final class ScorerServiceTests: XCTestCase {
     func testStateIsRestoredFromTheChangelogAfterARestart() throws {
         let workload = ScorerWorkload.make(users: 150, seed: 3)
         let half = workload.records.count / 2
-        let reference: [String: [UInt8]]
-        do {
-            let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())
-            defer { broker.stop() }
-            let only = try scorer(broker)
-            try publish(workload.records[...], to: broker)
-            try waitUntilQuiet(broker)
-            reference = try finalProfiles(broker)
-            XCTAssertEqual(try only.terminate(), 0)
-        }
+        let reference = try profilesFromOneScorer(workload)
         let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())
         defer { broker.stop() }
         let first = try scorer(broker)
@@ -189,7 +178,7 @@ struct ScorerWorkload {
     var users = Set<String>()
 
     static func make(users count: Int, seed: UInt64) -> ScorerWorkload {
-        var random = Random(state: seed)
+        var random = SeededRandom(seed: seed)
         var workload = ScorerWorkload()
         var perUser: [(String, [UserEvent])] = []
         let start = try! RFC3339.parse("2026-01-01T00:00:00Z")
@@ -232,17 +221,5 @@ struct ScorerWorkload {
             workload.records.append(ProducerRecord(topic: OrbitTopics.validEvents, key: Array(event.userID.utf8), value: event.encoded()))
         }
         return workload
-    }
-
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ bound: Int) -> Int { Int(next() % UInt64(max(1, bound))) }
     }
 }

@@ -68,11 +68,7 @@ struct ModelCommand: AsyncParsableCommand {
         /// `timeUnitDays` units, observed until today.
         static func historiesFromState(_ kafka: KafkaConfiguration, timeUnitDays: Double) throws -> [CustomerHistory] {
             let reader = try TopicReader(kafka: kafka, topics: [OrbitTopics.scorerStateChangelog])
-            var lastCount = -1
-            try reader.read(timeout: 120) { records in
-                defer { lastCount = records[OrbitTopics.scorerStateChangelog]!.count }
-                return records[OrbitTopics.scorerStateChangelog]!.count == lastCount
-            }
+            try reader.readToEnd(timeout: 120)
             var latest: [String: [UInt8]] = [:]
             for record in reader.records[OrbitTopics.scorerStateChangelog]! {
                 guard let key = record.key else { continue }

@@ -14,11 +14,7 @@ struct UserCommand: AsyncParsableCommand {
 
     func run() async throws {
         let reader = try TopicReader(kafka: try connection.configuration(), topics: [OrbitTopics.userProfiles])
-        var lastCount = -1
-        try reader.read(timeout: 60) { records in
-            defer { lastCount = records[OrbitTopics.userProfiles]!.count }
-            return records[OrbitTopics.userProfiles]!.count == lastCount
-        }
+        try reader.readToEnd()
         let key = Array(userID.utf8)
         guard let latest = reader.records[OrbitTopics.userProfiles]!.last(where: { $0.key == key }), let value = latest.value else {
             printError("orbit user: no profile for \(userID) on \(OrbitTopics.userProfiles)")
