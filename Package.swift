@@ -69,6 +69,12 @@ let package = Package(
             dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka", .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log")],
             path: "Services/Scoring/OrbitScoring"
         ),
+        // Membership and points: earning rules, the ledger, lots, levels. Pure rules.
+        .target(
+            name: "OrbitMembership",
+            dependencies: ["OrbitContract"],
+            path: "Services/Membership/OrbitMembership"
+        ),
         .executableTarget(
             name: "orbit-scorer",
             dependencies: ["OrbitScoring", "OrbitRuntime"],
@@ -95,6 +101,7 @@ let package = Package(
             path: "Tests/OrbitTestSupport"
         ),
         .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract", "OrbitTestSupport"]),
+        .testTarget(name: "OrbitMembershipTests", dependencies: ["OrbitMembership", "OrbitContract"]),
         .testTarget(name: "OrbitScoringTests", dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract"], exclude: ["Fixtures"]),
         .testTarget(name: "OrbitRuntimeTests", dependencies: ["OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
         .testTarget(name: "OrbitKafkaTests", dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitTestSupport"]),

@@ -1,0 +1,105 @@
+/// One line of a user's points ledger: what changed, by how much, why, and the balance after.
+/// Entries are append-only; the balance is always the sum of a user's entries.
+public struct PointsLedgerEntry: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case earn, redeem, expire, adjust, reverse
+    }
+
+    /// Idempotency key: the source event or command id plus the rule id. Never applied twice.
+    public let key: String
+    public let userID: String
+    public let kind: Kind
+    /// Signed: positive adds to the balance, negative takes from it.
+    public let points: Int64
+    public let balanceAfter: Int64
+    public let ruleID: String?
+    /// For people: "why did my points change?"
+    public let reason: String
+    public let timeMillis: Int64
+    /// Points that could not be taken because they were already spent (refund reversals only).
+    public let shortfall: Int64
+
+    public init(key: String, userID: String, kind: Kind, points: Int64, balanceAfter: Int64, ruleID: String?, reason: String, timeMillis: Int64, shortfall: Int64 = 0) {
+        self.key = key
+        self.userID = userID
+        self.kind = kind
+        self.points = points
+        self.balanceAfter = balanceAfter
+        self.ruleID = ruleID
+        self.reason = reason
+        self.timeMillis = timeMillis
+        self.shortfall = shortfall
+    }
+}
+
+/// Points earned together, with their own expiry and lock. Spending and expiry take from the
+/// oldest lot first.
+public struct PointsLot: Sendable, Equatable {
+    /// The key of the entry that created the lot.
+    public let id: String
+    public let earnedAtMillis: Int64
+    /// Not spendable before this (a lock period), though it counts in the balance.
+    public let availableAtMillis: Int64
+    /// Nil: never expires.
+    public let expiresAtMillis: Int64?
+    /// The order the points were earned on, for refund reversals.
+    public let orderID: String?
+    public var remaining: Int64
+    /// An "expiring soon" notice was sent for this lot.
+    public var warned = false
+
+    public init(id: String, earnedAtMillis: Int64, availableAtMillis: Int64, expiresAtMillis: Int64?, orderID: String?, remaining: Int64) {
+        self.id = id
+        self.earnedAtMillis = earnedAtMillis
+        self.availableAtMillis = availableAtMillis
+        self.expiresAtMillis = expiresAtMillis
+        self.orderID = orderID
+        self.remaining = remaining
+    }
+}
+
+/// When newly earned points expire.
+public enum LotExpiry: Sendable, Equatable {
+    case afterDays(Int)
+    case endOfMonth
+    case endOfYear
+    case never
+
+    /// The expiry instant for points earned at `millis` (UTC calendar).
+    public func expiry(earnedAt millis: Int64) -> Int64? {
+        let day: Int64 = 86_400_000
+        switch self {
+        case .afterDays(let days): return millis + Int64(days) * day
+        case .never: return nil
+        case .endOfMonth, .endOfYear:
+            let (year, month) = CivilCalendar.yearMonth(millis: millis)
+            let (nextYear, nextMonth) = self == .endOfMonth ? (month == 12 ? (year + 1, 1) : (year, month + 1)) : (year + 1, 1)
+            return CivilCalendar.startOfMonth(year: nextYear, month: nextMonth) - 1
+        }
+    }
+}
+
+/// Gregorian calendar arithmetic in UTC (Howard Hinnant's algorithms).
+enum CivilCalendar {
+    static func yearMonth(millis: Int64) -> (Int, Int) {
+        let days = Int((millis >= 0 ? millis : millis - 86_399_999) / 86_400_000)
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m)
+    }
+
+    static func startOfMonth(year: Int, month: Int) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return Int64(era * 146_097 + doe - 719_468) * 86_400_000
+    }
+}
