@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "orbit", targets: ["orbit"]),
         .executable(name: "orbit-ingest", targets: ["orbit-ingest"]),
         .executable(name: "orbit-scorer", targets: ["orbit-scorer"]),
+        .executable(name: "orbit-members", targets: ["orbit-members"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -72,8 +73,13 @@ let package = Package(
         // Membership and points: earning rules, the ledger, lots, levels. Pure rules.
         .target(
             name: "OrbitMembership",
-            dependencies: ["OrbitContract"],
+            dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")],
             path: "Services/Membership/OrbitMembership"
+        ),
+        .executableTarget(
+            name: "orbit-members",
+            dependencies: ["OrbitMembership", "OrbitRuntime"],
+            path: "Services/Membership/orbit-members"
         ),
         .executableTarget(
             name: "orbit-scorer",
@@ -89,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "orbit",
             dependencies: [
-                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest", "OrbitScoring",
+                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/CLI/orbit"
@@ -114,6 +120,10 @@ let package = Package(
             name: "OrbitScorerServiceTests",
             dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-scorer"]
         ),
-        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "orbit", "orbit-ingest", "orbit-scorer"]),
+        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "orbit", "orbit-ingest", "orbit-scorer", "orbit-members"]),
+        .testTarget(
+            name: "OrbitMembersServiceTests",
+            dependencies: ["OrbitMembership", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-members"]
+        ),
     ]
 )

@@ -38,7 +38,7 @@ final class PointsAccountTests: XCTestCase {
 
     func testLotExpiryKinds() {
         let earned = t("2026-02-10T15:30:00Z")
-        XCTAssertEqual(LotExpiry.afterDays(30).expiry(earnedAt: earned), earned + 30 * day)
+        XCTAssertEqual(LotExpiry.afterDays(30).expiry(earnedAt: earned), t("2026-03-13T00:00:00Z") - 1, "30 days, to the end of that day")
         XCTAssertEqual(LotExpiry.endOfMonth.expiry(earnedAt: earned), t("2026-03-01T00:00:00Z") - 1)
         XCTAssertEqual(LotExpiry.endOfYear.expiry(earnedAt: earned), t("2027-01-01T00:00:00Z") - 1)
         XCTAssertEqual(LotExpiry.endOfMonth.expiry(earnedAt: t("2026-12-31T23:00:00Z")), t("2027-01-01T00:00:00Z") - 1)

@@ -7,7 +7,7 @@ struct Orbit: AsyncParsableCommand {
         abstract: "Orbit: user operations on Kafka. Runs the local broker, the services and their tools.",
         subcommands: [
             BrokerCommand.self, UpCommand.self, DemoCommand.self, PublishCommand.self, TailCommand.self,
-            TopicsCommand.self, UserCommand.self, ModelCommand.self, BenchCommand.self,
+            TopicsCommand.self, UserCommand.self, ModelCommand.self, VerifyCommand.self, BenchCommand.self,
         ]
     )
 }

@@ -15,6 +15,7 @@ final class ServiceProcesses: @unchecked Sendable {
     static let services: [(name: String, executable: String, config: String)] = [
         ("ingest", "orbit-ingest", "ingest.yaml"),
         ("scorer", "orbit-scorer", "scoring.yaml"),
+        ("members", "orbit-members", "membership.yaml"),
     ]
 
     private let lock = NSLock()

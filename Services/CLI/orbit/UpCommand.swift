@@ -30,6 +30,7 @@ enum LocalStack {
         environment["ORBIT__SERVICE__HTTP_PORT"] = environment["ORBIT__SERVICE__HTTP_PORT"] ?? "0"
         // Locally, thresholds and ageing are re-evaluated every few seconds rather than every minute.
         environment["ORBIT__SCORING__EVALUATION_INTERVAL_SECONDS"] = ProcessInfo.processInfo.environment["ORBIT__SCORING__EVALUATION_INTERVAL_SECONDS"] ?? "2"
+        environment["ORBIT__MEMBERSHIP__EVALUATION_INTERVAL_SECONDS"] = ProcessInfo.processInfo.environment["ORBIT__MEMBERSHIP__EVALUATION_INTERVAL_SECONDS"] ?? "5"
         do {
             for service in ServiceProcesses.services {
                 let config = "\(configDirectory)/\(service.config)"

@@ -16,6 +16,20 @@ public enum OrbitTopics {
     public static let scorerSketches = "orbit-scorer.sketches"
     /// Scorer internal: user state, the changelog of the scorer's state store (compacted).
     public static let scorerStateChangelog = "orbit-scorer.user-state-changelog"
+    /// Commands to the membership service (redeem, adjust, transfer, bulk grant, paid membership). Key: the user id.
+    public static let memberCommands = "orbit.member-commands"
+    /// Every points ledger entry. Key: the user id.
+    public static let pointsLedger = "orbit.points-ledger"
+    /// Each member's account (compacted). Key: the user id.
+    public static let memberAccounts = "orbit.member-accounts"
+    /// Command results, level changes, expiring-soon notices, paid membership changes. Key: the user id.
+    public static let memberEvents = "orbit.member-events"
+    /// Membership internal: awards, transfers and grants for other users (a repartition topic).
+    public static let membersInternal = "orbit-members.internal"
+    /// Membership internal: every input of a member merged into one ordered stream.
+    public static let membersInputs = "orbit-members.inputs"
+    /// Membership internal: the state store's changelog (compacted).
+    public static let membersStateChangelog = "orbit-members.state-changelog"
     /// Ingestion's deduplication memory (internal): event ids, partitioned like the input.
     public static let ingestDedupChangelog = "orbit-ingest.dedup-changelog"
 }

@@ -228,6 +228,15 @@ public struct ConfigSection {
         return result
     }
 
+    /// A list of mappings (for example earning rules), each as a section named `key[index]`.
+    public func sectionList(_ key: String) throws(ConfigError) -> [ConfigSection] {
+        guard let node = try value(key) else { return [] }
+        guard let sequence = node.sequence else { throw error(key, node, "must be a list") }
+        return sequence.enumerated().map { index, element in
+            ConfigSection(document: document, path: path + ["\(key)[\(index)]"], node: element)
+        }
+    }
+
     /// A mapping of text keys to whole numbers.
     public func intMap(_ key: String, range: ClosedRange<Int>) throws(ConfigError) -> [String: Int]? {
         guard try value(key) != nil else { return nil }

@@ -13,6 +13,16 @@ public enum ServiceMain {
         settings readSettings: (ConfigDocument) throws -> Settings,
         build: (Settings, RuntimeSettings, Logger) throws -> StreamPipeline
     ) async -> Int32 {
+        await run(name: name, defaultConfig: defaultConfig, defaultHTTPPort: defaultHTTPPort, arguments: arguments, settings: readSettings,
+                  stages: { settings, runtime, logger in [try build(settings, runtime, logger)] })
+    }
+
+    /// The same for a service made of several pipelines (stages) in one process.
+    public static func run<Settings>(
+        name: String, defaultConfig: String, defaultHTTPPort: Int, arguments: [String] = CommandLine.arguments,
+        settings readSettings: (ConfigDocument) throws -> Settings,
+        stages build: (Settings, RuntimeSettings, Logger) throws -> [StreamPipeline]
+    ) async -> Int32 {
         let environment = ProcessInfo.processInfo.environment
         var path = environment["ORBIT_CONFIG"]
         var explicit = path != nil
@@ -35,7 +45,7 @@ public enum ServiceMain {
         let document: ConfigDocument
         var runtime: RuntimeSettings
         let service: Settings
-        let pipeline: StreamPipeline
+        let pipelines: [StreamPipeline]
         let logger: Logger
         do {
             if !explicit && !FileManager.default.fileExists(atPath: file) {
@@ -53,13 +63,13 @@ public enum ServiceMain {
         let registry = ServiceRunner.bootstrap(runtime)
         logger = Logger(label: runtime.serviceName)
         do {
-            pipeline = try build(service, runtime, logger)
+            pipelines = try build(service, runtime, logger)
         } catch {
             logger.critical("cannot start: \(error)")
             return 1
         }
         do {
-            try await ServiceRunner.run(pipeline, settings: runtime, registry: registry, logger: logger)
+            try await ServiceRunner.run(pipelines, settings: runtime, registry: registry, logger: logger)
             return 0
         } catch {
             logger.critical("stopped by failure: \(error)")

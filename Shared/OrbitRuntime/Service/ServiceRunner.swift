@@ -17,7 +17,12 @@ public enum ServiceRunner {
     }
 
     public static func run(_ pipeline: StreamPipeline, settings: RuntimeSettings, registry: PrometheusCollectorRegistry, logger: Logger) async throws {
-        let status = pipeline.status
+        try await run([pipeline], settings: settings, registry: registry, logger: logger)
+    }
+
+    /// Several pipelines in one process (a service made of stages); `/health` reports them together.
+    public static func run(_ pipelines: [StreamPipeline], settings: RuntimeSettings, registry: PrometheusCollectorRegistry, logger: Logger) async throws {
+        let statuses = pipelines.map(\.status)
         let endpoint = try HTTPEndpoint(host: settings.httpHost, port: settings.httpPort, logger: logger) { path in
             switch path {
             case "/metrics":
@@ -25,19 +30,34 @@ public enum ServiceRunner {
                 registry.emit(into: &buffer)
                 return .init(status: 200, contentType: "text/plain; version=0.0.4", body: buffer)
             case "/health":
-                return healthResponse(status.snapshot, service: settings.serviceName)
+                return healthResponse(combined(statuses.map(\.snapshot)), service: settings.serviceName)
             default:
                 return .init(status: 404, contentType: "text/plain", body: Array("not found\n".utf8))
             }
         }
         defer { endpoint.stop() }
-        let service = PipelineService(pipeline: pipeline)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+            services: pipelines.map {
+                .init(service: PipelineService(pipeline: $0), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+            },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
         try await group.run()
+    }
+
+    /// One status for several pipelines: the worst state, every partition, the sums.
+    static func combined(_ snapshots: [PipelineStatus.Snapshot]) -> PipelineStatus.Snapshot {
+        guard snapshots.count > 1 else { return snapshots.first ?? .init() }
+        let order: [PipelineStatus.State] = [.running, .starting, .stopping, .stopped, .failed]
+        var result = PipelineStatus.Snapshot()
+        result.state = snapshots.map(\.state).max { order.firstIndex(of: $0)! < order.firstIndex(of: $1)! } ?? .starting
+        result.assigned = snapshots.flatMap(\.assigned).sorted()
+        result.recordsIn = snapshots.reduce(0) { $0 + $1.recordsIn }
+        result.recordsOut = snapshots.reduce(0) { $0 + $1.recordsOut }
+        result.batchesCommitted = snapshots.reduce(0) { $0 + $1.batchesCommitted }
+        result.failure = snapshots.compactMap(\.failure).first
+        return result
     }
 
     static func healthResponse(_ snapshot: PipelineStatus.Snapshot, service: String) -> HTTPEndpoint.Response {

@@ -3,19 +3,25 @@
 /// ledger entries it made; the balance after each equals the running sum of the entries.
 ///
 /// Pure: time is always passed in, never read.
-public struct PointsAccount: Sendable, Equatable {
+public struct PointsAccount: Sendable, Equatable, Codable {
     public let userID: String
     public private(set) var lots: [PointsLot] = []
     /// Points owed: reversals beyond what was left (only when negative balances are allowed).
     public private(set) var debt: Int64 = 0
-    /// Points earned per order (and the order's amount), for proportional reversal on refund.
-    public private(set) var earnedOnOrder: [String: (points: Int64, reversed: Int64)] = [:]
+    /// Points earned per order, for proportional reversal on refund.
+    public private(set) var earnedOnOrder: [String: OrderPoints] = [:]
+
+    public struct OrderPoints: Sendable, Equatable, Codable {
+        public var points: Int64
+        public var reversed: Int64
+        public var earnedAtMillis: Int64
+    }
 
     public init(userID: String) { self.userID = userID }
 
-    public static func == (lhs: PointsAccount, rhs: PointsAccount) -> Bool {
-        lhs.userID == rhs.userID && lhs.lots == rhs.lots && lhs.debt == rhs.debt
-            && lhs.earnedOnOrder.mapValues { [$0.points, $0.reversed] } == rhs.earnedOnOrder.mapValues { [$0.points, $0.reversed] }
+    /// Forgets orders earned before `cutoff` (their refund window is over), to keep the state small.
+    public mutating func forgetOrders(earnedBefore cutoff: Int64) {
+        earnedOnOrder = earnedOnOrder.filter { $0.value.earnedAtMillis >= cutoff }
     }
 
     /// Everything held, locked or not, minus debt. Can be negative only through allowed reversals.
@@ -39,11 +45,21 @@ public struct PointsAccount: Sendable, Equatable {
             let lot = PointsLot(id: key, earnedAtMillis: time, availableAtMillis: time + Int64(lockDays) * 86_400_000,
                                 expiresAtMillis: expiry.expiry(earnedAt: time), orderID: orderID, remaining: kept)
             let index = lots.firstIndex { $0.earnedAtMillis > time } ?? lots.count
-            lots.insert(lot, at: index)
+            // Points that unlock and expire together are one lot (a day's earnings): FIFO order and
+            // every total stay the same, and a member's state stays small.
+            if index > 0, lots[index - 1].expiresAtMillis == lot.expiresAtMillis,
+               lots[index - 1].availableAtMillis / 86_400_000 == lot.availableAtMillis / 86_400_000, lots[index - 1].availableAtMillis >= lot.availableAtMillis - 86_400_000 {
+                lots[index - 1].remaining += kept
+                lots[index - 1].orderID = lots[index - 1].orderID == orderID ? orderID : nil
+                lots[index - 1].availableAtMillis = max(lots[index - 1].availableAtMillis, lot.availableAtMillis)
+            } else {
+                lots.insert(lot, at: index)
+            }
         }
         if let orderID {
-            let current = earnedOnOrder[orderID] ?? (0, 0)
-            earnedOnOrder[orderID] = (current.points + points, current.reversed)
+            var current = earnedOnOrder[orderID] ?? OrderPoints(points: 0, reversed: 0, earnedAtMillis: time)
+            current.points += points
+            earnedOnOrder[orderID] = current
         }
         return PointsLedgerEntry(key: key, userID: userID, kind: kind, points: points, balanceAfter: balance, ruleID: ruleID,
                                  reason: paidOff > 0 ? "\(reason) (\(paidOff) paid off earlier shortfall)" : reason, timeMillis: time)
@@ -120,7 +136,7 @@ public struct PointsAccount: Sendable, Equatable {
         let target = min(earned.points, Int64((Double(earned.points) * min(max(share, 0), 1)).rounded()) + earned.reversed)
         let toReverse = target - earned.reversed
         guard toReverse > 0 else { return nil }
-        earnedOnOrder[orderID] = (earned.points, earned.reversed + toReverse)
+        earnedOnOrder[orderID]?.reversed += toReverse
         let taken = take(toReverse, at: now, preferring: orderID, includeLocked: true)
         let shortfall = toReverse - taken
         if shortfall > 0 && allowNegative { debt += shortfall }

@@ -34,16 +34,16 @@ public struct PointsLedgerEntry: Sendable, Equatable {
 
 /// Points earned together, with their own expiry and lock. Spending and expiry take from the
 /// oldest lot first.
-public struct PointsLot: Sendable, Equatable {
+public struct PointsLot: Sendable, Equatable, Codable {
     /// The key of the entry that created the lot.
     public let id: String
     public let earnedAtMillis: Int64
     /// Not spendable before this (a lock period), though it counts in the balance.
-    public let availableAtMillis: Int64
+    public internal(set) var availableAtMillis: Int64
     /// Nil: never expires.
     public let expiresAtMillis: Int64?
-    /// The order the points were earned on, for refund reversals.
-    public let orderID: String?
+    /// The order the points were earned on, for refund reversals (nil once lots of several orders merge).
+    public internal(set) var orderID: String?
     public var remaining: Int64
     /// An "expiring soon" notice was sent for this lot.
     public var warned = false
@@ -69,7 +69,8 @@ public enum LotExpiry: Sendable, Equatable {
     public func expiry(earnedAt millis: Int64) -> Int64? {
         let day: Int64 = 86_400_000
         switch self {
-        case .afterDays(let days): return millis + Int64(days) * day
+        // Rounded up to the end of the UTC day, so a day's lots share an expiry and merge.
+        case .afterDays(let days): return (millis / day + Int64(days) + 1) * day - 1
         case .never: return nil
         case .endOfMonth, .endOfYear:
             let (year, month) = CivilCalendar.yearMonth(millis: millis)

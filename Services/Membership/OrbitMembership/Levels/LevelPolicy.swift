@@ -36,8 +36,8 @@ public struct LevelPolicy: Sendable, Equatable {
 }
 
 /// A member's level and the growth behind it.
-public struct LevelState: Sendable, Equatable {
-    public struct Month: Sendable, Equatable {
+public struct LevelState: Sendable, Equatable, Codable {
+    public struct Month: Sendable, Equatable, Codable {
         public var index: Int64
         public var value: Int64
     }

@@ -24,8 +24,8 @@ public struct MemberContext: Sendable, Equatable {
 }
 
 /// Points already earned per rule in the current day, week and month, for caps.
-public struct CapUsage: Sendable, Equatable {
-    public struct Period: Sendable, Equatable {
+public struct CapUsage: Sendable, Equatable, Codable {
+    public struct Period: Sendable, Equatable, Codable {
         public var key: Int64
         public var used: Int64
     }

@@ -1,3 +1,4 @@
+import OrbitRuntime
 import OrbitContract
 
 /// Everything the scorer remembers about one user: counters and a few recent facts, never the

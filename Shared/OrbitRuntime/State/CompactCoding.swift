@@ -1,12 +1,12 @@
-/// A small binary format for state-store values: variable-length integers (zig-zag for signed),
+/// A small binary format for state-store values (shared by every stateful service): variable-length integers (zig-zag for signed),
 /// length-prefixed strings. Compact (a typical user state is about 100 bytes) and stable: fields
 /// are only ever appended, and a reader stops at the end of the bytes, so older values still read.
-struct CompactWriter {
-    private(set) var bytes: [UInt8] = []
+public struct CompactWriter {
+    public private(set) var bytes: [UInt8] = []
 
-    init(capacity: Int = 128) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 128) { bytes.reserveCapacity(capacity) }
 
-    mutating func unsigned(_ value: UInt64) {
+    public mutating func unsigned(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
             bytes.append(UInt8(v & 0x7F) | 0x80)
@@ -15,38 +15,38 @@ struct CompactWriter {
         bytes.append(UInt8(v))
     }
 
-    mutating func signed(_ value: Int64) {
+    public mutating func signed(_ value: Int64) {
         unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
-    mutating func int(_ value: Int) { signed(Int64(value)) }
-    mutating func int32(_ value: Int32) { signed(Int64(value)) }
+    public mutating func int(_ value: Int) { signed(Int64(value)) }
+    public mutating func int32(_ value: Int32) { signed(Int64(value)) }
 
-    mutating func fixed64(_ value: UInt64) {
+    public mutating func fixed64(_ value: UInt64) {
         for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
     }
 
-    mutating func string(_ value: String?) {
+    public mutating func string(_ value: String?) {
         guard let value else { unsigned(0); return }
         let utf8 = Array(value.utf8)
         unsigned(UInt64(utf8.count + 1))
         bytes.append(contentsOf: utf8)
     }
 
-    mutating func double(_ value: Double) { fixed64(value.bitPattern) }
+    public mutating func double(_ value: Double) { fixed64(value.bitPattern) }
 }
 
-struct CompactReader {
-    enum Failure: Error { case truncated, malformed }
+public struct CompactReader {
+    public enum Failure: Error { case truncated, malformed }
 
     private let bytes: [UInt8]
     private var index = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    var atEnd: Bool { index >= bytes.count }
+    public var atEnd: Bool { index >= bytes.count }
 
-    mutating func unsigned() throws(Failure) -> UInt64 {
+    public mutating func unsigned() throws(Failure) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -60,15 +60,15 @@ struct CompactReader {
         }
     }
 
-    mutating func signed() throws(Failure) -> Int64 {
+    public mutating func signed() throws(Failure) -> Int64 {
         let raw = try unsigned()
         return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
     }
 
-    mutating func int() throws(Failure) -> Int { Int(truncatingIfNeeded: try signed()) }
-    mutating func int32() throws(Failure) -> Int32 { Int32(truncatingIfNeeded: try signed()) }
+    public mutating func int() throws(Failure) -> Int { Int(truncatingIfNeeded: try signed()) }
+    public mutating func int32() throws(Failure) -> Int32 { Int32(truncatingIfNeeded: try signed()) }
 
-    mutating func fixed64() throws(Failure) -> UInt64 {
+    public mutating func fixed64() throws(Failure) -> UInt64 {
         guard index + 8 <= bytes.count else { throw .truncated }
         var value: UInt64 = 0
         for shift in stride(from: 0, to: 64, by: 8) {
@@ -78,7 +78,7 @@ struct CompactReader {
         return value
     }
 
-    mutating func string() throws(Failure) -> String? {
+    public mutating func string() throws(Failure) -> String? {
         let length = try unsigned()
         guard length > 0 else { return nil }
         let count = Int(length - 1)
@@ -87,12 +87,12 @@ struct CompactReader {
         return String(decoding: bytes[index..<(index + count)], as: UTF8.self)
     }
 
-    mutating func double() throws(Failure) -> Double { Double(bitPattern: try fixed64()) }
+    public mutating func double() throws(Failure) -> Double { Double(bitPattern: try fixed64()) }
 }
 
 /// FNV-1a, 64 bits: a stable hash (Swift's `Hasher` is seeded per process, so it cannot be stored).
-enum StableHash {
-    static func fnv1a(_ text: String) -> UInt64 {
+public enum StableHash {
+    public static func fnv1a(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 {
             hash ^= UInt64(byte)

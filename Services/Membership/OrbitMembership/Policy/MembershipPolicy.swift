@@ -1,0 +1,20 @@
+/// Every membership rule as plain values, read from `membership.yaml` by ``MembershipSettings``.
+public struct MembershipPolicy: Sendable {
+    public var configVersion = "default"
+    public var engine = EarningEngine(rules: [])
+    public var levels = LevelPolicy(levels: [MembershipLevel(name: "member", threshold: 0)])
+    public var lotExpiry = LotExpiry.afterDays(365)
+    public var lockDays = 0
+    public var expiringSoonDays = 14
+    public var allowNegativeBalance = false
+    /// How long an order's points stay reversible (refund window), in days.
+    public var refundWindowDays = 400
+    /// Which statuses may earn and spend. Unknown statuses may do neither.
+    public var statuses: [String: (earn: Bool, spend: Bool)] = ["active": (true, true), "blocked": (false, false), "frozen": (true, false)]
+    public var defaultStatus = "active"
+
+    public init() {}
+
+    public func canEarn(_ status: String) -> Bool { statuses[status]?.earn ?? false }
+    public func canSpend(_ status: String) -> Bool { statuses[status]?.spend ?? false }
+}

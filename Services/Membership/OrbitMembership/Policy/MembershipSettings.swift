@@ -1,0 +1,150 @@
+import Foundation
+import OrbitContract
+import OrbitRuntime
+
+/// The `topics` and `membership` sections of `membership.yaml`.
+public struct MembershipSettings: Sendable {
+    public var groupID = "orbit-members"
+    public var eventsTopic = OrbitTopics.validEvents
+    public var segmentChangesTopic = OrbitTopics.segmentChanges
+    public var commandsTopic = OrbitTopics.memberCommands
+    public var internalTopic = OrbitTopics.membersInternal
+    public var inputsTopic = OrbitTopics.membersInputs
+    public var ledgerTopic = OrbitTopics.pointsLedger
+    public var accountsTopic = OrbitTopics.memberAccounts
+    public var memberEventsTopic = OrbitTopics.memberEvents
+    public var stateChangelogTopic = OrbitTopics.membersStateChangelog
+    public var evaluationInterval: Duration = .seconds(60)
+    public var fixedNowMillis: Int64?
+    public var policy = MembershipPolicy()
+
+    public init() {}
+
+    public init(document: ConfigDocument) throws(ConfigError) {
+        let topics = document.section("topics")
+        try topics.rejectUnknownKeys(["events", "segment_changes", "commands", "internal", "inputs", "ledger", "accounts", "member_events", "state_changelog"])
+        inputsTopic = try topics.string("inputs", default: inputsTopic)
+        eventsTopic = try topics.string("events", default: eventsTopic)
+        segmentChangesTopic = try topics.string("segment_changes", default: segmentChangesTopic)
+        commandsTopic = try topics.string("commands", default: commandsTopic)
+        internalTopic = try topics.string("internal", default: internalTopic)
+        ledgerTopic = try topics.string("ledger", default: ledgerTopic)
+        accountsTopic = try topics.string("accounts", default: accountsTopic)
+        memberEventsTopic = try topics.string("member_events", default: memberEventsTopic)
+        stateChangelogTopic = try topics.string("state_changelog", default: stateChangelogTopic)
+
+        let m = document.section("membership")
+        try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies",
+                                 "exchange_rates", "lot_expiry", "lock_days", "expiring_soon_days", "allow_negative_balance",
+                                 "refund_window_days", "statuses", "default_status", "levels", "downgrade_grace_days", "rules"])
+        var p = MembershipPolicy()
+        p.configVersion = try m.string("config_version", default: "unversioned")
+        groupID = try m.string("group_id", default: groupID)
+        evaluationInterval = .seconds(try m.int("evaluation_interval_seconds", default: 60, range: 1...86_400))
+        if let fixed = try m.optionalString("fixed_now") {
+            do { fixedNowMillis = try RFC3339.parse(fixed) } catch { throw m.invalid("fixed_now", "must be an RFC 3339 date-time: \(error.message)") }
+        }
+        let currency = try m.string("points_currency", default: "USD")
+        let digits = try m.intMap("currencies", range: 0...4) ?? CurrencyCatalog.standard.digitsByCode
+        guard digits[currency] != nil else { throw m.invalid("points_currency", "\(currency) is not among membership.currencies") }
+        var rates: [String: Double] = [currency: 1]
+        let rateSection = m.section("exchange_rates")
+        for code in try rateSection.scalars().keys.sorted() { rates[code] = try rateSection.double(code, range: 1e-9...1e9) }
+        switch try m.string("lot_expiry", default: "after_days:365") {
+        case "never": p.lotExpiry = .never
+        case "end_of_month": p.lotExpiry = .endOfMonth
+        case "end_of_year": p.lotExpiry = .endOfYear
+        case let text where text.hasPrefix("after_days:"):
+            guard let days = Int(text.dropFirst("after_days:".count)), days > 0 else { throw m.invalid("lot_expiry", "after_days:N needs N > 0") }
+            p.lotExpiry = .afterDays(days)
+        default: throw m.invalid("lot_expiry", "must be after_days:N, end_of_month, end_of_year or never")
+        }
+        p.lockDays = try m.int("lock_days", default: 0, range: 0...365)
+        p.expiringSoonDays = try m.int("expiring_soon_days", default: 14, range: 0...365)
+        p.allowNegativeBalance = try m.bool("allow_negative_balance", default: false)
+        p.refundWindowDays = try m.int("refund_window_days", default: 400, range: 1...3650)
+        let statuses = m.section("statuses")
+        if statuses.exists {
+            var table: [String: (earn: Bool, spend: Bool)] = [:]
+            for name in try statuses.scalarsIfMapping().keys.sorted() {
+                let entry = statuses.section(name)
+                try entry.rejectUnknownKeys(["earn", "spend"])
+                table[name] = (try entry.bool("earn", default: false), try entry.bool("spend", default: false))
+            }
+            p.statuses = table
+        }
+        p.defaultStatus = try m.string("default_status", default: "active")
+        guard p.statuses[p.defaultStatus] != nil else { throw m.invalid("default_status", "\(p.defaultStatus) is not among membership.statuses") }
+
+        var levels: [MembershipLevel] = []
+        for level in try m.sectionList("levels") {
+            try level.rejectUnknownKeys(["name", "threshold", "points_multiplier", "benefits"])
+            levels.append(MembershipLevel(name: try level.string("name"), threshold: Int64(try level.int("threshold", range: 0...Int(Int32.max))),
+                                          pointsMultiplier: try level.double("points_multiplier", default: 1, range: 0.01...100),
+                                          benefits: try level.stringMap("benefits")))
+        }
+        if !levels.isEmpty {
+            guard levels.contains(where: { $0.threshold == 0 }) else { throw m.invalid("levels", "one level must have threshold 0 (where everyone starts)") }
+            guard Set(levels.map(\.name)).count == levels.count else { throw m.invalid("levels", "level names must be unique") }
+            p.levels = LevelPolicy(levels: levels, graceDays: try m.int("downgrade_grace_days", default: 30, range: 0...3650))
+        }
+
+        var rules: [EarningRule] = []
+        for rule in try m.sectionList("rules") { rules.append(try Self.rule(rule, levels: Set(p.levels.levels.map(\.name)))) }
+        guard Set(rules.map(\.id)).count == rules.count else { throw m.invalid("rules", "rule ids must be unique") }
+        p.engine = EarningEngine(rules: rules, pointsCurrency: currency, exchangeRates: rates, currencyDigits: digits)
+        policy = p
+    }
+
+    static func rule(_ r: ConfigSection, levels: Set<String>) throws(ConfigError) -> EarningRule {
+        try r.rejectUnknownKeys(["id", "kind", "points", "points_per_unit", "minimum_amount", "exclude_skus", "exclude_categories", "skus", "categories",
+                                 "factor", "event", "day", "on", "pays", "dimension", "value", "active_from", "active_until", "levels", "segments", "caps"])
+        let id = try r.string("id")
+        func points() throws(ConfigError) -> Int64 { Int64(try r.int("points", range: 1...10_000_000)) }
+        let kind: EarningRule.Kind
+        switch try r.string("kind") {
+        case "spending":
+            kind = .spending(pointsPerUnit: try r.double("points_per_unit", range: 0...10_000), minimumMinor: Int64(try r.double("minimum_amount", default: 0, range: 0...1e12) * 100),
+                             excludedSKUs: Set(try r.stringList("exclude_skus")), excludedCategories: Set(try r.stringList("exclude_categories")))
+        case "fixed":
+            kind = .fixed(points: try points(), skus: Set(try r.stringList("skus")), categories: Set(try r.stringList("categories")))
+        case "multiplier":
+            kind = .multiplier(factor: try r.double("factor", range: 1...100), categories: Set(try r.stringList("categories")))
+        case "event":
+            let name = try r.string("event")
+            kind = .event(name == "first_purchase" ? .firstPurchase : .event(EventType(name)), points: try points())
+            guard name == "first_purchase" || EventType.builtInSet.contains(EventType(name)) else { throw r.invalid("event", "unknown event type \(name)") }
+        case "streak":
+            kind = .streak(day: try r.int("day", range: 2...3650), points: try points())
+        case "referral":
+            let moment = try r.choice("on", default: EarningRule.ReferralMoment.firstPurchase)
+            kind = .referral(on: moment, points: try points(), pays: try r.choice("pays", default: EarningRule.Payee.referrer))
+        case "segment_entry":
+            kind = .segmentEntry(dimension: try r.string("dimension"), value: try r.string("value"), points: try points())
+        case let other:
+            throw r.invalid("kind", "\(other) is not a rule kind (spending, fixed, multiplier, event, streak, referral, segment_entry)")
+        }
+        var rule = EarningRule(id: id, kind: kind)
+        do {
+            rule.activeFromMillis = try r.optionalString("active_from").map { try RFC3339.parse($0) }
+            rule.activeUntilMillis = try r.optionalString("active_until").map { try RFC3339.parse($0) }
+        } catch let error as RFC3339.ParseError {
+            throw r.invalid("active_from", "active_from/active_until must be RFC 3339 date-times: \(error.message)")
+        } catch let error as ConfigError {
+            throw error
+        } catch {
+            throw r.invalid("active_from", "\(error)")
+        }
+        let ruleLevels = try r.stringList("levels")
+        for level in ruleLevels where !levels.contains(level) { throw r.invalid("levels", "\(level) is not a configured level") }
+        rule.levels = ruleLevels.isEmpty ? nil : Set(ruleLevels)
+        let segments = try r.stringList("segments")
+        rule.segments = segments.isEmpty ? nil : Set(segments)
+        let caps = r.section("caps")
+        try caps.rejectUnknownKeys(["day", "week", "month"])
+        rule.caps = .init(perDay: try caps.optionalString("day").map { _ throws(ConfigError) in Int64(try caps.int("day", range: 1...Int(Int32.max))) },
+                          perWeek: try caps.optionalString("week").map { _ throws(ConfigError) in Int64(try caps.int("week", range: 1...Int(Int32.max))) },
+                          perMonth: try caps.optionalString("month").map { _ throws(ConfigError) in Int64(try caps.int("month", range: 1...Int(Int32.max))) })
+        return rule
+    }
+}

@@ -1,0 +1,61 @@
+import OrbitContract
+
+/// A command on `orbit.member-commands` (JSON), keyed by the user it concerns (`from` for transfers).
+public enum MemberCommand: Sendable, Equatable {
+    case redeem(requestID: String, userID: String, points: Int64, rewardID: String)
+    case adjust(requestID: String, userID: String, points: Int64, reason: String, operatorID: String)
+    case transfer(requestID: String, from: String, to: String, points: Int64)
+    case bulkGrant(requestID: String, campaignID: String, points: Int64, users: [String])
+    case join(requestID: String, userID: String, plan: String, months: Int)
+    case renew(requestID: String, userID: String, months: Int)
+    case cancel(requestID: String, userID: String)
+    case setStatus(requestID: String, userID: String, status: String)
+
+    public var requestID: String {
+        switch self {
+        case .redeem(let r, _, _, _), .adjust(let r, _, _, _, _), .transfer(let r, _, _, _), .bulkGrant(let r, _, _, _),
+             .join(let r, _, _, _), .renew(let r, _, _), .cancel(let r, _), .setStatus(let r, _, _): r
+        }
+    }
+
+    public enum ParseError: Error, Equatable { case invalid(String, requestID: String?) }
+
+    public static func parse(_ bytes: [UInt8]) throws(ParseError) -> MemberCommand {
+        guard let o = try? JSONParser.parse(bytes).objectValue else { throw .invalid("not a JSON object", requestID: nil) }
+        let request = o["request_id"]?.stringValue
+        guard let requestID = request, !requestID.isEmpty, requestID.utf8.count <= 128 else { throw .invalid("request_id is required (1-128 characters)", requestID: nil) }
+        func string(_ key: String) throws(ParseError) -> String {
+            guard let v = o[key]?.stringValue, !v.isEmpty, v.utf8.count <= 128 else { throw .invalid("\(key) is required", requestID: requestID) }
+            return v
+        }
+        func positive(_ key: String) throws(ParseError) -> Int64 {
+            guard let v = o[key]?.numberValue?.int64Value, v > 0, v <= 1_000_000_000 else { throw .invalid("\(key) must be a whole number from 1 to 1000000000", requestID: requestID) }
+            return v
+        }
+        switch o["type"]?.stringValue {
+        case "redeem": return .redeem(requestID: requestID, userID: try string("user_id"), points: try positive("points"), rewardID: try string("reward_id"))
+        case "adjust":
+            guard let points = o["points"]?.numberValue?.int64Value, points != 0, abs(points) <= 1_000_000_000 else { throw .invalid("points must be a non-zero whole number", requestID: requestID) }
+            return .adjust(requestID: requestID, userID: try string("user_id"), points: points, reason: try string("reason"), operatorID: try string("operator"))
+        case "transfer":
+            let from = try string("from"), to = try string("to")
+            guard from != to else { throw .invalid("cannot transfer to oneself", requestID: requestID) }
+            return .transfer(requestID: requestID, from: from, to: to, points: try positive("points"))
+        case "bulk_grant":
+            guard let list = o["users"]?.arrayValue, !list.isEmpty, list.count <= 10_000 else { throw .invalid("users must list 1 to 10000 user ids", requestID: requestID) }
+            let users = list.compactMap(\.stringValue)
+            guard users.count == list.count else { throw .invalid("users must be strings", requestID: requestID) }
+            return .bulkGrant(requestID: requestID, campaignID: try string("campaign_id"), points: try positive("points"), users: users)
+        case "join":
+            return .join(requestID: requestID, userID: try string("user_id"), plan: try string("plan"), months: Int(o["months"]?.numberValue?.int64Value ?? 12))
+        case "renew":
+            return .renew(requestID: requestID, userID: try string("user_id"), months: Int(o["months"]?.numberValue?.int64Value ?? 12))
+        case "cancel":
+            return .cancel(requestID: requestID, userID: try string("user_id"))
+        case "set_status":
+            return .setStatus(requestID: requestID, userID: try string("user_id"), status: try string("status"))
+        default:
+            throw .invalid("type must be redeem, adjust, transfer, bulk_grant, join, renew, cancel or set_status", requestID: requestID)
+        }
+    }
+}

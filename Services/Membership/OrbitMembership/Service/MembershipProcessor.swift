@@ -1,0 +1,485 @@
+import Foundation
+import Logging
+import Metrics
+import OrbitContract
+import OrbitKafka
+import OrbitRuntime
+
+/// Membership and points: events earn points by the rules, commands redeem, adjust, transfer and
+/// grant them, time expires them and moves levels. Every change is a ledger entry with an
+/// idempotency key; the account is published once per member per batch.
+///
+/// Reads one stream, `orbit-members.inputs`, where ``MemberInputRouter`` has merged each member's
+/// events (0), segment changes (1), commands (2) and internal messages (3) in one order. One
+/// ordered stream per member is what makes a replay after a crash repeat exactly the same ledger
+/// entries: with several input topics, a replay could interleave a member's purchases and
+/// redemptions differently, and the same entry would come out with another balance.
+public final class MembershipProcessor: RecordProcessor {
+    let settings: MembershipSettings
+    let policy: MembershipPolicy
+    let store: ChangelogStore
+    let logger: Logger
+    let now: @Sendable () -> Int64
+    private var dirty: [Int32: Set<String>] = [:]
+    private var lastEvaluationMillis: Int64 = .min
+
+    private let entriesCounter = Counter(label: "orbit_members_ledger_entries_total")
+    private let rejectedCommands = Counter(label: "orbit_members_commands_rejected_total")
+    private let replays = Counter(label: "orbit_members_replays_skipped_total")
+
+    public init(settings: MembershipSettings, logger: Logger, now: @escaping @Sendable () -> Int64 = StreamPipeline.wallClock) {
+        self.settings = settings
+        self.policy = settings.policy
+        self.store = ChangelogStore(changelogTopic: settings.stateChangelogTopic)
+        self.logger = logger
+        if let fixed = settings.fixedNowMillis { self.now = { fixed } } else { self.now = now }
+    }
+
+    // MARK: Partitions
+
+    public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
+        let numbers = Set(partitions.map(\.partition)).subtracting(store.ownedPartitions).sorted()
+        guard !numbers.isEmpty else { return }
+        let records = try store.restore(numbers, reader: restorer)
+        logger.info("restored \(numbers.map { store.count($0) }.reduce(0, +)) members of partitions \(numbers) from \(records) changelog records")
+    }
+
+    public func partitionsRevoked(_ partitions: [TopicPartition]) {
+        for partition in partitions where partition.topic == settings.inputsTopic {
+            store.drop(partition.partition)
+            dirty[partition.partition] = nil
+        }
+    }
+
+    // MARK: Records
+
+    public func process(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
+        guard let input = MemberInputRouter.kind(of: record), let value = record.value, let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) else { return }
+        var state = load(record.partition, key)
+        var out = Outputs(userID: key, settings: settings)
+        switch input {
+        case 0:
+            guard let event = try? UserEvent.decode(value), event.userID == key else { return }
+            guard !state.alreadyApplied(offset: record.offset, key: event.id) else { replays.increment(); return }
+            apply(event, to: &state, out: &out)
+        case 1:
+            guard let change = try? JSONParser.parse(value).objectValue, let id = change["id"]?.stringValue,
+                  let dimension = change["dimension"]?.stringValue, let to = change["to"]?.stringValue else { return }
+            guard !state.alreadyApplied(offset: record.offset, key: id) else { replays.increment(); return }
+            state.segments = state.segments.filter { !$0.hasPrefix(dimension + ":") }.union(["\(dimension):\(to)"])
+            var caps = state.caps
+            let awards = policy.engine.awards(forSegment: dimension, value: to, at: record.timestampMillis ?? now(), context: context(state), caps: &caps)
+            state.caps = caps
+            for award in awards { earn(award.points, key: "\(id):\(award.ruleID)", rule: award.ruleID, reason: award.reason, at: record.timestampMillis ?? now(), orderID: nil, state: &state, out: &out) }
+        case 2:
+            let time = record.timestampMillis ?? now()
+            let command: MemberCommand
+            do {
+                command = try MemberCommand.parse(value)
+            } catch {
+                guard case .invalid(let reason, let requestID) = error else { return }
+                rejectedCommands.increment()
+                out.result(requestID: requestID ?? "offset-\(record.topic)-\(record.partition)-\(record.offset)", status: "rejected", reason: "invalid: \(reason)", time: time)
+                break
+            }
+            if record.offset <= state.appliedOffset { replays.increment(); return }
+            if let previous = state.previousResult(command.requestID) {
+                _ = state.alreadyApplied(offset: record.offset, key: "repeat:\(record.offset)")
+                out.raw(previous)  // a repeated request: the original result, nothing changes
+                break
+            }
+            guard !state.alreadyApplied(offset: record.offset, key: "command:\(command.requestID)") else { replays.increment(); return }
+            handle(command, state: &state, out: &out, at: time)
+        default:
+            guard let message = InternalMessage.decode(value) else { return }
+            guard !state.alreadyApplied(offset: record.offset, key: message.key) else { replays.increment(); return }
+            state.known = true
+            switch message.kind {
+            case .award, .transferIn, .grant:
+                if message.kind == .award && !policy.canEarn(state.status) { break }
+                earn(message.points, key: message.key, rule: message.rule, reason: message.reason, at: message.time, orderID: nil, state: &state, out: &out)
+            case .referredBy:
+                if state.referredBy == nil || (message.time, message.from) < (state.referredAtMillis, state.referredBy!) && state.purchases == 0 {
+                    state.referredBy = message.from
+                    state.referredAtMillis = message.time
+                }
+            }
+        }
+        outputs.append(contentsOf: out.records)
+        entriesCounter.increment(by: out.entries)
+        store.put(record.partition, key, state.encoded())
+        dirty[record.partition, default: []].insert(key)
+    }
+
+    private func context(_ state: MemberState) -> MemberContext {
+        MemberContext(level: state.level.level, levelMultiplier: policy.levels.level(named: state.level.level)?.pointsMultiplier ?? 1,
+                      segments: state.segments, purchasesBefore: state.purchases, checkInStreak: state.checkInStreak,
+                      referredBy: state.referredBy, canEarn: policy.canEarn(state.status))
+    }
+
+    private func apply(_ event: UserEvent, to state: inout MemberState, out: inout Outputs) {
+        state.known = true
+        if event.type == .checkIn {
+            let day = event.timeMillis / 86_400_000
+            if let last = state.checkInLastDay {
+                if day == last + 1 { state.checkInStreak += 1; state.checkInLastDay = day } else if day > last + 1 { state.checkInStreak = 1; state.checkInLastDay = day }
+            } else { state.checkInStreak = 1; state.checkInLastDay = day }
+        }
+        if event.type == .referral, let referee = event.properties["referred_user_id"]?.stringValue {
+            out.internalMessage(to: referee, InternalMessage(kind: .referredBy, key: "\(event.id):referred", points: 0, from: event.userID, rule: nil, reason: "", time: event.timeMillis))
+        }
+        let orderID = event.properties["order_id"]?.stringValue
+        if event.type == .refund, let orderID, let order = state.orders[orderID], order.amountMinor > 0 {
+            let refunded = min(order.amountMinor, order.refundedMinor + (event.properties["amount_minor"]?.numberValue?.int64Value ?? 0))
+            state.orders[orderID]?.refundedMinor = refunded
+            if let entry = state.points.reverse(orderID: orderID, share: Double(refunded) / Double(order.amountMinor), key: "\(event.id):reverse",
+                                                reason: "refund on order \(orderID)", at: event.timeMillis, allowNegative: policy.allowNegativeBalance) {
+                state.level.addGrowth(entry.points, at: event.timeMillis)
+                out.entry(entry)
+            }
+        }
+        var caps = state.caps
+        let awards = policy.engine.awards(for: event, context: context(state), caps: &caps)
+        state.caps = caps
+        for award in awards {
+            switch award.recipient {
+            case .member:
+                earn(award.points, key: "\(event.id):\(award.ruleID)", rule: award.ruleID, reason: award.reason, at: event.timeMillis,
+                     orderID: event.type == .purchase ? orderID : nil, state: &state, out: &out)
+            case .other(let user):
+                out.internalMessage(to: user, InternalMessage(kind: .award, key: "\(event.id):\(award.ruleID):\(user)", points: award.points, from: event.userID,
+                                                              rule: award.ruleID, reason: award.reason, time: event.timeMillis))
+            }
+        }
+        if event.type == .purchase {
+            state.purchases += 1
+            if let orderID { state.orders[orderID] = .init(amountMinor: event.properties["amount_minor"]?.numberValue?.int64Value ?? 0, refundedMinor: 0, atMillis: event.timeMillis) }
+        }
+    }
+
+    private func earn(_ points: Int64, key: String, rule: String?, reason: String, at time: Int64, orderID: String?, state: inout MemberState, out: inout Outputs) {
+        guard points > 0 else { return }
+        let entry = state.points.earn(points, key: key, kind: rule == "adjust" ? .adjust : .earn, ruleID: rule, reason: reason, at: time,
+                                      orderID: orderID, expiry: policy.lotExpiry, lockDays: policy.lockDays)
+        state.totalEarned += points
+        state.level.addGrowth(points, at: time)
+        out.entry(entry)
+        if let change = state.level.evaluate(at: time, policy: policy.levels) {
+            out.memberEvent(kind: "level_changed", id: "\(key):level", time: time, fields: [("from", .string(change.from)), ("to", .string(change.to)), ("reason", .string(change.reason))])
+        }
+    }
+
+    private func handle(_ command: MemberCommand, state: inout MemberState, out: inout Outputs, at time: Int64) {
+        func finish(_ status: String, _ reason: String? = nil, extra: [(String, JSONValue)] = []) {
+            let bytes = out.result(requestID: command.requestID, status: status, reason: reason, time: time, extra: extra)
+            state.remember(command.requestID, result: bytes)
+            if status == "rejected" { rejectedCommands.increment() }
+        }
+        switch command {
+        case .redeem(let request, _, let points, let reward):
+            guard state.known else { return finish("rejected", "unknown_user") }
+            guard policy.canSpend(state.status) else { return finish("rejected", "blocked") }
+            switch state.points.spend(points, key: "\(request):redeem", reason: "redeemed for \(reward)", at: time) {
+            case .success(let entry):
+                state.totalRedeemed += points
+                out.entry(entry)
+                finish("accepted", extra: [("points", .number(JSONNumber(points))), ("balance_after", .number(JSONNumber(entry.balanceAfter)))])
+            case .failure(.insufficient(let available)):
+                finish("rejected", "insufficient_points", extra: [("available", .number(JSONNumber(available)))])
+            }
+        case .adjust(let request, _, let points, let reason, let operatorID):
+            guard state.known else { return finish("rejected", "unknown_user") }
+            if points > 0 {
+                earn(points, key: "\(request):adjust", rule: "adjust", reason: "\(reason) (by \(operatorID))", at: time, orderID: nil, state: &state, out: &out)
+                finish("accepted")
+            } else {
+                switch state.points.spend(-points, key: "\(request):adjust", kind: .adjust, ruleID: "adjust", reason: "\(reason) (by \(operatorID))", at: time) {
+                case .success(let entry): out.entry(entry); finish("accepted")
+                case .failure(.insufficient(let available)): finish("rejected", "insufficient_points", extra: [("available", .number(JSONNumber(available)))])
+                }
+            }
+        case .transfer(let request, _, let to, let points):
+            guard state.known else { return finish("rejected", "unknown_user") }
+            guard policy.canSpend(state.status) else { return finish("rejected", "blocked") }
+            switch state.points.spend(points, key: "\(request):transfer-out", kind: .adjust, ruleID: "transfer", reason: "transferred to \(to)", at: time) {
+            case .success(let entry):
+                out.entry(entry)
+                out.internalMessage(to: to, InternalMessage(kind: .transferIn, key: "\(request):transfer-in", points: points, from: out.userID, rule: "transfer",
+                                                            reason: "transferred from \(out.userID)", time: time))
+                finish("accepted")
+            case .failure(.insufficient(let available)):
+                finish("rejected", "insufficient_points", extra: [("available", .number(JSONNumber(available)))])
+            }
+        case .bulkGrant(let request, let campaign, let points, let users):
+            for user in Set(users).sorted() {
+                out.internalMessage(to: user, InternalMessage(kind: .grant, key: "\(request):grant:\(user)", points: points, from: out.userID, rule: "campaign:\(campaign)",
+                                                              reason: "campaign \(campaign)", time: time))
+            }
+            finish("accepted", extra: [("users", .number(JSONNumber(Set(users).count)))])
+        case .join(_, _, let plan, let months):
+            guard state.known else { return finish("rejected", "unknown_user") }
+            guard months > 0, months <= 120 else { return finish("rejected", "invalid: months must be 1...120") }
+            state.paid = .init(plan: plan, startedAtMillis: time, expiresAtMillis: time + Int64(months) * 30 * 86_400_000, cancelled: false)
+            out.memberEvent(kind: "paid_membership", id: "\(command.requestID):paid", time: time, fields: [("change", .string("joined")), ("plan", .string(plan))])
+            finish("accepted")
+        case .renew(_, _, let months):
+            guard var paid = state.paid, months > 0, months <= 120 else { return finish("rejected", state.paid == nil ? "not_a_paid_member" : "invalid: months must be 1...120") }
+            paid.expiresAtMillis = max(paid.expiresAtMillis, time) + Int64(months) * 30 * 86_400_000
+            paid.cancelled = false
+            state.paid = paid
+            out.memberEvent(kind: "paid_membership", id: "\(command.requestID):paid", time: time, fields: [("change", .string("renewed")), ("plan", .string(paid.plan))])
+            finish("accepted")
+        case .cancel:
+            guard state.paid != nil else { return finish("rejected", "not_a_paid_member") }
+            state.paid?.cancelled = true
+            out.memberEvent(kind: "paid_membership", id: "\(command.requestID):paid", time: time, fields: [("change", .string("cancelled")), ("plan", .string(state.paid!.plan))])
+            finish("accepted")
+        case .setStatus(_, _, let status):
+            guard policy.statuses[status] != nil else { return finish("rejected", "invalid: unknown status \(status)") }
+            state.status = status
+            state.known = true
+            finish("accepted")
+        }
+    }
+
+    private func load(_ partition: Int32, _ key: String) -> MemberState {
+        guard let bytes = store.get(partition, key), let state = try? MemberState.decode(bytes) else { return MemberState(userID: key, policy: policy) }
+        return state
+    }
+
+    // MARK: Batch end and time
+
+    public func flush(outputs: inout [ProducerRecord]) {
+        let time = now()
+        for (partition, keys) in dirty.sorted(by: { $0.key < $1.key }) {
+            for key in keys.sorted() {
+                outputs.append(ProducerRecord(topic: settings.accountsTopic, key: Array(key.utf8), value: Outputs.account(load(partition, key), userID: key, policy: policy, at: time)))
+            }
+        }
+        dirty.removeAll(keepingCapacity: true)
+    }
+
+    public func punctuate(nowMillis: Int64, outputs: inout [ProducerRecord]) {
+        let time = now()
+        for partition in store.ownedPartitions {
+            for (key, bytes) in store.entries(partition) {
+                guard var state = try? MemberState.decode(bytes) else { continue }
+                let before = state
+                var out = Outputs(userID: key, settings: settings)
+                for entry in state.points.expire(at: time) {
+                    state.totalExpired -= entry.points
+                    out.entry(entry)
+                }
+                for lot in state.points.expiringSoon(at: time, withinDays: policy.expiringSoonDays) {
+                    out.memberEvent(kind: "points_expiring", id: "\(lot.id):expiring", time: time, fields: [("points", .number(JSONNumber(lot.remaining))), ("expires", .string(RFC3339.format(millis: lot.expiresAtMillis!)))])
+                }
+                if let change = state.level.evaluate(at: time, policy: policy.levels) {
+                    out.memberEvent(kind: "level_changed", id: "\(key):level:\(time / 86_400_000)", time: time, fields: [("from", .string(change.from)), ("to", .string(change.to)), ("reason", .string(change.reason))])
+                }
+                if let paid = state.paid, paid.expiresAtMillis <= time {
+                    state.paid = nil
+                    out.memberEvent(kind: "paid_membership", id: "\(key):paid-expired:\(paid.expiresAtMillis)", time: time, fields: [("change", .string("expired")), ("plan", .string(paid.plan))])
+                }
+                state.points.forgetOrders(earnedBefore: time - Int64(policy.refundWindowDays) * 86_400_000)
+                guard state != before else { continue }
+                outputs.append(contentsOf: out.records)
+                store.put(partition, key, state.encoded())
+                dirty[partition, default: []].insert(key)
+            }
+        }
+        lastEvaluationMillis = time
+    }
+
+    public func takeStateChanges() -> [ProducerRecord] { store.takeChanges() }
+}
+
+/// A message between members' partitions.
+struct InternalMessage: Equatable {
+    enum Kind: String { case award, transferIn = "transfer_in", grant, referredBy = "referred_by" }
+    let kind: Kind
+    let key: String
+    let points: Int64
+    let from: String
+    let rule: String?
+    let reason: String
+    let time: Int64
+
+    func encoded() -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("kind"); w.string(kind.rawValue)
+        w.key("key"); w.string(key)
+        w.key("points"); w.int(points)
+        w.key("from"); w.string(from)
+        w.key("rule"); if let rule { w.string(rule) } else { w.null() }
+        w.key("reason"); w.string(reason)
+        w.key("time_ms"); w.int(time)
+        w.endObject()
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) -> InternalMessage? {
+        guard let o = try? JSONParser.parse(bytes).objectValue, let kind = o["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
+              let key = o["key"]?.stringValue, let points = o["points"]?.numberValue?.int64Value, let from = o["from"]?.stringValue,
+              let time = o["time_ms"]?.numberValue?.int64Value else { return nil }
+        return InternalMessage(kind: kind, key: key, points: points, from: from, rule: o["rule"]?.stringValue, reason: o["reason"]?.stringValue ?? "", time: time)
+    }
+}
+
+/// The records one input causes, in order.
+struct Outputs {
+    let userID: String
+    let settings: MembershipSettings
+    var records: [ProducerRecord] = []
+    var entries = 0
+
+    init(userID: String, settings: MembershipSettings) {
+        self.userID = userID
+        self.settings = settings
+    }
+
+    mutating func entry(_ e: PointsLedgerEntry) {
+        entries += 1
+        records.append(ProducerRecord(topic: settings.ledgerTopic, key: Array(userID.utf8), value: Self.ledger(e)))
+    }
+
+    static func ledger(_ e: PointsLedgerEntry) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("schema_version"); w.int(1)
+        w.key("key"); w.string(e.key)
+        w.key("user_id"); w.string(e.userID)
+        w.key("kind"); w.string(e.kind.rawValue)
+        w.key("points"); w.int(e.points)
+        w.key("balance_after"); w.int(e.balanceAfter)
+        w.key("rule"); if let r = e.ruleID { w.string(r) } else { w.null() }
+        w.key("reason"); w.string(e.reason)
+        w.key("time"); w.timestamp(millis: e.timeMillis)
+        w.key("shortfall"); w.int(e.shortfall)
+        w.endObject()
+        return w.bytes
+    }
+
+    mutating func internalMessage(to user: String, _ message: InternalMessage) {
+        records.append(ProducerRecord(topic: settings.internalTopic, key: Array(user.utf8), value: message.encoded()))
+    }
+
+    mutating func raw(_ bytes: [UInt8]) {
+        records.append(ProducerRecord(topic: settings.memberEventsTopic, key: Array(userID.utf8), value: bytes))
+    }
+
+    @discardableResult
+    mutating func result(requestID: String, status: String, reason: String?, time: Int64, extra: [(String, JSONValue)] = []) -> [UInt8] {
+        var fields: [(String, JSONValue)] = [("request_id", .string(requestID)), ("status", .string(status))]
+        if let reason { fields.append(("reason", .string(reason))) }
+        return memberEvent(kind: "command_result", id: "\(requestID):result", time: time, fields: fields + extra)
+    }
+
+    @discardableResult
+    mutating func memberEvent(kind: String, id: String, time: Int64, fields: [(String, JSONValue)]) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("schema_version"); w.int(1)
+        w.key("id"); w.string(id)
+        w.key("user_id"); w.string(userID)
+        w.key("kind"); w.string(kind)
+        w.key("time"); w.timestamp(millis: time)
+        for (key, value) in fields { w.key(key); w.value(value) }
+        w.endObject()
+        records.append(ProducerRecord(topic: settings.memberEventsTopic, key: Array(userID.utf8), value: w.bytes))
+        return w.bytes
+    }
+
+    static func account(_ state: MemberState, userID: String, policy: MembershipPolicy, at time: Int64) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("schema_version"); w.int(1)
+        w.key("user_id"); w.string(userID)
+        w.key("balance"); w.int(state.points.balance)
+        w.key("available"); w.int(max(0, state.points.available(at: time)))
+        w.key("debt"); w.int(state.points.debt)
+        // A summary of the lots, not the lots themselves: an account record stays small however
+        // often the member earns.
+        let lots = state.points.lots
+        let locked = lots.filter { $0.availableAtMillis > time }.reduce(0) { $0 + $1.remaining }
+        let nextExpiry = lots.compactMap(\.expiresAtMillis).filter { $0 > time }.min()
+        w.key("lots"); w.beginObject()
+        w.key("count"); w.int(lots.count)
+        w.key("locked_points"); w.int(locked)
+        w.key("next_expiry"); if let nextExpiry { w.timestamp(millis: nextExpiry) } else { w.null() }
+        w.key("expiring_next"); w.int(nextExpiry.map { e in lots.filter { $0.expiresAtMillis == e }.reduce(0) { $0 + $1.remaining } } ?? 0)
+        w.endObject()
+        w.key("level"); w.string(state.level.level)
+        w.key("growth_value"); w.int(state.level.growthValue(at: time))
+        w.key("benefits"); w.value(.object(JSONObject((policy.levels.level(named: state.level.level)?.benefits ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: .string($0.value)) })))
+        w.key("paid_membership")
+        if let paid = state.paid {
+            w.beginObject()
+            w.key("plan"); w.string(paid.plan)
+            w.key("since"); w.timestamp(millis: paid.startedAtMillis)
+            w.key("expires"); w.timestamp(millis: paid.expiresAtMillis)
+            w.key("cancelled"); w.bool(paid.cancelled)
+            w.endObject()
+        } else { w.null() }
+        w.key("status"); w.string(state.status)
+        w.key("totals"); w.beginObject()
+        w.key("earned"); w.int(state.totalEarned)
+        w.key("redeemed"); w.int(state.totalRedeemed)
+        w.key("expired"); w.int(state.totalExpired)
+        w.endObject()
+        w.key("config_version"); w.string(policy.configVersion)
+        w.endObject()
+        return w.bytes
+    }
+}
+
+/// Wires the membership service into the runtime: two pipelines in one process, the router
+/// (stateless: four topics in, one merged stream out) and the ledger (stateful, on that stream).
+public enum MembershipService {
+    public static func makePipelines(runtime: RuntimeSettings, settings: MembershipSettings, logger: Logger) -> [StreamPipeline] {
+        let transactional = ProcessInfoInstance.transactionalID(service: runtime.serviceName)
+        let router = StreamPipeline(
+            settings: .init(groupID: settings.groupID + "-router",
+                            inputTopics: [settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic],
+                            runtime: runtime, transactionalID: transactional.map { $0 + "-router" }),
+            processor: MemberInputRouter(settings: settings), logger: logger)
+        let ledger = StreamPipeline(
+            settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime, transactionalID: transactional,
+                            punctuationInterval: settings.evaluationInterval),
+            processor: MembershipProcessor(settings: settings, logger: logger), logger: logger)
+        return [router, ledger]
+    }
+
+    /// Every input and the state changelog must have the same partition count (co-partitioned by user id).
+    public static func checkTopics(runtime: RuntimeSettings, settings: MembershipSettings, logger: Logger) throws {
+        let admin = try KafkaAdmin(configuration: runtime.kafka, logger: logger)
+        let expected = try admin.partitionCount(of: settings.eventsTopic)
+        for topic in [settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic, settings.inputsTopic, settings.stateChangelogTopic] {
+            let count = try admin.partitionCount(of: topic)
+            guard count == expected else { throw KafkaError.configuration("\(topic) has \(count) partitions but \(settings.eventsTopic) has \(expected); they must be equal") }
+        }
+    }
+}
+
+/// Merges a member's inputs from four topics into `orbit-members.inputs`, keyed by the member, the
+/// source kind in a header. Stateless: a replay can only repeat an input as an identical copy,
+/// which the ledger recognises by its key.
+public final class MemberInputRouter: RecordProcessor {
+    public static let kindHeader = "orbit-input"
+    static let kinds = ["event", "segment_change", "command", "internal"]
+    let settings: MembershipSettings
+
+    public init(settings: MembershipSettings) { self.settings = settings }
+
+    public func process(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
+        guard let index = [settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic].firstIndex(of: record.topic) else { return }
+        outputs.append(ProducerRecord(topic: settings.inputsTopic, partition: record.partition, key: record.key, value: record.value,
+                                      headers: [KafkaHeader(Self.kindHeader, Self.kinds[index])], timestampMillis: record.timestampMillis))
+    }
+
+    /// 0 event, 1 segment change, 2 command, 3 internal; nil for anything else.
+    static func kind(of record: ConsumerRecord) -> Int? {
+        guard let header = record.header(kindHeader) else { return nil }
+        return kinds.firstIndex(of: String(decoding: header, as: UTF8.self))
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+import OrbitContract
+import OrbitKafka
+import OrbitMembership
+import OrbitRuntime
+import OrbitTestSupport
+import XCTest
+
+/// orbit-members as a real process, killed with SIGKILL three times while 100k events and 10k
+/// commands flow: the ledger keeps its invariants and every balance equals a recomputation.
+final class MembersServiceTests: XCTestCase {
+    let logger = Logger(label: "test.members")
+
+    /// Rules simple enough to recompute by hand: 100 points per signup, 1 per whole USD spent.
+    static let config = """
+    kafka: {client.id: orbit-members-test}
+    processing: {max_batch_records: 5000, max_batch_wait_ms: 200}
+    membership:
+      config_version: test
+      evaluation_interval_seconds: 5
+      lot_expiry: never
+      levels: [{name: member, threshold: 0}]
+      rules:
+        - {id: spend, kind: spending, points_per_unit: 1}
+        - {id: signup, kind: event, event: signup, points: 100}
+    """
+
+    func members(_ broker: LocalBroker, config: URL) throws -> ServiceProcess {
+        var environment = LocalProfile.environment(bootstrap: broker.bootstrapServers)
+        environment["ORBIT__SERVICE__HTTP_PORT"] = "0"
+        environment["ORBIT__SERVICE__HTTP_HOST"] = "127.0.0.1"
+        return try ServiceProcess(executable: "orbit-members", arguments: ["--config", config.path], environment: environment)
+    }
+
+    func testHundredThousandEventsTenThousandCommandsThreeKillsZeroViolations() throws {
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("members-\(UUID().uuidString).yaml")
+        try Self.config.write(to: config, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: config) }
+        // 16 partitions keep every topic under the local broker's 5 MiB per partition.
+        let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics(partitions: 16))
+        defer { broker.stop() }
+
+        var random = SeededRandom(seed: 2026)
+        let users = (0..<20_000).map { "m\($0)" }
+        var events: [ProducerRecord] = []
+        var earned: [String: Int64] = [:]
+        let start = try RFC3339.parse("2026-01-01T00:00:00Z")
+        for (i, user) in users.enumerated() {
+            let signup = UserEvent(id: "signup-\(user)", userID: user, type: .signup, timeMillis: start + Int64(i) * 1000, properties: JSONObject())
+            events.append(ProducerRecord(topic: OrbitTopics.validEvents, key: Array(user.utf8), value: signup.encoded()))
+            earned[user, default: 0] += 100
+        }
+        while events.count < 100_000 {
+            let user = users[random.int(users.count)]
+            let minor = Int64(100 + random.int(30_000))
+            let event = UserEvent(id: "buy-\(events.count)", userID: user, type: .purchase, timeMillis: start + Int64(events.count) * 1000,
+                                  properties: JSONObject([(key: "order_id", value: .string("o\(events.count)")), (key: "amount_minor", value: .number(JSONNumber(minor))), (key: "currency", value: .string("USD"))]))
+            events.append(ProducerRecord(topic: OrbitTopics.validEvents, key: Array(user.utf8), value: event.encoded()))
+            earned[user, default: 0] += minor / 100
+        }
+        // Commands: redemptions (bursts for one user, some too large), adjustments, transfers, repeats.
+        var commands: [ProducerRecord] = []
+        var distinct: [String: (type: String, user: String, to: String?, points: Int64)] = [:]
+        func command(_ json: String, key: String) { commands.append(ProducerRecord(topic: OrbitTopics.memberCommands, key: Array(key.utf8), value: Array(json.utf8))) }
+        var n = 0
+        while commands.count < 10_000 {
+            let user = users[random.int(users.count)]
+            switch random.int(10) {
+            case 0..<6:
+                for _ in 0..<(1 + random.int(4)) {  // concurrent redemptions for the same user
+                    n += 1
+                    let points = Int64(1 + random.int(1_200))
+                    distinct["r\(n)"] = ("redeem", user, nil, points)
+                    command(#"{"type":"redeem","request_id":"r\#(n)","user_id":"\#(user)","points":\#(points),"reward_id":"gift"}"#, key: user)
+                }
+            case 6..<8:
+                n += 1
+                let points = Int64(random.int(400)) - 150
+                guard points != 0 else { continue }
+                distinct["r\(n)"] = ("adjust", user, nil, points)
+                command(#"{"type":"adjust","request_id":"r\#(n)","user_id":"\#(user)","points":\#(points),"reason":"goodwill","operator":"ops"}"#, key: user)
+            case 8:
+                n += 1
+                let to = users[random.int(users.count)]
+                guard to != user else { continue }
+                let points = Int64(1 + random.int(300))
+                distinct["r\(n)"] = ("transfer", user, to, points)
+                command(#"{"type":"transfer","request_id":"r\#(n)","from":"\#(user)","to":"\#(to)","points":\#(points)}"#, key: user)
+            default:
+                if !commands.isEmpty { commands.append(commands[random.int(commands.count)]) }  // a repeated request id
+            }
+        }
+
+        let ledger = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.pointsLedger])
+        var service = try members(broker, config: config)
+        _ = try service.httpPort()
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
+        // Publish in four waves, killing the service with SIGKILL after each of the first three.
+        for wave in 0..<4 {
+            let batch = DeliveryBatch()
+            for record in events[(wave * events.count / 4)..<((wave + 1) * events.count / 4)] { try producer.send(record, in: batch) }
+            for record in commands[(wave * commands.count / 4)..<((wave + 1) * commands.count / 4)] { try producer.send(record, in: batch) }
+            try batch.waitForAll()
+            guard wave < 3 else { break }
+            let target = ledger.count(OrbitTopics.pointsLedger) + 8_000
+            XCTAssertTrue(try ledger.read(timeout: 120) { $0[OrbitTopics.pointsLedger]!.count >= target }, "progress before kill \(wave + 1)")
+            service.killHard()
+            service = try members(broker, config: config)
+        }
+        producer.close()
+
+        // Wait until everything (including transfers through the internal topic) is processed.
+        var quietSince: Date?
+        XCTAssertTrue(try eventually(timeout: 300, interval: 0.5) {
+            let lag = try consumerLag(bootstrap: broker.bootstrapServers, group: "orbit-members-router",
+                                      topics: [OrbitTopics.validEvents, OrbitTopics.memberCommands, OrbitTopics.membersInternal])
+                + consumerLag(bootstrap: broker.bootstrapServers, group: "orbit-members", topics: [OrbitTopics.membersInputs])
+            if lag == 0 { quietSince = quietSince ?? Date() } else { quietSince = nil }
+            return quietSince.map { Date().timeIntervalSince($0) > 3 } ?? false
+        }, "the service caught up")
+        XCTAssertTrue(service.isRunning)
+
+        let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.pointsLedger, OrbitTopics.memberAccounts, OrbitTopics.memberEvents])
+        XCTAssertTrue(try reader.readToEnd(timeout: 120))
+        let report = LedgerVerifier.verify(ledger: reader.records[OrbitTopics.pointsLedger]!.map { ($0.key, $0.value) },
+                                           accounts: reader.records[OrbitTopics.memberAccounts]!.map { ($0.key, $0.value) }, allowNegative: false)
+        XCTAssertEqual(report.violations, [], "ledger invariants")
+        print("members test: \(report.entries) ledger entries, \(report.repeatedCopies) identical repeats after 3 kills, \(report.users) users")
+
+        // Exactly one result per request (repeats identical), and the recomputation.
+        var results: [String: [UInt8]] = [:]
+        var statuses: [String: String] = [:]
+        for record in reader.records[OrbitTopics.memberEvents]! {
+            guard let o = try? JSONParser.parse(record.value!).objectValue, o["kind"]?.stringValue == "command_result",
+                  let request = o["request_id"]?.stringValue else { continue }
+            if let previous = results[request], previous != record.value! {
+                XCTFail("request \(request) answered differently:\n\(String(decoding: previous, as: UTF8.self))\n\(String(decoding: record.value!, as: UTF8.self))")
+            }
+            results[request] = record.value!
+            statuses[request] = o["status"]?.stringValue
+        }
+        XCTAssertEqual(Set(results.keys), Set(distinct.keys), "one result per request id")
+        var expected = earned
+        for (request, c) in distinct where statuses[request] == "accepted" {
+            switch c.type {
+            case "redeem": expected[c.user, default: 0] -= c.points
+            case "adjust": expected[c.user, default: 0] += c.points
+            default:
+                expected[c.user, default: 0] -= c.points
+                expected[c.to!, default: 0] += c.points
+            }
+        }
+        XCTAssertGreaterThan(statuses.values.filter { $0 == "rejected" }.count, 100, "some redemptions were refused")
+        XCTAssertGreaterThan(statuses.values.filter { $0 == "accepted" }.count, 1_000)
+        var mismatches: [String] = []
+        for (user, balance) in expected where report.balances[user] != balance { mismatches.append("\(user): expected \(balance), ledger \(report.balances[user] ?? -1)") }
+        XCTAssertEqual(mismatches.prefix(5).map { $0 }, [], "\(mismatches.count) balances differ from the recomputation")
+        _ = try service.terminate()
+    }
+}
