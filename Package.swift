@@ -120,7 +120,7 @@ let package = Package(
             name: "OrbitScorerServiceTests",
             dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-scorer"]
         ),
-        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "orbit", "orbit-ingest", "orbit-scorer", "orbit-members"]),
+        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "orbit", "orbit-ingest", "orbit-scorer", "orbit-members"]),
         .testTarget(
             name: "OrbitMembersServiceTests",
             dependencies: ["OrbitMembership", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-members"]

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OrbitContract
 import OrbitKafka
+import OrbitMembership
 import OrbitRuntime
 
 struct DemoCommand: AsyncParsableCommand {
@@ -79,9 +80,33 @@ struct DemoCommand: AsyncParsableCommand {
         let scoring = ScoringReport(profiles: profiles.records[OrbitTopics.userProfiles] ?? [])
         scoring.print()
 
+        // Membership: wait until both of its stages have read everything; then some members redeem
+        // (one in five asks for 500 points, a few ask twice with the same request id).
+        let membersLag: () -> Int64 = {
+            ((try? consumerLag(kafka: kafka, group: "orbit-members-router", topics: [OrbitTopics.validEvents, OrbitTopics.memberCommands, OrbitTopics.membersInternal])) ?? 1)
+                + ((try? consumerLag(kafka: kafka, group: "orbit-members", topics: [OrbitTopics.membersInputs])) ?? 1)
+        }
+        _ = try eventuallyQuiet(timeout: timeout, membersLag)
+        let commandProducer = try KafkaProducer(configuration: kafka, name: "orbit-demo-commands", logger: Logger(label: "orbit.demo"))
+        let commands = DeliveryBatch()
+        for (index, user) in report.users.sorted().enumerated() where index % 5 == 0 {
+            let command = #"{"type":"redeem","request_id":"demo-\#(user)","user_id":"\#(user)","points":500,"reward_id":"voucher-5"}"#
+            try commandProducer.send(ProducerRecord(topic: OrbitTopics.memberCommands, key: user, value: Array(command.utf8)), in: commands)
+            if index % 25 == 0 { try commandProducer.send(ProducerRecord(topic: OrbitTopics.memberCommands, key: user, value: Array(command.utf8)), in: commands) }
+        }
+        try commands.waitForAll()
+        commandProducer.close()
+        _ = try eventuallyQuiet(timeout: timeout, membersLag)
+        let points = try TopicReader(kafka: kafka, topics: [OrbitTopics.pointsLedger, OrbitTopics.memberAccounts])
+        try points.readToEnd()
+        let membership = MembershipReport(ledger: points.records[OrbitTopics.pointsLedger] ?? [], accounts: points.records[OrbitTopics.memberAccounts] ?? [])
+        membership.print()
+
         var problems: [String] = []
         if !scored { problems.append("timed out waiting for the scorer") }
         if scoring.users != report.users { problems.append("profiles for \(scoring.users.count) users, but \(report.users.count) users have events") }
+        if !membership.violations.isEmpty { problems.append("points ledger: \(membership.violations.count) violations, e.g. \(membership.violations[0])") }
+        if membership.accounts < report.users.count { problems.append("points accounts for \(membership.accounts) users, but \(report.users.count) users have events") }
         if !complete { problems.append("timed out after \(Int(timeout)) s waiting for the services") }
         if report.validIDs != expectedValid {
             problems.append("valid events: expected \(expectedValid.count) distinct ids, got \(report.validIDs.count) (missing \(expectedValid.subtracting(report.validIDs).count), unexpected \(report.validIDs.subtracting(expectedValid).count))")
@@ -195,4 +220,60 @@ struct ScoringReport {
 
 extension String {
     func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}
+
+/// Waits until `lag` has been 0 for 3 seconds.
+func eventuallyQuiet(timeout: TimeInterval, _ lag: () -> Int64) throws -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    var quietSince: Date?
+    while Date() < deadline {
+        if lag() == 0 { quietSince = quietSince ?? Date() } else { quietSince = nil }
+        if let quietSince, Date().timeIntervalSince(quietSince) > 3 { return true }
+        usleep(300_000)
+    }
+    return false
+}
+
+/// What the membership service produced: points issued, redeemed, expired, levels.
+struct MembershipReport {
+    var issued: Int64 = 0
+    var redeemed: Int64 = 0
+    var expired: Int64 = 0
+    var reversed: Int64 = 0
+    var accounts = 0
+    var levels: [String: Int] = [:]
+    var violations: [String] = []
+
+    init(ledger: [ConsumerRecord], accounts records: [ConsumerRecord]) {
+        var seen = Set<String>()
+        for record in ledger {
+            guard let entry = try? JSONParser.parse(record.value ?? []).objectValue, let key = entry["key"]?.stringValue,
+                  let user = entry["user_id"]?.stringValue, seen.insert("\(user)/\(key)").inserted,
+                  let points = entry["points"]?.numberValue?.int64Value else { continue }
+            switch entry["kind"]?.stringValue {
+            case "earn", "adjust" where points > 0: issued += points
+            case "redeem": redeemed -= points
+            case "expire": expired -= points
+            case "reverse": reversed -= points
+            default: break
+            }
+        }
+        var latest: [String: JSONObject] = [:]
+        for record in records {
+            guard let key = record.key, let object = try? JSONParser.parse(record.value ?? []).objectValue else { continue }
+            latest[String(decoding: key, as: UTF8.self)] = object
+        }
+        accounts = latest.count
+        for account in latest.values { levels[account["level"]?.stringValue ?? "?", default: 0] += 1 }
+        violations = LedgerVerifier.verify(ledger: ledger.map { ($0.key, $0.value) }, accounts: records.map { ($0.key, $0.value) }, allowNegative: false).violations
+    }
+
+    func print() {
+        Swift.print("== orbit-members: \(OrbitTopics.pointsLedger), \(OrbitTopics.memberAccounts) ==")
+        Swift.print("  \(accounts) accounts; points issued \(issued), redeemed \(redeemed), expired \(expired), reversed by refunds \(reversed)")
+        Swift.print("  levels: " + levels.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        Swift.print("  ledger invariants: \(violations.isEmpty ? "0 violations" : "\(violations.count) VIOLATIONS")")
+        Swift.print("")
+        fflush(nil)
+    }
 }

@@ -6,21 +6,39 @@ import OrbitKafka
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
-        abstract: "Print a user's current profile (RFM, segment, lifecycle, tier, super user, churn model, referral circle)."
+        abstract: "Print a user's profile (RFM, segment, lifecycle, tier, super user, churn model, referral circle), points account and recent ledger."
     )
+    @Option(help: "Ledger entries to show, newest last.") var entries = 10
 
     @Argument(help: "The user id.") var userID: String
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
-        let reader = try TopicReader(kafka: try connection.configuration(), topics: [OrbitTopics.userProfiles])
+        let topics = [OrbitTopics.userProfiles, OrbitTopics.memberAccounts, OrbitTopics.pointsLedger]
+        let reader = try TopicReader(kafka: try connection.configuration(), topics: topics)
         try reader.readToEnd()
         let key = Array(userID.utf8)
-        guard let latest = reader.records[OrbitTopics.userProfiles]!.last(where: { $0.key == key }), let value = latest.value else {
-            printError("orbit user: no profile for \(userID) on \(OrbitTopics.userProfiles)")
+        let profile = reader.records[OrbitTopics.userProfiles]!.last { $0.key == key }?.value
+        let account = reader.records[OrbitTopics.memberAccounts]!.last { $0.key == key }?.value
+        var seen = Set<String>()
+        let ledger = reader.records[OrbitTopics.pointsLedger]!.filter { $0.key == key }.compactMap { record -> JSONObject? in
+            guard let object = try? JSONParser.parse(record.value ?? []).objectValue, let entryKey = object["key"]?.stringValue,
+                  seen.insert(entryKey).inserted else { return nil }  // identical repeats shown once
+            return object
+        }
+        guard profile != nil || account != nil else {
+            printError("orbit user: nothing is known about \(userID) (no profile on \(OrbitTopics.userProfiles), no account on \(OrbitTopics.memberAccounts))")
             throw ExitCode(1)
         }
-        Output.line(Self.pretty(value))
+        if let profile { Output.line("== profile ==\n" + Self.pretty(profile)) }
+        if let account { Output.line("== points account ==\n" + Self.pretty(account)) }
+        if !ledger.isEmpty {
+            Output.line("== points ledger (last \(min(entries, ledger.count)) of \(ledger.count)) ==")
+            for entry in ledger.suffix(entries) {
+                let points = entry["points"]?.numberValue?.int64Value ?? 0
+                Output.line("\(entry["time"]?.stringValue ?? "")  \((entry["kind"]?.stringValue ?? "").padding(toLength: 7, withPad: " ", startingAt: 0)) \(String(format: "%+8d", points))  balance \(entry["balance_after"]?.numberValue?.lexeme ?? "?")  \(entry["reason"]?.stringValue ?? "")")
+            }
+        }
     }
 
     /// Indented JSON for people.

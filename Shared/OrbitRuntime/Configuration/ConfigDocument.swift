@@ -224,7 +224,7 @@ public struct ConfigSection {
     public func scalarsIfMapping() throws(ConfigError) -> [String: String?] {
         guard let mapping = node?.mapping else { return [:] }
         var result: [String: String?] = [:]
-        for (k, v) in mapping { result[k.string ?? "?"] = v.scalar?.string }
+        for (k, v) in mapping { result.updateValue(v.scalar?.string, forKey: k.string ?? "?") }  // nil values stay as keys
         return result
     }
 
