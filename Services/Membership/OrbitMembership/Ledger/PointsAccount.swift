@@ -5,11 +5,11 @@
 /// Pure: time is always passed in, never read.
 public struct PointsAccount: Sendable, Equatable, Codable {
     public let userID: String
-    public private(set) var lots: [PointsLot] = []
+    public internal(set) var lots: [PointsLot] = []
     /// Points owed: reversals beyond what was left (only when negative balances are allowed).
-    public private(set) var debt: Int64 = 0
+    public internal(set) var debt: Int64 = 0
     /// Points earned per order, for proportional reversal on refund.
-    public private(set) var earnedOnOrder: [String: OrderPoints] = [:]
+    public internal(set) var earnedOnOrder: [String: OrderPoints] = [:]
 
     public struct OrderPoints: Sendable, Equatable, Codable {
         public var points: Int64

@@ -41,12 +41,12 @@ public struct LevelState: Sendable, Equatable, Codable {
         public var index: Int64
         public var value: Int64
     }
-    public private(set) var level: String
-    public private(set) var months: [Month] = []
+    public internal(set) var level: String
+    public internal(set) var months: [Month] = []
     /// When the member first fell below their level; nil while they hold it.
-    public private(set) var belowSinceMillis: Int64?
+    public internal(set) var belowSinceMillis: Int64?
     /// The last evaluation date handled (a month index), so each is handled once.
-    public private(set) var lastEvaluatedMonth: Int64 = .min
+    public internal(set) var lastEvaluatedMonth: Int64 = .min
 
     public init(level: String) { self.level = level }
 

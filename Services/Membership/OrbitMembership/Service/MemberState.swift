@@ -1,9 +1,8 @@
-import Foundation
 import OrbitContract
 import OrbitRuntime
 
 /// Everything the membership service keeps about one member (the state store's value).
-public struct MemberState: Sendable, Equatable, Codable {
+public struct MemberState: Sendable, Equatable {
     public var points: PointsAccount
     public var level: LevelState
     public var status: String
@@ -34,6 +33,11 @@ public struct MemberState: Sendable, Equatable, Codable {
         public var amountMinor: Int64
         public var refundedMinor: Int64
         public var atMillis: Int64
+        public init(amountMinor: Int64, refundedMinor: Int64, atMillis: Int64) {
+            self.amountMinor = amountMinor
+            self.refundedMinor = refundedMinor
+            self.atMillis = atMillis
+        }
     }
 
     public struct PaidMembership: Sendable, Equatable, Codable {
@@ -41,6 +45,12 @@ public struct MemberState: Sendable, Equatable, Codable {
         public var startedAtMillis: Int64
         public var expiresAtMillis: Int64
         public var cancelled: Bool
+        public init(plan: String, startedAtMillis: Int64, expiresAtMillis: Int64, cancelled: Bool) {
+            self.plan = plan
+            self.startedAtMillis = startedAtMillis
+            self.expiresAtMillis = expiresAtMillis
+            self.cancelled = cancelled
+        }
     }
 
     public struct CommandResultMemo: Sendable, Equatable, Codable {
@@ -49,9 +59,13 @@ public struct MemberState: Sendable, Equatable, Codable {
     }
 
     public init(userID: String, policy: MembershipPolicy) {
-        points = PointsAccount(userID: userID)
-        level = LevelState(level: policy.levels.levels[0].name)
-        status = policy.defaultStatus
+        self.init(points: PointsAccount(userID: userID), level: LevelState(level: policy.levels.levels[0].name), status: policy.defaultStatus)
+    }
+
+    init(points: PointsAccount, level: LevelState, status: String) {
+        self.points = points
+        self.level = level
+        self.status = status
     }
 
     /// True if this input record or key was applied already; otherwise records it.
@@ -77,13 +91,101 @@ public struct MemberState: Sendable, Equatable, Codable {
         if commandResults.count > Self.commandResultLimit { commandResults.removeFirst(commandResults.count - Self.commandResultLimit) }
     }
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
+    public func encoded() -> [UInt8] { MemberStateCoding.encode(self) }
 
-    public func encoded() -> [UInt8] { Array((try? Self.encoder.encode(self)) ?? Data()) }
+    public static func decode(_ bytes: [UInt8]) throws -> MemberState { try MemberStateCoding.decode(bytes) }
+}
 
-    public static func decode(_ bytes: [UInt8]) throws -> MemberState { try JSONDecoder().decode(MemberState.self, from: Data(bytes)) }
+/// The state store's binary format for ``MemberState`` (version 1; fields only ever appended).
+/// Binary rather than JSON: a member is read and written on every batch, and JSON's encoder
+/// was most of the service's time.
+enum MemberStateCoding {
+    static func encode(_ m: MemberState) -> [UInt8] {
+        var w = CompactWriter(capacity: 256)
+        w.unsigned(1)
+        w.string(m.points.userID)
+        w.unsigned(UInt64(m.points.lots.count))
+        for lot in m.points.lots {
+            w.string(lot.id); w.signed(lot.earnedAtMillis); w.signed(lot.availableAtMillis); w.signed(lot.expiresAtMillis ?? .min)
+            w.string(lot.orderID); w.signed(lot.remaining); w.unsigned(lot.warned ? 1 : 0)
+        }
+        w.signed(m.points.debt)
+        w.unsigned(UInt64(m.points.earnedOnOrder.count))
+        for (order, p) in m.points.earnedOnOrder.sorted(by: { $0.key < $1.key }) { w.string(order); w.signed(p.points); w.signed(p.reversed); w.signed(p.earnedAtMillis) }
+        w.string(m.level.level)
+        w.unsigned(UInt64(m.level.months.count)); for month in m.level.months { w.signed(month.index); w.signed(month.value) }
+        w.signed(m.level.belowSinceMillis ?? .min); w.signed(m.level.lastEvaluatedMonth)
+        w.string(m.status); w.unsigned(m.known ? 1 : 0); w.int(m.purchases); w.signed(m.checkInLastDay ?? .min); w.int(m.checkInStreak)
+        w.string(m.referredBy); w.signed(m.referredAtMillis)
+        w.unsigned(UInt64(m.segments.count)); for segment in m.segments.sorted() { w.string(segment) }
+        w.unsigned(UInt64(m.caps.byRule.count))
+        for (rule, periods) in m.caps.byRule.sorted(by: { $0.key < $1.key }) {
+            w.string(rule); w.unsigned(UInt64(periods.count)); for p in periods { w.signed(p.key); w.signed(p.used) }
+        }
+        if let paid = m.paid { w.unsigned(1); w.string(paid.plan); w.signed(paid.startedAtMillis); w.signed(paid.expiresAtMillis); w.unsigned(paid.cancelled ? 1 : 0) } else { w.unsigned(0) }
+        w.unsigned(UInt64(m.orders.count))
+        for (order, o) in m.orders.sorted(by: { $0.key < $1.key }) { w.string(order); w.signed(o.amountMinor); w.signed(o.refundedMinor); w.signed(o.atMillis) }
+        w.signed(m.appliedOffset)
+        w.unsigned(UInt64(m.recentKeys.count)); for k in m.recentKeys { w.fixed64(k) }
+        w.unsigned(UInt64(m.commandResults.count))
+        for r in m.commandResults { w.string(r.requestID); w.string(String(decoding: r.result, as: UTF8.self)) }
+        w.signed(m.totalEarned); w.signed(m.totalRedeemed); w.signed(m.totalExpired)
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws -> MemberState {
+        var r = CompactReader(bytes)
+        guard try r.unsigned() == 1 else { throw CompactReader.Failure.malformed }
+        func count(_ limit: UInt64) throws -> Int {
+            let n = try r.unsigned()
+            guard n <= limit else { throw CompactReader.Failure.malformed }
+            return Int(n)
+        }
+        func optional(_ v: Int64) -> Int64? { v == .min ? nil : v }
+        let user = try r.string() ?? ""
+        var points = PointsAccount(userID: user)
+        for _ in 0..<(try count(1_000_000)) {
+            var lot = PointsLot(id: try r.string() ?? "", earnedAtMillis: try r.signed(), availableAtMillis: try r.signed(),
+                                expiresAtMillis: optional(try r.signed()), orderID: try r.string(), remaining: try r.signed())
+            lot.warned = try r.unsigned() == 1
+            points.lots.append(lot)
+        }
+        points.debt = try r.signed()
+        for _ in 0..<(try count(10_000_000)) {
+            let order = try r.string() ?? ""
+            points.earnedOnOrder[order] = .init(points: try r.signed(), reversed: try r.signed(), earnedAtMillis: try r.signed())
+        }
+        var level = LevelState(level: try r.string() ?? "")
+        for _ in 0..<(try count(1000)) { level.months.append(.init(index: try r.signed(), value: try r.signed())) }
+        level.belowSinceMillis = optional(try r.signed())
+        level.lastEvaluatedMonth = try r.signed()
+        var m = MemberState(points: points, level: level, status: try r.string() ?? "")
+        m.known = try r.unsigned() == 1
+        m.purchases = try r.int()
+        m.checkInLastDay = optional(try r.signed())
+        m.checkInStreak = try r.int()
+        m.referredBy = try r.string()
+        m.referredAtMillis = try r.signed()
+        for _ in 0..<(try count(10_000)) { if let s = try r.string() { m.segments.insert(s) } }
+        for _ in 0..<(try count(100_000)) {
+            let rule = try r.string() ?? ""
+            var periods: [CapUsage.Period] = []
+            for _ in 0..<(try count(16)) { periods.append(.init(key: try r.signed(), used: try r.signed())) }
+            m.caps.byRule[rule] = periods
+        }
+        if try r.unsigned() == 1 {
+            m.paid = .init(plan: try r.string() ?? "", startedAtMillis: try r.signed(), expiresAtMillis: try r.signed(), cancelled: try r.unsigned() == 1)
+        }
+        for _ in 0..<(try count(10_000_000)) {
+            let order = try r.string() ?? ""
+            m.orders[order] = .init(amountMinor: try r.signed(), refundedMinor: try r.signed(), atMillis: try r.signed())
+        }
+        m.appliedOffset = try r.signed()
+        for _ in 0..<(try count(UInt64(MemberState.recentKeyLimit))) { m.recentKeys.append(try r.fixed64()) }
+        for _ in 0..<(try count(UInt64(MemberState.commandResultLimit))) {
+            m.commandResults.append(.init(requestID: try r.string() ?? "", result: Array((try r.string() ?? "").utf8)))
+        }
+        m.totalEarned = try r.signed(); m.totalRedeemed = try r.signed(); m.totalExpired = try r.signed()
+        return m
+    }
 }

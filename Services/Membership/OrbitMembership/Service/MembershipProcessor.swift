@@ -21,6 +21,8 @@ public final class MembershipProcessor: RecordProcessor {
     let logger: Logger
     let now: @Sendable () -> Int64
     private var dirty: [Int32: Set<String>] = [:]
+    /// Decoded members of this batch and before: decoded once, encoded once per batch.
+    private var cache: [Int32: [String: MemberState]] = [:]
     private var lastEvaluationMillis: Int64 = .min
 
     private let entriesCounter = Counter(label: "orbit_members_ledger_entries_total")
@@ -48,6 +50,7 @@ public final class MembershipProcessor: RecordProcessor {
         for partition in partitions where partition.topic == settings.inputsTopic {
             store.drop(partition.partition)
             dirty[partition.partition] = nil
+            cache[partition.partition] = nil
         }
     }
 
@@ -107,8 +110,12 @@ public final class MembershipProcessor: RecordProcessor {
         }
         outputs.append(contentsOf: out.records)
         entriesCounter.increment(by: out.entries)
-        store.put(record.partition, key, state.encoded())
-        dirty[record.partition, default: []].insert(key)
+        save(record.partition, key, state)
+    }
+
+    private func save(_ partition: Int32, _ key: String, _ state: MemberState) {
+        cache[partition, default: [:]][key] = state
+        dirty[partition, default: []].insert(key)
     }
 
     private func context(_ state: MemberState) -> MemberContext {
@@ -243,7 +250,9 @@ public final class MembershipProcessor: RecordProcessor {
     }
 
     private func load(_ partition: Int32, _ key: String) -> MemberState {
+        if let cached = cache[partition]?[key] { return cached }
         guard let bytes = store.get(partition, key), let state = try? MemberState.decode(bytes) else { return MemberState(userID: key, policy: policy) }
+        cache[partition, default: [:]][key] = state
         return state
     }
 
@@ -253,17 +262,20 @@ public final class MembershipProcessor: RecordProcessor {
         let time = now()
         for (partition, keys) in dirty.sorted(by: { $0.key < $1.key }) {
             for key in keys.sorted() {
-                outputs.append(ProducerRecord(topic: settings.accountsTopic, key: Array(key.utf8), value: Outputs.account(load(partition, key), userID: key, policy: policy, at: time)))
+                let state = load(partition, key)
+                outputs.append(ProducerRecord(topic: settings.accountsTopic, key: Array(key.utf8), value: Outputs.account(state, userID: key, policy: policy, at: time)))
+                store.put(partition, key, state.encoded())
             }
         }
         dirty.removeAll(keepingCapacity: true)
+        cache.removeAll(keepingCapacity: true)
     }
 
     public func punctuate(nowMillis: Int64, outputs: inout [ProducerRecord]) {
         let time = now()
         for partition in store.ownedPartitions {
-            for (key, bytes) in store.entries(partition) {
-                guard var state = try? MemberState.decode(bytes) else { continue }
+            for (key, _) in store.entries(partition) {
+                var state = load(partition, key)
                 let before = state
                 var out = Outputs(userID: key, settings: settings)
                 for entry in state.points.expire(at: time) {
@@ -283,8 +295,7 @@ public final class MembershipProcessor: RecordProcessor {
                 state.points.forgetOrders(earnedBefore: time - Int64(policy.refundWindowDays) * 86_400_000)
                 guard state != before else { continue }
                 outputs.append(contentsOf: out.records)
-                store.put(partition, key, state.encoded())
-                dirty[partition, default: []].insert(key)
+                save(partition, key, state)
             }
         }
         lastEvaluationMillis = time

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OrbitContract
+import OrbitKafka
+import OrbitMembership
+import OrbitRuntime
+
+/// `orbit bench members`: the membership service (both stages, router and ledger, running
+/// together as in production) against raw pass-through on the same broker, in the same run.
+struct MembersBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "members", abstract: "Membership events/s vs raw pass-through (target >= 0.30).")
+
+    @Option(help: "Events per round.") var events = 100_000
+    @Option(help: "Members.") var users = 20_000
+    @Option(help: "Partitions.") var partitions = 16
+    @Option(help: "Rounds.") var rounds = 2
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let logger = Logger(label: "orbit.bench")
+        let broker = try LocalBroker(topics: [])
+        defer { broker.stop() }
+        let kafka = KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": broker.bootstrapServers]) { a, _ in a })
+        let input = "bench-members-input"
+        try broker.createTopic(TopicSpec(name: input, partitions: partitions))
+        let records = ScorerBench.events(events, users: users)
+        let producer = try KafkaProducer(configuration: kafka, name: "bench-loader", logger: logger)
+        let load = DeliveryBatch()
+        for record in records { try producer.send(ProducerRecord(topic: input, key: record.key, value: record.value), in: load) }
+        try load.waitForAll()
+        producer.close()
+        Output.line("orbit bench members: \(records.count) events from \(users) members, \(partitions) partitions, \(rounds) rounds")
+
+        let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])
+        var bestRaw = 0.0, bestMembers = 0.0
+        for round in 1...rounds {
+            let prefix = "bench-members-r\(round)"
+            for suffix in ["raw", "segments", "commands", "internal", "inputs", "ledger", "accounts", "events", "changelog"] {
+                try broker.createTopic(TopicSpec(name: "\(prefix)-\(suffix)", partitions: partitions))
+            }
+            var runtime = RuntimeSettings(serviceName: "bench", kafka: kafka, maxBatchRecords: 5000)
+            runtime.maxBatchWait = .milliseconds(200)
+            let raw = try IngestBench().measure(PassThroughProcessor(outputTopic: "\(prefix)-raw"), group: "\(prefix)-raw", input: input, runtime: runtime, expected: records.count, logger: logger)
+            Output.line(String(format: "  round %d raw pass-through: %8.0f events/s", round, raw))
+
+            var settings = try MembershipSettings(document: document)
+            settings.groupID = "\(prefix)-members"
+            settings.eventsTopic = input
+            settings.segmentChangesTopic = "\(prefix)-segments"
+            settings.commandsTopic = "\(prefix)-commands"
+            settings.internalTopic = "\(prefix)-internal"
+            settings.inputsTopic = "\(prefix)-inputs"
+            settings.ledgerTopic = "\(prefix)-ledger"
+            settings.accountsTopic = "\(prefix)-accounts"
+            settings.memberEventsTopic = "\(prefix)-events"
+            settings.stateChangelogTopic = "\(prefix)-changelog"
+            let pipelines = MembershipService.makePipelines(runtime: runtime, settings: settings, logger: logger)
+            let stop = StopSignal()
+            let done = DispatchSemaphore(value: 0)
+            let started = ContinuousClock.now
+            for pipeline in pipelines {
+                let box = UncheckedBox(pipeline)
+                Thread { try? box.value.run(until: stop); done.signal() }.start()
+            }
+            // Both stages join their groups first; time from the router's first record.
+            while pipelines[0].status.snapshot.recordsIn == 0 && ContinuousClock.now - started < .seconds(60) { usleep(1000) }
+            let first = ContinuousClock.now
+            while pipelines[1].status.snapshot.recordsIn < records.count {
+                if ContinuousClock.now - started > .seconds(600) { stop.set(); throw CLIError("timed out: \(pipelines[1].status.snapshot.recordsIn) of \(records.count)") }
+                usleep(2000)
+            }
+            let rate = Double(records.count) / (ContinuousClock.now - first).seconds
+            stop.set()
+            for _ in pipelines { done.wait() }
+            Output.line(String(format: "  round %d members:          %8.0f events/s (router and ledger together)", round, rate))
+            bestRaw = max(bestRaw, raw)
+            bestMembers = max(bestMembers, rate)
+        }
+        let ratio = bestMembers / bestRaw
+        Output.line(String(format: "raw pass-through: %.0f events/s", bestRaw))
+        Output.line(String(format: "members:          %.0f events/s", bestMembers))
+        Output.line(String(format: "ratio:            %.2f (target >= 0.30) %@", ratio, ratio >= 0.3 ? "PASS" : "BELOW TARGET"))
+    }
+}

@@ -1,0 +1,95 @@
+import Logging
+import OrbitContract
+import OrbitKafka
+import OrbitMembership
+import OrbitRuntime
+import XCTest
+
+/// The membership processor driven directly (no broker): commands, repeats, statuses, the state format.
+final class MembershipProcessorTests: XCTestCase {
+    var offset: Int64 = 0
+    let settings: MembershipSettings = {
+        var s = MembershipSettings()
+        s.policy.engine = EarningEngine(rules: [
+            EarningRule(id: "spend", kind: .spending(pointsPerUnit: 1, minimumMinor: 0, excludedSKUs: [], excludedCategories: [])),
+            EarningRule(id: "signup", kind: .event(.event(.signup), points: 100)),
+        ])
+        s.policy.lotExpiry = .never
+        return s
+    }()
+
+    func record(_ kind: String, key: String, _ value: [UInt8]) -> ConsumerRecord {
+        offset += 1
+        return ConsumerRecord(topic: settings.inputsTopic, partition: 0, offset: offset, key: Array(key.utf8), value: value,
+                              headers: [KafkaHeader(MemberInputRouter.kindHeader, kind)], timestampMillis: 1_780_000_000_000 + offset)
+    }
+
+    func event(_ type: EventType, user: String, id: String, minor: Int64? = nil) -> ConsumerRecord {
+        var properties: [(key: String, value: JSONValue)] = []
+        if let minor { properties = [(key: "order_id", value: .string("o-\(id)")), (key: "amount_minor", value: .number(JSONNumber(minor))), (key: "currency", value: .string("USD"))] }
+        return record("event", key: user, UserEvent(id: id, userID: user, type: type, timeMillis: 1_780_000_000_000, properties: JSONObject(properties)).encoded())
+    }
+
+    func results(_ outputs: [ProducerRecord]) -> [String] {
+        outputs.filter { $0.topic == settings.memberEventsTopic }.compactMap {
+            guard let o = try? JSONParser.parse($0.value!).objectValue, o["kind"]?.stringValue == "command_result" else { return nil }
+            return "\(o["request_id"]!.stringValue!):\(o["status"]!.stringValue!)\(o["reason"]?.stringValue.map { ":" + $0 } ?? "")"
+        }
+    }
+
+    func testCommandsRepeatsAndStatuses() {
+        let processor = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
+        var out: [ProducerRecord] = []
+        processor.process(record("command", key: "ann", Array(#"{"type":"redeem","request_id":"early","user_id":"ann","points":10,"reward_id":"x"}"#.utf8)), outputs: &out)
+        processor.process(event(.signup, user: "ann", id: "s"), outputs: &out)
+        processor.process(event(.purchase, user: "ann", id: "p", minor: 5_000), outputs: &out)
+        let redeem = Array(#"{"type":"redeem","request_id":"r1","user_id":"ann","points":120,"reward_id":"mug"}"#.utf8)
+        processor.process(record("command", key: "ann", redeem), outputs: &out)
+        processor.process(record("command", key: "ann", Array(#"{"type":"redeem","request_id":"r2","user_id":"ann","points":100,"reward_id":"mug"}"#.utf8)), outputs: &out)
+        processor.process(record("command", key: "ann", redeem), outputs: &out)  // the same request again
+        processor.process(record("command", key: "ann", Array(#"{"type":"set_status","request_id":"b","user_id":"ann","status":"blocked"}"#.utf8)), outputs: &out)
+        processor.process(record("command", key: "ann", Array(#"{"type":"redeem","request_id":"r3","user_id":"ann","points":1,"reward_id":"mug"}"#.utf8)), outputs: &out)
+        processor.process(record("command", key: "ann", Array(#"{"type":"redeem","points":1}"#.utf8)), outputs: &out)
+        XCTAssertEqual(results(out), ["early:rejected:unknown_user", "r1:accepted", "r2:rejected:insufficient_points", "r1:accepted", "b:accepted",
+                                      "r3:rejected:blocked", "offset-\(settings.inputsTopic)-0-9:rejected:invalid: request_id is required (1-128 characters)"])
+        let repeats = out.filter { $0.topic == settings.memberEventsTopic && String(decoding: $0.value!, as: UTF8.self).contains("\"r1\"") }
+        XCTAssertEqual(repeats.count, 2)
+        XCTAssertEqual(repeats[0].value, repeats[1].value, "a repeated request gets the original result, byte for byte")
+        let ledger = out.filter { $0.topic == settings.ledgerTopic }.compactMap { try? JSONParser.parse($0.value!).objectValue }
+        XCTAssertEqual(ledger.map { $0["points"]!.numberValue!.int64Value! }, [100, 50, -120])
+        XCTAssertEqual(ledger.last?["balance_after"]?.numberValue?.int64Value, 30)
+        processor.flush(outputs: &out)
+        XCTAssertEqual(processor.takeStateChanges().count, 1, "one state record per member per batch")
+    }
+
+    func testAReplayedInputChangesNothing() {
+        let processor = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
+        var out: [ProducerRecord] = []
+        let purchase = event(.purchase, user: "bo", id: "p", minor: 1_000)
+        processor.process(purchase, outputs: &out)
+        processor.flush(outputs: &out)
+        _ = processor.takeStateChanges()
+        out = []
+        processor.process(purchase, outputs: &out)
+        XCTAssertTrue(out.isEmpty)
+    }
+
+    func testTheStateFormatRoundTrips() throws {
+        var state = MemberState(userID: "u", policy: settings.policy)
+        _ = state.points.earn(100, key: "a", ruleID: "r", reason: "x", at: 1_000, orderID: "o1", expiry: .afterDays(30), lockDays: 2)
+        _ = state.points.earn(50, key: "b", ruleID: nil, reason: "x", at: 90_000_000_000, orderID: nil, expiry: .never, lockDays: 0)
+        state.level.addGrowth(150, at: 1_000)
+        state.segments = ["tier:S", "segment:important_value"]
+        state.paid = .init(plan: "plus", startedAtMillis: 5, expiresAtMillis: 10, cancelled: true)
+        state.orders["o1"] = .init(amountMinor: 10_000, refundedMinor: 0, atMillis: 1_000)
+        state.remember("req", result: Array("{\"ok\":true}".utf8))
+        _ = state.alreadyApplied(offset: 7, key: "k")
+        state.referredBy = "amy"
+        var caps = CapUsage()
+        _ = EarningEngine(rules: [EarningRule(id: "c", kind: .event(.event(.login), points: 5), caps: .init(perDay: 5))])
+            .awards(for: UserEvent(id: "l", userID: "u", type: .login, timeMillis: 0, properties: JSONObject()), context: MemberContext(level: "member"), caps: &caps)
+        state.caps = caps
+        XCTAssertEqual(try MemberState.decode(state.encoded()), state)
+        XCTAssertThrowsError(try MemberState.decode([2]))
+    }
+}
