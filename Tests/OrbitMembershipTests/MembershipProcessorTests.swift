@@ -58,8 +58,17 @@ final class MembershipProcessorTests: XCTestCase {
         let ledger = out.filter { $0.topic == settings.ledgerTopic }.compactMap { try? JSONParser.parse($0.value!).objectValue }
         XCTAssertEqual(ledger.map { $0["points"]!.numberValue!.int64Value! }, [100, 50, -120])
         XCTAssertEqual(ledger.last?["balance_after"]?.numberValue?.int64Value, 30)
+        processor.process(record("command", key: "ann", Array(#"{"type":"set_status","request_id":"a","user_id":"ann","status":"active"}"#.utf8)), outputs: &out)
+        processor.process(record("command", key: "ann", Array(#"{"type":"join","request_id":"j","user_id":"ann","plan":"plus","months":12}"#.utf8)), outputs: &out)
+        processor.process(record("command", key: "ann", Array(#"{"type":"cancel","request_id":"c","user_id":"ann"}"#.utf8)), outputs: &out)
+        processor.process(record("command", key: "ben", Array(#"{"type":"renew","request_id":"n","user_id":"ben","months":1}"#.utf8)), outputs: &out)
+        XCTAssertEqual(results(out).suffix(4), ["a:accepted", "j:accepted", "c:accepted", "n:rejected:not_a_paid_member"])
+        out = []
         processor.flush(outputs: &out)
-        XCTAssertEqual(processor.takeStateChanges().count, 1, "one state record per member per batch")
+        let account = try? JSONParser.parse(out.first { $0.topic == settings.accountsTopic && $0.key == Array("ann".utf8) }!.value!).objectValue
+        XCTAssertEqual(account?["balance"]?.numberValue?.int64Value, 30)
+        XCTAssertEqual(account?["paid_membership"]?.objectValue?["cancelled"], .bool(true), "cancelled, still a member until it expires")
+        XCTAssertEqual(processor.takeStateChanges().count, 2, "one state record per member per batch")
     }
 
     func testAReplayedInputChangesNothing() {

@@ -12,6 +12,8 @@ public struct MembershipPolicy: Sendable {
     /// Which statuses may earn and spend. Unknown statuses may do neither.
     public var statuses: [String: (earn: Bool, spend: Bool)] = ["active": (true, true), "blocked": (false, false), "frozen": (true, false)]
     public var defaultStatus = "active"
+    /// Benefits of paid membership (data for other systems), on top of the level's.
+    public var paidBenefits: [String: String] = [:]
 
     public init() {}
 

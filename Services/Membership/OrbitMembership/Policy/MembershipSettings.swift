@@ -36,7 +36,7 @@ public struct MembershipSettings: Sendable {
         let m = document.section("membership")
         try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies",
                                  "exchange_rates", "lot_expiry", "lock_days", "expiring_soon_days", "allow_negative_balance",
-                                 "refund_window_days", "statuses", "default_status", "levels", "downgrade_grace_days", "rules"])
+                                 "refund_window_days", "statuses", "default_status", "levels", "downgrade_grace_days", "rules", "paid_benefits"])
         var p = MembershipPolicy()
         p.configVersion = try m.string("config_version", default: "unversioned")
         groupID = try m.string("group_id", default: groupID)
@@ -74,6 +74,7 @@ public struct MembershipSettings: Sendable {
             p.statuses = table
         }
         p.defaultStatus = try m.string("default_status", default: "active")
+        p.paidBenefits = try m.stringMap("paid_benefits")
         guard p.statuses[p.defaultStatus] != nil else { throw m.invalid("default_status", "\(p.defaultStatus) is not among membership.statuses") }
 
         var levels: [MembershipLevel] = []

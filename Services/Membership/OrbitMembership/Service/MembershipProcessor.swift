@@ -430,6 +430,7 @@ struct Outputs {
             w.key("since"); w.timestamp(millis: paid.startedAtMillis)
             w.key("expires"); w.timestamp(millis: paid.expiresAtMillis)
             w.key("cancelled"); w.bool(paid.cancelled)
+            w.key("benefits"); w.value(.object(JSONObject(policy.paidBenefits.sorted { $0.key < $1.key }.map { (key: $0.key, value: .string($0.value)) })))
             w.endObject()
         } else { w.null() }
         w.key("status"); w.string(state.status)
