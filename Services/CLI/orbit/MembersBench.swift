@@ -17,23 +17,11 @@ struct MembersBench: AsyncParsableCommand {
     @Option(help: "Rounds.") var rounds = 2
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
-        let logger = Logger(label: "orbit.bench")
-        let broker = try LocalBroker(topics: [])
-        defer { broker.stop() }
-        let kafka = KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": broker.bootstrapServers]) { a, _ in a })
-        let input = "bench-members-input"
-        try broker.createTopic(TopicSpec(name: input, partitions: partitions))
+        let bench = try BenchBroker(input: "bench-members-input", partitions: partitions)
+        defer { bench.broker.stop() }
+        let (broker, kafka, input, logger) = (bench.broker, bench.kafka, bench.input, bench.logger)
         let records = ScorerBench.events(events, users: users)
-        let producer = try KafkaProducer(configuration: kafka, name: "bench-loader", logger: logger)
-        let load = DeliveryBatch()
-        for record in records { try producer.send(ProducerRecord(topic: input, key: record.key, value: record.value), in: load) }
-        try load.waitForAll()
-        producer.close()
+        try bench.load(records)
         Output.line("orbit bench members: \(records.count) events from \(users) members, \(partitions) partitions, \(rounds) rounds")
 
         let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])

@@ -22,24 +22,14 @@ struct ScorerBench: AsyncParsableCommand {
     @Option(help: "Rounds of the throughput measurement.") var rounds = 2
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
-        let logger = Logger(label: "orbit.bench")
-        let broker = try LocalBroker(topics: [])
-        defer { broker.stop() }
-        let kafka = KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": broker.bootstrapServers]) { a, _ in a })
-        let input = "bench-scorer-input"
-        try broker.createTopic(TopicSpec(name: input, partitions: partitions))
+        let bench = try BenchBroker(input: "bench-scorer-input", partitions: partitions)
+        defer { bench.broker.stop() }
+        let (broker, kafka, input, logger) = (bench.broker, bench.kafka, bench.input, bench.logger)
 
         // Throughput.
         let records = Self.events(events, users: users)
+        try bench.load(records)
         let producer = try KafkaProducer(configuration: kafka, name: "bench-loader", logger: logger)
-        let load = DeliveryBatch()
-        for record in records { try producer.send(ProducerRecord(topic: input, key: record.key, value: record.value), in: load) }
-        try load.waitForAll()
         Output.line("orbit bench scorer: \(records.count) valid events from \(users) users, \(partitions) partitions, \(rounds) rounds")
         var bestRaw = 0.0, bestScorer = 0.0
         let ingestBench = IngestBench()
@@ -164,5 +154,34 @@ enum Memory {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
         typealias MallocTrim = @convention(c) (Int) -> Int32
         _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+    }
+}
+
+/// A local broker for a benchmark, with quiet logs and one input topic to load.
+struct BenchBroker {
+    let broker: LocalBroker
+    let kafka: KafkaConfiguration
+    let input: String
+    let logger = Logger(label: "orbit.bench")
+
+    init(input: String, partitions: Int) throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        broker = try LocalBroker(topics: [])
+        kafka = KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": broker.bootstrapServers]) { a, _ in a })
+        self.input = input
+        try broker.createTopic(TopicSpec(name: input, partitions: partitions))
+    }
+
+    /// Produces the records to the input topic and waits for every acknowledgement.
+    func load(_ records: [(key: [UInt8], value: [UInt8])]) throws {
+        let producer = try KafkaProducer(configuration: kafka, name: "bench-loader", logger: logger)
+        defer { producer.close() }
+        let batch = DeliveryBatch()
+        for record in records { try producer.send(ProducerRecord(topic: input, key: record.key, value: record.value), in: batch) }
+        try batch.waitForAll()
     }
 }

@@ -148,12 +148,7 @@ public struct PointsAccount: Sendable, Equatable, Codable {
 
 /// Day formatting for reasons.
 enum RFC3339Day {
-    static func format(_ millis: Int64) -> Substring {
-        let (y, m) = CivilCalendar.yearMonth(millis: millis)
-        let start = CivilCalendar.startOfMonth(year: y, month: m)
-        let d = Int((millis - start) / 86_400_000) + 1
-        return Substring(String(format: "%04d-%02d-%02d", y, m, d))
-    }
+    static func format(_ millis: Int64) -> Substring { RFC3339.format(millis: millis).prefix(10) }
 }
 
-import Foundation
+import OrbitContract

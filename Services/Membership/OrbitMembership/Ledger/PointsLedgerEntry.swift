@@ -1,3 +1,5 @@
+import OrbitContract
+
 /// One line of a user's points ledger: what changed, by how much, why, and the balance after.
 /// Entries are append-only; the balance is always the sum of a user's entries.
 public struct PointsLedgerEntry: Sendable, Equatable {
@@ -80,27 +82,14 @@ public enum LotExpiry: Sendable, Equatable {
     }
 }
 
-/// Gregorian calendar arithmetic in UTC (Howard Hinnant's algorithms).
+/// Month arithmetic in UTC, on the contract's calendar functions.
 enum CivilCalendar {
     static func yearMonth(millis: Int64) -> (Int, Int) {
-        let days = Int((millis >= 0 ? millis : millis - 86_399_999) / 86_400_000)
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m)
+        let (year, month, _) = RFC3339.civilFromDays(Int((millis >= 0 ? millis : millis - 86_399_999) / 86_400_000))
+        return (year, month)
     }
 
     static func startOfMonth(year: Int, month: Int) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return Int64(era * 146_097 + doe - 719_468) * 86_400_000
+        Int64(RFC3339.daysFromCivil(year: year, month: month, day: 1)) * 86_400_000
     }
 }
