@@ -15,6 +15,7 @@ struct MembersBench: AsyncParsableCommand {
     @Option(help: "Members.") var users = 20_000
     @Option(help: "Partitions.") var partitions = 16
     @Option(help: "Rounds.") var rounds = 2
+    @Option(help: "Records per batch (commit interval), for both measurements: membership.yaml's max_batch_records.") var batchRecords = 20_000
 
     func run() async throws {
         let bench = try BenchBroker(input: "bench-members-input", partitions: partitions)
@@ -31,7 +32,7 @@ struct MembersBench: AsyncParsableCommand {
             for suffix in ["raw", "segments", "commands", "internal", "inputs", "ledger", "accounts", "events", "changelog"] {
                 try broker.createTopic(TopicSpec(name: "\(prefix)-\(suffix)", partitions: partitions))
             }
-            var runtime = RuntimeSettings(serviceName: "bench", kafka: kafka, maxBatchRecords: 5000)
+            var runtime = RuntimeSettings(serviceName: "bench", kafka: kafka, maxBatchRecords: batchRecords)
             runtime.maxBatchWait = .milliseconds(200)
             let raw = try IngestBench().measure(PassThroughProcessor(outputTopic: "\(prefix)-raw"), group: "\(prefix)-raw", input: input, runtime: runtime, expected: records.count, logger: logger)
             Output.line(String(format: "  round %d raw pass-through: %8.0f events/s", round, raw))

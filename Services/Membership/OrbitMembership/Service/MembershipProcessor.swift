@@ -21,7 +21,8 @@ public final class MembershipProcessor: RecordProcessor {
     let logger: Logger
     let now: @Sendable () -> Int64
     private var dirty: [Int32: Set<String>] = [:]
-    /// Decoded members of this batch and before: decoded once, encoded once per batch.
+    /// Decoded members, kept across batches (the store keeps their bytes for the changelog):
+    /// a member is decoded once per assignment and encoded once per batch it changed in.
     private var cache: [Int32: [String: MemberState]] = [:]
     private var lastEvaluationMillis: Int64 = .min
 
@@ -268,7 +269,6 @@ public final class MembershipProcessor: RecordProcessor {
             }
         }
         dirty.removeAll(keepingCapacity: true)
-        cache.removeAll(keepingCapacity: true)
     }
 
     public func punctuate(nowMillis: Int64, outputs: inout [ProducerRecord]) {
