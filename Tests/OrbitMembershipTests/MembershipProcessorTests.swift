@@ -3,6 +3,7 @@ import OrbitContract
 import OrbitKafka
 import OrbitMembership
 import OrbitRuntime
+import Synchronization
 import XCTest
 
 /// The membership processor driven directly (no broker): commands, repeats, statuses, the state format.
@@ -81,6 +82,32 @@ final class MembershipProcessorTests: XCTestCase {
         out = []
         processor.process(purchase, outputs: &out)
         XCTAssertTrue(out.isEmpty)
+    }
+
+    func testExpiryGoesThroughTheInputStreamSoAReplayRepeatsIt() throws {
+        var expiring = settings
+        expiring.policy.lotExpiry = .afterDays(1)
+        let clock = Mutex<Int64>(1_780_000_000_000)
+        let processor = MembershipProcessor(settings: expiring, logger: Logger(label: "test"), now: { clock.withLock { $0 } })
+        var out: [ProducerRecord] = []
+        processor.process(event(.purchase, user: "cy", id: "p", minor: 2_500), outputs: &out)
+        processor.flush(outputs: &out)
+        out = []
+        clock.withLock { $0 += 3 * 86_400_000 }
+        processor.punctuate(nowMillis: 0, outputs: &out)
+        XCTAssertTrue(out.filter { $0.topic == settings.ledgerTopic }.isEmpty, "punctuation expires nothing itself")
+        let ticks = out.filter { $0.topic == settings.internalTopic }
+        XCTAssertEqual(ticks.count, 1)
+        out = []
+        let tick = record("internal", key: "cy", ticks[0].value!)
+        processor.process(tick, outputs: &out)
+        let expired = out.filter { $0.topic == settings.ledgerTopic }.compactMap { try? JSONParser.parse($0.value!).objectValue }
+        XCTAssertEqual(expired.map { $0["kind"]!.stringValue! }, ["expire"])
+        XCTAssertEqual(expired.first?["points"]?.numberValue?.int64Value, -25)
+        XCTAssertEqual(expired.first?["balance_after"]?.numberValue?.int64Value, 0)
+        out = []
+        processor.process(record("internal", key: "cy", ticks[0].value!), outputs: &out)  // the same tick again
+        XCTAssertTrue(out.filter { $0.topic == settings.ledgerTopic }.isEmpty)
     }
 
     func testTheStateFormatRoundTrips() throws {

@@ -102,6 +102,13 @@ public final class MembershipProcessor: RecordProcessor {
             case .award, .transferIn, .grant:
                 if message.kind == .award && !policy.canEarn(state.status) { break }
                 earn(message.points, key: message.key, rule: message.rule, reason: message.reason, at: message.time, orderID: nil, state: &state, out: &out)
+            case .expireTick:
+                // Expiry arrives as an input, so its entries take a fixed place in the member's
+                // stream: a replay repeats them with the same balance as the first time.
+                for entry in state.points.expire(at: message.time) {
+                    state.totalExpired -= entry.points
+                    out.entry(entry)
+                }
             case .referredBy:
                 if state.referredBy == nil || (message.time, message.from) < (state.referredAtMillis, state.referredBy!) && state.purchases == 0 {
                     state.referredBy = message.from
@@ -278,9 +285,10 @@ public final class MembershipProcessor: RecordProcessor {
                 var state = load(partition, key)
                 let before = state
                 var out = Outputs(userID: key, settings: settings)
-                for entry in state.points.expire(at: time) {
-                    state.totalExpired -= entry.points
-                    out.entry(entry)
+                if state.points.lots.contains(where: { ($0.expiresAtMillis ?? .max) <= time }) {
+                    // Not expired here: a tick goes through the member's input stream (see `.expireTick`).
+                    out.internalMessage(to: key, InternalMessage(kind: .expireTick, key: "expire-tick:\(key):\(time / 86_400_000)", points: 0,
+                                                                 from: key, rule: nil, reason: "", time: time))
                 }
                 for lot in state.points.expiringSoon(at: time, withinDays: policy.expiringSoonDays) {
                     out.memberEvent(kind: "points_expiring", id: "\(lot.id):expiring", time: time, fields: [("points", .number(JSONNumber(lot.remaining))), ("expires", .string(RFC3339.format(millis: lot.expiresAtMillis!)))])
@@ -293,8 +301,8 @@ public final class MembershipProcessor: RecordProcessor {
                     out.memberEvent(kind: "paid_membership", id: "\(key):paid-expired:\(paid.expiresAtMillis)", time: time, fields: [("change", .string("expired")), ("plan", .string(paid.plan))])
                 }
                 state.points.forgetOrders(earnedBefore: time - Int64(policy.refundWindowDays) * 86_400_000)
-                guard state != before else { continue }
                 outputs.append(contentsOf: out.records)
+                guard state != before else { continue }
                 save(partition, key, state)
             }
         }
@@ -306,7 +314,7 @@ public final class MembershipProcessor: RecordProcessor {
 
 /// A message between members' partitions.
 struct InternalMessage: Equatable {
-    enum Kind: String { case award, transferIn = "transfer_in", grant, referredBy = "referred_by" }
+    enum Kind: String { case award, transferIn = "transfer_in", grant, referredBy = "referred_by", expireTick = "expire_tick" }
     let kind: Kind
     let key: String
     let points: Int64
