@@ -60,6 +60,21 @@ public final class ChangelogStore {
         return count
     }
 
+    /// Restores the assigned partitions this store does not hold yet, logging and timing it
+    /// (`orbit_state_restore_duration_seconds`). Returns the partitions restored (empty if none).
+    @discardableResult
+    public func restoreNewlyAssigned(_ assigned: [TopicPartition], reader: ChangelogReader, logger: Logger, noun: String) throws -> [Int32] {
+        let numbers = Set(assigned.map(\.partition)).subtracting(ownedPartitions).sorted()
+        guard !numbers.isEmpty else { return [] }
+        let started = ContinuousClock.now
+        let records = try restore(numbers, reader: reader)
+        let elapsed = ContinuousClock.now - started
+        Metrics.Timer(label: "orbit_state_restore_duration_seconds", dimensions: [("store", changelogTopic)], preferredDisplayUnit: .seconds)
+            .recordNanoseconds(elapsed.nanoseconds)
+        logger.info("restored \(numbers.map { count($0) }.reduce(0, +)) \(noun) of partitions \(numbers) from \(records) changelog records in \(elapsed)")
+        return numbers
+    }
+
     public func drop(_ partition: Int32) {
         partitions[partition] = nil
         dirty[partition] = nil
@@ -112,3 +127,9 @@ public final class GlobalTable {
 }
 
 import Logging
+import Metrics
+
+extension Duration {
+    /// Whole nanoseconds, for metrics timers.
+    public var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+}

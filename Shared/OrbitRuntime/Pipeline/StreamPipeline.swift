@@ -239,7 +239,7 @@ public final class StreamPipeline: RebalanceListener {
             $0.batchesCommitted += 1
         }
         let elapsed = ContinuousClock.now - sealedAt
-        batchTimer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        batchTimer.recordNanoseconds(elapsed.nanoseconds)
     }
 
     // MARK: RebalanceListener (called inside consumer.poll on this pipeline's thread)

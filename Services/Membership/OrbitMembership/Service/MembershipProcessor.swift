@@ -41,10 +41,7 @@ public final class MembershipProcessor: RecordProcessor {
     // MARK: Partitions
 
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
-        let numbers = Set(partitions.map(\.partition)).subtracting(store.ownedPartitions).sorted()
-        guard !numbers.isEmpty else { return }
-        let records = try store.restore(numbers, reader: restorer)
-        logger.info("restored \(numbers.map { store.count($0) }.reduce(0, +)) members of partitions \(numbers) from \(records) changelog records")
+        try store.restoreNewlyAssigned(partitions, reader: restorer, logger: logger, noun: "members")
     }
 
     public func partitionsRevoked(_ partitions: [TopicPartition]) {

@@ -30,7 +30,6 @@ public final class ScoringProcessor: RecordProcessor {
     private let duplicatesSkipped = Counter(label: "orbit_scorer_replays_skipped_total")
     private let undecodable = Counter(label: "orbit_scorer_undecodable_total")
     private let usersGauge = Gauge(label: "orbit_scorer_users")
-    private let restoreTimer = Metrics.Timer(label: "orbit_scorer_restore_duration_seconds", preferredDisplayUnit: .seconds)
 
     /// - Parameters:
     ///   - now: the clock (overridden by `scoring.fixed_now`); tests inject one to move time.
@@ -57,13 +56,7 @@ public final class ScoringProcessor: RecordProcessor {
     // MARK: Partitions
 
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
-        let numbers = Set(partitions.map(\.partition)).subtracting(store.ownedPartitions).sorted()
-        guard !numbers.isEmpty else { return }
-        let started = ContinuousClock.now
-        let records = try store.restore(numbers, reader: restorer)
-        let elapsed = ContinuousClock.now - started
-        restoreTimer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
-        logger.info("restored \(numbers.map { store.count($0) }.reduce(0, +)) users of partitions \(numbers) from \(records) changelog records in \(elapsed)")
+        guard !(try store.restoreNewlyAssigned(partitions, reader: restorer, logger: logger, noun: "users")).isEmpty else { return }
         usersGauge.record(store.count)
         evaluatedDay = .min  // re-evaluate at the next punctuation
     }
