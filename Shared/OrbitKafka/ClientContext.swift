@@ -2,6 +2,7 @@ import CRdKafka
 import Foundation
 import Logging
 import Metrics
+import Synchronization
 
 /// What librdkafka's C callbacks reach through the handle's opaque pointer: the logger, the
 /// statistics gauges, and (for consumers) the rebalance listener.
@@ -14,6 +15,11 @@ final class ClientContext: @unchecked Sendable {
     let logger: Logger
     let name: String
     weak var rebalanceListener: (any RebalanceListener)?
+    /// An assignment librdkafka refused inside the rebalance callback (which cannot throw); the
+    /// next `poll` throws it. Confined to the polling thread like `rebalanceListener`.
+    var rebalanceFailure: KafkaError?
+    /// Errors seen by this client, for `/health`.
+    let health = ClientHealth()
     private let statistics: KafkaStatisticsGauges
 
     init(name: String, logger: Logger) {
@@ -48,6 +54,7 @@ final class ClientContext: @unchecked Sendable {
             guard let rk, let context = ClientContext.from(rk) else { return }
             let error = KafkaError(code: rd_kafka_resp_err_t(rawValue: code), message: reason.map { String(cString: $0) })
             // Transport errors are routine (a broker restarting); librdkafka reconnects by itself.
+            context.health.failed(error)
             context.logger.warning("kafka client error: \(error)", metadata: ["kafka.client": "\(context.name)"])
         }
     }
@@ -112,5 +119,37 @@ enum NativePartitionList {
             let element = list.pointee.elems[index]
             return (TopicPartitionOffset(TopicPartition(String(cString: element.topic), element.partition), offset: element.offset), element.err)
         }
+    }
+}
+
+/// Errors a client met since it last worked: repeated ones mean the service is degraded, which
+/// `/health` says with the last error. Written by librdkafka's callbacks and the polling thread.
+public final class ClientHealth: Sendable {
+    public struct Snapshot: Sendable, Equatable {
+        /// Errors since the last successful poll.
+        public var consecutiveErrors = 0
+        public var lastError: String?
+
+        public init(consecutiveErrors: Int = 0, lastError: String? = nil) {
+            self.consecutiveErrors = consecutiveErrors
+            self.lastError = lastError
+        }
+    }
+
+    private let value = Mutex(Snapshot())
+
+    public init() {}
+
+    public var snapshot: Snapshot { value.withLock { $0 } }
+
+    func failed(_ error: KafkaError) {
+        value.withLock {
+            $0.consecutiveErrors += 1
+            $0.lastError = "\(error)"
+        }
+    }
+
+    func succeeded() {
+        value.withLock { if $0.consecutiveErrors != 0 { $0.consecutiveErrors = 0 } }
     }
 }

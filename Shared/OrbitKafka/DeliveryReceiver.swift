@@ -70,15 +70,34 @@ public final class DeliveryBatch: DeliveryReceiver, @unchecked Sendable {
     }
 }
 
-/// Resumes one awaiting `send` with its record's delivery report.
+/// Carries one record's delivery report to the task awaiting it. The report may come before the
+/// task starts waiting, so it goes through a single-element stream rather than a continuation made
+/// inside the send.
 final class SingleDelivery: DeliveryReceiver, @unchecked Sendable {
-    private let continuation: CheckedContinuation<RecordMetadata, any Error>
+    private let stream: AsyncStream<Result<RecordMetadata, KafkaError>>
+    private let continuation: AsyncStream<Result<RecordMetadata, KafkaError>>.Continuation
 
-    init(_ continuation: CheckedContinuation<RecordMetadata, any Error>) {
-        self.continuation = continuation
+    override init() {
+        (stream, continuation) = AsyncStream.makeStream(of: Result<RecordMetadata, KafkaError>.self, bufferingPolicy: .bufferingOldest(1))
     }
 
+    /// The delivery report, once it comes.
+    var result: DeliveryResult { DeliveryResult(stream: stream) }
+
     override func delivered(_ result: Result<RecordMetadata, KafkaError>) {
-        continuation.resume(with: result.mapError { $0 as any Error })
+        continuation.yield(result)
+        continuation.finish()
+    }
+}
+
+/// The awaitable side of a ``SingleDelivery``.
+struct DeliveryResult: Sendable {
+    let stream: AsyncStream<Result<RecordMetadata, KafkaError>>
+
+    var value: RecordMetadata {
+        get async throws {
+            for await result in stream { return try result.get() }
+            throw KafkaError.configuration("producer closed before the record's delivery report")
+        }
     }
 }

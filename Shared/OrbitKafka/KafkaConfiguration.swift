@@ -17,9 +17,12 @@ public struct KafkaConfiguration: Sendable, Equatable {
         KafkaConfiguration(properties.merging(overrides) { _, new in new })
     }
 
-    /// Producer defaults: idempotent (no duplicates or reordering from internal retries).
+    /// Producer defaults: idempotent (no duplicates or reordering from internal retries), and keys
+    /// placed like the Java client places them (murmur2; librdkafka's own default is CRC32), so
+    /// Orbit's records land where every other Kafka client expects them (see ``KeyPartitioner``).
     public static let producerDefaults: [String: String] = [
         "enable.idempotence": "true",
+        "partitioner": "murmur2_random",
         // Orbit waits for acknowledgements before committing; Nagle's algorithm would hold small
         // produce requests back for a delayed ACK (~40 ms each time on Linux).
         "socket.nagle.disable": "true",

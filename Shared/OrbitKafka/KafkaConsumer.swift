@@ -35,20 +35,24 @@ public final class KafkaConsumer: @unchecked Sendable {
             let list = NativePartitionList.read(partitions).map(\.0.topicPartition)
             let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
             if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
-                context.logger.info("partitions assigned: \(list.map(\.description).joined(separator: ", "))")
+                context.logger.info("partitions assigned: \(PartitionRanges.describe(list))")
                 context.rebalanceListener?.partitionsAssigned(list)
+                let failure: KafkaError?
                 if cooperative {
-                    if let error = rd_kafka_incremental_assign(rk, partitions) { rd_kafka_error_destroy(error) }
+                    failure = rd_kafka_incremental_assign(rk, partitions).map { KafkaError(consuming: $0) }
                 } else {
-                    rd_kafka_assign(rk, partitions)
+                    let code = rd_kafka_assign(rk, partitions)
+                    failure = code.isOK ? nil : KafkaError(code: code, message: "assigning \(list.count) partitions")
                 }
+                if let failure { context.rebalanceFailure = context.rebalanceFailure ?? failure }
             } else {
-                context.logger.info("partitions revoked: \(list.map(\.description).joined(separator: ", "))")
+                context.logger.info("partitions revoked: \(PartitionRanges.describe(list))")
                 context.rebalanceListener?.partitionsRevoked(list)
                 if cooperative {
-                    if let error = rd_kafka_incremental_unassign(rk, partitions) { rd_kafka_error_destroy(error) }
+                    if let error = rd_kafka_incremental_unassign(rk, partitions) { context.logger.warning("unassign: \(KafkaError(consuming: error))") }
                 } else {
-                    rd_kafka_assign(rk, nil)
+                    let code = rd_kafka_assign(rk, nil)
+                    if !code.isOK { context.logger.warning("unassign: \(KafkaError(code: code))") }
                 }
             }
         }
@@ -78,20 +82,33 @@ public final class KafkaConsumer: @unchecked Sendable {
     }
 
     /// The next record, or nil when none arrived within `timeout`. Transient errors (a broker
-    /// reconnecting) are logged and return nil; fatal ones throw.
+    /// reconnecting) are logged, counted in ``health`` and return nil; fatal ones, and an assignment
+    /// librdkafka refused during a rebalance, throw.
     public func poll(timeout: Duration = .milliseconds(100)) throws(KafkaError) -> ConsumerRecord? {
-        guard let message = rd_kafka_consumer_poll(handle, milliseconds(timeout)) else { return nil }
+        let message = rd_kafka_consumer_poll(handle, milliseconds(timeout))
+        if let failure = context.rebalanceFailure {
+            context.rebalanceFailure = nil
+            if let message { rd_kafka_message_destroy(message) }
+            throw failure
+        }
+        guard let message else { return nil }
         defer { rd_kafka_message_destroy(message) }
         let err = message.pointee.err
         guard err.isOK else {
             if err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
             if err == RD_KAFKA_RESP_ERR__FATAL, let fatal = fatalError { throw fatal }
             let detail = rd_kafka_message_errstr(message).map { String(cString: $0) } ?? ""
-            logger.warning("consumer error: \(KafkaError(code: err, message: detail))")
+            let error = KafkaError(code: err, message: detail)
+            context.health.failed(error)
+            logger.warning("consumer error: \(error)")
             return nil
         }
+        context.health.succeeded()
         return record(from: message)
     }
+
+    /// Errors met since the last record arrived (for `/health`).
+    public var health: ClientHealth.Snapshot { context.health.snapshot }
 
     private func record(from message: UnsafeMutablePointer<rd_kafka_message_t>) -> ConsumerRecord {
         let m = message.pointee
@@ -169,6 +186,18 @@ public final class KafkaConsumer: @unchecked Sendable {
         for (_, err) in NativePartitionList.read(list) where !err.isOK { throw KafkaError(code: err) }
     }
 
+    /// The next offset this consumer will read from each partition (its position), or nil for a
+    /// partition with no position yet. Past transaction markers too, which are never delivered.
+    public func positions(_ partitions: [TopicPartition]) throws(KafkaError) -> [TopicPartition: Int64] {
+        let list = NativePartitionList.make(partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_position(handle, list)
+        guard err.isOK else { throw KafkaError(code: err, message: "positions of \(partitions.count) partitions") }
+        var result: [TopicPartition: Int64] = [:]
+        for (entry, _) in NativePartitionList.read(list) where entry.offset >= 0 { result[entry.topicPartition] = entry.offset }
+        return result
+    }
+
     public func assignment() throws(KafkaError) -> [TopicPartition] {
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>? = nil
         let err = rd_kafka_assignment(handle, &list)
@@ -199,29 +228,6 @@ public final class KafkaConsumer: @unchecked Sendable {
         var buffer = [CChar](repeating: 0, count: 512)
         let err = rd_kafka_fatal_error(handle, &buffer, buffer.count)
         return err.isOK ? nil : KafkaError(code: err, message: buffer.decodedCString, isFatal: true)
-    }
-
-    /// Records as an async sequence, read on a dedicated thread (for tools; services use the runtime).
-    public func records(pollTimeout: Duration = .milliseconds(100)) -> AsyncThrowingStream<ConsumerRecord, any Error> {
-        AsyncThrowingStream { continuation in
-            let stop = StopFlag()
-            let thread = Thread { [self] in
-                while !stop.isSet && !isClosed.isSet {
-                    do {
-                        if let record = try poll(timeout: pollTimeout) {
-                            if case .terminated = continuation.yield(record) { break }
-                        }
-                    } catch {
-                        continuation.finish(throwing: error)
-                        return
-                    }
-                }
-                continuation.finish()
-            }
-            thread.name = "kafka-consumer-records"
-            continuation.onTermination = { _ in _ = stop.setOnce() }
-            thread.start()
-        }
     }
 
     /// Leaves the group (revoking partitions through the listener) and releases the client.

@@ -57,67 +57,66 @@ public final class KafkaProducer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Sends one record and waits for the broker's acknowledgement.
+    /// Sends one record and waits for the broker's acknowledgement. While librdkafka's local queue
+    /// is full it suspends (a task sleep), never blocking a thread of the concurrency pool.
     @discardableResult
     public func send(_ record: ProducerRecord) async throws -> RecordMetadata {
-        try await withCheckedThrowingContinuation { continuation in
-            let receiver = SingleDelivery(continuation)
-            do {
-                try enqueue(record, receiver: receiver)
-            } catch {
-                continuation.resume(throwing: error)
-            }
+        let receiver = SingleDelivery()
+        let result = receiver.result
+        while try !enqueue(record, receiver: receiver) {
+            try await Task.sleep(for: .milliseconds(2))
         }
+        return try await result.value
     }
 
-    /// Queues a record as part of `batch`; returns once librdkafka has it. Blocks while the local
-    /// queue is full (back-pressure), never drops.
+    /// Queues a record as part of `batch`; returns once librdkafka has it. While the local queue is
+    /// full (back-pressure) it waits on the calling thread for delivery reports to make room (the
+    /// runtime calls this from its pipeline thread); it never drops.
     public func send(_ record: ProducerRecord, in batch: DeliveryBatch) throws(KafkaError) {
         batch.willSend()
         do {
-            try enqueue(record, receiver: batch)
+            while try !enqueue(record, receiver: batch) {
+                // Serves delivery reports on this thread: blocks until one arrives or 10 ms pass.
+                rd_kafka_poll(handle, 10)
+            }
         } catch {
             batch.sendFailed()
             throw error
         }
     }
 
-    private func enqueue(_ record: ProducerRecord, receiver: DeliveryReceiver) throws(KafkaError) {
+    /// Hands the record to librdkafka. Returns false, keeping nothing, when its queue is full.
+    private func enqueue(_ record: ProducerRecord, receiver: DeliveryReceiver) throws(KafkaError) -> Bool {
         guard !isClosed.isSet else { throw .configuration("producer is closed") }
         let opaque = Unmanaged.passRetained(receiver).toOpaque()
-        while true {
-            var headers: OpaquePointer? = nil
-            if !record.headers.isEmpty {
-                headers = rd_kafka_headers_new(record.headers.count)
-                for header in record.headers {
-                    if let value = header.value {
-                        value.withUnsafeBytes { _ = rd_kafka_header_add(headers, header.name, -1, $0.baseAddress, $0.count) }
-                    } else {
-                        _ = rd_kafka_header_add(headers, header.name, -1, nil, 0)
-                    }
+        var headers: OpaquePointer? = nil
+        if !record.headers.isEmpty {
+            headers = rd_kafka_headers_new(record.headers.count)
+            for header in record.headers {
+                if let value = header.value {
+                    value.withUnsafeBytes { _ = rd_kafka_header_add(headers, header.name, -1, $0.baseAddress, $0.count) }
+                } else {
+                    _ = rd_kafka_header_add(headers, header.name, -1, nil, 0)
                 }
             }
-            let err = withOptionalBytes(record.key) { keyPointer, keyLength in
-                withOptionalBytes(record.value) { valuePointer, valueLength in
-                    orbit_produce(handle, record.topic, record.partition ?? RD_KAFKA_PARTITION_UA,
-                                  keyPointer, keyLength, valuePointer, valueLength,
-                                  headers, record.timestampMillis ?? 0, opaque)
-                }
-            }
-            if err.isOK { return }
-            if let headers { rd_kafka_headers_destroy(headers) }
-            if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                usleep(1000)  // the poller drains delivery reports; wait for room
-                continue
-            }
-            Unmanaged<DeliveryReceiver>.fromOpaque(opaque).release()
-            throw KafkaError(code: err, message: "producing to \(record.topic): \(String(cString: rd_kafka_err2str(err)))")
         }
+        let err = withOptionalBytes(record.key) { keyPointer, keyLength in
+            withOptionalBytes(record.value) { valuePointer, valueLength in
+                orbit_produce(handle, record.topic, record.partition ?? RD_KAFKA_PARTITION_UA,
+                              keyPointer, keyLength, valuePointer, valueLength,
+                              headers, record.timestampMillis ?? 0, opaque)
+            }
+        }
+        if err.isOK { return true }
+        if let headers { rd_kafka_headers_destroy(headers) }
+        Unmanaged<DeliveryReceiver>.fromOpaque(opaque).release()
+        if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { return false }
+        throw KafkaError(code: err, message: "producing to \(record.topic): \(String(cString: rd_kafka_err2str(err)))")
     }
 
     /// Waits until every queued record is delivered or failed.
     public func flush(timeout: Duration = .seconds(30)) throws(KafkaError) {
-        let err = rd_kafka_flush(handle, Int32(timeout.components.seconds * 1000))
+        let err = rd_kafka_flush(handle, milliseconds(timeout))
         guard err.isOK else { throw KafkaError(code: err, message: "flush: \(rd_kafka_outq_len(handle)) records still queued") }
     }
 
@@ -159,13 +158,24 @@ public final class KafkaProducer: @unchecked Sendable {
         return err.isOK ? nil : KafkaError(code: err, message: buffer.decodedCString, isFatal: true)
     }
 
-    /// Flushes what is queued (up to `timeout`), then releases the client.
+    /// Flushes what is queued (up to `timeout`), then releases the client. Records still undelivered
+    /// then are purged, and their senders are told so (every awaiting `send` resumes with an error,
+    /// every batch settles with a failure): nothing waits forever on a closed producer.
     public func close(timeout: Duration = .seconds(30)) {
         guard !isClosed.isSet else { return }
         let err = rd_kafka_flush(handle, milliseconds(timeout))
-        if !err.isOK { logger.warning("producer closed with \(rd_kafka_outq_len(handle)) undelivered records") }
+        if !err.isOK {
+            logger.warning("producer closed with \(rd_kafka_outq_len(handle)) undelivered records; purging them")
+            _ = rd_kafka_purge(handle, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+        }
         guard isClosed.setOnce() else { return }
         pollerStopped.wait()
+        // Serve the delivery reports of purged records (and any the poller left) before destroying.
+        var rounds = 0
+        while rd_kafka_outq_len(handle) > 0, rounds < 100 {
+            rd_kafka_poll(handle, 10)
+            rounds += 1
+        }
         rd_kafka_destroy(handle)
     }
 

@@ -318,6 +318,7 @@ final class EventValidatorTests: XCTestCase {
             "empty_payload", "payload_too_large", "invalid_encoding", "malformed_json", "duplicate_key", "nesting_too_deep",
             "not_an_object", "missing_field", "unknown_field", "wrong_type", "invalid_value", "unsupported_schema_version",
             "unknown_event_type", "invalid_time", "time_in_future", "invalid_amount", "unknown_currency",
+            "undecodable_record", "missing_key",
         ])
     }
 
@@ -544,6 +545,7 @@ final class EventValidatorTests: XCTestCase {
                 seen.append(rejection.code)
             }
         }
-        XCTAssertEqual(seen, RejectionCode.allCases)
+        // The last two are the services' own (their dead-letter topics), not the validator's.
+        XCTAssertEqual(seen, RejectionCode.allCases.filter { ![.undecodableRecord, .missingKey].contains($0) })
     }
 }

@@ -9,6 +9,7 @@ import XCTest
 /// The membership processor driven directly (no broker): commands, repeats, statuses, the state format.
 final class MembershipProcessorTests: XCTestCase {
     var offset: Int64 = 0
+    let context = ProcessingContext(nowMillis: 1_780_000_000_000)
     let settings: MembershipSettings = {
         var s = MembershipSettings()
         s.policy.engine = EarningEngine(rules: [
@@ -22,7 +23,7 @@ final class MembershipProcessorTests: XCTestCase {
     func record(_ kind: String, key: String, _ value: [UInt8]) -> ConsumerRecord {
         offset += 1
         return ConsumerRecord(topic: settings.inputsTopic, partition: 0, offset: offset, key: Array(key.utf8), value: value,
-                              headers: [KafkaHeader(MemberInputRouter.kindHeader, kind)], timestampMillis: 1_780_000_000_000 + offset)
+                              headers: [KafkaHeader(InputRouter<MemberInput>.kindHeader, kind)], timestampMillis: 1_780_000_000_000 + offset)
     }
 
     func event(_ type: EventType, user: String, id: String, minor: Int64? = nil) -> ConsumerRecord {
@@ -38,19 +39,19 @@ final class MembershipProcessorTests: XCTestCase {
         }
     }
 
-    func testCommandsRepeatsAndStatuses() {
+    func testCommandsRepeatsAndStatuses() throws {
         let processor = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
         var out: [ProducerRecord] = []
-        processor.process(record("command", key: "ann", Array(#"{"type":"redeem","request_id":"early","user_id":"ann","points":10,"reward_id":"x"}"#.utf8)), outputs: &out)
-        processor.process(event(.signup, user: "ann", id: "s"), outputs: &out)
-        processor.process(event(.purchase, user: "ann", id: "p", minor: 5_000), outputs: &out)
+        try processor.process(record("command", key: "ann", Array(#"{"type":"redeem","request_id":"early","user_id":"ann","points":10,"reward_id":"x"}"#.utf8)), context: context, outputs: &out)
+        try processor.process(event(.signup, user: "ann", id: "s"), context: context, outputs: &out)
+        try processor.process(event(.purchase, user: "ann", id: "p", minor: 5_000), context: context, outputs: &out)
         let redeem = Array(#"{"type":"redeem","request_id":"r1","user_id":"ann","points":120,"reward_id":"mug"}"#.utf8)
-        processor.process(record("command", key: "ann", redeem), outputs: &out)
-        processor.process(record("command", key: "ann", Array(#"{"type":"redeem","request_id":"r2","user_id":"ann","points":100,"reward_id":"mug"}"#.utf8)), outputs: &out)
-        processor.process(record("command", key: "ann", redeem), outputs: &out)  // the same request again
-        processor.process(record("command", key: "ann", Array(#"{"type":"set_status","request_id":"b","user_id":"ann","status":"blocked"}"#.utf8)), outputs: &out)
-        processor.process(record("command", key: "ann", Array(#"{"type":"redeem","request_id":"r3","user_id":"ann","points":1,"reward_id":"mug"}"#.utf8)), outputs: &out)
-        processor.process(record("command", key: "ann", Array(#"{"type":"redeem","points":1}"#.utf8)), outputs: &out)
+        try processor.process(record("command", key: "ann", redeem), context: context, outputs: &out)
+        try processor.process(record("command", key: "ann", Array(#"{"type":"redeem","request_id":"r2","user_id":"ann","points":100,"reward_id":"mug"}"#.utf8)), context: context, outputs: &out)
+        try processor.process(record("command", key: "ann", redeem), context: context, outputs: &out)  // the same request again
+        try processor.process(record("command", key: "ann", Array(#"{"type":"set_status","request_id":"b","user_id":"ann","status":"blocked"}"#.utf8)), context: context, outputs: &out)
+        try processor.process(record("command", key: "ann", Array(#"{"type":"redeem","request_id":"r3","user_id":"ann","points":1,"reward_id":"mug"}"#.utf8)), context: context, outputs: &out)
+        try processor.process(record("command", key: "ann", Array(#"{"type":"redeem","points":1}"#.utf8)), context: context, outputs: &out)
         XCTAssertEqual(results(out), ["early:rejected:unknown_user", "r1:accepted", "r2:rejected:insufficient_points", "r1:accepted", "b:accepted",
                                       "r3:rejected:blocked", "offset-\(settings.inputsTopic)-0-9:rejected:invalid: request_id is required (1-128 characters)"])
         let repeats = out.filter { $0.topic == settings.memberEventsTopic && String(decoding: $0.value!, as: UTF8.self).contains("\"r1\"") }
@@ -59,28 +60,28 @@ final class MembershipProcessorTests: XCTestCase {
         let ledger = out.filter { $0.topic == settings.ledgerTopic }.compactMap { try? JSONParser.parse($0.value!).objectValue }
         XCTAssertEqual(ledger.map { $0["points"]!.numberValue!.int64Value! }, [100, 50, -120])
         XCTAssertEqual(ledger.last?["balance_after"]?.numberValue?.int64Value, 30)
-        processor.process(record("command", key: "ann", Array(#"{"type":"set_status","request_id":"a","user_id":"ann","status":"active"}"#.utf8)), outputs: &out)
-        processor.process(record("command", key: "ann", Array(#"{"type":"join","request_id":"j","user_id":"ann","plan":"plus","months":12}"#.utf8)), outputs: &out)
-        processor.process(record("command", key: "ann", Array(#"{"type":"cancel","request_id":"c","user_id":"ann"}"#.utf8)), outputs: &out)
-        processor.process(record("command", key: "ben", Array(#"{"type":"renew","request_id":"n","user_id":"ben","months":1}"#.utf8)), outputs: &out)
+        try processor.process(record("command", key: "ann", Array(#"{"type":"set_status","request_id":"a","user_id":"ann","status":"active"}"#.utf8)), context: context, outputs: &out)
+        try processor.process(record("command", key: "ann", Array(#"{"type":"join","request_id":"j","user_id":"ann","plan":"plus","months":12}"#.utf8)), context: context, outputs: &out)
+        try processor.process(record("command", key: "ann", Array(#"{"type":"cancel","request_id":"c","user_id":"ann"}"#.utf8)), context: context, outputs: &out)
+        try processor.process(record("command", key: "ben", Array(#"{"type":"renew","request_id":"n","user_id":"ben","months":1}"#.utf8)), context: context, outputs: &out)
         XCTAssertEqual(results(out).suffix(4), ["a:accepted", "j:accepted", "c:accepted", "n:rejected:not_a_paid_member"])
         out = []
-        processor.flush(outputs: &out)
+        try processor.flush(context: context, outputs: &out)
         let account = try? JSONParser.parse(out.first { $0.topic == settings.accountsTopic && $0.key == Array("ann".utf8) }!.value!).objectValue
         XCTAssertEqual(account?["balance"]?.numberValue?.int64Value, 30)
         XCTAssertEqual(account?["paid_membership"]?.objectValue?["cancelled"], .bool(true), "cancelled, still a member until it expires")
         XCTAssertEqual(processor.takeStateChanges().count, 2, "one state record per member per batch")
     }
 
-    func testAReplayedInputChangesNothing() {
+    func testAReplayedInputChangesNothing() throws {
         let processor = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
         var out: [ProducerRecord] = []
         let purchase = event(.purchase, user: "bo", id: "p", minor: 1_000)
-        processor.process(purchase, outputs: &out)
-        processor.flush(outputs: &out)
+        try processor.process(purchase, context: context, outputs: &out)
+        try processor.flush(context: context, outputs: &out)
         _ = processor.takeStateChanges()
         out = []
-        processor.process(purchase, outputs: &out)
+        try processor.process(purchase, context: context, outputs: &out)
         XCTAssertTrue(out.isEmpty)
     }
 
@@ -88,25 +89,25 @@ final class MembershipProcessorTests: XCTestCase {
         var expiring = settings
         expiring.policy.lotExpiry = .afterDays(1)
         let clock = Mutex<Int64>(1_780_000_000_000)
-        let processor = MembershipProcessor(settings: expiring, logger: Logger(label: "test"), now: { clock.withLock { $0 } })
+        let processor = MembershipProcessor(settings: expiring, logger: Logger(label: "test"))
         var out: [ProducerRecord] = []
-        processor.process(event(.purchase, user: "cy", id: "p", minor: 2_500), outputs: &out)
-        processor.flush(outputs: &out)
+        try processor.process(event(.purchase, user: "cy", id: "p", minor: 2_500), context: context, outputs: &out)
+        try processor.flush(context: context, outputs: &out)
         out = []
         clock.withLock { $0 += 3 * 86_400_000 }
-        processor.punctuate(nowMillis: 0, outputs: &out)
+        try processor.punctuate(context: ProcessingContext(nowMillis: clock.withLock { $0 }), outputs: &out)
         XCTAssertTrue(out.filter { $0.topic == settings.ledgerTopic }.isEmpty, "punctuation expires nothing itself")
         let ticks = out.filter { $0.topic == settings.internalTopic }
         XCTAssertEqual(ticks.count, 1)
         out = []
         let tick = record("internal", key: "cy", ticks[0].value!)
-        processor.process(tick, outputs: &out)
+        try processor.process(tick, context: context, outputs: &out)
         let expired = out.filter { $0.topic == settings.ledgerTopic }.compactMap { try? JSONParser.parse($0.value!).objectValue }
         XCTAssertEqual(expired.map { $0["kind"]!.stringValue! }, ["expire"])
         XCTAssertEqual(expired.first?["points"]?.numberValue?.int64Value, -25)
         XCTAssertEqual(expired.first?["balance_after"]?.numberValue?.int64Value, 0)
         out = []
-        processor.process(record("internal", key: "cy", ticks[0].value!), outputs: &out)  // the same tick again
+        try processor.process(record("internal", key: "cy", ticks[0].value!), context: context, outputs: &out)  // the same tick again
         XCTAssertTrue(out.filter { $0.topic == settings.ledgerTopic }.isEmpty)
     }
 

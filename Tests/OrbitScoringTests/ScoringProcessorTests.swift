@@ -4,36 +4,30 @@ import OrbitContract
 import OrbitKafka
 import OrbitRuntime
 import OrbitScoring
-import Synchronization
 import XCTest
 
-/// The scoring processor driven directly (no broker): records in, outputs out, a fake clock.
+/// The scoring processor driven by the runtime's test driver (no broker): records in, outputs out,
+/// the runtime's clock moved by the test.
 final class ScoringProcessorTests: XCTestCase {
-    final class FakeClock: Sendable {
-        let millis = Mutex<Int64>(0)
-        func set(_ text: String) { millis.withLock { $0 = try! RFC3339.parse(text) } }
-        func advance(days: Int64) { millis.withLock { $0 += days * 86_400_000 } }
-        var now: Int64 { millis.withLock { $0 } }
-    }
+    static let partitions = 4
 
-    struct NoTable: Error {}
-
-    func makeProcessor(_ clock: FakeClock) -> ScoringProcessor {
+    func makeDriver(_ now: String) -> (ProcessorTestDriver, ScoringProcessor) {
         var settings = ScoringSettings()
         settings.policy.rfmMode = .thresholds
-        return ScoringProcessor(settings: settings, kafka: KafkaConfiguration(), logger: Logger(label: "test"),
-                                now: { clock.now }, sketchTable: { throw NoTable() })
+        let processor = ScoringProcessor(settings: settings, partitionCount: Self.partitions, sketches: GlobalTableView(),
+                                         deadLetters: DeadLetters(topic: OrbitTopics.scorerDeadLetters, service: "test"), logger: Logger(label: "test"))
+        return (ProcessorTestDriver(processor, nowMillis: try! RFC3339.parse(now)), processor)
     }
 
-    var offset: Int64 = 0
-    func record(_ event: UserEvent) -> ConsumerRecord {
-        offset += 1
-        return ConsumerRecord(topic: OrbitTopics.validEvents, partition: 0, offset: offset, key: Array(event.userID.utf8),
-                              value: event.encoded(), headers: [], timestampMillis: event.timeMillis)
+    /// Where `user` lives: the partition Orbit's producers (murmur2) put it on.
+    func home(_ user: String) -> Int32 { KeyPartitioner.partition(of: user, partitionCount: Self.partitions) }
+
+    func record(_ driver: ProcessorTestDriver, _ event: UserEvent, partition: Int32? = nil) -> ConsumerRecord {
+        driver.record(topic: OrbitTopics.validEvents, partition: partition ?? home(event.userID), key: event.userID, value: event.encoded(), timestampMillis: event.timeMillis)
     }
 
-    func purchase(_ id: String, _ time: String, minor: Int64) -> UserEvent {
-        UserEvent(id: id, userID: "ann", type: .purchase, timeMillis: try! RFC3339.parse(time),
+    func purchase(_ id: String, _ time: String, minor: Int64, user: String = "ann") -> UserEvent {
+        UserEvent(id: id, userID: user, type: .purchase, timeMillis: try! RFC3339.parse(time),
                   properties: JSONObject([(key: "amount_minor", value: .number(JSONNumber(minor))), (key: "currency", value: .string("USD"))]))
     }
 
@@ -44,70 +38,121 @@ final class ScoringProcessorTests: XCTestCase {
         }
     }
 
-    func testTimePassingMovesAUserThroughTheLifecycle() {
-        let clock = FakeClock()
-        clock.set("2026-03-01T12:00:00Z")
-        let processor = makeProcessor(clock)
-        var outputs: [ProducerRecord] = []
-        processor.process(record(UserEvent(id: "s", userID: "ann", type: .signup, timeMillis: try! RFC3339.parse("2026-03-01T09:00:00Z"), properties: JSONObject())), outputs: &outputs)
-        processor.flush(outputs: &outputs)
+    func testTimePassingMovesAUserThroughTheLifecycle() throws {
+        let (driver, _) = makeDriver("2026-03-01T12:00:00Z")
+        var outputs = try driver.pipe(record(driver, UserEvent(id: "s", userID: "ann", type: .signup, timeMillis: try RFC3339.parse("2026-03-01T09:00:00Z"), properties: JSONObject())))
+        var batch = try driver.endBatch()
+        outputs += batch.outputs
         XCTAssertEqual(changes(outputs, dimension: "lifecycle"), ["new"])
         XCTAssertEqual(outputs.filter { $0.topic == OrbitTopics.userProfiles }.count, 1)
-        XCTAssertEqual(processor.takeStateChanges().count, 1, "one changelog record per user per batch")
+        XCTAssertEqual(batch.changes.count, 1, "one changelog record per user per batch")
 
-        outputs = []
-        processor.process(record(purchase("p1", "2026-03-02T10:00:00Z", minor: 5_000)), outputs: &outputs)
-        processor.process(record(purchase("p2", "2026-03-03T10:00:00Z", minor: 7_000)), outputs: &outputs)
-        clock.advance(days: 2)
-        processor.flush(outputs: &outputs)
+        outputs = try driver.pipe(record(driver, purchase("p1", "2026-03-02T10:00:00Z", minor: 5_000)))
+        outputs += try driver.pipe(record(driver, purchase("p2", "2026-03-03T10:00:00Z", minor: 7_000)))
+        driver.advance(days: 2)
+        batch = try driver.endBatch()
+        outputs += batch.outputs
         XCTAssertEqual(changes(outputs, dimension: "lifecycle"), ["active"])
         XCTAssertEqual(outputs.filter { $0.topic == OrbitTopics.userProfiles }.count, 1, "profiles are coalesced per batch")
 
-        outputs = []
-        clock.advance(days: 61)
-        processor.punctuate(nowMillis: clock.now, outputs: &outputs)
-        XCTAssertEqual(changes(outputs, dimension: "lifecycle"), ["at_risk"])
+        driver.advance(days: 61)
+        XCTAssertEqual(changes(try driver.punctuate(), dimension: "lifecycle"), ["at_risk"])
+        XCTAssertTrue(try driver.punctuate().filter { $0.topic != OrbitTopics.scorerSketches }.isEmpty, "same day, same thresholds: nothing to publish")
 
-        outputs = []
-        processor.punctuate(nowMillis: clock.now, outputs: &outputs)
-        XCTAssertTrue(outputs.filter { $0.topic != OrbitTopics.scorerSketches }.isEmpty, "same day, same thresholds: nothing to publish")
+        driver.advance(days: 130)
+        XCTAssertEqual(changes(try driver.punctuate(), dimension: "lifecycle"), ["churned"])
+        try driver.endBatch()
 
-        outputs = []
-        clock.advance(days: 130)
-        processor.punctuate(nowMillis: clock.now, outputs: &outputs)
-        XCTAssertEqual(changes(outputs, dimension: "lifecycle"), ["churned"])
-
-        outputs = []
-        processor.process(record(purchase("p3", "2026-09-12T10:00:00Z", minor: 1_000)), outputs: &outputs)
-        processor.flush(outputs: &outputs)
+        outputs = try driver.pipe(record(driver, purchase("p3", "2026-09-12T10:00:00Z", minor: 1_000)))
+        outputs += try driver.endBatch().outputs
         XCTAssertEqual(changes(outputs, dimension: "lifecycle"), ["reactivated"])
-        let profile = try? JSONParser.parse(outputs.last { $0.topic == OrbitTopics.userProfiles }!.value!).objectValue
+        let profile = try JSONParser.parse(outputs.last { $0.topic == OrbitTopics.userProfiles }!.value!).objectValue
         XCTAssertEqual(profile?["lifecycle"]?.objectValue?["reason"]?.stringValue, "active again after being churned")
         XCTAssertEqual(profile?["rfm"]?.objectValue?["frequency"]?.numberValue?.int64Value, 3)
     }
 
-    func testAReplayedRecordChangesNothing() {
-        let clock = FakeClock()
-        clock.set("2026-03-10T00:00:00Z")
-        let processor = makeProcessor(clock)
-        var outputs: [ProducerRecord] = []
-        let first = record(purchase("p1", "2026-03-02T10:00:00Z", minor: 5_000))
-        processor.process(first, outputs: &outputs)
-        processor.flush(outputs: &outputs)
-        _ = processor.takeStateChanges()
-        outputs = []
-        processor.process(first, outputs: &outputs)  // the same record again (a replay)
-        processor.flush(outputs: &outputs)
-        XCTAssertTrue(outputs.isEmpty)
-        XCTAssertTrue(processor.takeStateChanges().isEmpty)
+    func testAReplayedRecordChangesNothing() throws {
+        let (driver, _) = makeDriver("2026-03-10T00:00:00Z")
+        let first = record(driver, purchase("p1", "2026-03-02T10:00:00Z", minor: 5_000))
+        try driver.pipe(first)
+        try driver.endBatch()
+        XCTAssertTrue(try driver.pipe(first).isEmpty)  // the same record again (a replay)
+        let batch = try driver.endBatch()
+        XCTAssertTrue(batch.outputs.isEmpty)
+        XCTAssertTrue(batch.changes.isEmpty)
     }
 
-    func testUndecodableRecordsAreSkippedNotFatal() {
-        let processor = makeProcessor(FakeClock())
-        var outputs: [ProducerRecord] = []
-        processor.process(ConsumerRecord(topic: OrbitTopics.validEvents, partition: 0, offset: 1, key: Array("x".utf8), value: Array("garbage".utf8), headers: [], timestampMillis: nil), outputs: &outputs)
-        processor.process(ConsumerRecord(topic: OrbitTopics.validEvents, partition: 0, offset: 2, key: nil, value: nil, headers: [], timestampMillis: nil), outputs: &outputs)
-        processor.flush(outputs: &outputs)
-        XCTAssertTrue(outputs.isEmpty)
+    /// Failed before: undecodable records were logged and skipped, with no record of them anywhere.
+    func testUndecodableRecordsBecomeDeadLettersWithAReason() throws {
+        let (driver, _) = makeDriver("2026-03-10T00:00:00Z")
+        var outputs = try driver.pipe(driver.record(topic: OrbitTopics.validEvents, partition: home("x"), key: "x", value: Array("garbage".utf8)))
+        outputs += try driver.pipe(driver.record(topic: OrbitTopics.validEvents, key: nil, value: nil))
+        let other = purchase("p1", "2026-03-02T10:00:00Z", minor: 5_000, user: "bob")
+        outputs += try driver.pipe(driver.record(topic: OrbitTopics.validEvents, partition: home("ann"), key: "ann", value: other.encoded()))
+        outputs += try driver.endBatch().outputs
+        XCTAssertEqual(outputs.count, 3)
+        XCTAssertTrue(outputs.allSatisfy { $0.topic == OrbitTopics.scorerDeadLetters })
+        let codes = outputs.compactMap { try? JSONParser.parse($0.value!).objectValue?["error"]?.objectValue?["code"]?.stringValue }
+        XCTAssertEqual(codes, ["undecodable_record", "missing_key", "undecodable_record"])
+    }
+
+    /// Failed before: the scorer kept the event on the partition it arrived on, so a user whose
+    /// events came from a CRC32-hashing producer had state split from its referral credits.
+    func testAnEventOnAnotherUsersPartitionIsForwardedToItsHome() throws {
+        let (driver, processor) = makeDriver("2026-03-10T00:00:00Z")
+        let event = purchase("p1", "2026-03-02T10:00:00Z", minor: 5_000)
+        let wrong = (home("ann") + 1) % Int32(Self.partitions)
+        let outputs = try driver.pipe(record(driver, event, partition: wrong))
+        XCTAssertEqual(outputs.count, 1)
+        XCTAssertEqual(outputs[0].topic, OrbitTopics.scorerReferralCredits)
+        XCTAssertEqual(outputs[0].partition, home("ann"))
+        XCTAssertEqual(outputs[0].value, event.encoded())
+        XCTAssertEqual(processor.store.count, 0, "nothing is kept on the wrong partition")
+        // Arriving home through the repartition topic, it is applied there.
+        let forwarded = driver.record(topic: OrbitTopics.scorerReferralCredits, partition: home("ann"), key: "ann", value: event.encoded(), headers: outputs[0].headers)
+        try driver.pipe(forwarded)
+        let batch = try driver.endBatch()
+        XCTAssertEqual(batch.outputs.filter { $0.topic == OrbitTopics.userProfiles }.count, 1)
+        XCTAssertEqual(batch.changes.map(\.partition), [home("ann")])
+    }
+
+    /// Failed before: a user first seen through a credit got `firstSeenDay = today` from the wall
+    /// clock, so a replay on another day wrote different state.
+    func testAUserFirstKnownThroughACreditIsFirstSeenOnTheReferralsDay() throws {
+        let referral = try RFC3339.parse("2026-02-01T10:00:00Z")
+        var days: [Int32] = []
+        for now in ["2026-03-10T00:00:00Z", "2026-07-01T00:00:00Z"] {
+            let (driver, processor) = makeDriver(now)
+            let credit = ReferralCredit(id: "r1:referred", target: "carl", kind: .referredBy, referee: "", amountMinor: 0, timeMillis: referral)
+            try driver.pipe(driver.record(topic: OrbitTopics.scorerReferralCredits, partition: home("carl"), key: "carl", value: credit.encoded(sender: "ann")))
+            let state = try processor.store.get(home("carl"), "carl")
+            days.append(state!.firstSeenDay)
+        }
+        XCTAssertEqual(days, [UserState.day(referral), UserState.day(referral)])
+    }
+
+    /// Failed before: unreadable state was replaced by an empty user, silently forgetting them.
+    func testUnreadableStateStopsTheProcessor() throws {
+        let (driver, processor) = makeDriver("2026-03-10T00:00:00Z")
+        processor.store.restore(home("ann"), "ann", [0xFF, 0xFF, 0x00])
+        XCTAssertThrowsError(try driver.pipe(record(driver, purchase("p1", "2026-03-02T10:00:00Z", minor: 5_000)))) { error in
+            XCTAssertTrue(error is UnreadableState, "\(error)")
+        }
+    }
+
+    func testValidEventsWithoutPropertiesAreRead() throws {
+        let bytes = Array(#"{"schema_version":1,"id":"e1","user_id":"ann","type":"login","time":"2026-03-01T10:00:00.000Z"}"#.utf8)
+        let event = try UserEvent.decode(bytes)
+        XCTAssertEqual(event.type, .login)
+        XCTAssertTrue(event.properties.members.isEmpty)
+    }
+
+    func testProfileNumbersAreFormattedLikePrintf() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<10_000 {
+            let x = (Double(Int64.random(in: -10_000_000_000...10_000_000_000, using: &generator)) / 1_000_000)
+            guard x != 0 else { continue }
+            XCTAssertEqual(FixedDecimal.sixPlaces(x), String(format: "%.6f", x))
+        }
     }
 }

@@ -136,7 +136,7 @@ struct IngestBench: AsyncParsableCommand {
         let start = ContinuousClock.now
         for record in records {
             outputs.removeAll(keepingCapacity: true)
-            processor.process(record, outputs: &outputs)
+            processor.process(record, context: ProcessingContext(nowMillis: now), outputs: &outputs)
         }
         _ = processor.takeStateChanges()
         return Double(records.count) / (ContinuousClock.now - start).seconds
@@ -157,7 +157,7 @@ final class PassThroughProcessor: RecordProcessor {
     let outputTopic: String
     init(outputTopic: String) { self.outputTopic = outputTopic }
 
-    func process(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
+    func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) {
         outputs.append(ProducerRecord(topic: outputTopic, key: record.key, value: record.value, headers: record.headers, timestampMillis: record.timestampMillis))
     }
 }
@@ -171,9 +171,11 @@ final class TimedProcessor: RecordProcessor {
     func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws { try inner.partitionsAssigned(partitions, restorer: restorer) }
     func partitionsRevoked(_ partitions: [TopicPartition]) { inner.partitionsRevoked(partitions) }
     func takeStateChanges() -> [ProducerRecord] { inner.takeStateChanges() }
-    func process(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
+    func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws { try inner.flush(context: context, outputs: &outputs) }
+    func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws { try inner.punctuate(context: context, outputs: &outputs) }
+    func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
         if firstRecordAt == nil { firstRecordAt = .now }
-        inner.process(record, outputs: &outputs)
+        try inner.process(record, context: context, outputs: &outputs)
     }
 }
 

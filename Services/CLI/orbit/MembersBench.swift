@@ -48,7 +48,7 @@ struct MembersBench: AsyncParsableCommand {
             settings.accountsTopic = "\(prefix)-accounts"
             settings.memberEventsTopic = "\(prefix)-events"
             settings.stateChangelogTopic = "\(prefix)-changelog"
-            let pipelines = MembershipService.makePipelines(runtime: runtime, settings: settings, logger: logger)
+            let pipelines = try MembershipService.makePipelines(runtime: runtime, settings: settings, logger: logger)
             let stop = StopSignal()
             let done = DispatchSemaphore(value: 0)
             let started = ContinuousClock.now

@@ -50,7 +50,8 @@ struct ScorerBench: AsyncParsableCommand {
             settings.referralCreditsTopic = "\(prefix)-credits"
             settings.stateChangelogTopic = "\(prefix)-changelog"
             settings.sketchesTopic = "\(prefix)-sketches"
-            let scorer = try ingestBench.measure(ScoringProcessor(settings: settings, kafka: kafka, logger: logger), group: "\(prefix)-scorer",
+            let scorer = try ingestBench.measure(ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
+                                                                                  deadLetters: DeadLetters(topic: "\(prefix)-dlq", service: "bench"), logger: logger), group: "\(prefix)-scorer",
                                                  input: input, runtime: runtime, expected: records.count, logger: logger)
             Output.line(String(format: "  round %d scorer:           %8.0f events/s", round, scorer))
             bestRaw = max(bestRaw, raw)

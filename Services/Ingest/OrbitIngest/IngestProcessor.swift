@@ -13,8 +13,6 @@ public final class IngestProcessor: RecordProcessor {
 
     let settings: IngestSettings
     let validator: EventValidator
-    /// Wall clock in epoch milliseconds; injectable for tests.
-    let now: @Sendable () -> Int64
     private var windows: [Int32: DedupWindow] = [:]
     /// Ids accepted since the last commit, per input partition, as changelog lines.
     private var pendingIDs: [Int32: DedupChangelog.Builder] = [:]
@@ -24,10 +22,9 @@ public final class IngestProcessor: RecordProcessor {
     private var rejectionCounters: [RejectionCode: Counter] = [:]
     private let dedupGauge = Gauge(label: "orbit_ingest_dedup_ids")
 
-    public init(settings: IngestSettings, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+    public init(settings: IngestSettings) {
         self.settings = settings
         self.validator = EventValidator(policy: settings.policy)
-        self.now = now
     }
 
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
@@ -54,11 +51,11 @@ public final class IngestProcessor: RecordProcessor {
         }
     }
 
-    public func process(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
+    public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) {
         // The receive time decides "too far in the future" and the dedup window. It comes from the
         // record, not the clock at processing, so a replay decides exactly as the first run did;
         // a producer clock ahead of ours is capped at our clock.
-        let clock = now()
+        let clock = context.nowMillis
         let receivedAt = min(record.timestampMillis ?? clock, clock)
         let source = Self.sourceCoordinates(record)
         switch validator.validate(record.value, referenceTimeMillis: receivedAt) {

@@ -16,11 +16,6 @@ public enum IngestService {
     /// The dedup changelog must have as many partitions as the input: partition N of one is the
     /// memory of partition N of the other. Checked at start, before any record is read.
     public static func checkTopics(runtime: RuntimeSettings, ingest: IngestSettings, logger: Logger) throws {
-        let admin = try KafkaAdmin(configuration: runtime.kafka, logger: logger)
-        let input = try admin.partitionCount(of: ingest.inputTopic)
-        let changelog = try admin.partitionCount(of: ingest.dedupChangelogTopic)
-        guard input == changelog else {
-            throw KafkaError.configuration("\(ingest.dedupChangelogTopic) has \(changelog) partitions but \(ingest.inputTopic) has \(input); they must be equal")
-        }
+        try CoPartitioning.check([ingest.inputTopic, ingest.dedupChangelogTopic], kafka: runtime.kafka, logger: logger)
     }
 }

@@ -11,7 +11,6 @@ let exitCode = await ServiceMain.run(
     name: "orbit-members", defaultConfig: "deploy/config/membership.yaml", defaultHTTPPort: 9103,
     settings: { document in try MembershipSettings(document: document) },
     stages: { settings, runtime, logger in
-        try MembershipService.checkTopics(runtime: runtime, settings: settings, logger: logger)
-        return MembershipService.makePipelines(runtime: runtime, settings: settings, logger: logger)
+        try MembershipService.makePipelines(runtime: runtime, settings: settings, logger: logger)
     })
 exit(exitCode)

@@ -11,7 +11,6 @@ let exitCode = await ServiceMain.run(
     name: "orbit-scorer", defaultConfig: "deploy/config/scoring.yaml", defaultHTTPPort: 9102,
     settings: { document in try ScoringSettings(document: document) },
     build: { scoring, runtime, logger in
-        try ScorerService.checkTopics(runtime: runtime, scoring: scoring, logger: logger)
-        return ScorerService.makePipeline(runtime: runtime, scoring: scoring, logger: logger)
+        try ScorerService.makePipeline(runtime: runtime, scoring: scoring, logger: logger)
     })
 exit(exitCode)

@@ -30,6 +30,10 @@ public enum OrbitTopics {
     public static let membersInputs = "orbit-members.inputs"
     /// Membership internal: the state store's changelog (compacted).
     public static let membersStateChangelog = "orbit-members.state-changelog"
+    /// The scorer's dead letters: records of its inputs it could not use, with the reason.
+    public static let scorerDeadLetters = "orbit-scorer.dlq"
+    /// The membership service's dead letters: records of its inputs it could not use, with the reason.
+    public static let membersDeadLetters = "orbit-members.dlq"
     /// Ingestion's deduplication memory (internal): event ids, partitioned like the input.
     public static let ingestDedupChangelog = "orbit-ingest.dedup-changelog"
 }

@@ -39,8 +39,15 @@ public struct UserEvent: Sendable, Equatable {
     public static func decode(_ bytes: some Collection<UInt8>) throws -> UserEvent {
         guard case .object(let object) = try JSONParser.parse(bytes) else { throw DecodingError.notAnObject }
         guard let id = object["id"]?.stringValue, let user = object["user_id"]?.stringValue,
-              let type = object["type"]?.stringValue, let time = object["time"]?.stringValue,
-              let properties = object["properties"]?.objectValue else { throw DecodingError.missingField }
+              let type = object["type"]?.stringValue, let time = object["time"]?.stringValue else { throw DecodingError.missingField }
+        // `properties` is optional on input; a record without it (another producer of `.valid`)
+        // means no properties, as it does at ingestion.
+        let properties: JSONObject
+        switch object["properties"] {
+        case nil, .null?: properties = JSONObject()
+        case .object(let given)?: properties = given
+        default: throw DecodingError.missingField
+        }
         return UserEvent(id: id, userID: user, type: EventType(type), timeMillis: try RFC3339.parse(time), properties: properties)
     }
 

@@ -35,6 +35,11 @@ public enum RejectionCode: String, Sendable, CaseIterable {
     case invalidAmount = "invalid_amount"
     /// A currency that is not in the configured list.
     case unknownCurrency = "unknown_currency"
+    /// A record on a service's own input (`orbit.user-events.valid`, commands, internal topics) that
+    /// the service cannot decode. Written to that service's dead-letter topic.
+    case undecodableRecord = "undecodable_record"
+    /// A record that must be keyed by user id has no key, so it cannot be placed.
+    case missingKey = "missing_key"
 }
 
 /// A rejected record's reason: the code, the field (as a dotted path such as `properties.amount`)

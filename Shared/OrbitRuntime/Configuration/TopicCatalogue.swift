@@ -18,12 +18,14 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.scorerReferralCredits, partitions: partitions),
             TopicSpec(name: OrbitTopics.scorerSketches, partitions: 1, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.scorerStateChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.scorerDeadLetters, partitions: max(1, partitions / 4)),
             TopicSpec(name: OrbitTopics.memberCommands, partitions: partitions),
             TopicSpec(name: OrbitTopics.pointsLedger, partitions: partitions),
             TopicSpec(name: OrbitTopics.memberAccounts, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.memberEvents, partitions: partitions),
             TopicSpec(name: OrbitTopics.membersInternal, partitions: partitions),
             TopicSpec(name: OrbitTopics.membersInputs, partitions: partitions),
+            TopicSpec(name: OrbitTopics.membersDeadLetters, partitions: max(1, partitions / 4)),
             TopicSpec(name: OrbitTopics.membersStateChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             // One record per batch (see DedupChangelog); time retention expires ids with the window.
             TopicSpec(name: OrbitTopics.ingestDedupChangelog, partitions: partitions, configs: [

@@ -44,22 +44,27 @@ public struct ChangelogReader: Sendable {
             sum += entry.value - (starts.first { $0.topicPartition == entry.key }?.offset ?? 0)
         }
         while !endOffsets.isEmpty {
-            guard let record = try consumer.poll(timeout: .milliseconds(200)) else {
-                if ContinuousClock.now - lastProgress > stallTimeout {
-                    throw KafkaError.timedOut("restoring \(endOffsets.keys.map(\.description).sorted()) made no progress for \(stallTimeout)")
+            if let record = try consumer.poll(timeout: .milliseconds(200)) {
+                lastProgress = ContinuousClock.now
+                if endOffsets[record.topicPartition] != nil {
+                    try apply(record)
+                    count += 1
                 }
-                continue
+                if ContinuousClock.now - lastReport > .seconds(5) {
+                    lastReport = .now
+                    logger.info("restoring: \(count) of about \(total) changelog records read")
+                }
+                // Cheap check first; the position check below covers partitions whose last offsets
+                // are transaction markers, which are never delivered.
+                if record.offset + 1 < endOffsets[record.topicPartition] ?? 0 { continue }
+            } else if ContinuousClock.now - lastProgress > stallTimeout {
+                throw KafkaError.timedOut("restoring \(endOffsets.keys.map(\.description).sorted()) made no progress for \(stallTimeout)")
             }
-            lastProgress = ContinuousClock.now
-            let partition = record.topicPartition
-            guard let end = endOffsets[partition] else { continue }
-            try apply(record)
-            count += 1
-            if ContinuousClock.now - lastReport > .seconds(5) {
-                lastReport = .now
-                logger.info("restoring: \(count) of about \(total) changelog records read")
+            // A partition is restored once the consumer's position reaches the end it had when
+            // the restore began, whatever the last offset held (a record or a marker).
+            for (partition, position) in try consumer.positions(Array(endOffsets.keys)) where position >= endOffsets[partition]! {
+                endOffsets[partition] = nil
             }
-            if record.offset + 1 >= end { endOffsets[partition] = nil }
         }
         logger.info("restored \(count) changelog records from \(partitions.count) partitions in \(ContinuousClock.now - started)")
         return count

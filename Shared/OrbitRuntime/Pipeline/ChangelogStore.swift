@@ -9,7 +9,8 @@ import OrbitKafka
 /// - Partition N of the store is written to partition N of the changelog, keyed like the input,
 ///   so a compacted changelog keeps exactly the latest value per key.
 /// - `restore` rebuilds partitions from the changelog (latest value per key, empty value = deleted)
-///   before their records are processed; `drop` forgets a partition that moved elsewhere.
+///   before their records are processed (a tombstone or an empty value deletes); `drop` forgets a
+///   partition that moved elsewhere.
 public final class ChangelogStore {
     public let changelogTopic: String
     private var partitions: [Int32: [String: [UInt8]]] = [:]
@@ -26,6 +27,12 @@ public final class ChangelogStore {
     public func put(_ partition: Int32, _ key: String, _ value: [UInt8]) {
         partitions[partition, default: [:]][key] = value
         dirty[partition, default: []].insert(key)
+    }
+
+    /// Applies one changelog record as restoring does (not a change to write back): a null or
+    /// empty value deletes.
+    public func restore(_ partition: Int32, _ key: String, _ value: [UInt8]?) {
+        if let value, !value.isEmpty { partitions[partition, default: [:]][key] = value } else { partitions[partition]?[key] = nil }
     }
 
     public func delete(_ partition: Int32, _ key: String) {
@@ -85,45 +92,14 @@ public final class ChangelogStore {
         var records: [ProducerRecord] = []
         for (partition, keys) in dirty.sorted(by: { $0.key < $1.key }) {
             for key in keys.sorted() {
+                // A deleted key is a tombstone (a null value), which compaction removes.
                 records.append(ProducerRecord(topic: changelogTopic, partition: partition, key: Array(key.utf8),
-                                              value: partitions[partition]?[key] ?? []))
+                                              value: partitions[partition]?[key]))
             }
         }
         dirty.removeAll(keepingCapacity: true)
         return records
     }
-}
-
-/// A whole topic read by every instance, latest value per key (Kafka Streams' global table): for
-/// small shared facts such as each partition's quantile sketches.
-public final class GlobalTable {
-    private let consumer: KafkaConsumer
-    public private(set) var values: [String: [UInt8]] = [:]
-    /// Bumped whenever a value changes.
-    public private(set) var version = 0
-
-    public init(kafka: KafkaConfiguration, topic: String, logger: Logger) throws {
-        var properties = kafka.properties
-        for key in ["group.id", "group.instance.id", "transactional.id"] { properties[key] = nil }
-        consumer = try KafkaConsumer(configuration: KafkaConfiguration(properties), name: "global-table", logger: logger)
-        let partitions = try consumer.partitionCount(of: topic)
-        try consumer.assign((0..<partitions).map { TopicPartitionOffset(TopicPartition(topic, Int32($0)), offset: TopicPartitionOffset.beginning) })
-    }
-
-    /// Reads whatever has arrived, without waiting.
-    public func refresh(maxRecords: Int = 100_000) throws {
-        var read = 0
-        while read < maxRecords, let record = try consumer.poll(timeout: .zero) {
-            read += 1
-            guard let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) else { continue }
-            if values[key] != record.value {
-                values[key] = record.value
-                version += 1
-            }
-        }
-    }
-
-    deinit { consumer.close() }
 }
 
 import Logging

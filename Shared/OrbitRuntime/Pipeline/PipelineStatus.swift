@@ -15,6 +15,10 @@ public final class PipelineStatus: Sendable {
         public var recordsOut: Int = 0
         public var batchesCommitted: Int = 0
         public var failure: String?
+        /// Errors the consumer met since its last record: repeated ones make the service degraded.
+        public var kafka = ClientHealth.Snapshot()
+        /// Three errors in a row with no record between them.
+        public var isDegraded: Bool { kafka.consecutiveErrors >= 3 }
     }
 
     private let value = Mutex(Snapshot())

@@ -1,9 +1,12 @@
 import OrbitKafka
 
 /// The one thing a service writes: what to do with one input record, given the state of its
-/// partition. The runtime (``StreamPipeline``) owns polling, producing, committing and rebalancing.
+/// partition. The runtime (``StreamPipeline``) owns polling, producing, committing, rebalancing
+/// and the clock.
 ///
-/// All methods are called on the pipeline's thread, one at a time.
+/// All methods are called on the pipeline's thread, one at a time. A method throws only when the
+/// service cannot go on (state that cannot be read): the pipeline then stops loudly, committing
+/// nothing past what is safe. Bad input never throws: it is an output too (a dead letter).
 public protocol RecordProcessor: AnyObject {
     /// These partitions are now this instance's. Restore their state (for example with
     /// ``ChangelogReader``) before returning: no record of theirs is processed until then.
@@ -13,18 +16,16 @@ public protocol RecordProcessor: AnyObject {
     /// Drop their state.
     func partitionsRevoked(_ partitions: [TopicPartition])
 
-    /// Handles one record, appending the records it causes. Must not throw for bad input: bad input
-    /// is an output too (a dead letter).
-    func process(_ record: ConsumerRecord, outputs: inout [ProducerRecord])
+    /// Handles one record, appending the records it causes.
+    func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws
 
     /// The batch is ending: outputs coalesced over the batch (for example one profile per user
     /// touched, not one per event) are appended here and sent with the batch.
-    func flush(outputs: inout [ProducerRecord])
+    func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws
 
-    /// Called every `punctuationInterval` of the runtime's clock, between records, with that
-    /// clock's time: for work that depends on time passing rather than on records (re-evaluating
-    /// users as they age). Outputs join the current batch.
-    func punctuate(nowMillis: Int64, outputs: inout [ProducerRecord])
+    /// Called every `punctuationInterval` of the runtime's clock, between records: for work that
+    /// depends on time passing rather than on records. Outputs join the current batch.
+    func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws
 
     /// The state changes made since the last call, as changelog records. The runtime writes them
     /// after the batch's outputs are acknowledged and before its offsets commit.
@@ -35,6 +36,16 @@ extension RecordProcessor {
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {}
     public func partitionsRevoked(_ partitions: [TopicPartition]) {}
     public func takeStateChanges() -> [ProducerRecord] { [] }
-    public func flush(outputs: inout [ProducerRecord]) {}
-    public func punctuate(nowMillis: Int64, outputs: inout [ProducerRecord]) {}
+    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
+    public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
+}
+
+/// What the runtime tells a processor with each call: the one clock. Processors never read the
+/// wall clock themselves, so a test (``ProcessorTestDriver``) or a backfill (`fixed_now`) sets time
+/// for the whole service in one place.
+public struct ProcessingContext: Sendable {
+    /// The runtime clock's time, epoch milliseconds.
+    public var nowMillis: Int64
+
+    public init(nowMillis: Int64) { self.nowMillis = nowMillis }
 }

@@ -26,17 +26,22 @@ public final class StreamPipeline: RebalanceListener {
         public var transactionalID: String?
         /// How often `punctuate` runs; nil: never.
         public var punctuationInterval: Duration?
-        /// The clock `punctuate` is given, in epoch milliseconds (injectable for tests and backfills).
+        /// The one clock processors are given, epoch milliseconds: the wall clock, or a fixed time
+        /// (`fixed_now`, see ``ProcessorSettings``) for tests and reproducible backfills.
         public var clock: @Sendable () -> Int64
+        /// Topics read whole by every instance, brought up to date before each punctuation.
+        public var globalTables: [GlobalTableRegistration]
 
         public init(groupID: String, inputTopics: [String], runtime: RuntimeSettings, transactionalID: String? = nil,
-                    punctuationInterval: Duration? = nil, clock: @escaping @Sendable () -> Int64 = StreamPipeline.wallClock) {
+                    punctuationInterval: Duration? = nil, clock: @escaping @Sendable () -> Int64 = StreamPipeline.wallClock,
+                    globalTables: [GlobalTableRegistration] = []) {
             self.groupID = groupID
             self.inputTopics = inputTopics
             self.runtime = runtime
             self.transactionalID = transactionalID
             self.punctuationInterval = punctuationInterval
             self.clock = clock
+            self.globalTables = globalTables
         }
     }
 
@@ -46,6 +51,8 @@ public final class StreamPipeline: RebalanceListener {
     public let status: PipelineStatus
 
     private var consumer: KafkaConsumer!
+    private var globalTables: [GlobalTableFeed] = []
+    private var lastHealthCheck = ContinuousClock.now
     private var producer: KafkaProducer!
     private var batch = DeliveryBatch()
     /// Sealed at-least-once batches waiting for acknowledgements, oldest first.
@@ -55,6 +62,8 @@ public final class StreamPipeline: RebalanceListener {
     /// A batch is open from its first record (or punctuation output) until it is sealed.
     private var batchOpen = false
     private var batchStarted = ContinuousClock.now
+    /// The runtime clock read once when the batch opened: every record of a batch sees one time.
+    private var batchClock: Int64 = 0
     private var inTransaction = false
     private var outputs: [ProducerRecord] = []
     private var lastPunctuation = ContinuousClock.now
@@ -90,6 +99,7 @@ public final class StreamPipeline: RebalanceListener {
             status.update { $0.state = .stopping }
             try drain()
             consumer.close()
+            for table in globalTables { table.close() }
             if let callbackFailure { throw callbackFailure }
             producer.close()
             status.update { $0.state = .stopped }
@@ -115,6 +125,7 @@ public final class StreamPipeline: RebalanceListener {
         producer = try KafkaProducer(configuration: KafkaConfiguration(producerProperties), name: "\(settings.runtime.serviceName)-producer", logger: logger)
         if settings.runtime.guarantee == .exactlyOnce { try producer.initTransactions() }
         consumer = try KafkaConsumer(configuration: KafkaConfiguration(consumerProperties), name: "\(settings.runtime.serviceName)-consumer", logger: logger, rebalanceListener: self)
+        globalTables = try settings.globalTables.map { try GlobalTableFeed($0, kafka: settings.runtime.kafka, logger: logger) }
         try consumer.subscribe(settings.inputTopics)
         logger.info("pipeline started", metadata: ["group": "\(settings.groupID)", "topics": "\(settings.inputTopics.joined(separator: ","))", "guarantee": "\(settings.runtime.guarantee.rawValue)"])
     }
@@ -128,6 +139,11 @@ public final class StreamPipeline: RebalanceListener {
             if let record = try consumer.poll(timeout: inFlight.isEmpty ? timeout : min(timeout, .milliseconds(5))) {
                 try handle(record)
             }
+            if ContinuousClock.now - lastHealthCheck >= .milliseconds(250) {
+                lastHealthCheck = .now
+                let health = consumer.health
+                if status.snapshot.kafka != health { status.update { $0.kafka = health } }
+            }
             if let interval = settings.punctuationInterval, ContinuousClock.now - lastPunctuation >= interval {
                 lastPunctuation = .now
                 try punctuate()
@@ -140,8 +156,9 @@ public final class StreamPipeline: RebalanceListener {
     }
 
     private func punctuate() throws {
+        for table in globalTables { try table.refresh() }
         outputs.removeAll(keepingCapacity: true)
-        processor.punctuate(nowMillis: settings.clock(), outputs: &outputs)
+        try processor.punctuate(context: ProcessingContext(nowMillis: settings.clock()), outputs: &outputs)
         guard !outputs.isEmpty else { return }
         try beginBatchIfNeeded()
         for output in outputs { try producer.send(output, in: batch) }
@@ -152,6 +169,7 @@ public final class StreamPipeline: RebalanceListener {
         guard !batchOpen else { return }
         batchOpen = true
         batchStarted = ContinuousClock.now
+        batchClock = settings.clock()
         if settings.runtime.guarantee == .exactlyOnce, !inTransaction {
             try producer.beginTransaction()
             inTransaction = true
@@ -160,8 +178,9 @@ public final class StreamPipeline: RebalanceListener {
 
     private func handle(_ record: ConsumerRecord) throws {
         try beginBatchIfNeeded()
+        let context = ProcessingContext(nowMillis: batchClock)
         outputs.removeAll(keepingCapacity: true)
-        processor.process(record, outputs: &outputs)
+        try processor.process(record, context: context, outputs: &outputs)
         for output in outputs { try producer.send(output, in: batch) }
         recordsIn.increment()
         recordsOut.increment(by: outputs.count)
@@ -174,7 +193,7 @@ public final class StreamPipeline: RebalanceListener {
     private func sealBatch() throws {
         guard batchOpen else { return }
         outputs.removeAll(keepingCapacity: true)
-        processor.flush(outputs: &outputs)
+        try processor.flush(context: ProcessingContext(nowMillis: batchClock), outputs: &outputs)
         for output in outputs { try producer.send(output, in: batch) }
         let changes = processor.takeStateChanges()
         let offsets = pendingOffsets.map { TopicPartitionOffset($0.key, offset: $0.value) }

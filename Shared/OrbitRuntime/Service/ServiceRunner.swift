@@ -57,6 +57,7 @@ public enum ServiceRunner {
         result.recordsOut = snapshots.reduce(0) { $0 + $1.recordsOut }
         result.batchesCommitted = snapshots.reduce(0) { $0 + $1.batchesCommitted }
         result.failure = snapshots.compactMap(\.failure).first
+        result.kafka = snapshots.map(\.kafka).max { $0.consecutiveErrors < $1.consecutiveErrors } ?? .init()
         return result
     }
 
@@ -71,6 +72,12 @@ public enum ServiceRunner {
             "batches_committed": snapshot.batchesCommitted,
         ]
         if let failure = snapshot.failure { object["failure"] = failure }
+        // Degraded: still running (a restart would not help), but Kafka keeps failing; says why.
+        object["degraded"] = snapshot.isDegraded
+        if snapshot.isDegraded {
+            object["kafka_errors"] = snapshot.kafka.consecutiveErrors
+            object["kafka_last_error"] = snapshot.kafka.lastError ?? ""
+        }
         let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return .init(status: healthy ? 200 : 503, contentType: "application/json", body: Array(body) + [10])
     }

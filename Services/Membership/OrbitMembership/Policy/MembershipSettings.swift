@@ -4,7 +4,11 @@ import OrbitRuntime
 
 /// The `topics` and `membership` sections of `membership.yaml`.
 public struct MembershipSettings: Sendable {
-    public var groupID = "orbit-members"
+    /// Group, evaluation interval and clock, shared with every stateful stage.
+    public var processor = ProcessorSettings(groupID: "orbit-members")
+    public var groupID: String { get { processor.groupID } set { processor.groupID = newValue } }
+    public var evaluationInterval: Duration { get { processor.evaluationInterval } set { processor.evaluationInterval = newValue } }
+    public var fixedNowMillis: Int64? { get { processor.fixedNowMillis } set { processor.fixedNowMillis = newValue } }
     public var eventsTopic = OrbitTopics.validEvents
     public var segmentChangesTopic = OrbitTopics.segmentChanges
     public var commandsTopic = OrbitTopics.memberCommands
@@ -14,15 +18,14 @@ public struct MembershipSettings: Sendable {
     public var accountsTopic = OrbitTopics.memberAccounts
     public var memberEventsTopic = OrbitTopics.memberEvents
     public var stateChangelogTopic = OrbitTopics.membersStateChangelog
-    public var evaluationInterval: Duration = .seconds(60)
-    public var fixedNowMillis: Int64?
+    public var deadLettersTopic = OrbitTopics.membersDeadLetters
     public var policy = MembershipPolicy()
 
     public init() {}
 
     public init(document: ConfigDocument) throws(ConfigError) {
         let topics = document.section("topics")
-        try topics.rejectUnknownKeys(["events", "segment_changes", "commands", "internal", "inputs", "ledger", "accounts", "member_events", "state_changelog"])
+        try topics.rejectUnknownKeys(["events", "segment_changes", "commands", "internal", "inputs", "ledger", "accounts", "member_events", "state_changelog", "dead_letters"])
         inputsTopic = try topics.string("inputs", default: inputsTopic)
         eventsTopic = try topics.string("events", default: eventsTopic)
         segmentChangesTopic = try topics.string("segment_changes", default: segmentChangesTopic)
@@ -32,6 +35,7 @@ public struct MembershipSettings: Sendable {
         accountsTopic = try topics.string("accounts", default: accountsTopic)
         memberEventsTopic = try topics.string("member_events", default: memberEventsTopic)
         stateChangelogTopic = try topics.string("state_changelog", default: stateChangelogTopic)
+        deadLettersTopic = try topics.string("dead_letters", default: deadLettersTopic)
 
         let m = document.section("membership")
         try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies",
@@ -39,11 +43,7 @@ public struct MembershipSettings: Sendable {
                                  "refund_window_days", "statuses", "default_status", "levels", "downgrade_grace_days", "rules", "paid_benefits"])
         var p = MembershipPolicy()
         p.configVersion = try m.string("config_version", default: "unversioned")
-        groupID = try m.string("group_id", default: groupID)
-        evaluationInterval = .seconds(try m.int("evaluation_interval_seconds", default: 60, range: 1...86_400))
-        if let fixed = try m.optionalString("fixed_now") {
-            do { fixedNowMillis = try RFC3339.parse(fixed) } catch { throw m.invalid("fixed_now", "must be an RFC 3339 date-time: \(error.message)") }
-        }
+        processor = try ProcessorSettings(section: m, defaultGroupID: processor.groupID)
         let currency = try m.string("points_currency", default: "USD")
         let digits = try m.intMap("currencies", range: 0...4) ?? CurrencyCatalog.standard.digitsByCode
         guard digits[currency] != nil else { throw m.invalid("points_currency", "\(currency) is not among membership.currencies") }

@@ -25,6 +25,9 @@ public struct MemberState: Sendable, Equatable {
     public var totalEarned: Int64 = 0
     public var totalRedeemed: Int64 = 0
     public var totalExpired: Int64 = 0
+    /// The time of the member's latest input: what the account record is stated as of, so a
+    /// replay writes the same account bytes.
+    public var lastInputMillis: Int64 = 0
 
     public static let recentKeyLimit = 64
     public static let commandResultLimit = 100
@@ -130,6 +133,7 @@ enum MemberStateCoding {
         w.unsigned(UInt64(m.commandResults.count))
         for r in m.commandResults { w.string(r.requestID); w.string(String(decoding: r.result, as: UTF8.self)) }
         w.signed(m.totalEarned); w.signed(m.totalRedeemed); w.signed(m.totalExpired)
+        w.signed(m.lastInputMillis)
         return w.bytes
     }
 
@@ -186,6 +190,7 @@ enum MemberStateCoding {
             m.commandResults.append(.init(requestID: try r.string() ?? "", result: Array((try r.string() ?? "").utf8)))
         }
         m.totalEarned = try r.signed(); m.totalRedeemed = try r.signed(); m.totalExpired = try r.signed()
+        if !r.atEnd { m.lastInputMillis = try r.signed() }  // appended later: older values lack it
         return m
     }
 }

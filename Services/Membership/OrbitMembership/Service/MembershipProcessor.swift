@@ -9,7 +9,7 @@ import OrbitRuntime
 /// grant them, time expires them and moves levels. Every change is a ledger entry with an
 /// idempotency key; the account is published once per member per batch.
 ///
-/// Reads one stream, `orbit-members.inputs`, where ``MemberInputRouter`` has merged each member's
+/// Reads one stream, `orbit-members.inputs`, where the runtime's ``InputRouter`` has merged each member's
 /// events (0), segment changes (1), commands (2) and internal messages (3) in one order. One
 /// ordered stream per member is what makes a replay after a crash repeat exactly the same ledger
 /// entries: with several input topics, a replay could interleave a member's purchases and
@@ -17,63 +17,67 @@ import OrbitRuntime
 public final class MembershipProcessor: RecordProcessor {
     let settings: MembershipSettings
     let policy: MembershipPolicy
-    let store: ChangelogStore
+    /// Decoded members are kept across batches (`.retained`): a member is decoded once per
+    /// assignment and encoded once per batch it changed in.
+    public let store: KeyedStore<MemberState>
     let logger: Logger
-    let now: @Sendable () -> Int64
-    private var dirty: [Int32: Set<String>] = [:]
-    /// Decoded members, kept across batches (the store keeps their bytes for the changelog):
-    /// a member is decoded once per assignment and encoded once per batch it changed in.
-    private var cache: [Int32: [String: MemberState]] = [:]
-    private var lastEvaluationMillis: Int64 = .min
+    let deadLetters: DeadLetters
 
     private let entriesCounter = Counter(label: "orbit_members_ledger_entries_total")
     private let rejectedCommands = Counter(label: "orbit_members_commands_rejected_total")
     private let replays = Counter(label: "orbit_members_replays_skipped_total")
 
-    public init(settings: MembershipSettings, logger: Logger, now: @escaping @Sendable () -> Int64 = StreamPipeline.wallClock) {
+    public init(settings: MembershipSettings, logger: Logger) {
         self.settings = settings
         self.policy = settings.policy
-        self.store = ChangelogStore(changelogTopic: settings.stateChangelogTopic)
+        self.store = KeyedStore(changelogTopic: settings.stateChangelogTopic, cachePolicy: .retained)
         self.logger = logger
-        if let fixed = settings.fixedNowMillis { self.now = { fixed } } else { self.now = now }
+        self.deadLetters = DeadLetters(topic: settings.deadLettersTopic, service: "orbit-members")
     }
 
     // MARK: Partitions
 
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
-        try store.restoreNewlyAssigned(partitions, reader: restorer, logger: logger, noun: "members")
+        try store.restoreNewlyAssigned(partitions, of: settings.inputsTopic, reader: restorer, logger: logger, noun: "members")
     }
 
     public func partitionsRevoked(_ partitions: [TopicPartition]) {
-        for partition in partitions where partition.topic == settings.inputsTopic {
-            store.drop(partition.partition)
-            dirty[partition.partition] = nil
-            cache[partition.partition] = nil
-        }
+        store.drop(partitions, of: settings.inputsTopic)
     }
 
     // MARK: Records
 
-    public func process(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
-        guard let input = MemberInputRouter.kind(of: record), let value = record.value, let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) else { return }
-        var state = load(record.partition, key)
+    public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        guard let input = InputRouter<MemberInput>.kind(of: record), let value = record.value, let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) else {
+            outputs.append(deadLetters.record(for: record, .undecodableRecord, "a member input needs a key, a value and a known \(InputRouter<MemberInput>.kindHeader) header"))
+            return
+        }
+        var state = try load(record.partition, key)
         var out = Outputs(userID: key, settings: settings)
+        // Times come from the records (or, for records without one, from the runtime clock).
+        let recordTime = record.timestampMillis ?? context.nowMillis
         switch input {
-        case 0:
-            guard let event = try? UserEvent.decode(value), event.userID == key else { return }
+        case .event:
+            guard let event = try? UserEvent.decode(value), event.userID == key else {
+                outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a valid-event record of user \(key)"))
+                return
+            }
             guard !state.alreadyApplied(offset: record.offset, key: event.id) else { replays.increment(); return }
             apply(event, to: &state, out: &out)
-        case 1:
+        case .segmentChange:
             guard let change = try? JSONParser.parse(value).objectValue, let id = change["id"]?.stringValue,
-                  let dimension = change["dimension"]?.stringValue, let to = change["to"]?.stringValue else { return }
+                  let dimension = change["dimension"]?.stringValue, let to = change["to"]?.stringValue else {
+                outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a segment change"))
+                return
+            }
             guard !state.alreadyApplied(offset: record.offset, key: id) else { replays.increment(); return }
             state.segments = state.segments.filter { !$0.hasPrefix(dimension + ":") }.union(["\(dimension):\(to)"])
             var caps = state.caps
-            let awards = policy.engine.awards(forSegment: dimension, value: to, at: record.timestampMillis ?? now(), context: context(state), caps: &caps)
+            let awards = policy.engine.awards(forSegment: dimension, value: to, at: recordTime, context: memberContext(state), caps: &caps)
             state.caps = caps
-            for award in awards { earn(award.points, key: "\(id):\(award.ruleID)", rule: award.ruleID, reason: award.reason, at: record.timestampMillis ?? now(), orderID: nil, state: &state, out: &out) }
-        case 2:
-            let time = record.timestampMillis ?? now()
+            for award in awards { earn(award.points, key: "\(id):\(award.ruleID)", rule: award.ruleID, reason: award.reason, at: recordTime, orderID: nil, state: &state, out: &out) }
+        case .command:
+            let time = recordTime
             let command: MemberCommand
             do {
                 command = try MemberCommand.parse(value)
@@ -91,8 +95,11 @@ public final class MembershipProcessor: RecordProcessor {
             }
             guard !state.alreadyApplied(offset: record.offset, key: "command:\(command.requestID)") else { replays.increment(); return }
             handle(command, state: &state, out: &out, at: time)
-        default:
-            guard let message = InternalMessage.decode(value) else { return }
+        case .internal:
+            guard let message = InternalMessage.decode(value) else {
+                outputs.append(deadLetters.record(for: record, .undecodableRecord, "not an internal membership message"))
+                return
+            }
             guard !state.alreadyApplied(offset: record.offset, key: message.key) else { replays.increment(); return }
             state.known = true
             switch message.kind {
@@ -115,15 +122,11 @@ public final class MembershipProcessor: RecordProcessor {
         }
         outputs.append(contentsOf: out.records)
         entriesCounter.increment(by: out.entries)
-        save(record.partition, key, state)
+        state.lastInputMillis = max(state.lastInputMillis, recordTime)
+        store.put(record.partition, key, state)
     }
 
-    private func save(_ partition: Int32, _ key: String, _ state: MemberState) {
-        cache[partition, default: [:]][key] = state
-        dirty[partition, default: []].insert(key)
-    }
-
-    private func context(_ state: MemberState) -> MemberContext {
+    private func memberContext(_ state: MemberState) -> MemberContext {
         MemberContext(level: state.level.level, levelMultiplier: policy.levels.level(named: state.level.level)?.pointsMultiplier ?? 1,
                       segments: state.segments, purchasesBefore: state.purchases, checkInStreak: state.checkInStreak,
                       referredBy: state.referredBy, canEarn: policy.canEarn(state.status))
@@ -151,7 +154,7 @@ public final class MembershipProcessor: RecordProcessor {
             }
         }
         var caps = state.caps
-        let awards = policy.engine.awards(for: event, context: context(state), caps: &caps)
+        let awards = policy.engine.awards(for: event, context: memberContext(state), caps: &caps)
         state.caps = caps
         for award in awards {
             switch award.recipient {
@@ -254,32 +257,26 @@ public final class MembershipProcessor: RecordProcessor {
         }
     }
 
-    private func load(_ partition: Int32, _ key: String) -> MemberState {
-        if let cached = cache[partition]?[key] { return cached }
-        guard let bytes = store.get(partition, key), let state = try? MemberState.decode(bytes) else { return MemberState(userID: key, policy: policy) }
-        cache[partition, default: [:]][key] = state
-        return state
+    private func load(_ partition: Int32, _ key: String) throws -> MemberState {
+        try store.get(partition, key) ?? MemberState(userID: key, policy: policy)
     }
 
     // MARK: Batch end and time
 
-    public func flush(outputs: inout [ProducerRecord]) {
-        let time = now()
-        for (partition, keys) in dirty.sorted(by: { $0.key < $1.key }) {
-            for key in keys.sorted() {
-                let state = load(partition, key)
-                outputs.append(ProducerRecord(topic: settings.accountsTopic, key: Array(key.utf8), value: Outputs.account(state, userID: key, policy: policy, at: time)))
-                store.put(partition, key, state.encoded())
-            }
+    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        for (partition, key) in store.changedKeys {
+            guard let state = try store.get(partition, key) else { continue }
+            // The account as of the member's own latest input, never the flush's wall-clock time:
+            // a replay then writes the same bytes.
+            outputs.append(ProducerRecord(topic: settings.accountsTopic, key: Array(key.utf8), value: Outputs.account(state, userID: key, policy: policy, at: state.lastInputMillis)))
         }
-        dirty.removeAll(keepingCapacity: true)
     }
 
-    public func punctuate(nowMillis: Int64, outputs: inout [ProducerRecord]) {
-        let time = now()
+    public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        let time = context.nowMillis
         for partition in store.ownedPartitions {
-            for (key, _) in store.entries(partition) {
-                var state = load(partition, key)
+            for key in store.keys(partition) {
+                guard var state = try store.get(partition, key) else { continue }
                 let before = state
                 var out = Outputs(userID: key, settings: settings)
                 if state.points.lots.contains(where: { ($0.expiresAtMillis ?? .max) <= time }) {
@@ -300,10 +297,9 @@ public final class MembershipProcessor: RecordProcessor {
                 state.points.forgetOrders(earnedBefore: time - Int64(policy.refundWindowDays) * 86_400_000)
                 outputs.append(contentsOf: out.records)
                 guard state != before else { continue }
-                save(partition, key, state)
+                store.put(partition, key, state)
             }
         }
-        lastEvaluationMillis = time
     }
 
     public func takeStateChanges() -> [ProducerRecord] { store.takeChanges() }
@@ -450,53 +446,37 @@ struct Outputs {
     }
 }
 
+/// The four kinds of input merged into a member's one ordered stream.
+public enum MemberInput: String, InputKind {
+    case event, segmentChange = "segment_change", command, `internal`
+}
+
 /// Wires the membership service into the runtime: two pipelines in one process, the router
-/// (stateless: four topics in, one merged stream out) and the ledger (stateful, on that stream).
+/// (stateless: four topics in, one merged stream out, placed by key) and the ledger (stateful, on
+/// that stream).
 public enum MembershipService {
-    public static func makePipelines(runtime: RuntimeSettings, settings: MembershipSettings, logger: Logger) -> [StreamPipeline] {
+    public static func makePipelines(runtime: RuntimeSettings, settings: MembershipSettings, logger: Logger) throws -> [StreamPipeline] {
+        // Every input, the merged stream and the state changelog are co-partitioned by user id.
+        let partitions = try CoPartitioning.check([settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic,
+                                                   settings.inputsTopic, settings.stateChangelogTopic], kafka: runtime.kafka, logger: logger)
         let transactional = ProcessInfoInstance.transactionalID(service: runtime.serviceName)
-        let router = StreamPipeline(
-            settings: .init(groupID: settings.groupID + "-router",
-                            inputTopics: [settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic],
-                            runtime: runtime, transactionalID: transactional.map { $0 + "-router" }),
-            processor: MemberInputRouter(settings: settings), logger: logger)
+        let router = InputRouter<MemberInput>(
+            sources: [settings.eventsTopic: .event, settings.segmentChangesTopic: .segmentChange, settings.commandsTopic: .command, settings.internalTopic: .internal],
+            output: settings.inputsTopic, partitionCount: partitions,
+            deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: runtime.serviceName))
+        let routerStage = StreamPipeline(
+            settings: .init(groupID: settings.groupID + "-router", inputTopics: router.inputTopics, runtime: runtime,
+                            transactionalID: transactional.map { $0 + "-router" }),
+            processor: router, logger: logger)
         let ledger = StreamPipeline(
             settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime, transactionalID: transactional,
-                            punctuationInterval: settings.evaluationInterval),
+                            punctuationInterval: settings.evaluationInterval, clock: settings.processor.clock),
             processor: MembershipProcessor(settings: settings, logger: logger), logger: logger)
-        return [router, ledger]
-    }
-
-    /// Every input and the state changelog must have the same partition count (co-partitioned by user id).
-    public static func checkTopics(runtime: RuntimeSettings, settings: MembershipSettings, logger: Logger) throws {
-        let admin = try KafkaAdmin(configuration: runtime.kafka, logger: logger)
-        let expected = try admin.partitionCount(of: settings.eventsTopic)
-        for topic in [settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic, settings.inputsTopic, settings.stateChangelogTopic] {
-            let count = try admin.partitionCount(of: topic)
-            guard count == expected else { throw KafkaError.configuration("\(topic) has \(count) partitions but \(settings.eventsTopic) has \(expected); they must be equal") }
-        }
+        return [routerStage, ledger]
     }
 }
 
-/// Merges a member's inputs from four topics into `orbit-members.inputs`, keyed by the member, the
-/// source kind in a header. Stateless: a replay can only repeat an input as an identical copy,
-/// which the ledger recognises by its key.
-public final class MemberInputRouter: RecordProcessor {
-    public static let kindHeader = "orbit-input"
-    static let kinds = ["event", "segment_change", "command", "internal"]
-    let settings: MembershipSettings
-
-    public init(settings: MembershipSettings) { self.settings = settings }
-
-    public func process(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
-        guard let index = [settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic].firstIndex(of: record.topic) else { return }
-        outputs.append(ProducerRecord(topic: settings.inputsTopic, partition: record.partition, key: record.key, value: record.value,
-                                      headers: [KafkaHeader(Self.kindHeader, Self.kinds[index])], timestampMillis: record.timestampMillis))
-    }
-
-    /// 0 event, 1 segment change, 2 command, 3 internal; nil for anything else.
-    static func kind(of record: ConsumerRecord) -> Int? {
-        guard let header = record.header(kindHeader) else { return nil }
-        return kinds.firstIndex(of: String(decoding: header, as: UTF8.self))
-    }
+extension MemberState: StateCodable {
+    public init(stateBytes: [UInt8]) throws { self = try MemberState.decode(stateBytes) }
+    public func stateBytes() -> [UInt8] { encoded() }
 }

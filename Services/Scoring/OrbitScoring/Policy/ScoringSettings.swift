@@ -5,16 +5,18 @@ import OrbitRuntime
 /// The `topics` and `scoring` sections of `scoring.yaml`, plus the fitted models of its
 /// `model_file` (written by `orbit model fit`).
 public struct ScoringSettings: Sendable {
-    public var groupID = "orbit-scorer"
+    /// Group, evaluation interval and clock, shared with every stateful stage.
+    public var processor = ProcessorSettings(groupID: "orbit-scorer")
+    public var groupID: String { get { processor.groupID } set { processor.groupID = newValue } }
+    public var evaluationInterval: Duration { get { processor.evaluationInterval } set { processor.evaluationInterval = newValue } }
+    public var fixedNowMillis: Int64? { get { processor.fixedNowMillis } set { processor.fixedNowMillis = newValue } }
     public var inputTopic = OrbitTopics.validEvents
     public var profilesTopic = OrbitTopics.userProfiles
     public var segmentChangesTopic = OrbitTopics.segmentChanges
     public var referralCreditsTopic = OrbitTopics.scorerReferralCredits
     public var sketchesTopic = OrbitTopics.scorerSketches
     public var stateChangelogTopic = OrbitTopics.scorerStateChangelog
-    public var evaluationInterval: Duration = .seconds(60)
-    /// Fixes "now" for evaluation (tests and backfills that must be reproducible); nil: wall clock.
-    public var fixedNowMillis: Int64?
+    public var deadLettersTopic = OrbitTopics.scorerDeadLetters
     public var policy = ScoringPolicy()
     public var modelFile: String?
 
@@ -22,13 +24,14 @@ public struct ScoringSettings: Sendable {
 
     public init(document: ConfigDocument) throws(ConfigError) {
         let topics = document.section("topics")
-        try topics.rejectUnknownKeys(["input", "profiles", "segment_changes", "referral_credits", "sketches", "state_changelog"])
+        try topics.rejectUnknownKeys(["input", "profiles", "segment_changes", "referral_credits", "sketches", "state_changelog", "dead_letters"])
         inputTopic = try topics.string("input", default: inputTopic)
         profilesTopic = try topics.string("profiles", default: profilesTopic)
         segmentChangesTopic = try topics.string("segment_changes", default: segmentChangesTopic)
         referralCreditsTopic = try topics.string("referral_credits", default: referralCreditsTopic)
         sketchesTopic = try topics.string("sketches", default: sketchesTopic)
         stateChangelogTopic = try topics.string("state_changelog", default: stateChangelogTopic)
+        deadLettersTopic = try topics.string("dead_letters", default: deadLettersTopic)
 
         let scoring = document.section("scoring")
         try scoring.rejectUnknownKeys([
@@ -37,11 +40,7 @@ public struct ScoringSettings: Sendable {
         ])
         var p = ScoringPolicy()
         p.configVersion = try scoring.string("config_version", default: "unversioned")
-        groupID = try scoring.string("group_id", default: groupID)
-        evaluationInterval = .seconds(try scoring.int("evaluation_interval_seconds", default: 60, range: 1...86_400))
-        if let fixed = try scoring.optionalString("fixed_now") {
-            do { fixedNowMillis = try RFC3339.parse(fixed) } catch { throw scoring.invalid("fixed_now", "must be an RFC 3339 date-time: \(error.message)") }
-        }
+        processor = try ProcessorSettings(section: scoring, defaultGroupID: processor.groupID)
         p.reportingCurrency = try scoring.string("reporting_currency", default: "USD")
         p.currencyDigits = try scoring.intMap("currencies", range: 0...4) ?? CurrencyCatalog.standard.digitsByCode
         guard p.currencyDigits[p.reportingCurrency] != nil else {

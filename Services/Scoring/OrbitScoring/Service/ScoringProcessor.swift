@@ -5,128 +5,136 @@ import OrbitContract
 import OrbitKafka
 import OrbitRuntime
 
+/// What the scorer's repartition topic carries, beside referral credits: events that arrived on a
+/// partition their key does not belong to (a producer that hashed differently), forwarded once to
+/// where the key lives.
+public enum ScorerInput: String, InputKind {
+    case referralCredit = "referral_credit"
+    case event
+}
+
 /// The scorer: validated events (and referral credits from other partitions) in; user state kept
-/// in a changelog-backed store; profiles, segment changes and referral credits out.
+/// in a typed changelog-backed store; profiles, segment changes and referral credits out.
 ///
-/// - One profile per user touched per batch (coalesced at `flush`), evaluated on the current day.
-/// - Every punctuation publishes this instance's partitions' RFM sketches and reads everyone's; when
-///   the global thresholds or the day change, every owned user is re-evaluated and changed profiles
-///   are published.
+/// - One profile per user touched per batch (coalesced at `flush`), evaluated on the runtime
+///   clock's day.
+/// - Every punctuation publishes this instance's partitions' RFM sketches; the sketches topic is a
+///   global table the runtime feeds, and when the global thresholds or the day change, every owned
+///   user is re-evaluated and changed profiles are published.
+/// - An event whose key belongs to another partition (by ``KeyPartitioner``) is forwarded there
+///   through the repartition topic, so a user's state is never split.
 public final class ScoringProcessor: RecordProcessor {
     let settings: ScoringSettings
     let evaluator: ProfileEvaluator
-    let store: ChangelogStore
+    public let store: KeyedStore<UserState>
     let logger: Logger
-    /// Epoch milliseconds "now" for evaluation (fixed in tests, the wall clock otherwise).
-    let now: @Sendable () -> Int64
-    private let makeTable: () throws -> GlobalTable
-    private var table: GlobalTable?
+    let deadLetters: DeadLetters
+    /// The input topic's partition count, where keys are placed.
+    let partitionCount: Int
+    public let sketches: GlobalTableView
     private var tableVersion = -1
-    private var dirty: [Int32: Set<String>] = [:]
     private(set) public var thresholds: PopulationThresholds
     private var evaluatedDay: Int32 = .min
 
     private let eventsApplied = Counter(label: "orbit_scorer_events_applied_total")
     private let duplicatesSkipped = Counter(label: "orbit_scorer_replays_skipped_total")
-    private let undecodable = Counter(label: "orbit_scorer_undecodable_total")
+    private let forwarded = Counter(label: "orbit_scorer_events_forwarded_total")
     private let usersGauge = Gauge(label: "orbit_scorer_users")
 
     /// - Parameters:
-    ///   - now: the clock (overridden by `scoring.fixed_now`); tests inject one to move time.
-    ///   - sketchTable: how to open the shared sketches topic (tests inject one without Kafka).
-    public init(settings: ScoringSettings, kafka: KafkaConfiguration, logger: Logger,
-                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
-                sketchTable: (() throws -> GlobalTable)? = nil) {
+    ///   - partitionCount: the input's partition count (``CoPartitioning/check(_:kafka:logger:)``).
+    ///   - sketches: the global table of every partition's sketches, fed by the pipeline.
+    public init(settings: ScoringSettings, partitionCount: Int, sketches: GlobalTableView, deadLetters: DeadLetters, logger: Logger) {
         self.settings = settings
         self.evaluator = ProfileEvaluator(policy: settings.policy)
-        self.store = ChangelogStore(changelogTopic: settings.stateChangelogTopic)
+        self.store = KeyedStore(changelogTopic: settings.stateChangelogTopic, cachePolicy: .perBatch)
         self.logger = logger
-        if let fixed = settings.fixedNowMillis {
-            self.now = { fixed }
-        } else {
-            self.now = now
-        }
+        self.partitionCount = partitionCount
+        self.sketches = sketches
+        self.deadLetters = deadLetters
         self.thresholds = PopulationThresholds(rfm: settings.policy.rfmThresholds, superUserSpendMinor: nil)
-        let topic = settings.sketchesTopic
-        self.makeTable = sketchTable ?? { try GlobalTable(kafka: kafka, topic: topic, logger: logger) }
     }
-
-    var today: Int32 { UserState.day(now()) }
 
     // MARK: Partitions
 
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
-        guard !(try store.restoreNewlyAssigned(partitions, reader: restorer, logger: logger, noun: "users")).isEmpty else { return }
+        guard !(try store.restoreNewlyAssigned(partitions, of: settings.inputTopic, reader: restorer, logger: logger, noun: "users")).isEmpty else { return }
         usersGauge.record(store.count)
         evaluatedDay = .min  // re-evaluate at the next punctuation
     }
 
     public func partitionsRevoked(_ partitions: [TopicPartition]) {
-        for partition in partitions where partition.topic == settings.inputTopic {
-            store.drop(partition.partition)
-            dirty[partition.partition] = nil
-        }
+        store.drop(partitions, of: settings.inputTopic)
         usersGauge.record(store.count)
     }
 
     // MARK: Records
 
-    public func process(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
-        guard let key = record.key.map({ String(decoding: $0, as: UTF8.self) }), let value = record.value else {
-            undecodable.increment()
+    public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        guard let keyBytes = record.key, !keyBytes.isEmpty, let value = record.value else {
+            outputs.append(deadLetters.record(for: record, record.key == nil ? .missingKey : .undecodableRecord, "a scorer input needs the user id as key and a value"))
             return
         }
-        var state = load(record.partition, key)
+        let kind: ScorerInput = record.topic == settings.inputTopic ? .event : (InputRouter<ScorerInput>.kind(of: record) ?? .referralCredit)
+        let placed = KeyPartitioner.partition(of: keyBytes, partitionCount: partitionCount)
+        if kind == .event && placed != record.partition {
+            // Not where this user lives: forward it there once, through the repartition topic.
+            forwarded.increment()
+            outputs.append(ProducerRecord(topic: settings.referralCreditsTopic, partition: placed, key: keyBytes, value: value,
+                                          headers: [KafkaHeader(InputRouter<ScorerInput>.kindHeader, ScorerInput.event.rawValue)], timestampMillis: record.timestampMillis))
+            return
+        }
+        let key = String(decoding: keyBytes, as: UTF8.self)
+        var state = try store.get(record.partition, key) ?? UserState()
+        let inputIndex = record.topic == settings.inputTopic ? 0 : 1
         var credits: [ReferralCredit] = []
-        if record.topic == settings.inputTopic {
-            guard let event = try? UserEvent.decode(value), event.userID == key else {
-                undecodable.increment()
-                logger.warning("skipping an undecodable record at \(record.topicPartition)@\(record.offset)")
+        switch kind {
+        case .event:
+            let event: UserEvent
+            do { event = try UserEvent.decode(value) } catch {
+                outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a valid-event record: \(error)"))
                 return
             }
-            guard !state.alreadyApplied(input: 0, offset: record.offset, id: event.id) else { duplicatesSkipped.increment(); return }
+            guard event.userID == key else {
+                outputs.append(deadLetters.record(for: record, .undecodableRecord, field: "user_id", "user_id \(event.userID) does not match the record key"))
+                return
+            }
+            guard !state.alreadyApplied(input: inputIndex, offset: record.offset, id: event.id) else { duplicatesSkipped.increment(); return }
             credits = state.apply(event, policy: settings.policy)
-        } else {
+        case .referralCredit:
             guard let (credit, sender) = ReferralCredit.decode(value, target: key) else {
-                undecodable.increment()
+                outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a referral credit"))
                 return
             }
-            guard !state.alreadyApplied(input: 1, offset: record.offset, id: credit.id) else { duplicatesSkipped.increment(); return }
-            if state.isEmpty { state.firstSeenDay = today }
+            guard !state.alreadyApplied(input: inputIndex, offset: record.offset, id: credit.id) else { duplicatesSkipped.increment(); return }
+            // A user first known through a credit is first seen on the day of the referral that
+            // caused it, never on the day the credit happened to be processed.
+            if state.isEmpty { state.firstSeenDay = UserState.day(credit.timeMillis) }
             credits = state.apply(credit, sender: sender)
         }
         eventsApplied.increment()
         for credit in credits {
-            outputs.append(ProducerRecord(topic: settings.referralCreditsTopic, key: Array(credit.target.utf8), value: credit.encoded(sender: key)))
+            outputs.append(ProducerRecord(topic: settings.referralCreditsTopic, key: Array(credit.target.utf8), value: credit.encoded(sender: key),
+                                          headers: [KafkaHeader(InputRouter<ScorerInput>.kindHeader, ScorerInput.referralCredit.rawValue)]))
         }
-        store.put(record.partition, key, state.encoded())
-        dirty[record.partition, default: []].insert(key)
+        store.put(record.partition, key, state)
     }
 
-    private func load(_ partition: Int32, _ key: String) -> UserState {
-        guard let bytes = store.get(partition, key) else { return UserState() }
-        do {
-            return try UserState(decoding: bytes)
-        } catch {
-            logger.error("state of \(key) could not be read (\(error)); starting it afresh")
-            return UserState()
+    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        let day = UserState.day(context.nowMillis)
+        for (partition, key) in store.changedKeys {
+            guard var state = try store.get(partition, key) else { continue }
+            if evaluate(&state, key, day: day, outputs: &outputs) { store.put(partition, key, state) }
         }
     }
 
-    public func flush(outputs: inout [ProducerRecord]) {
-        let day = today
-        for (partition, keys) in dirty.sorted(by: { $0.key < $1.key }) {
-            for key in keys.sorted() { evaluate(partition, key, day: day, outputs: &outputs) }
-        }
-        dirty.removeAll(keepingCapacity: true)
-    }
-
-    private func evaluate(_ partition: Int32, _ key: String, day: Int32, outputs: inout [ProducerRecord]) {
-        var state = load(partition, key)
+    /// Evaluates one user, appending its profile when it changed and its segment changes; true
+    /// when the state changed (what was published is remembered in it).
+    private func evaluate(_ state: inout UserState, _ key: String, day: Int32, outputs: inout [ProducerRecord]) -> Bool {
         let before = state
         let (profile, changes) = evaluator.evaluate(&state, userID: key, today: day, thresholds: thresholds)
         let bytes = profile.encoded()
-        let hash = StableHash.fnv1a(String(decoding: bytes, as: UTF8.self))
+        let hash = StableHash.fnv1a(bytes: bytes)
         if hash != state.lastProfileHash {
             state.lastProfileHash = hash
             outputs.append(ProducerRecord(topic: settings.profilesTopic, key: Array(key.utf8), value: bytes))
@@ -134,38 +142,30 @@ public final class ScoringProcessor: RecordProcessor {
         for change in changes {
             outputs.append(ProducerRecord(topic: settings.segmentChangesTopic, key: Array(key.utf8), value: change.encoded()))
         }
-        if state != before { store.put(partition, key, state.encoded()) }
+        return state != before
     }
 
     // MARK: Time
 
-    public func punctuate(nowMillis: Int64, outputs: inout [ProducerRecord]) {
+    public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        let day = UserState.day(context.nowMillis)
         // 1. Publish this instance's partitions' distributions.
-        var mine = PopulationSketches()
-        let day = today
         for partition in store.ownedPartitions {
-            var sketches = PopulationSketches()
-            for (_, value) in store.entries(partition) {
-                guard let state = try? UserState(decoding: value) else { continue }
+            var partitionSketches = PopulationSketches()
+            try store.forEach(partition) { _, state in
                 let window = state.window(today: day, days: settings.policy.rfmWindowDays)
-                sketches.add(values: RFMValues(recencyDays: state.lastPurchaseDay.map { Int(max(0, day - $0)) }, frequency: window.purchases, monetaryMinor: window.netMinor))
+                partitionSketches.add(values: RFMValues(recencyDays: state.lastPurchaseDay.map { Int(max(0, day - $0)) }, frequency: window.purchases, monetaryMinor: window.netMinor))
             }
-            mine.merge(sketches)
-            outputs.append(ProducerRecord(topic: settings.sketchesTopic, key: Array("partition-\(partition)".utf8), value: sketches.encoded()))
+            outputs.append(ProducerRecord(topic: settings.sketchesTopic, key: Array("partition-\(partition)".utf8), value: partitionSketches.encoded()))
         }
-        // 2. Read everyone's, and apply the global thresholds.
-        do {
-            if table == nil { table = try makeTable() }
-            try table!.refresh()
-        } catch {
-            logger.warning("cannot read \(settings.sketchesTopic): \(error); keeping the current thresholds")
-        }
+        // 2. Apply the global thresholds from everyone's sketches (the table the pipeline feeds).
         var changedThresholds = false
-        if let table, table.version != tableVersion {
+        let table = sketches.snapshot
+        if table.version != tableVersion {
             tableVersion = table.version
             var global = PopulationSketches()
             for (_, value) in table.values.sorted(by: { $0.key < $1.key }) {
-                if let sketches = PopulationSketches.decode(value) { global.merge(sketches) }
+                if let decoded = PopulationSketches.decode(value) { global.merge(decoded) }
             }
             let next = global.thresholds(settings.policy)
             changedThresholds = next != thresholds
@@ -179,39 +179,40 @@ public final class ScoringProcessor: RecordProcessor {
         guard changedThresholds || day != evaluatedDay else { return }
         evaluatedDay = day
         for partition in store.ownedPartitions {
-            for (key, _) in store.entries(partition) { evaluate(partition, key, day: day, outputs: &outputs) }
+            var updated: [(String, UserState)] = []
+            try store.forEach(partition) { key, state in
+                var state = state
+                if evaluate(&state, key, day: day, outputs: &outputs) { updated.append((key, state)) }
+            }
+            for (key, state) in updated { store.put(partition, key, state) }
         }
-        dirty.removeAll(keepingCapacity: true)
     }
 
     public func takeStateChanges() -> [ProducerRecord] {
+        let changes = store.takeChanges()
         usersGauge.record(store.count)
-        return store.takeChanges()
+        return changes
     }
+}
+
+extension UserState: StateCodable {
+    public init(stateBytes: [UInt8]) throws { try self.init(decoding: stateBytes) }
+    public func stateBytes() -> [UInt8] { encoded() }
 }
 
 /// Wires the scorer into the runtime.
 public enum ScorerService {
-    public static func makePipeline(runtime: RuntimeSettings, scoring: ScoringSettings, logger: Logger) -> StreamPipeline {
-        StreamPipeline(
+    public static func makePipeline(runtime: RuntimeSettings, scoring: ScoringSettings, logger: Logger) throws -> StreamPipeline {
+        // The state changelog and the repartition topic are partitioned like the input.
+        let partitions = try CoPartitioning.check([scoring.inputTopic, scoring.referralCreditsTopic, scoring.stateChangelogTopic], kafka: runtime.kafka, logger: logger)
+        let sketches = GlobalTableView()
+        let processor = ScoringProcessor(settings: scoring, partitionCount: partitions, sketches: sketches,
+                                         deadLetters: DeadLetters(topic: scoring.deadLettersTopic, service: runtime.serviceName), logger: logger)
+        return StreamPipeline(
             settings: .init(groupID: scoring.groupID, inputTopics: [scoring.inputTopic, scoring.referralCreditsTopic], runtime: runtime,
                             transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName),
-                            punctuationInterval: scoring.evaluationInterval),
-            processor: ScoringProcessor(settings: scoring, kafka: runtime.kafka, logger: logger),
-            logger: logger)
-    }
-
-    /// The state changelog and the referral repartition topic are partitioned like the input:
-    /// partition N of each belongs to the same users.
-    public static func checkTopics(runtime: RuntimeSettings, scoring: ScoringSettings, logger: Logger) throws {
-        let admin = try KafkaAdmin(configuration: runtime.kafka, logger: logger)
-        let input = try admin.partitionCount(of: scoring.inputTopic)
-        for topic in [scoring.referralCreditsTopic, scoring.stateChangelogTopic] {
-            let count = try admin.partitionCount(of: topic)
-            guard count == input else {
-                throw KafkaError.configuration("\(topic) has \(count) partitions but \(scoring.inputTopic) has \(input); they must be equal")
-            }
-        }
-        _ = try admin.partitionCount(of: scoring.sketchesTopic)
+                            punctuationInterval: scoring.evaluationInterval, clock: scoring.processor.clock,
+                            globalTables: [GlobalTableRegistration(topic: scoring.sketchesTopic, view: sketches)]),
+            processor: processor, logger: logger)
     }
 }

@@ -45,7 +45,7 @@ public struct UserProfile: Sendable, Equatable {
     public func encoded() -> [UInt8] {
         func rounded(_ x: Double?, _ places: Double = 1e6) -> JSONValue {
             guard let x, x.isFinite else { return .null }
-            return .number(JSONNumber(lexeme: String(format: "%.6f", (x * places).rounded() / places)))
+            return .number(JSONNumber(lexeme: FixedDecimal.sixPlaces((x * places).rounded() / places)))
         }
         var w = JSONWriter(reservingCapacity: 700)
         w.beginObject()
@@ -222,5 +222,20 @@ public struct ProfileEvaluator: Sendable {
             convertedReferrals: Int(state.convertedReferrals), referralSpendMinor: state.referralSpendMinor, referredBy: state.referredBy,
             configVersion: policy.configVersion, reportingCurrency: policy.reportingCurrency, lastEventMillis: state.lastEventMillis)
         return (profile, changes)
+    }
+}
+
+/// `%.6f` without Foundation's formatter (which was an eighth of the scorer's CPU): the value
+/// scaled to millionths, as an integer, then printed with six decimals. Same text as `%.6f` for
+/// the values profiles hold (already rounded to at most six places, far below 2^53 millionths).
+public enum FixedDecimal {
+    public static func sixPlaces(_ x: Double) -> String {
+        let scaled = (x * 1_000_000).rounded()
+        guard abs(scaled) < 9e15 else { return String(format: "%.6f", x) }
+        let millionths = Int64(scaled)
+        let magnitude = millionths.magnitude
+        let fraction = String(magnitude % 1_000_000)
+        let sign = millionths < 0 ? "-" : ""
+        return "\(sign)\(magnitude / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
     }
 }
