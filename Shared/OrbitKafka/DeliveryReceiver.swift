@@ -84,6 +84,7 @@ final class SingleDelivery: DeliveryReceiver, @unchecked Sendable {
     /// The delivery report, once it comes.
     var result: DeliveryResult { DeliveryResult(stream: stream) }
 
+    /// The first report wins; later ones (a close racing a delivery) are ignored.
     override func delivered(_ result: Result<RecordMetadata, KafkaError>) {
         continuation.yield(result)
         continuation.finish()

@@ -17,6 +17,9 @@ public final class KafkaProducer: @unchecked Sendable {
     private let context: ClientContext
     private let isClosed = StopFlag()
     private let pollerStopped = DispatchSemaphore(value: 0)
+    /// Awaited sends not yet reported, so `close` can end every one of them (librdkafka drops the
+    /// reports of records still queued when the client is destroyed).
+    private let awaiting = Mutex<[ObjectIdentifier: SingleDelivery]>([:])
     public let logger: Logger
 
     public init(configuration: KafkaConfiguration, name: String = "producer", logger: Logger) throws(KafkaError) {
@@ -63,8 +66,15 @@ public final class KafkaProducer: @unchecked Sendable {
     public func send(_ record: ProducerRecord) async throws -> RecordMetadata {
         let receiver = SingleDelivery()
         let result = receiver.result
-        while try !enqueue(record, receiver: receiver) {
-            try await Task.sleep(for: .milliseconds(2))
+        let id = ObjectIdentifier(receiver)
+        awaiting.withLock { $0[id] = receiver }
+        defer { awaiting.withLock { _ = $0.removeValue(forKey: id) } }
+        do {
+            while try !enqueue(record, receiver: receiver) {
+                try await Task.sleep(for: .milliseconds(2))
+            }
+        } catch {
+            receiver.delivered(.failure(error as? KafkaError ?? .configuration("\(error)")))
         }
         return try await result.value
     }
@@ -177,6 +187,10 @@ public final class KafkaProducer: @unchecked Sendable {
             rounds += 1
         }
         rd_kafka_destroy(handle)
+        // Whatever is still awaited was queued too late to be purged: its report will never come.
+        for receiver in awaiting.withLock({ Array($0.values) }) {
+            receiver.delivered(.failure(.configuration("producer closed before the record was delivered")))
+        }
     }
 
     deinit {

@@ -158,4 +158,54 @@ final class MembersServiceTests: XCTestCase {
         XCTAssertEqual(mismatches.prefix(5).map { $0 }, [], "\(mismatches.count) balances differ from the recomputation")
         _ = try service.terminate()
     }
+
+    /// Failed before (1,906 of 1,940 commands rejected as `unknown_user`): an outside producer
+    /// hashing keys with librdkafka's CRC32 put a member's commands on other partitions than its
+    /// events, and the router forwarded each record to the partition number it came from. Now the
+    /// router places every record by its key, whatever the producer's hash.
+    func testCommandsFromAProducerWithAnotherHashReachTheMembersState() throws {
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("members-hash-\(UUID().uuidString).yaml")
+        try Self.config.write(to: config, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: config) }
+        let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics(partitions: 8))
+        defer { broker.stop() }
+        let service = try members(broker, config: config)
+        _ = try service.httpPort()
+        let users = (0..<300).map { "h\($0)" }
+        let start = try RFC3339.parse("2026-01-01T00:00:00Z")
+        // Events as Orbit's ingestion writes them (murmur2), commands as a CRC32 client would.
+        let orbitProducer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
+        let crcProducer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers, "partitioner": "consistent_random"]), logger: logger)
+        var moved = 0
+        let events = DeliveryBatch()
+        for (i, user) in users.enumerated() {
+            let signup = UserEvent(id: "signup-\(user)", userID: user, type: .signup, timeMillis: start + Int64(i), properties: JSONObject())
+            try orbitProducer.send(ProducerRecord(topic: OrbitTopics.validEvents, key: Array(user.utf8), value: signup.encoded()), in: events)
+        }
+        try events.waitForAll()
+        // Every member exists (its signup points are on the ledger) before its command is sent.
+        let ledger = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.pointsLedger])
+        XCTAssertTrue(try ledger.read(timeout: 120) { ($0[OrbitTopics.pointsLedger] ?? []).count >= users.count }, "signups applied")
+        let commands = DeliveryBatch()
+        for user in users {
+            let json = #"{"type":"redeem","request_id":"r-\#(user)","user_id":"\#(user)","points":40,"reward_id":"gift"}"#
+            try crcProducer.send(ProducerRecord(topic: OrbitTopics.memberCommands, key: Array(user.utf8), value: Array(json.utf8)), in: commands)
+        }
+        try commands.waitForAll()
+        orbitProducer.close()
+        crcProducer.close()
+        let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.memberCommands, OrbitTopics.memberEvents])
+        XCTAssertTrue(try reader.read(timeout: 120) { records in
+            (records[OrbitTopics.memberEvents] ?? []).filter { String(decoding: $0.value ?? [], as: UTF8.self).contains("command_result") }.count >= users.count
+        }, "every command has a result")
+        for record in reader.records[OrbitTopics.memberCommands]! where record.partition != KeyPartitioner.partition(of: record.key!, partitionCount: 8) { moved += 1 }
+        XCTAssertGreaterThan(moved, users.count / 2, "most commands arrived on another partition than their key's")
+        var statuses: [String: Int] = [:]
+        for record in reader.records[OrbitTopics.memberEvents]! {
+            guard let o = try? JSONParser.parse(record.value!).objectValue, o["kind"]?.stringValue == "command_result" else { continue }
+            statuses["\(o["status"]!.stringValue!)\(o["reason"]?.stringValue.map { ":" + $0 } ?? "")", default: 0] += 1
+        }
+        XCTAssertEqual(statuses, ["accepted": users.count], "each member's command met its state")
+        _ = try service.terminate()
+    }
 }

@@ -172,3 +172,39 @@ final class ReferralTieBreakTests: XCTestCase {
         }
     }
 }
+
+/// Failed before: a referral credit's id depended on whether the purchase or the referral reached
+/// the referee first (`P:converted` or `C:late-conversion`), so a replay that interleaved them the
+/// other way credited the referrer twice.
+final class ReferralReplayTests: XCTestCase {
+    func testAReplayInAnotherOrderDoesNotCreditTheReferrerTwice() {
+        var policy = ScoringPolicy()
+        policy.currencyDigits = ["USD": 2]
+        func purchase(_ id: String, _ minor: Int64) -> UserEvent {
+            UserEvent(id: id, userID: "b", type: .purchase, timeMillis: 5_000,
+                      properties: JSONObject([(key: "amount_minor", value: .number(JSONNumber(minor))), (key: "currency", value: .string("USD"))]))
+        }
+        let referral = ReferralCredit(id: "r:referred", target: "b", kind: .referredBy, referee: "", amountMinor: 0, timeMillis: 1_000)
+        var referrer = UserState()
+        // The first run: a purchase, then the referral, then another purchase.
+        var first = UserState()
+        var credits = first.apply(purchase("p1", 1_000), policy: policy)
+        credits += first.apply(referral, sender: "a")
+        credits += first.apply(purchase("p2", 500), policy: policy)
+        // A crash, and the replay from the last committed state (empty) interleaves the other way;
+        // the referrer receives the replay's credits on top of the first run's.
+        var replay = UserState()
+        credits += replay.apply(referral, sender: "a")
+        credits += replay.apply(purchase("p1", 1_000), policy: policy)
+        credits += replay.apply(purchase("p2", 500), policy: policy)
+        for credit in credits { _ = referrer.apply(credit, sender: "b") }
+        XCTAssertEqual(referrer.convertedReferrals, 1)
+        XCTAssertEqual(referrer.referralSpendMinor, 1_500)
+        // In any order, any number of times.
+        var shuffled = UserState()
+        for credit in (credits + credits).reversed() { _ = shuffled.apply(credit, sender: "b") }
+        XCTAssertEqual(shuffled.convertedReferrals, 1)
+        XCTAssertEqual(shuffled.referralSpendMinor, 1_500)
+        XCTAssertEqual(try UserState(decoding: referrer.encoded()), referrer)
+    }
+}

@@ -41,19 +41,20 @@ struct ScorerBench: AsyncParsableCommand {
             try broker.createTopic(TopicSpec(name: "\(prefix)-sketches", partitions: 1))
             var runtime = RuntimeSettings(serviceName: "bench", kafka: kafka, maxBatchRecords: 5000)
             runtime.maxBatchWait = .milliseconds(200)
-            let raw = try ingestBench.measure(PassThroughProcessor(outputTopic: "\(prefix)-raw"), group: "\(prefix)-raw", input: input, runtime: runtime, expected: records.count, logger: logger)
-            Output.line(String(format: "  round %d raw pass-through: %8.0f events/s", round, raw))
-            var settings = ScoringSettings()
+            let (raw, rawCPU) = try ingestBench.measureWithCPU(PassThroughProcessor(outputTopic: "\(prefix)-raw"), group: "\(prefix)-raw", input: input, runtime: runtime, expected: records.count, logger: logger)
+            Output.line(String(format: "  round %d raw pass-through: %8.0f events/s, %5.1f µs CPU per event", round, raw, rawCPU))
+            // The shipped rules (deploy/config/scoring.yaml), as orbit-scorer runs them.
+            var settings = try ScoringSettings(document: ConfigDocument.load(path: "deploy/config/scoring.yaml", environment: [:]))
             settings.inputTopic = input
             settings.profilesTopic = "\(prefix)-profiles"
             settings.segmentChangesTopic = "\(prefix)-changes"
             settings.referralCreditsTopic = "\(prefix)-credits"
             settings.stateChangelogTopic = "\(prefix)-changelog"
             settings.sketchesTopic = "\(prefix)-sketches"
-            let scorer = try ingestBench.measure(ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
+            let (scorer, scorerCPU) = try ingestBench.measureWithCPU(ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
                                                                                   deadLetters: DeadLetters(topic: "\(prefix)-dlq", service: "bench"), logger: logger), group: "\(prefix)-scorer",
                                                  input: input, runtime: runtime, expected: records.count, logger: logger)
-            Output.line(String(format: "  round %d scorer:           %8.0f events/s", round, scorer))
+            Output.line(String(format: "  round %d scorer:           %8.0f events/s, %5.1f µs CPU per event (profiles evaluated and published each batch)", round, scorer, scorerCPU))
             bestRaw = max(bestRaw, raw)
             bestScorer = max(bestScorer, scorer)
         }

@@ -26,7 +26,7 @@ public struct IngestSettings: Sendable {
         let ingest = document.section("ingest")
         try ingest.rejectUnknownKeys([
             "group_id", "max_payload_bytes", "max_future_skew_seconds", "dedup_window_days", "dedup_max_ids_per_partition",
-            "dead_letter_max_payload_bytes", "default_currency", "currencies", "extra_event_types",
+            "dead_letter_max_payload_bytes", "default_currency", "currencies", "currencies_file", "extra_event_types",
         ])
         groupID = try ingest.string("group_id", default: groupID)
         policy.maxPayloadBytes = try ingest.int("max_payload_bytes", default: 64 * 1024, range: 256...(16 * 1024 * 1024))
@@ -34,6 +34,11 @@ public struct IngestSettings: Sendable {
         dedupWindowMillis = Int64(try ingest.int("dedup_window_days", default: 7, range: 0...365)) * 86_400_000
         dedupMaxIDsPerPartition = try ingest.int("dedup_max_ids_per_partition", default: dedupMaxIDsPerPartition, range: 1...1_000_000_000)
         deadLetterMaxPayloadBytes = try ingest.int("dead_letter_max_payload_bytes", default: deadLetterMaxPayloadBytes, range: 1024...(16 * 1024 * 1024))
+        if try ingest.optionalString("currencies_file") != nil {
+            // The one currency table every service reads; the inline list is the older form.
+            guard try ingest.intMap("currencies", range: 0...4) == nil else { throw ingest.invalid("currencies", "give either currencies_file or currencies, not both") }
+            policy.currencies = try CurrencyTable.load(from: ingest, configFile: document.file).catalog
+        }
         if let currencies = try ingest.intMap("currencies", range: 0...4) {
             for code in currencies.keys where code.count != 3 || !code.allSatisfy({ $0.isASCII && $0.isUppercase }) {
                 throw ingest.section("currencies").invalid(code, "currency codes are three upper-case letters (ISO 4217)")

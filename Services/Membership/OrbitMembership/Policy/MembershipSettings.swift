@@ -38,18 +38,18 @@ public struct MembershipSettings: Sendable {
         deadLettersTopic = try topics.string("dead_letters", default: deadLettersTopic)
 
         let m = document.section("membership")
-        try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies",
-                                 "exchange_rates", "lot_expiry", "lock_days", "expiring_soon_days", "allow_negative_balance",
+        try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies_file",
+                                 "lot_expiry", "lock_days", "expiring_soon_days", "allow_negative_balance",
                                  "refund_window_days", "statuses", "default_status", "levels", "downgrade_grace_days", "rules", "paid_benefits"])
         var p = MembershipPolicy()
         p.configVersion = try m.string("config_version", default: "unversioned")
         processor = try ProcessorSettings(section: m, defaultGroupID: processor.groupID)
         let currency = try m.string("points_currency", default: "USD")
-        let digits = try m.intMap("currencies", range: 0...4) ?? CurrencyCatalog.standard.digitsByCode
-        guard digits[currency] != nil else { throw m.invalid("points_currency", "\(currency) is not among membership.currencies") }
-        var rates: [String: Double] = [currency: 1]
-        let rateSection = m.section("exchange_rates")
-        for code in try rateSection.scalars().keys.sorted() { rates[code] = try rateSection.double(code, range: 1e-9...1e9) }
+        // The one currency table (deploy/config/currencies.yaml), converted to the points currency.
+        let table = try CurrencyTable.load(from: m, configFile: document.file)
+        let digits = table.digits
+        guard digits[currency] != nil, let pointsRate = table.rates[currency] else { throw m.invalid("points_currency", "\(currency) has no rate in the currency table") }
+        let rates = table.rates.mapValues { $0 / pointsRate }
         switch try m.string("lot_expiry", default: "after_days:365") {
         case "never": p.lotExpiry = .never
         case "end_of_month": p.lotExpiry = .endOfMonth

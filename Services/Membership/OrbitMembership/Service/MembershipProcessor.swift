@@ -106,13 +106,11 @@ public final class MembershipProcessor: RecordProcessor {
             case .award, .transferIn, .grant:
                 if message.kind == .award && !policy.canEarn(state.status) { break }
                 earn(message.points, key: message.key, rule: message.rule, reason: message.reason, at: message.time, orderID: nil, state: &state, out: &out)
-            case .expireTick:
-                // Expiry arrives as an input, so its entries take a fixed place in the member's
-                // stream: a replay repeats them with the same balance as the first time.
-                for entry in state.points.expire(at: message.time) {
-                    state.totalExpired -= entry.points
-                    out.entry(entry)
-                }
+            case .clockTick:
+                // Time arrives as an input, so what it does (expiry, notices, level moves, paid
+                // membership ending) takes a fixed place in the member's stream: a replay repeats
+                // it with the same balances and the same bytes as the first time.
+                Self.clockTick(&state, at: message.time, policy: policy, out: &out)
             case .referredBy:
                 if state.referredBy == nil || (message.time, message.from) < (state.referredAtMillis, state.referredBy!) && state.purchases == 0 {
                     state.referredBy = message.from
@@ -272,32 +270,42 @@ public final class MembershipProcessor: RecordProcessor {
         }
     }
 
+    /// Time passing, for one member at `time`: lots expire, lots about to expire are announced,
+    /// the level is evaluated, paid membership ends, old orders are forgotten. Applied only to a
+    /// tick from the member's input stream (see `punctuate`).
+    static func clockTick(_ state: inout MemberState, at time: Int64, policy: MembershipPolicy, out: inout Outputs) {
+        for entry in state.points.expire(at: time) {
+            state.totalExpired -= entry.points
+            out.entry(entry)
+        }
+        for lot in state.points.expiringSoon(at: time, withinDays: policy.expiringSoonDays) {
+            out.memberEvent(kind: "points_expiring", id: "\(lot.id):expiring", time: time, fields: [("points", .number(JSONNumber(lot.remaining))), ("expires", .string(RFC3339.format(millis: lot.expiresAtMillis!)))])
+        }
+        if let change = state.level.evaluate(at: time, policy: policy.levels) {
+            out.memberEvent(kind: "level_changed", id: "\(out.userID):level:\(time / 86_400_000)", time: time, fields: [("from", .string(change.from)), ("to", .string(change.to)), ("reason", .string(change.reason))])
+        }
+        if let paid = state.paid, paid.expiresAtMillis <= time {
+            state.paid = nil
+            out.memberEvent(kind: "paid_membership", id: "\(out.userID):paid-expired:\(paid.expiresAtMillis)", time: time, fields: [("change", .string("expired")), ("plan", .string(paid.plan))])
+        }
+        state.points.forgetOrders(earnedBefore: time - Int64(policy.refundWindowDays) * 86_400_000)
+    }
+
+    /// Changes nothing itself: for each member whom time would change now, it sends a tick through
+    /// the member's own input stream (once per member per evaluation interval, the tick's key says
+    /// which), and the tick does the work when the ledger reads it.
     public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
         let time = context.nowMillis
+        let interval = max(1, Int64(settings.evaluationInterval.components.seconds) * 1000)
         for partition in store.ownedPartitions {
-            for key in store.keys(partition) {
-                guard var state = try store.get(partition, key) else { continue }
-                let before = state
+            try store.forEach(partition) { key, state in
+                var probe = state
                 var out = Outputs(userID: key, settings: settings)
-                if state.points.lots.contains(where: { ($0.expiresAtMillis ?? .max) <= time }) {
-                    // Not expired here: a tick goes through the member's input stream (see `.expireTick`).
-                    out.internalMessage(to: key, InternalMessage(kind: .expireTick, key: "expire-tick:\(key):\(time / 86_400_000)", points: 0,
-                                                                 from: key, rule: nil, reason: "", time: time))
-                }
-                for lot in state.points.expiringSoon(at: time, withinDays: policy.expiringSoonDays) {
-                    out.memberEvent(kind: "points_expiring", id: "\(lot.id):expiring", time: time, fields: [("points", .number(JSONNumber(lot.remaining))), ("expires", .string(RFC3339.format(millis: lot.expiresAtMillis!)))])
-                }
-                if let change = state.level.evaluate(at: time, policy: policy.levels) {
-                    out.memberEvent(kind: "level_changed", id: "\(key):level:\(time / 86_400_000)", time: time, fields: [("from", .string(change.from)), ("to", .string(change.to)), ("reason", .string(change.reason))])
-                }
-                if let paid = state.paid, paid.expiresAtMillis <= time {
-                    state.paid = nil
-                    out.memberEvent(kind: "paid_membership", id: "\(key):paid-expired:\(paid.expiresAtMillis)", time: time, fields: [("change", .string("expired")), ("plan", .string(paid.plan))])
-                }
-                state.points.forgetOrders(earnedBefore: time - Int64(policy.refundWindowDays) * 86_400_000)
-                outputs.append(contentsOf: out.records)
-                guard state != before else { continue }
-                store.put(partition, key, state)
+                Self.clockTick(&probe, at: time, policy: policy, out: &out)
+                guard probe != state || !out.records.isEmpty else { return }
+                var tick = Outputs(userID: key, settings: settings)
+                tick.internalMessage(to: key, InternalMessage(kind: .clockTick, key: "tick:\(key):\(time / interval)", points: 0, from: key, rule: nil, reason: "", time: time))
+                outputs.append(contentsOf: tick.records)
             }
         }
     }
@@ -307,7 +315,7 @@ public final class MembershipProcessor: RecordProcessor {
 
 /// A message between members' partitions.
 struct InternalMessage: Equatable {
-    enum Kind: String { case award, transferIn = "transfer_in", grant, referredBy = "referred_by", expireTick = "expire_tick" }
+    enum Kind: String { case award, transferIn = "transfer_in", grant, referredBy = "referred_by", clockTick = "expire_tick" }
     let kind: Kind
     let key: String
     let points: Int64

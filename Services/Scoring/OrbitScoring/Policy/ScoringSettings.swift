@@ -35,24 +35,20 @@ public struct ScoringSettings: Sendable {
 
         let scoring = document.section("scoring")
         try scoring.rejectUnknownKeys([
-            "config_version", "group_id", "reporting_currency", "currencies", "exchange_rates", "evaluation_interval_seconds",
+            "config_version", "group_id", "reporting_currency", "currencies_file", "evaluation_interval_seconds",
             "fixed_now", "rfm", "lifecycle", "model_file", "clv", "tier", "super_user", "engagement_window_days",
         ])
         var p = ScoringPolicy()
         p.configVersion = try scoring.string("config_version", default: "unversioned")
         processor = try ProcessorSettings(section: scoring, defaultGroupID: processor.groupID)
         p.reportingCurrency = try scoring.string("reporting_currency", default: "USD")
-        p.currencyDigits = try scoring.intMap("currencies", range: 0...4) ?? CurrencyCatalog.standard.digitsByCode
-        guard p.currencyDigits[p.reportingCurrency] != nil else {
-            throw scoring.invalid("reporting_currency", "\(p.reportingCurrency) is not among scoring.currencies")
+        // The one currency table (deploy/config/currencies.yaml), converted to the reporting currency.
+        let table = try CurrencyTable.load(from: scoring, configFile: document.file)
+        p.currencyDigits = table.digits
+        guard let reportingRate = table.rates[p.reportingCurrency], p.currencyDigits[p.reportingCurrency] != nil else {
+            throw scoring.invalid("reporting_currency", "\(p.reportingCurrency) has no rate in the currency table")
         }
-        var rates: [String: Double] = [p.reportingCurrency: 1]
-        let rateSection = scoring.section("exchange_rates")
-        for code in try rateSection.scalars().keys.sorted() {
-            guard p.currencyDigits[code] != nil else { throw rateSection.invalid(code, "\(code) is not among scoring.currencies") }
-            rates[code] = try rateSection.double(code, range: 1e-9...1e9)
-        }
-        p.exchangeRates = rates
+        p.exchangeRates = table.rates.mapValues { $0 / reportingRate }
         p.engagementWindowDays = try scoring.int("engagement_window_days", default: 30, range: 1...365)
 
         let rfm = scoring.section("rfm")

@@ -106,7 +106,10 @@ public final class ScoringProcessor: RecordProcessor {
                 outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a referral credit"))
                 return
             }
-            guard !state.alreadyApplied(input: inputIndex, offset: record.offset, id: credit.id) else { duplicatesSkipped.increment(); return }
+            // Totals and revocations are idempotent (the largest totals win), so they need no replay
+            // guard; a referral is applied once.
+            let idempotent = credit.kind == .refereeTotals || credit.kind == .revoked
+            if !idempotent, state.alreadyApplied(input: inputIndex, offset: record.offset, id: credit.id) { duplicatesSkipped.increment(); return }
             // A user first known through a credit is first seen on the day of the referral that
             // caused it, never on the day the credit happened to be processed.
             if state.isEmpty { state.firstSeenDay = UserState.day(credit.timeMillis) }

@@ -55,6 +55,10 @@ public struct UserState: Sendable, Equatable {
     public var referrals: Int32 = 0
     public var convertedReferrals: Int32 = 0
     public var referralSpendMinor: Int64 = 0
+    /// What each referee last reported (see ``RefereeTotals``): `convertedReferrals` and
+    /// `referralSpendMinor` are derived from these, so credits may arrive in any order, twice, or
+    /// from a replay that interleaved differently, and the totals come out the same.
+    public var referees: [RefereeTotals] = []
 
     // Engagement.
     public var communityDays: [DayCount] = []
@@ -140,11 +144,7 @@ public struct UserState: Sendable, Equatable {
                     categories |= 1 << (StableHash.fnv1a(category) % 64)
                 }
             }
-            if let referrer = referredBy {
-                credits.append(purchases == 1
-                    ? ReferralCredit(id: "\(event.id):converted", target: referrer, kind: .converted, referee: "", amountMinor: amount)
-                    : ReferralCredit(id: "\(event.id):spend", target: referrer, kind: .spend, referee: "", amountMinor: amount))
-            }
+            if let referrer = referredBy { credits.append(totalsCredit(to: referrer)) }
         case .refund:
             let amount = reportingAmount(event, policy)
             refundedMinor += amount
@@ -197,30 +197,48 @@ public struct UserState: Sendable, Equatable {
                 guard (credit.timeMillis, sender) < (referredAtMillis, current) else { return [] }
                 referredBy = sender
                 referredAtMillis = credit.timeMillis
-                guard purchases > 0 else { return [] }
-                // Everything credited so far moves from the old referrer to the new one.
-                return [
-                    ReferralCredit(id: "\(credit.id):revoke", target: current, kind: .revoked, referee: "", amountMinor: grossMinor),
-                    ReferralCredit(id: "\(credit.id):late-conversion", target: sender, kind: .converted, referee: "", amountMinor: grossMinor),
-                ]
+                // The old referrer forgets this referee for good; the new one gets the totals.
+                let revoke = ReferralCredit(id: "\(credit.id):revoke", target: current, kind: .revoked, referee: "", amountMinor: 0)
+                return purchases > 0 ? [revoke, totalsCredit(to: sender)] : [revoke]
             }
             referredBy = sender
             referredAtMillis = credit.timeMillis
-            // Bought before the referral arrived: the referrer is credited at once, with the gross
-            // spend, as the credits of the other order would have summed (refunds never reduce them).
-            if purchases > 0 {
-                return [ReferralCredit(id: "\(credit.id):late-conversion", target: sender, kind: .converted, referee: "", amountMinor: grossMinor)]
-            }
+            // Bought before the referral arrived: the referrer gets the totals at once.
+            if purchases > 0 { return [totalsCredit(to: sender)] }
+        case .refereeTotals:
+            record(RefereeTotals(referee: StableHash.fnv1a(sender), purchases: credit.purchases, grossMinor: credit.amountMinor, revoked: false))
+        case .revoked:
+            record(RefereeTotals(referee: StableHash.fnv1a(sender), purchases: 0, grossMinor: 0, revoked: true))
         case .converted:
+            // Written by earlier versions (before totals): still applied as they were.
             convertedReferrals += 1
             referralSpendMinor += credit.amountMinor
         case .spend:
             referralSpendMinor += credit.amountMinor
-        case .revoked:
-            convertedReferrals -= 1
-            referralSpendMinor -= credit.amountMinor
         }
         return []
+    }
+
+    /// This referee's totals for its referrer: what it bought since it exists (gross, refunds
+    /// never reduce a referrer's credit). Both only grow, so the latest totals are the largest.
+    private func totalsCredit(to referrer: String) -> ReferralCredit {
+        ReferralCredit(id: "totals:\(purchases):\(grossMinor)", target: referrer, kind: .refereeTotals, referee: "", amountMinor: grossMinor, purchases: purchases)
+    }
+
+    /// Keeps the largest totals per referee (a revocation is final), then derives the counters.
+    private mutating func record(_ totals: RefereeTotals) {
+        if let index = referees.firstIndex(where: { $0.referee == totals.referee }) {
+            let known = referees[index]
+            guard !known.revoked else { return }
+            guard totals.revoked || (totals.purchases, totals.grossMinor) > (known.purchases, known.grossMinor) else { return }
+            referees[index] = totals
+        } else {
+            referees.append(totals)
+            referees.sort { $0.referee < $1.referee }
+        }
+        let live = referees.filter { !$0.revoked }
+        convertedReferrals = Int32(live.filter { $0.purchases > 0 }.count)
+        referralSpendMinor = live.reduce(0) { $0 + $1.grossMinor }
     }
 
     private func reportingAmount(_ event: UserEvent, _ policy: ScoringPolicy) -> Int64 {
@@ -263,11 +281,26 @@ public struct UserState: Sendable, Equatable {
     }
 }
 
+/// What a referrer knows of one referee: the referee's own totals (an idempotent, commutative
+/// record: the largest totals win), or that the referee chose an earlier referrer.
+public struct RefereeTotals: Sendable, Equatable {
+    /// Stable hash of the referee's user id.
+    public var referee: UInt64
+    public var purchases: Int32
+    public var grossMinor: Int64
+    public var revoked: Bool
+}
+
 /// A message from one user's partition to another's (through the repartition topic keyed by
 /// `target`): the referral circle. `id` is derived from the causing event, so a replayed message
 /// is recognised and applied once.
 public struct ReferralCredit: Sendable, Equatable {
-    public enum Kind: String, Sendable { case referredBy = "referred_by", converted, spend, revoked }
+    public enum Kind: String, Sendable {
+        case referredBy = "referred_by", refereeTotals = "referee_totals", revoked
+        /// Written by earlier versions only (one credit per purchase, which could double-count
+        /// when a replay interleaved differently); still read.
+        case converted, spend
+    }
     public let id: String
     public let target: String
     public let kind: Kind
@@ -275,14 +308,17 @@ public struct ReferralCredit: Sendable, Equatable {
     public let amountMinor: Int64
     /// When the referral happened (for `referredBy`).
     public let timeMillis: Int64
+    /// The referee's purchase count (for `refereeTotals`).
+    public let purchases: Int32
 
-    public init(id: String, target: String, kind: Kind, referee: String, amountMinor: Int64, timeMillis: Int64 = 0) {
+    public init(id: String, target: String, kind: Kind, referee: String, amountMinor: Int64, timeMillis: Int64 = 0, purchases: Int32 = 0) {
         self.id = id
         self.target = target
         self.kind = kind
         self.referee = referee
         self.amountMinor = amountMinor
         self.timeMillis = timeMillis
+        self.purchases = purchases
     }
 
     public func encoded(sender: String) -> [UInt8] {
@@ -293,6 +329,7 @@ public struct ReferralCredit: Sendable, Equatable {
         w.key("from"); w.string(sender)
         w.key("amount_minor"); w.int(amountMinor)
         w.key("time_ms"); w.int(timeMillis)
+        if kind == .refereeTotals { w.key("purchases"); w.int(Int64(purchases)) }
         w.endObject()
         return w.bytes
     }
@@ -302,6 +339,7 @@ public struct ReferralCredit: Sendable, Equatable {
               let id = object["id"]?.stringValue, let kind = object["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
               let sender = object["from"]?.stringValue, let amount = object["amount_minor"]?.numberValue?.int64Value else { return nil }
         let time = object["time_ms"]?.numberValue?.int64Value ?? 0
-        return (ReferralCredit(id: id, target: target, kind: kind, referee: sender, amountMinor: amount, timeMillis: time), sender)
+        let purchases = Int32(clamping: object["purchases"]?.numberValue?.int64Value ?? 0)
+        return (ReferralCredit(id: id, target: target, kind: kind, referee: sender, amountMinor: amount, timeMillis: time, purchases: purchases), sender)
     }
 }

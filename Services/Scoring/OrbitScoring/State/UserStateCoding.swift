@@ -23,6 +23,8 @@ extension UserState {
         w.int32(activeSinceDay ?? .min); w.int32(reactivatedDay ?? .min)
         w.fixed64(lastProfileHash)
         w.signed(referredAtMillis)
+        w.unsigned(UInt64(referees.count))
+        for r in referees { w.fixed64(r.referee); w.int32(r.purchases); w.signed(r.grossMinor); w.unsigned(r.revoked ? 1 : 0) }
         return w.bytes
     }
 
@@ -58,5 +60,11 @@ extension UserState {
         activeSinceDay = optional(try r.int32()); reactivatedDay = optional(try r.int32())
         lastProfileHash = try r.fixed64()
         referredAtMillis = try r.signed()
+        guard !r.atEnd else { return }  // appended later: older values have no referee totals
+        let refereeCount = try r.unsigned()
+        guard refereeCount <= 1_000_000 else { throw CompactReader.Failure.malformed }
+        referees = try (0..<refereeCount).map { _ throws(CompactReader.Failure) in
+            RefereeTotals(referee: try r.fixed64(), purchases: try r.int32(), grossMinor: try r.signed(), revoked: try r.unsigned() == 1)
+        }
     }
 }
