@@ -28,6 +28,9 @@ public struct KafkaConfiguration: Sendable, Equatable {
         "socket.nagle.disable": "true",
         "linger.ms": "5",
         "batch.num.messages": "10000",
+        // The runtime bounds what is in flight itself (batches in flight); librdkafka's default
+        // of 100,000 queued records stalled a stateful service's batch-end burst of outputs.
+        "queue.buffering.max.messages": "1000000",
         "statistics.interval.ms": "30000",
     ]
 

@@ -125,9 +125,16 @@ final class ScorerServiceTests: XCTestCase {
 
         // A new instance restores every user from the changelog, then goes on with the rest.
         let second = try scorer(broker)
-        _ = try second.waitForLine(containing: "restored", timeout: 60)
         let usersSoFar = Set(workload.records[..<half].map { String(decoding: $0.key!, as: UTF8.self) })
-        XCTAssertTrue(second.output.contains { $0.contains("restored \(usersSoFar.count)") }, second.output.suffix(10).joined(separator: "\n"))
+        // Each stream thread restores its own partitions and says how many users it read.
+        func restoredUsers() -> Int {
+            second.output.compactMap { line -> Int? in
+                guard let range = line.range(of: "restored "), line.contains(" users of partitions") else { return nil }
+                return Int(line[range.upperBound...].prefix { $0.isNumber })
+            }.reduce(0, +)
+        }
+        XCTAssertTrue(eventually(timeout: 60) { restoredUsers() >= usersSoFar.count }, second.output.suffix(10).joined(separator: "\n"))
+        XCTAssertEqual(restoredUsers(), usersSoFar.count)
         try publish(workload.records[half...], to: broker)
         try waitUntilQuiet(broker)
         XCTAssertEqual(Self.differences(reference, try finalProfiles(broker)), [])

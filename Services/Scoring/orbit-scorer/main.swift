@@ -10,7 +10,7 @@ import OrbitScoring
 let exitCode = await ServiceMain.run(
     name: "orbit-scorer", defaultConfig: "deploy/config/scoring.yaml", defaultHTTPPort: 9102,
     settings: { document in try ScoringSettings(document: document) },
-    build: { scoring, runtime, logger in
-        try ScorerService.makePipeline(runtime: runtime, scoring: scoring, logger: logger)
+    stages: { scoring, runtime, logger in
+        try ScorerService.makePipelines(runtime: runtime, scoring: scoring, logger: logger)
     })
 exit(exitCode)

@@ -23,7 +23,47 @@ public struct JSONWriter: Sendable {
         needsComma[needsComma.count - 1] = false
     }
 
+    /// A member name known at compile time (plain ASCII, nothing to escape): its bytes are copied
+    /// as they are, without the escaping scan of `key`. For hot encoders.
+    public mutating func field(_ name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma[needsComma.count - 1] = false
+    }
+
     public mutating func string(_ value: String) { separate(); appendQuoted(value) }
+    /// The date part (`YYYY-MM-DD`) of a day number (days since the epoch), as a string.
+    public mutating func date(day: Int64) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        RFC3339.append(millis: day * 86_400_000, to: &bytes)
+        bytes.removeLast(14)  // "THH:MM:SS.mmmZ"
+        bytes.append(UInt8(ascii: "\""))
+    }
+    /// A number with exactly six decimals, as C's `%.6f` prints it, or null when not finite.
+    /// Written digit by digit: no `String` in between.
+    public mutating func fixed6(_ value: Double) {
+        guard value.isFinite, abs(value) < 9e12 else {
+            // Beyond 2^63 millionths (never a profile's figures): the shortest exact form.
+            if value.isFinite { number(JSONNumber(lexeme: "\(value)")) } else { null() }
+            return
+        }
+        separate()
+        let millionths = Int64((value * 1_000_000).rounded())
+        if millionths < 0 || (millionths == 0 && value.sign == .minus) { bytes.append(UInt8(ascii: "-")) }
+        let magnitude = millionths.magnitude
+        appendDigits(magnitude / 1_000_000)
+        bytes.append(UInt8(ascii: "."))
+        let fraction = magnitude % 1_000_000
+        var divisor: UInt64 = 100_000
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(fraction / divisor % 10))
+            divisor /= 10
+        }
+    }
     /// An RFC 3339 UTC timestamp string, written without an intermediate `String`.
     public mutating func timestamp(millis: Int64) {
         separate()
@@ -31,7 +71,21 @@ public struct JSONWriter: Sendable {
         RFC3339.append(millis: millis, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
-    public mutating func int(_ value: Int64) { separate(); bytes.append(contentsOf: String(value).utf8) }
+    public mutating func int(_ value: Int64) {
+        separate()
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        appendDigits(value.magnitude)
+    }
+
+    private mutating func appendDigits(_ value: UInt64) {
+        guard value >= 10 else { bytes.append(UInt8(ascii: "0") + UInt8(value)); return }
+        var divisor: UInt64 = 1
+        while value / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
+    }
     public mutating func int(_ value: Int) { int(Int64(value)) }
     public mutating func bool(_ value: Bool) { separate(); bytes.append(contentsOf: (value ? "true" : "false").utf8) }
     public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }

@@ -34,6 +34,10 @@ public struct RuntimeSettings: Sendable {
     /// Sealed batches that may wait for acknowledgements while reading goes on (at least once).
     /// More hides broker latency; each one is replayed after a crash.
     public var maxInFlightBatches: Int = 4
+    /// Pipelines this process runs for one stage (Kafka Streams' `num.stream.threads`): each is a
+    /// member of the stage's group with its own consumer, producer, thread and state, so the
+    /// group spreads the partitions over them and a CPU-bound stage uses several cores.
+    public var streamThreads: Int = 1
 
     /// Where these settings came from, for error messages.
     public var configurationFile = "(settings)"
@@ -82,11 +86,12 @@ public struct RuntimeSettings: Sendable {
         configurationFile = document.file
 
         let processing = document.section("processing")
-        try processing.rejectUnknownKeys(["guarantee", "max_batch_records", "max_batch_wait_ms", "max_in_flight_batches"])
+        try processing.rejectUnknownKeys(["guarantee", "max_batch_records", "max_batch_wait_ms", "max_in_flight_batches", "stream_threads"])
         guarantee = try processing.choice("guarantee", default: .atLeastOnce)
         maxBatchRecords = try processing.int("max_batch_records", default: 5000, range: 1...1_000_000)
         maxBatchWait = .milliseconds(try processing.int("max_batch_wait_ms", default: 200, range: 1...600_000))
         maxInFlightBatches = try processing.int("max_in_flight_batches", default: 4, range: 1...64)
+        streamThreads = try processing.int("stream_threads", default: 1, range: 1...64)
     }
 }
 

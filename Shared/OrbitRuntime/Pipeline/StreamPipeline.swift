@@ -53,6 +53,9 @@ public final class StreamPipeline: RebalanceListener {
     private var consumer: KafkaConsumer!
     private var globalTables: [GlobalTableFeed] = []
     private var lastHealthCheck = ContinuousClock.now
+    /// Time the pipeline thread spent waiting while it had work open, logged at stop: the first
+    /// thing to look at when a service is slow but not busy.
+    private var waits = (records: Duration.zero, acknowledgements: Duration.zero)
     private var producer: KafkaProducer!
     private var batch = DeliveryBatch()
     /// Sealed at-least-once batches waiting for acknowledgements, oldest first.
@@ -103,7 +106,7 @@ public final class StreamPipeline: RebalanceListener {
             if let callbackFailure { throw callbackFailure }
             producer.close()
             status.update { $0.state = .stopped }
-            logger.info("pipeline stopped cleanly")
+            logger.info("pipeline stopped cleanly; while working it waited \(waits.records) for records and \(waits.acknowledgements) for acknowledgements (batches in flight at their limit)")
         } catch {
             status.update { $0.state = .failed; $0.failure = "\(error)" }
             logger.critical("pipeline failed: \(error)")
@@ -136,8 +139,11 @@ public final class StreamPipeline: RebalanceListener {
             if let callbackFailure { throw callbackFailure }
             let waited = ContinuousClock.now - batchStarted
             let timeout: Duration = !batchOpen ? .milliseconds(100) : max(.milliseconds(1), min(.milliseconds(100), maxWait - waited))
+            let polled = ContinuousClock.now
             if let record = try consumer.poll(timeout: inFlight.isEmpty ? timeout : min(timeout, .milliseconds(5))) {
                 try handle(record)
+            } else if batchOpen || !inFlight.isEmpty {
+                waits.records += ContinuousClock.now - polled
             }
             if ContinuousClock.now - lastHealthCheck >= .milliseconds(250) {
                 lastHealthCheck = .now
@@ -200,7 +206,9 @@ public final class StreamPipeline: RebalanceListener {
         switch settings.runtime.guarantee {
         case .atLeastOnce:
             inFlight.append(SealedBatch(outputs: batch, changes: changes, offsets: offsets, records: batchRecords, sealedAt: .now))
+            let blocked = ContinuousClock.now
             while inFlight.count > settings.runtime.maxInFlightBatches { try advance(blocking: true, limit: 1) }
+            waits.acknowledgements += ContinuousClock.now - blocked
         case .exactlyOnce:
             for change in changes { try producer.send(change, in: batch) }
             if !offsets.isEmpty { try producer.sendOffsetsToTransaction(offsets, consumer: consumer) }

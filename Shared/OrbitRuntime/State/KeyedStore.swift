@@ -16,6 +16,13 @@ public struct UnreadableState: Error, CustomStringConvertible {
     public let key: String
     public let reason: String
 
+    public init(store: String, partition: Int32, key: String, reason: String) {
+        self.store = store
+        self.partition = partition
+        self.key = key
+        self.reason = reason
+    }
+
     public var description: String {
         "state of \(key) in \(store)/\(partition) cannot be read (\(reason)); stopping rather than starting it afresh"
     }
@@ -32,6 +39,7 @@ public struct UnreadableState: Error, CustomStringConvertible {
 /// - deletes as tombstones.
 public final class KeyedStore<Value: StateCodable> {
     /// How long decoded values stay decoded.
+    @frozen
     public enum CachePolicy: Sendable {
         /// Until the batch's changes are taken: memory stays at the encoded size between batches.
         case perBatch
@@ -39,10 +47,11 @@ public final class KeyedStore<Value: StateCodable> {
         case retained
     }
 
-    private let bytes: ChangelogStore
-    private let cachePolicy: CachePolicy
-    private var cache: [Int32: [String: Value]] = [:]
-    private var changed: [Int32: Set<String>] = [:]
+    // Visible to inlinable code: the hot methods below are specialised in each service's module.
+    @usableFromInline let bytes: ChangelogStore
+    @usableFromInline let cachePolicy: CachePolicy
+    @usableFromInline var cache: [Int32: [String: Value]] = [:]
+    @usableFromInline var changed: [Int32: Set<String>] = [:]
 
     public init(changelogTopic: String, cachePolicy: CachePolicy = .perBatch) {
         self.bytes = ChangelogStore(changelogTopic: changelogTopic)
@@ -57,6 +66,7 @@ public final class KeyedStore<Value: StateCodable> {
 
     /// The value of `key`, or nil when the store has none. Throws ``UnreadableState`` for bytes
     /// that do not decode.
+    @inlinable
     public func get(_ partition: Int32, _ key: String) throws(UnreadableState) -> Value? {
         if let value = cache[partition]?[key] { return value }
         guard let stored = bytes.get(partition, key) else { return nil }
@@ -76,6 +86,7 @@ public final class KeyedStore<Value: StateCodable> {
         self.bytes.restore(partition, key, bytes)
     }
 
+    @inlinable
     public func put(_ partition: Int32, _ key: String, _ value: Value) {
         cache[partition, default: [:]][key] = value
         changed[partition, default: []].insert(key)
@@ -85,6 +96,18 @@ public final class KeyedStore<Value: StateCodable> {
         cache[partition]?[key] = nil
         bytes.delete(partition, key)
         changed[partition, default: []].insert(key)
+    }
+
+    /// Runs `body` on every value put since the last ``takeChanges()``, in partition and key order,
+    /// changing it in place (no copy, no second lookup): for a batch-end pass such as publishing
+    /// one output per changed key.
+    @inlinable
+    public func updateChanged(_ body: (Int32, String, inout Value) throws -> Void) rethrows {
+        for partition in changed.keys.sorted() {
+            for key in changed[partition]!.sorted() where cache[partition]?[key] != nil {
+                try body(partition, key, &cache[partition]![key]!)
+            }
+        }
     }
 
     /// The keys put or deleted since the last ``takeChanges()``, in partition and key order.

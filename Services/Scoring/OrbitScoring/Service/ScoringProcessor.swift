@@ -123,12 +123,9 @@ public final class ScoringProcessor: RecordProcessor {
         store.put(record.partition, key, state)
     }
 
-    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) {
         let day = UserState.day(context.nowMillis)
-        for (partition, key) in store.changedKeys {
-            guard var state = try store.get(partition, key) else { continue }
-            if evaluate(&state, key, day: day, outputs: &outputs) { store.put(partition, key, state) }
-        }
+        store.updateChanged { _, key, state in _ = evaluate(&state, key, day: day, outputs: &outputs) }
     }
 
     /// Evaluates one user, appending its profile when it changed and its segment changes; true
@@ -203,19 +200,23 @@ extension UserState: StateCodable {
     public func stateBytes() -> [UInt8] { encoded() }
 }
 
-/// Wires the scorer into the runtime.
+/// Wires the scorer into the runtime: `processing.stream_threads` pipelines, each a member of the
+/// scorer's group with its own processor and store.
 public enum ScorerService {
-    public static func makePipeline(runtime: RuntimeSettings, scoring: ScoringSettings, logger: Logger) throws -> StreamPipeline {
+    public static func makePipelines(runtime: RuntimeSettings, scoring: ScoringSettings, logger: Logger) throws -> [StreamPipeline] {
         // The state changelog and the repartition topic are partitioned like the input.
         let partitions = try CoPartitioning.check([scoring.inputTopic, scoring.referralCreditsTopic, scoring.stateChangelogTopic], kafka: runtime.kafka, logger: logger)
-        let sketches = GlobalTableView()
-        let processor = ScoringProcessor(settings: scoring, partitionCount: partitions, sketches: sketches,
-                                         deadLetters: DeadLetters(topic: scoring.deadLettersTopic, service: runtime.serviceName), logger: logger)
-        return StreamPipeline(
-            settings: .init(groupID: scoring.groupID, inputTopics: [scoring.inputTopic, scoring.referralCreditsTopic], runtime: runtime,
-                            transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName),
-                            punctuationInterval: scoring.evaluationInterval, clock: scoring.processor.clock,
-                            globalTables: [GlobalTableRegistration(topic: scoring.sketchesTopic, view: sketches)]),
-            processor: processor, logger: logger)
+        let transactional = ProcessInfoInstance.transactionalID(service: runtime.serviceName)
+        return (0..<runtime.streamThreads).map { thread in
+            let sketches = GlobalTableView()
+            let processor = ScoringProcessor(settings: scoring, partitionCount: partitions, sketches: sketches,
+                                             deadLetters: DeadLetters(topic: scoring.deadLettersTopic, service: runtime.serviceName), logger: logger)
+            return StreamPipeline(
+                settings: .init(groupID: scoring.groupID, inputTopics: [scoring.inputTopic, scoring.referralCreditsTopic], runtime: runtime,
+                                transactionalID: transactional.map { runtime.streamThreads == 1 ? $0 : "\($0)-\(thread)" },
+                                punctuationInterval: scoring.evaluationInterval, clock: scoring.processor.clock,
+                                globalTables: [GlobalTableRegistration(topic: scoring.sketchesTopic, view: sketches)]),
+                processor: processor, logger: logger)
+        }
     }
 }

@@ -43,60 +43,60 @@ public struct UserProfile: Sendable, Equatable {
 
     /// Deterministic bytes (fixed key order, rounded numbers), so equal profiles are equal records.
     public func encoded() -> [UInt8] {
-        func rounded(_ x: Double?, _ places: Double = 1e6) -> JSONValue {
-            guard let x, x.isFinite else { return .null }
-            return .number(JSONNumber(lexeme: FixedDecimal.sixPlaces((x * places).rounded() / places)))
+        func rounded(_ w: inout JSONWriter, _ x: Double?, _ places: Double = 1e6) {
+            guard let x, x.isFinite else { return w.null() }
+            w.fixed6((x * places).rounded() / places)
         }
         var w = JSONWriter(reservingCapacity: 700)
         w.beginObject()
-        w.key("schema_version"); w.int(1)
-        w.key("user_id"); w.string(userID)
-        w.key("evaluated_on"); w.string(String(RFC3339.format(millis: Int64(evaluatedDay) * 86_400_000).prefix(10)))
-        w.key("rfm")
+        w.field("schema_version"); w.int(1)
+        w.field("user_id"); w.string(userID)
+        w.field("evaluated_on"); w.date(day: Int64(evaluatedDay))
+        w.field("rfm")
         w.beginObject()
-        w.key("recency_days"); if let r = rfmValues.recencyDays { w.int(r) } else { w.null() }
-        w.key("frequency"); w.int(rfmValues.frequency)
-        w.key("monetary_minor"); w.int(rfmValues.monetaryMinor)
-        w.key("r"); w.int(rfmScore.recency)
-        w.key("f"); w.int(rfmScore.frequency)
-        w.key("m"); w.int(rfmScore.monetary)
-        w.key("score"); w.string(rfmScore.description)
+        w.field("recency_days"); if let r = rfmValues.recencyDays { w.int(r) } else { w.null() }
+        w.field("frequency"); w.int(rfmValues.frequency)
+        w.field("monetary_minor"); w.int(rfmValues.monetaryMinor)
+        w.field("r"); w.int(rfmScore.recency)
+        w.field("f"); w.int(rfmScore.frequency)
+        w.field("m"); w.int(rfmScore.monetary)
+        w.field("score"); w.string(rfmScore.description)
         w.endObject()
-        w.key("segment"); w.string(segment.rawValue)
-        w.key("lifecycle")
+        w.field("segment"); w.string(segment.rawValue)
+        w.field("lifecycle")
         w.beginObject()
-        w.key("stage"); w.string(lifecycle.stage.rawValue)
-        w.key("reason"); w.string(lifecycle.reason)
-        w.key("since"); w.string(String(RFC3339.format(millis: Int64(lifecycle.since) * 86_400_000).prefix(10)))
+        w.field("stage"); w.string(lifecycle.stage.rawValue)
+        w.field("reason"); w.string(lifecycle.reason)
+        w.field("since"); w.date(day: Int64(lifecycle.since))
         w.endObject()
-        w.key("tier"); w.string(tier.rawValue)
-        w.key("evaluation_score"); w.value(rounded(evaluationScore, 1000))
-        w.key("super_user"); w.bool(superUser)
-        w.key("super_user_missing"); w.beginArray(); for m in superUserMissing { w.string(m) }; w.endArray()
-        w.key("churn")
+        w.field("tier"); w.string(tier.rawValue)
+        w.field("evaluation_score"); rounded(&w, evaluationScore, 1000)
+        w.field("super_user"); w.bool(superUser)
+        w.field("super_user_missing"); w.beginArray(); for m in superUserMissing { w.string(m) }; w.endArray()
+        w.field("churn")
         w.beginObject()
-        w.key("probability_alive"); w.value(rounded(probabilityAlive))
-        w.key("expected_purchases_30d"); w.value(rounded(expectedPurchases30d))
-        w.key("expected_purchases_90d"); w.value(rounded(expectedPurchases90d))
-        w.key("expected_order_value_minor"); w.value(rounded(expectedOrderValueMinor, 100))
-        w.key("clv_minor"); w.value(rounded(clvMinor, 100))
+        w.field("probability_alive"); rounded(&w, probabilityAlive)
+        w.field("expected_purchases_30d"); rounded(&w, expectedPurchases30d)
+        w.field("expected_purchases_90d"); rounded(&w, expectedPurchases90d)
+        w.field("expected_order_value_minor"); rounded(&w, expectedOrderValueMinor, 100)
+        w.field("clv_minor"); rounded(&w, clvMinor, 100)
         w.endObject()
-        w.key("engagement")
+        w.field("engagement")
         w.beginObject()
-        w.key("community_actions_30d"); w.int(community30d)
-        w.key("check_in_streak"); w.int(checkInStreak)
-        w.key("check_in_longest_streak"); w.int(checkInLongest)
+        w.field("community_actions_30d"); w.int(community30d)
+        w.field("check_in_streak"); w.int(checkInStreak)
+        w.field("check_in_longest_streak"); w.int(checkInLongest)
         w.endObject()
-        w.key("referral_circle")
+        w.field("referral_circle")
         w.beginObject()
-        w.key("referred_by"); if let referredBy { w.string(referredBy) } else { w.null() }
-        w.key("referrals"); w.int(referrals)
-        w.key("converted"); w.int(convertedReferrals)
-        w.key("referee_spend_minor"); w.int(referralSpendMinor)
+        w.field("referred_by"); if let referredBy { w.string(referredBy) } else { w.null() }
+        w.field("referrals"); w.int(referrals)
+        w.field("converted"); w.int(convertedReferrals)
+        w.field("referee_spend_minor"); w.int(referralSpendMinor)
         w.endObject()
-        w.key("currency"); w.string(reportingCurrency)
-        w.key("config_version"); w.string(configVersion)
-        w.key("last_event_time"); if lastEventMillis == .min { w.null() } else { w.timestamp(millis: lastEventMillis) }
+        w.field("currency"); w.string(reportingCurrency)
+        w.field("config_version"); w.string(configVersion)
+        w.field("last_event_time"); if lastEventMillis == .min { w.null() } else { w.timestamp(millis: lastEventMillis) }
         w.endObject()
         return w.bytes
     }
@@ -117,16 +117,16 @@ public struct SegmentChange: Sendable, Equatable {
     public var id: String { "\(userID):\(dimension.rawValue):\(to):\(day)" }
 
     public func encoded() -> [UInt8] {
-        var w = JSONWriter()
+        var w = JSONWriter(reservingCapacity: 200)
         w.beginObject()
-        w.key("schema_version"); w.int(1)
-        w.key("id"); w.string(id)
-        w.key("user_id"); w.string(userID)
-        w.key("dimension"); w.string(dimension.rawValue)
-        w.key("from"); if let from { w.string(from) } else { w.null() }
-        w.key("to"); w.string(to)
-        w.key("reason"); w.string(reason)
-        w.key("on"); w.string(String(RFC3339.format(millis: Int64(day) * 86_400_000).prefix(10)))
+        w.field("schema_version"); w.int(1)
+        w.field("id"); w.string(id)
+        w.field("user_id"); w.string(userID)
+        w.field("dimension"); w.string(dimension.rawValue)
+        w.field("from"); if let from { w.string(from) } else { w.null() }
+        w.field("to"); w.string(to)
+        w.field("reason"); w.string(reason)
+        w.field("on"); w.date(day: Int64(day))
         w.endObject()
         return w.bytes
     }
@@ -225,17 +225,12 @@ public struct ProfileEvaluator: Sendable {
     }
 }
 
-/// `%.6f` without Foundation's formatter (which was an eighth of the scorer's CPU): the value
-/// scaled to millionths, as an integer, then printed with six decimals. Same text as `%.6f` for
-/// the values profiles hold (already rounded to at most six places, far below 2^53 millionths).
+/// `%.6f` without Foundation's formatter (which was an eighth of the scorer's CPU): profiles
+/// write their numbers with ``JSONWriter/fixed6(_:)``; this is the same as a `String`, for tests.
 public enum FixedDecimal {
     public static func sixPlaces(_ x: Double) -> String {
-        let scaled = (x * 1_000_000).rounded()
-        guard abs(scaled) < 9e15 else { return String(format: "%.6f", x) }
-        let millionths = Int64(scaled)
-        let magnitude = millionths.magnitude
-        let fraction = String(magnitude % 1_000_000)
-        let sign = millionths < 0 ? "-" : ""
-        return "\(sign)\(magnitude / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
+        var w = JSONWriter()
+        w.fixed6(x)
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 }
