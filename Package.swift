@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract", "OrbitTestSupport"]),
         .testTarget(name: "OrbitMembershipTests", dependencies: ["OrbitMembership", "OrbitContract", "OrbitKafka", "OrbitRuntime"]),
         .testTarget(name: "OrbitScoringTests", dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract"], exclude: ["Fixtures"]),
-        .testTarget(name: "OrbitRuntimeTests", dependencies: ["OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
+        .testTarget(name: "OrbitRuntimeTests", dependencies: ["OrbitRuntime", "OrbitKafka", "OrbitContract", "OrbitTestSupport"]),
         .testTarget(name: "OrbitKafkaTests", dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitTestSupport"]),
         .testTarget(
             name: "OrbitIngestTests",

@@ -156,3 +156,18 @@ final class ScoringProcessorTests: XCTestCase {
         }
     }
 }
+
+/// Failed before: with most buyers at one or two purchases, the frequency quintiles tied and the
+/// cut points came out 2, 2, 2, 3, so nobody could score F = 2 or F = 3 (the demo's empty column).
+final class FrequencyBandTests: XCTestCase {
+    func testTiedFrequencyQuintilesStillGiveFiveBands() {
+        var sketches = PopulationSketches()
+        for i in 0..<1_000 {
+            let purchases = i < 700 ? 1 : (i < 900 ? 2 : 3 + i % 5)
+            sketches.add(values: RFMValues(recencyDays: i % 300, frequency: purchases, monetaryMinor: Int64(100 * (i + 1))))
+        }
+        let cuts = sketches.thresholds(ScoringPolicy()).rfm.frequency
+        XCTAssertEqual(cuts, [2, 3, 4, 5])
+        XCTAssertEqual(zip(cuts, cuts.dropFirst()).filter { $0 >= $1 }.count, 0, "strictly increasing")
+    }
+}

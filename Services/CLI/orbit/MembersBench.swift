@@ -33,6 +33,8 @@ struct MembersBench: AsyncParsableCommand {
                 try broker.createTopic(TopicSpec(name: "\(prefix)-\(suffix)", partitions: partitions))
             }
             var runtime = RuntimeSettings(serviceName: "bench", kafka: kafka, maxBatchRecords: batchRecords)
+            // The shipped stream threads, as orbit-members runs them.
+            runtime.streamThreads = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0).streamThreads
             runtime.maxBatchWait = .milliseconds(200)
             let (raw, rawCPU) = try IngestBench().measureWithCPU(PassThroughProcessor(outputTopic: "\(prefix)-raw"), group: "\(prefix)-raw", input: input, runtime: runtime, expected: records.count, logger: logger)
             Output.line(String(format: "  round %d raw pass-through: %8.0f events/s, %5.1f µs CPU per event", round, raw, rawCPU))
@@ -58,10 +60,14 @@ struct MembersBench: AsyncParsableCommand {
                 Thread { try? box.value.run(until: stop); done.signal() }.start()
             }
             // Both stages join their groups first; time from the router's first record.
-            while pipelines[0].status.snapshot.recordsIn == 0 && ContinuousClock.now - started < .seconds(60) { usleep(1000) }
+            // Pipelines come in pairs per stream thread: router, then ledger.
+            let routers = pipelines.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+            let ledgers = pipelines.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+            func ledgered() -> Int { ledgers.reduce(0) { $0 + $1.status.snapshot.recordsIn } }
+            while routers.allSatisfy({ $0.status.snapshot.recordsIn == 0 }) && ContinuousClock.now - started < .seconds(60) { usleep(1000) }
             let first = ContinuousClock.now
-            while pipelines[1].status.snapshot.recordsIn < records.count {
-                if ContinuousClock.now - started > .seconds(600) { stop.set(); throw CLIError("timed out: \(pipelines[1].status.snapshot.recordsIn) of \(records.count)") }
+            while ledgered() < records.count {
+                if ContinuousClock.now - started > .seconds(600) { stop.set(); throw CLIError("timed out: \(ledgered()) of \(records.count)") }
                 usleep(2000)
             }
             let rate = Double(records.count) / (ContinuousClock.now - first).seconds

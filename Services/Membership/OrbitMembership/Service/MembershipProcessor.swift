@@ -468,19 +468,23 @@ public enum MembershipService {
         let partitions = try CoPartitioning.check([settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic,
                                                    settings.inputsTopic, settings.stateChangelogTopic], kafka: runtime.kafka, logger: logger)
         let transactional = ProcessInfoInstance.transactionalID(service: runtime.serviceName)
-        let router = InputRouter<MemberInput>(
-            sources: [settings.eventsTopic: .event, settings.segmentChangesTopic: .segmentChange, settings.commandsTopic: .command, settings.internalTopic: .internal],
-            output: settings.inputsTopic, partitionCount: partitions,
-            deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: runtime.serviceName))
-        let routerStage = StreamPipeline(
-            settings: .init(groupID: settings.groupID + "-router", inputTopics: router.inputTopics, runtime: runtime,
-                            transactionalID: transactional.map { $0 + "-router" }),
-            processor: router, logger: logger)
-        let ledger = StreamPipeline(
-            settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime, transactionalID: transactional,
-                            punctuationInterval: settings.evaluationInterval, clock: settings.processor.clock),
-            processor: MembershipProcessor(settings: settings, logger: logger), logger: logger)
-        return [routerStage, ledger]
+        func instance(_ id: String?, _ thread: Int) -> String? { id.map { runtime.streamThreads == 1 ? $0 : "\($0)-\(thread)" } }
+        // Each stage runs `processing.stream_threads` pipelines (members of its group).
+        return (0..<runtime.streamThreads).flatMap { thread -> [StreamPipeline] in
+            let router = InputRouter<MemberInput>(
+                sources: [settings.eventsTopic: .event, settings.segmentChangesTopic: .segmentChange, settings.commandsTopic: .command, settings.internalTopic: .internal],
+                output: settings.inputsTopic, partitionCount: partitions,
+                deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: runtime.serviceName))
+            let routerStage = StreamPipeline(
+                settings: .init(groupID: settings.groupID + "-router", inputTopics: router.inputTopics, runtime: runtime,
+                                transactionalID: instance(transactional.map { $0 + "-router" }, thread)),
+                processor: router, logger: logger)
+            let ledger = StreamPipeline(
+                settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime, transactionalID: instance(transactional, thread),
+                                punctuationInterval: settings.evaluationInterval, clock: settings.processor.clock),
+                processor: MembershipProcessor(settings: settings, logger: logger), logger: logger)
+            return [routerStage, ledger]
+        }
     }
 }
 

@@ -44,9 +44,18 @@ public struct PopulationSketches: Sendable, Equatable {
                                // Purchase counts pile up on small numbers (most buyers bought once), so
                                // a band is reached by buying *more* than its quantile: one-time buyers
                                // score F = 1 instead of sharing a middle band with repeat buyers.
-                               frequency: cuts(frequency) { max(1, $0.rounded()) + 1 },
+                               // Tied quintiles (1, 1, 1, 2 is common) would leave whole bands empty; the
+                               // cut points are made strictly increasing, so the five scores are five
+                               // purchase counts at least (2, 3, 4, 5 purchases instead of 2, 2, 2, 3).
+                               frequency: Self.strictlyIncreasing(cuts(frequency) { max(1, $0.rounded()) + 1 }),
                                monetaryMinor: cuts(monetaryMinor) { $0.rounded() }),
             superUserSpendMinor: policy.superUser.minSpendQuantile.flatMap { monetaryMinor.quantile($0)?.rounded() })
+    }
+
+    static func strictlyIncreasing(_ cuts: [Double]) -> [Double] {
+        var result: [Double] = []
+        for cut in cuts { result.append(max(cut, (result.last ?? -.infinity) + 1)) }
+        return result
     }
 
     public func encoded() -> [UInt8] {

@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import OrbitContract
+import OrbitKafka
+import OrbitRuntime
+import OrbitTestSupport
+import Synchronization
+import XCTest
+
+/// The runtime itself against the local broker: routing by key, global tables, batch commits,
+/// restore; and its typed store without a broker.
+final class PipelineTests: XCTestCase {
+    let logger = Logger(label: "test.pipeline")
+
+    enum Kind: String, InputKind { case left, right }
+
+    /// Runs `pipeline` on its own thread until `body` returns, then stops it.
+    func running(_ pipeline: StreamPipeline, _ body: () throws -> Void) throws {
+        let stop = StopSignal()
+        let done = DispatchSemaphore(value: 0)
+        let box = PipelineBox(pipeline)
+        Thread { try? box.pipeline.run(until: stop); done.signal() }.start()
+        defer { stop.set(); done.wait() }
+        try body()
+    }
+
+    func runtime(_ broker: LocalBroker, batch: Int = 100) -> RuntimeSettings {
+        var runtime = RuntimeSettings(serviceName: "test", kafka: KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": broker.bootstrapServers]) { a, _ in a }),
+                                      maxBatchRecords: batch, maxBatchWait: .milliseconds(50))
+        runtime.maxInFlightBatches = 2
+        return runtime
+    }
+
+    /// Records from a CRC32-hashing producer land, merged, on their key's murmur2 partition, each
+    /// topic's records of a key in their original order, with their kind.
+    func testTheRouterPlacesRecordsByKeyAndKeepsEachKeysOrder() throws {
+        let broker = try LocalBroker(topics: ["left", "right", "merged"].map { TopicSpec(name: $0, partitions: 6) } + [TopicSpec(name: "dlq", partitions: 1)])
+        defer { broker.stop() }
+        let router = InputRouter<Kind>(sources: ["left": .left, "right": .right], output: "merged", partitionCount: 6,
+                                       deadLetters: DeadLetters(topic: "dlq", service: "test"))
+        let pipeline = StreamPipeline(settings: .init(groupID: "router", inputTopics: router.inputTopics, runtime: runtime(broker)), processor: router, logger: logger)
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers, "partitioner": "consistent_random"]), logger: logger)
+        let batch = DeliveryBatch()
+        for i in 0..<600 {
+            try producer.send(ProducerRecord(topic: i % 3 == 0 ? "right" : "left", key: "user-\(i % 40)", value: Array("\(i)".utf8)), in: batch)
+        }
+        try producer.send(ProducerRecord(topic: "left", key: nil, value: Array("no key".utf8)), in: batch)
+        try batch.waitForAll()
+        producer.close()
+        try running(pipeline) {
+            let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: ["merged", "dlq"])
+            XCTAssertTrue(try reader.read(timeout: 60) { $0["merged"]!.count >= 600 && $0["dlq"]!.count >= 1 })
+            var seen: [String: [Int]] = [:]
+            for record in reader.records["merged"]!.sorted(by: { ($0.partition, $0.offset) < ($1.partition, $1.offset) }) {
+                let key = String(decoding: record.key!, as: UTF8.self)
+                XCTAssertEqual(record.partition, KeyPartitioner.partition(of: key, partitionCount: 6), key)
+                let kind = InputRouter<Kind>.kind(of: record)
+                let value = Int(String(decoding: record.value!, as: UTF8.self))!
+                XCTAssertEqual(kind, value % 3 == 0 ? .right : .left)
+                seen["\(key)/\(kind!.rawValue)", default: []].append(value)
+            }
+            for (key, values) in seen { XCTAssertEqual(values, values.sorted(), "order of \(key)") }
+            let letter = try JSONParser.parse(reader.records["dlq"]![0].value!).objectValue
+            XCTAssertEqual(letter?["error"]?.objectValue?["code"]?.stringValue, "missing_key")
+        }
+    }
+
+    /// A registered global table is read from its beginning and brought up to date before each
+    /// punctuation; the processor only looks at the view.
+    func testGlobalTablesAreFedBeforeEachPunctuation() throws {
+        let broker = try LocalBroker(topics: [TopicSpec(name: "in", partitions: 2), TopicSpec(name: "table", partitions: 1)])
+        defer { broker.stop() }
+        let view = GlobalTableView()
+        let processor = TableWatcher(view: view)
+        var settings = StreamPipeline.Settings(groupID: "watcher", inputTopics: ["in"], runtime: runtime(broker), punctuationInterval: .milliseconds(100),
+                                               globalTables: [GlobalTableRegistration(topic: "table", view: view)])
+        settings.clock = { 1_000 }
+        let pipeline = StreamPipeline(settings: settings, processor: processor, logger: logger)
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
+        defer { producer.close() }
+        try running(pipeline) {
+            for (key, value) in [("a", "1"), ("b", "2"), ("a", "3")] {
+                let batch = DeliveryBatch()
+                try producer.send(ProducerRecord(topic: "table", key: key, value: Array(value.utf8)), in: batch)
+                try batch.waitForAll()
+            }
+            XCTAssertTrue(eventually(timeout: 30) { processor.seen.withLock { $0 } == ["a": "3", "b": "2"] }, "\(processor.seen.withLock { $0 })")
+            XCTAssertEqual(processor.clock.withLock { $0 }, 1_000, "punctuation is given the runtime's clock")
+        }
+    }
+
+    /// Every input offset is committed once its outputs and state are written; a new member of
+    /// the group restores the state and goes on where the first stopped.
+    func testCommittedBatchesAndRestoredStateContinueExactly() throws {
+        let broker = try LocalBroker(topics: ["in", "out", "changelog"].map { TopicSpec(name: $0, partitions: 3) })
+        defer { broker.stop() }
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
+        defer { producer.close() }
+        func publish(_ range: Range<Int>) throws {
+            let batch = DeliveryBatch()
+            for i in range { try producer.send(ProducerRecord(topic: "in", key: "k\(i % 7)", value: Array("\(i)".utf8)), in: batch) }
+            try batch.waitForAll()
+        }
+        func counterPipeline() -> StreamPipeline {
+            StreamPipeline(settings: .init(groupID: "counter", inputTopics: ["in"], runtime: runtime(broker, batch: 50)),
+                           processor: RunningCount(changelog: "changelog", output: "out"), logger: logger)
+        }
+        try publish(0..<500)
+        try running(counterPipeline()) {
+            let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: ["out"])
+            XCTAssertTrue(try reader.read(timeout: 60) { $0["out"]!.count >= 500 })
+        }
+        XCTAssertEqual(try consumerLag(bootstrap: broker.bootstrapServers, group: "counter", topics: ["in"]), 0, "every offset committed")
+        try publish(500..<700)
+        try running(counterPipeline()) {
+            let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: ["out"])
+            XCTAssertTrue(try reader.read(timeout: 60) { $0["out"]!.count >= 700 })
+            // The last count of each key is its number of records: the restored state went on.
+            var last: [String: Int] = [:]
+            for record in reader.records["out"]!.sorted(by: { ($0.partition, $0.offset) < ($1.partition, $1.offset) }) {
+                last[String(decoding: record.key!, as: UTF8.self)] = Int(String(decoding: record.value!, as: UTF8.self))
+            }
+            XCTAssertEqual(last, Dictionary(uniqueKeysWithValues: (0..<7).map { k in ("k\(k)", (0..<700).filter { $0 % 7 == k }.count) }))
+            XCTAssertEqual(reader.records["out"]!.count, 700, "a clean hand-over repeats nothing")
+        }
+    }
+
+    func testTheTypedStoreCachesCoalescesAndWritesTombstones() throws {
+        let store = KeyedStore<Count>(changelogTopic: "c", cachePolicy: .perBatch)
+        store.put(1, "b", Count(value: 1))
+        store.put(0, "z", Count(value: 2))
+        store.put(1, "a", Count(value: 3))
+        store.put(1, "b", Count(value: 4))
+        XCTAssertEqual(store.changedKeys.map { "\($0.partition)/\($0.key)" }, ["0/z", "1/a", "1/b"])
+        var changes = store.takeChanges()
+        XCTAssertEqual(changes.map { "\($0.partition!)/\(String(decoding: $0.key!, as: UTF8.self))=\($0.value.map { String(decoding: $0, as: UTF8.self) } ?? "nil")" },
+                       ["0/z=2", "1/a=3", "1/b=4"], "one record per key, the latest value, in order")
+        XCTAssertEqual(try store.get(1, "b")?.value, 4, "decoded again from the stored bytes")
+        store.delete(1, "a")
+        changes = store.takeChanges()
+        XCTAssertEqual(changes.count, 1)
+        XCTAssertNil(changes[0].value, "a delete is a tombstone (null value)")
+        XCTAssertNil(try store.get(1, "a"))
+        store.restore(2, "bad", [0xFF])
+        XCTAssertThrowsError(try store.get(2, "bad")) { XCTAssertTrue($0 is UnreadableState) }
+    }
+}
+
+/// `@unchecked Sendable`: handed to the one thread that runs it; the test only joins that thread.
+struct PipelineBox: @unchecked Sendable {
+    let pipeline: StreamPipeline
+    init(_ pipeline: StreamPipeline) { self.pipeline = pipeline }
+}
+
+struct Count: StateCodable, Equatable {
+    var value: Int
+    init(value: Int) { self.value = value }
+    init(stateBytes: [UInt8]) throws {
+        guard let value = Int(String(decoding: stateBytes, as: UTF8.self)) else { throw CompactReader.Failure.malformed }
+        self.value = value
+    }
+    func stateBytes() -> [UInt8] { Array(String(value).utf8) }
+}
+
+/// Counts records per key in a typed store and outputs the running count.
+final class RunningCount: RecordProcessor {
+    let store: KeyedStore<Count>
+    let output: String
+    init(changelog: String, output: String) {
+        store = KeyedStore(changelogTopic: changelog)
+        self.output = output
+    }
+    func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
+        try store.restoreNewlyAssigned(partitions, of: "in", reader: restorer, logger: Logger(label: "test"), noun: "keys")
+    }
+    func partitionsRevoked(_ partitions: [TopicPartition]) { store.drop(partitions, of: "in") }
+    func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        let key = String(decoding: record.key!, as: UTF8.self)
+        let count = Count(value: (try store.get(record.partition, key)?.value ?? 0) + 1)
+        store.put(record.partition, key, count)
+        outputs.append(ProducerRecord(topic: output, key: record.key, value: count.stateBytes()))
+    }
+    func takeStateChanges() -> [ProducerRecord] { store.takeChanges() }
+}
+
+/// Copies what the global table view holds at each punctuation.
+final class TableWatcher: RecordProcessor {
+    let view: GlobalTableView
+    let seen = Mutex<[String: String]>([:])
+    let clock = Mutex<Int64>(0)
+    init(view: GlobalTableView) { self.view = view }
+    func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) {}
+    func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) {
+        let values = view.snapshot.values.mapValues { String(decoding: $0, as: UTF8.self) }
+        seen.withLock { $0 = values }
+        clock.withLock { $0 = context.nowMillis }
+    }
+}
