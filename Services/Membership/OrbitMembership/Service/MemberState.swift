@@ -18,8 +18,9 @@ public struct MemberState: Sendable, Equatable {
     /// Orders' amounts and what was refunded, for the refunded share.
     public var orders: [String: OrderAmounts] = [:]
     /// Replay protection: the last applied offset of the merged input stream, and recent idempotency keys (hashed).
-    public var appliedOffset: Int64 = -1
-    public var recentKeys: [UInt64] = []
+    public var replay = ReplayGuard(inputs: 1, limit: MemberState.recentKeyLimit)
+    public var appliedOffset: Int64 { get { replay.appliedOffsets[0] } set { replay.appliedOffsets[0] = newValue } }
+    public var recentKeys: [UInt64] { get { replay.recentIDs } set { replay.recentIDs = newValue } }
     /// The last results of commands, by request id, to answer a repeated request with the original result.
     public var commandResults: [CommandResultMemo] = []
     public var totalEarned: Int64 = 0
@@ -73,16 +74,7 @@ public struct MemberState: Sendable, Equatable {
 
     /// True if this input record or key was applied already; otherwise records it.
     public mutating func alreadyApplied(offset: Int64, key: String) -> Bool {
-        if offset >= 0, offset <= appliedOffset { return true }
-        let hash = StableHash.fnv1a(key)
-        if recentKeys.contains(hash) {
-            if offset >= 0 { appliedOffset = max(appliedOffset, offset) }
-            return true
-        }
-        if offset >= 0 { appliedOffset = offset }
-        recentKeys.append(hash)
-        if recentKeys.count > Self.recentKeyLimit { recentKeys.removeFirst(recentKeys.count - Self.recentKeyLimit) }
-        return false
+        replay.alreadyApplied(offset: offset, id: key)
     }
 
     public func previousResult(_ requestID: String) -> [UInt8]? {

@@ -23,9 +23,10 @@ public struct UserState: Sendable, Equatable {
         public var count: Int32
     }
 
-    // Replay protection.
-    public var appliedOffsets: [Int64] = [-1, -1]
-    public var recentIDs: [UInt64] = []
+    // Replay protection: input 0 is `.valid`, input 1 the repartition topic.
+    public var replay = ReplayGuard(inputs: 2, limit: UserState.recentIDLimit)
+    public var appliedOffsets: [Int64] { get { replay.appliedOffsets } set { replay.appliedOffsets = newValue } }
+    public var recentIDs: [UInt64] { get { replay.recentIDs } set { replay.recentIDs = newValue } }
 
     // Time.
     public var signupDay: Int32?
@@ -88,16 +89,7 @@ public struct UserState: Sendable, Equatable {
 
     /// True if this input (topic index, offset) or this id was applied already; otherwise records it.
     public mutating func alreadyApplied(input: Int, offset: Int64, id: String) -> Bool {
-        if offset >= 0, offset <= appliedOffsets[input] { return true }
-        let hash = StableHash.fnv1a(id)
-        if recentIDs.contains(hash) {
-            appliedOffsets[input] = max(appliedOffsets[input], offset)
-            return true
-        }
-        if offset >= 0 { appliedOffsets[input] = offset }
-        recentIDs.append(hash)
-        if recentIDs.count > Self.recentIDLimit { recentIDs.removeFirst(recentIDs.count - Self.recentIDLimit) }
-        return false
+        replay.alreadyApplied(input: input, offset: offset, id: id)
     }
 
     // MARK: Events
