@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import OrbitContract
 import OrbitKafka
@@ -109,6 +110,48 @@ final class MembershipProcessorTests: XCTestCase {
         out = []
         try processor.process(record("internal", key: "cy", ticks[0].value!), context: context, outputs: &out)  // the same tick again
         XCTAssertTrue(out.filter { $0.topic == settings.ledgerTopic }.isEmpty)
+    }
+
+    /// Failed before: account records carried the flush's wall-clock time, so a replay on
+    /// another day wrote other bytes for the same inputs.
+    func testAccountRecordsDoNotDependOnWhenTheBatchEnds() throws {
+        var accounts: [[UInt8]] = []
+        for now in [1_780_000_000_000 as Int64, 1_790_000_000_000] {
+            let driver = ProcessorTestDriver(MembershipProcessor(settings: settings, logger: Logger(label: "test")), nowMillis: now)
+            offset = 0
+            try driver.pipe(event(.signup, user: "ann", id: "s"))
+            try driver.pipe(event(.purchase, user: "ann", id: "p", minor: 5_000))
+            accounts += try driver.endBatch().outputs.filter { $0.topic == settings.accountsTopic }.map { $0.value! }
+        }
+        XCTAssertEqual(accounts.count, 2)
+        XCTAssertEqual(accounts[0], accounts[1])
+    }
+
+    /// Failed before: records the ledger could not read were skipped without a trace.
+    func testUnreadableInputsBecomeDeadLetters() throws {
+        let driver = ProcessorTestDriver(MembershipProcessor(settings: settings, logger: Logger(label: "test")), nowMillis: 1_780_000_000_000)
+        var out = try driver.pipe(ConsumerRecord(topic: settings.inputsTopic, partition: 0, offset: 1, key: Array("ann".utf8), value: Array("x".utf8), headers: [], timestampMillis: nil))
+        out += try driver.pipe(record("event", key: "ann", Array("not json".utf8)))
+        out += try driver.pipe(record("internal", key: "ann", Array("{}".utf8)))
+        XCTAssertEqual(out.map(\.topic), Array(repeating: settings.deadLettersTopic, count: 3))
+        let codes = out.compactMap { try? JSONParser.parse($0.value!).objectValue?["error"]?.objectValue?["code"]?.stringValue }
+        XCTAssertEqual(codes, Array(repeating: "undecodable_record", count: 3))
+    }
+
+    /// Failed before: a purchase in a currency without a rate (CNY in the shipped membership.yaml)
+    /// earned zero spending points and nothing said so.
+    func testAPurchaseInACurrencyWithoutARateIsExplained() throws {
+        let driver = ProcessorTestDriver(MembershipProcessor(settings: settings, logger: Logger(label: "test")), nowMillis: 1_780_000_000_000)
+        let purchase = UserEvent(id: "p-cny", userID: "li", type: .purchase, timeMillis: 1_780_000_000_000,
+                                 properties: JSONObject([(key: "order_id", value: .string("o-1")), (key: "amount_minor", value: .number(JSONNumber(9_900))), (key: "currency", value: .string("CNY"))]))
+        let out = try driver.pipe(record("event", key: "li", purchase.encoded()))
+        let notices = out.filter { $0.topic == settings.memberEventsTopic }.compactMap { try? JSONParser.parse($0.value!).objectValue }
+        XCTAssertEqual(notices.first?["kind"]?.stringValue, "points_not_earned")
+        XCTAssertEqual(notices.first?["currency"]?.stringValue, "CNY")
+        // The shipped configuration has a rate for CNY: its purchases earn.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let shipped = try MembershipSettings(document: ConfigDocument.load(path: root.appendingPathComponent("deploy/config/membership.yaml").path, environment: [:]))
+        XCTAssertTrue(shipped.policy.engine.canConvert("CNY"))
     }
 
     func testTheStateFormatRoundTrips() throws {

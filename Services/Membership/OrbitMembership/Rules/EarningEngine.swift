@@ -75,6 +75,9 @@ public struct EarningEngine: Sendable {
         self.currencyDigits = currencyDigits
     }
 
+    /// True when an amount in `currency` can be counted in points (the currency table has a rate).
+    public func canConvert(_ currency: String) -> Bool { units(0, currency) != nil }
+
     func units(_ minor: Int64, _ currency: String) -> Double? {
         guard let digits = currencyDigits[currency], let rate = currency == pointsCurrency ? 1 : exchangeRates[currency] else { return nil }
         return Double(minor) / pow(10, Double(digits)) * rate

@@ -132,6 +132,14 @@ public final class MembershipProcessor: RecordProcessor {
 
     private func apply(_ event: UserEvent, to state: inout MemberState, out: inout Outputs) {
         state.known = true
+        if event.type == .purchase, let currency = event.properties["currency"]?.stringValue, !policy.engine.canConvert(currency) {
+            // Never a silent zero: the member is told why this purchase earned no spending points.
+            Counter(label: "orbit_members_unconverted_purchases_total", dimensions: [("currency", currency)]).increment()
+            out.memberEvent(kind: "points_not_earned", id: "\(event.id):no-rate", time: event.timeMillis, fields: [
+                ("order_id", event.properties["order_id"] ?? .null), ("currency", .string(currency)),
+                ("reason", .string("no exchange rate for \(currency) in the currency table: spending rules earn nothing on this purchase")),
+            ])
+        }
         if event.type == .checkIn {
             let day = event.timeMillis / 86_400_000
             if let last = state.checkInLastDay {
