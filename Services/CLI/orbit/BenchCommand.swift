@@ -109,29 +109,37 @@ struct IngestBench: AsyncParsableCommand {
     /// The rate, and the CPU microseconds per event the whole client side spent (every thread but
     /// the embedded broker's) from the pipeline's start to its last record.
     func measureWithCPU(_ processor: any RecordProcessor, group: String, input: String, runtime: RuntimeSettings, expected: Int, logger: Logger) throws -> (rate: Double, cpuMicros: Double) {
+        try measureWithCPU([processor], group: group, input: input, runtime: runtime, expected: expected, logger: logger)
+    }
+
+    /// The same for a stage run as several stream threads: one pipeline per processor, all in one
+    /// group, timed from the first record any of them reads until they have read `expected`.
+    func measureWithCPU(_ processors: [any RecordProcessor], group: String, input: String, runtime: RuntimeSettings, expected: Int, logger: Logger) throws -> (rate: Double, cpuMicros: Double) {
         let cpuBefore = ThreadCPU.seconds()
-        let timed = TimedProcessor(processor)
-        let pipeline = StreamPipeline(settings: .init(groupID: group, inputTopics: [input], runtime: runtime), processor: timed, logger: logger)
+        let timed = processors.map { TimedProcessor($0) }
+        let pipelines = timed.map { StreamPipeline(settings: .init(groupID: group, inputTopics: [input], runtime: runtime), processor: $0, logger: logger) }
         let stop = StopSignal()
         let done = DispatchSemaphore(value: 0)
-        let box = UncheckedBox(pipeline)
         let failure = FailureBox()
-        let thread = Thread {
-            do { try box.value.run(until: stop) } catch { failure.set("\(error)") }
-            done.signal()
+        for pipeline in pipelines {
+            let box = UncheckedBox(pipeline)
+            Thread {
+                do { try box.value.run(until: stop) } catch { failure.set("\(error)") }
+                done.signal()
+            }.start()
         }
-        thread.start()
+        func read() -> Int { pipelines.reduce(0) { $0 + $1.status.snapshot.recordsIn } }
         let deadline = Date().addingTimeInterval(600)
-        while pipeline.status.snapshot.recordsIn < expected {
+        while read() < expected {
             if let message = failure.value { throw CLIError("pipeline failed: \(message)") }
-            if Date() > deadline { stop.set(); done.wait(); throw CLIError("timed out: \(pipeline.status.snapshot.recordsIn) of \(expected) records") }
+            if Date() > deadline { stop.set(); for _ in pipelines { done.wait() }; throw CLIError("timed out: \(read()) of \(expected) records") }
             usleep(2000)
         }
         let end = ContinuousClock.now
         let cpu = ThreadCPU.seconds() - cpuBefore
         stop.set()
-        done.wait()
-        guard let first = timed.firstRecordAt else { throw CLIError("no record was processed") }
+        for _ in pipelines { done.wait() }
+        guard let first = timed.compactMap(\.firstRecordAt).min() else { throw CLIError("no record was processed") }
         return (Double(expected) / (end - first).seconds, cpu * 1e6 / Double(expected))
     }
 

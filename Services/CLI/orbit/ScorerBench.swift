@@ -30,7 +30,7 @@ struct ScorerBench: AsyncParsableCommand {
         let records = Self.events(events, users: users)
         try bench.load(records)
         let producer = try KafkaProducer(configuration: kafka, name: "bench-loader", logger: logger)
-        Output.line("orbit bench scorer: \(records.count) valid events from \(users) users, \(partitions) partitions, \(rounds) rounds")
+        Output.line("orbit bench scorer: \(records.count) valid events from \(users) users, \(partitions) partitions, \(rounds) rounds, the shipped scoring.yaml (rules, batches, stream threads)")
         var bestRaw = 0.0, bestScorer = 0.0
         let ingestBench = IngestBench()
         for round in 1...rounds {
@@ -39,20 +39,28 @@ struct ScorerBench: AsyncParsableCommand {
                 try broker.createTopic(TopicSpec(name: "\(prefix)-\(suffix)", partitions: partitions))
             }
             try broker.createTopic(TopicSpec(name: "\(prefix)-sketches", partitions: 1))
-            var runtime = RuntimeSettings(serviceName: "bench", kafka: kafka, maxBatchRecords: 5000)
-            runtime.maxBatchWait = .milliseconds(200)
-            let (raw, rawCPU) = try ingestBench.measureWithCPU(PassThroughProcessor(outputTopic: "\(prefix)-raw"), group: "\(prefix)-raw", input: input, runtime: runtime, expected: records.count, logger: logger)
+            // The shipped processing settings too (batch size and wait, stream threads); the
+            // pass-through runs with the same, so the ratio isolates what scoring costs.
+            let document = try ConfigDocument.load(path: "deploy/config/scoring.yaml", environment: [:])
+            var runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
+            runtime.kafka = kafka
+            let threads = runtime.streamThreads
+            let (raw, rawCPU) = try ingestBench.measureWithCPU((0..<threads).map { _ in PassThroughProcessor(outputTopic: "\(prefix)-raw") },
+                                                               group: "\(prefix)-raw", input: input, runtime: runtime, expected: records.count, logger: logger)
             Output.line(String(format: "  round %d raw pass-through: %8.0f events/s, %5.1f µs CPU per event", round, raw, rawCPU))
             // The shipped rules (deploy/config/scoring.yaml), as orbit-scorer runs them.
-            var settings = try ScoringSettings(document: ConfigDocument.load(path: "deploy/config/scoring.yaml", environment: [:]))
+            var settings = try ScoringSettings(document: document)
             settings.inputTopic = input
             settings.profilesTopic = "\(prefix)-profiles"
             settings.segmentChangesTopic = "\(prefix)-changes"
             settings.referralCreditsTopic = "\(prefix)-credits"
             settings.stateChangelogTopic = "\(prefix)-changelog"
             settings.sketchesTopic = "\(prefix)-sketches"
-            let (scorer, scorerCPU) = try ingestBench.measureWithCPU(ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
-                                                                                  deadLetters: DeadLetters(topic: "\(prefix)-dlq", service: "bench"), logger: logger), group: "\(prefix)-scorer",
+            let scorers = (0..<threads).map { _ in
+                ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
+                                 deadLetters: DeadLetters(topic: "\(prefix)-dlq", service: "bench"), logger: logger)
+            }
+            let (scorer, scorerCPU) = try ingestBench.measureWithCPU(scorers, group: "\(prefix)-scorer",
                                                  input: input, runtime: runtime, expected: records.count, logger: logger)
             Output.line(String(format: "  round %d scorer:           %8.0f events/s, %5.1f µs CPU per event (profiles evaluated and published each batch)", round, scorer, scorerCPU))
             bestRaw = max(bestRaw, raw)
