@@ -106,7 +106,9 @@ final class IngestServiceTests: XCTestCase {
         let workload = IngestWorkload.make(valid: 20_000, users: 400, duplicates: 0, badRepeats: 0)
         try publish(workload.records, to: broker)
         let batchSize = 500
-        let settings = ["ORBIT__PROCESSING__MAX_BATCH_RECORDS": "\(batchSize)", "ORBIT__PROCESSING__MAX_BATCH_WAIT_MS": "50"]
+        let inFlight = 4
+        let settings = ["ORBIT__PROCESSING__MAX_BATCH_RECORDS": "\(batchSize)", "ORBIT__PROCESSING__MAX_BATCH_WAIT_MS": "50",
+                        "ORBIT__PROCESSING__MAX_IN_FLIGHT_BATCHES": "\(inFlight)"]
 
         let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.validEvents])
         let first = try ServiceProcess.ingest(bootstrap: broker.bootstrapServers, extraEnvironment: settings)
@@ -130,7 +132,7 @@ final class IngestServiceTests: XCTestCase {
         }
         // The documented bound: the batches not yet committed when the process died, at most
         // max_in_flight_batches + 1 batches.
-        let bound = (RuntimeSettings(serviceName: "x", kafka: KafkaConfiguration()).maxInFlightBatches + 1) * batchSize
+        let bound = (inFlight + 1) * batchSize
         let duplicates = repeated.reduce(0) { $0 + $1.count - 1 }
         XCTAssertLessThanOrEqual(duplicates, bound)
         print("SIGKILL test: \(beforeKill) records on .valid before the kill, \(duplicates) repeated after the restart (bound \(bound))")

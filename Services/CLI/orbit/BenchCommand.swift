@@ -24,7 +24,8 @@ struct IngestBench: AsyncParsableCommand {
     @Option(help: "Events per round.") var events = 100_000
     @Option(help: "Rounds (each runs pass-through then ingestion; the best of each is reported).") var rounds = 2
     @Option(help: "Input partitions.") var partitions = 16
-    @Option(help: "Records per batch (commit interval).") var batchRecords = 5000
+    @Option(help: "Records per batch (commit interval; default: the shipped ingest.yaml).") var batchRecords: Int?
+    @Option(help: "Sealed batches that may wait for acknowledgements at once (default: the shipped ingest.yaml).") var inFlight: Int?
     @Option(help: "Use this Kafka instead of an embedded local broker.") var bootstrap: String?
     @Flag(help: "Measure only the processor, without Kafka (for profiling).") var coreOnly = false
 
@@ -55,7 +56,10 @@ struct IngestBench: AsyncParsableCommand {
         let kafka = KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": servers]) { a, _ in a })
         let logger = Logger(label: "orbit.bench")
 
-        print("orbit bench ingest: \(population.count) events (\(population.reduce(0) { $0 + $1.value.count } / population.count) bytes average), \(partitions) partitions, \(rounds) rounds, batches of \(batchRecords)")
+        let shipped = try RuntimeSettings(document: ConfigDocument.load(path: "deploy/config/ingest.yaml", environment: [:]), defaultServiceName: "bench", defaultHTTPPort: 0)
+        let batchRecords = self.batchRecords ?? shipped.maxBatchRecords
+        let inFlight = self.inFlight ?? shipped.maxInFlightBatches
+        print("orbit bench ingest: \(population.count) events (\(population.reduce(0) { $0 + $1.value.count } / population.count) bytes average), \(partitions) partitions, \(rounds) rounds, batches of \(batchRecords), \(inFlight) in flight")
         let producer = try KafkaProducer(configuration: kafka, name: "bench-loader", logger: logger)
         let loadStart = ContinuousClock.now
         let batch = DeliveryBatch()
@@ -77,7 +81,8 @@ struct IngestBench: AsyncParsableCommand {
                 try localBroker?.createTopic(TopicSpec(name: "\(prefix)-\(suffix)", partitions: suffix == "dedup" ? partitions : partitions))
             }
             var runtime = RuntimeSettings(serviceName: "bench", kafka: kafka, maxBatchRecords: batchRecords)
-            runtime.maxBatchWait = .milliseconds(200)
+            runtime.maxBatchWait = shipped.maxBatchWait
+            runtime.maxInFlightBatches = inFlight
 
             let (raw, rawCPU) = try measureWithCPU(PassThroughProcessor(outputTopic: "\(prefix)-raw"), group: "\(prefix)-raw", input: input, runtime: runtime, expected: population.count, logger: logger)
             print(String(format: "  round %d raw pass-through: %8.0f events/s, %5.1f µs CPU per event", round, raw, rawCPU))
@@ -137,6 +142,9 @@ struct IngestBench: AsyncParsableCommand {
         }
         let end = ContinuousClock.now
         let cpu = ThreadCPU.seconds() - cpuBefore
+        let waited = pipelines.map(\.status.snapshot)
+        print(String(format: "    (pipeline waited %.2f s for records, %.2f s for acknowledgements)",
+                     waited.reduce(0) { $0 + $1.waitedForRecords.seconds }, waited.reduce(0) { $0 + $1.waitedForAcknowledgements.seconds }))
         stop.set()
         for _ in pipelines { done.wait() }
         guard let first = timed.compactMap(\.firstRecordAt).min() else { throw CLIError("no record was processed") }

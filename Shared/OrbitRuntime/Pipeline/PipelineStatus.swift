@@ -17,6 +17,10 @@ public final class PipelineStatus: Sendable {
         public var failure: String?
         /// Errors the consumer met since its last record: repeated ones make the service degraded.
         public var kafka = ClientHealth.Snapshot()
+        /// Time the pipeline thread waited with work open: for records, and for acknowledgements
+        /// while its batches in flight were at their limit.
+        public var waitedForRecords: Duration = .zero
+        public var waitedForAcknowledgements: Duration = .zero
         /// Three errors in a row with no record between them.
         public var isDegraded: Bool { kafka.consecutiveErrors >= 3 }
     }

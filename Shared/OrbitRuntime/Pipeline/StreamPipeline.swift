@@ -263,6 +263,8 @@ public final class StreamPipeline: RebalanceListener {
 
     private func finished(records: Int, produced: Int, sealedAt: ContinuousClock.Instant) {
         status.update {
+            $0.waitedForRecords = waits.records
+            $0.waitedForAcknowledgements = waits.acknowledgements
             $0.recordsIn += records
             $0.recordsOut += produced
             $0.batchesCommitted += 1
