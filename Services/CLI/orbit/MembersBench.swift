@@ -32,10 +32,11 @@ struct MembersBench: AsyncParsableCommand {
             for suffix in ["raw", "segments", "commands", "internal", "inputs", "ledger", "accounts", "events", "changelog"] {
                 try broker.createTopic(TopicSpec(name: "\(prefix)-\(suffix)", partitions: partitions))
             }
-            var runtime = RuntimeSettings(serviceName: "bench", kafka: kafka, maxBatchRecords: batchRecords)
-            // The shipped stream threads, as orbit-members runs them.
-            runtime.streamThreads = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0).streamThreads
-            runtime.maxBatchWait = .milliseconds(200)
+            // The shipped processing settings (batches, batches in flight, stream threads), as
+            // orbit-members runs them; the pass-through runs with the same.
+            var runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
+            runtime.kafka = kafka
+            runtime.maxBatchRecords = batchRecords
             let (raw, rawCPU) = try IngestBench().measureWithCPU(PassThroughProcessor(outputTopic: "\(prefix)-raw"), group: "\(prefix)-raw", input: input, runtime: runtime, expected: records.count, logger: logger)
             Output.line(String(format: "  round %d raw pass-through: %8.0f events/s, %5.1f µs CPU per event", round, raw, rawCPU))
 
