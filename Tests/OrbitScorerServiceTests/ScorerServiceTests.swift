@@ -133,8 +133,10 @@ final class ScorerServiceTests: XCTestCase {
                 return Int(line[range.upperBound...].prefix { $0.isNumber })
             }.reduce(0, +)
         }
+        // At least every user: when the second thread joins later, partitions move between the two
+        // threads and are restored again by their new owner (the final profiles below prove that
+        // no user was lost or reset).
         XCTAssertTrue(eventually(timeout: 60) { restoredUsers() >= usersSoFar.count }, second.output.suffix(10).joined(separator: "\n"))
-        XCTAssertEqual(restoredUsers(), usersSoFar.count)
         try publish(workload.records[half...], to: broker)
         try waitUntilQuiet(broker)
         XCTAssertEqual(Self.differences(reference, try finalProfiles(broker)), [])
