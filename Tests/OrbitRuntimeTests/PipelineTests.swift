@@ -125,6 +125,20 @@ final class PipelineTests: XCTestCase {
         }
     }
 
+    /// Repeated Kafka errors show in the pipeline's status (what `/health` reports as degraded),
+    /// with the last error, while the pipeline keeps running.
+    func testRepeatedKafkaErrorsMakeThePipelineDegraded() throws {
+        let runtime = RuntimeSettings(serviceName: "test", kafka: KafkaConfiguration(["bootstrap.servers": "127.0.0.1:1", "reconnect.backoff.ms": "10", "reconnect.backoff.max.ms": "50"]),
+                                      maxBatchRecords: 10, maxBatchWait: .milliseconds(50))
+        let pipeline = StreamPipeline(settings: .init(groupID: "nowhere", inputTopics: ["in"], runtime: runtime), processor: TableWatcher(view: GlobalTableView()), logger: logger)
+        try running(pipeline) {
+            XCTAssertTrue(eventually(timeout: 30) { pipeline.status.snapshot.isDegraded }, "\(pipeline.status.snapshot.kafka)")
+            let snapshot = pipeline.status.snapshot
+            XCTAssertEqual(snapshot.state, .running)
+            XCTAssertNotNil(snapshot.kafka.lastError)
+        }
+    }
+
     func testTheTypedStoreCachesCoalescesAndWritesTombstones() throws {
         let store = KeyedStore<Count>(changelogTopic: "c", cachePolicy: .perBatch)
         store.put(1, "b", Count(value: 1))
