@@ -40,11 +40,6 @@ public final class ChangelogStore {
         dirty[partition, default: []].insert(key)
     }
 
-    /// Every key and value of a partition, in key order (deterministic).
-    public func entries(_ partition: Int32) -> [(key: String, value: [UInt8])] {
-        (partitions[partition] ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-    }
-
     public func keys(_ partition: Int32) -> Dictionary<String, [UInt8]>.Keys? { partitions[partition]?.keys }
 
     /// Rebuilds these partitions from the changelog. Returns the number of records read.

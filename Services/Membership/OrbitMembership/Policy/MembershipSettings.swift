@@ -8,7 +8,6 @@ public struct MembershipSettings: Sendable {
     public var processor = ProcessorSettings(groupID: "orbit-members")
     public var groupID: String { get { processor.groupID } set { processor.groupID = newValue } }
     public var evaluationInterval: Duration { get { processor.evaluationInterval } set { processor.evaluationInterval = newValue } }
-    public var fixedNowMillis: Int64? { get { processor.fixedNowMillis } set { processor.fixedNowMillis = newValue } }
     public var eventsTopic = OrbitTopics.validEvents
     public var segmentChangesTopic = OrbitTopics.segmentChanges
     public var commandsTopic = OrbitTopics.memberCommands

@@ -9,7 +9,6 @@ public struct ScoringSettings: Sendable {
     public var processor = ProcessorSettings(groupID: "orbit-scorer")
     public var groupID: String { get { processor.groupID } set { processor.groupID = newValue } }
     public var evaluationInterval: Duration { get { processor.evaluationInterval } set { processor.evaluationInterval = newValue } }
-    public var fixedNowMillis: Int64? { get { processor.fixedNowMillis } set { processor.fixedNowMillis = newValue } }
     public var inputTopic = OrbitTopics.validEvents
     public var profilesTopic = OrbitTopics.userProfiles
     public var segmentChangesTopic = OrbitTopics.segmentChanges
