@@ -27,12 +27,14 @@ public final class MembershipProcessor: RecordProcessor {
     private let rejectedCommands = Counter(label: "orbit_members_commands_rejected_total")
     private let replays = Counter(label: "orbit_members_replays_skipped_total")
 
-    public init(settings: MembershipSettings, logger: Logger) {
+    /// - Parameter deadLetters: where records the ledger cannot read go (by default the configured
+    ///   topic, counted under `orbit-members`).
+    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, logger: Logger) {
         self.settings = settings
         self.policy = settings.policy
         self.store = KeyedStore(changelogTopic: settings.stateChangelogTopic, cachePolicy: .retained)
         self.logger = logger
-        self.deadLetters = DeadLetters(topic: settings.deadLettersTopic, service: "orbit-members")
+        self.deadLetters = deadLetters ?? DeadLetters(topic: settings.deadLettersTopic, service: "orbit-members")
     }
 
     // MARK: Partitions
@@ -475,22 +477,22 @@ public enum MembershipService {
         // Every input, the merged stream and the state changelog are co-partitioned by user id.
         let partitions = try CoPartitioning.check([settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic,
                                                    settings.inputsTopic, settings.stateChangelogTopic], kafka: runtime.kafka, logger: logger)
-        let transactional = ProcessInfoInstance.transactionalID(service: runtime.serviceName)
-        func instance(_ id: String?, _ thread: Int) -> String? { id.map { runtime.streamThreads == 1 ? $0 : "\($0)-\(thread)" } }
+        // One dead-letter topic for both stages.
+        let deadLetters = DeadLetters(topic: settings.deadLettersTopic, service: runtime.serviceName)
         // Each stage runs `processing.stream_threads` pipelines (members of its group).
         return (0..<runtime.streamThreads).flatMap { thread -> [StreamPipeline] in
             let router = InputRouter<MemberInput>(
                 sources: [settings.eventsTopic: .event, settings.segmentChangesTopic: .segmentChange, settings.commandsTopic: .command, settings.internalTopic: .internal],
-                output: settings.inputsTopic, partitionCount: partitions,
-                deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: runtime.serviceName))
+                output: settings.inputsTopic, partitionCount: partitions, deadLetters: deadLetters)
             let routerStage = StreamPipeline(
                 settings: .init(groupID: settings.groupID + "-router", inputTopics: router.inputTopics, runtime: runtime,
-                                transactionalID: instance(transactional.map { $0 + "-router" }, thread)),
+                                transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, stage: "-router", thread: thread, of: runtime.streamThreads)),
                 processor: router, logger: logger)
             let ledger = StreamPipeline(
-                settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime, transactionalID: instance(transactional, thread),
+                settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime,
+                                transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),
                                 punctuationInterval: settings.evaluationInterval, clock: settings.processor.clock),
-                processor: MembershipProcessor(settings: settings, logger: logger), logger: logger)
+                processor: MembershipProcessor(settings: settings, deadLetters: deadLetters, logger: logger), logger: logger)
             return [routerStage, ledger]
         }
     }

@@ -206,14 +206,13 @@ public enum ScorerService {
     public static func makePipelines(runtime: RuntimeSettings, scoring: ScoringSettings, logger: Logger) throws -> [StreamPipeline] {
         // The state changelog and the repartition topic are partitioned like the input.
         let partitions = try CoPartitioning.check([scoring.inputTopic, scoring.referralCreditsTopic, scoring.stateChangelogTopic], kafka: runtime.kafka, logger: logger)
-        let transactional = ProcessInfoInstance.transactionalID(service: runtime.serviceName)
         return (0..<runtime.streamThreads).map { thread in
             let sketches = GlobalTableView()
             let processor = ScoringProcessor(settings: scoring, partitionCount: partitions, sketches: sketches,
                                              deadLetters: DeadLetters(topic: scoring.deadLettersTopic, service: runtime.serviceName), logger: logger)
             return StreamPipeline(
                 settings: .init(groupID: scoring.groupID, inputTopics: [scoring.inputTopic, scoring.referralCreditsTopic], runtime: runtime,
-                                transactionalID: transactional.map { runtime.streamThreads == 1 ? $0 : "\($0)-\(thread)" },
+                                transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),
                                 punctuationInterval: scoring.evaluationInterval, clock: scoring.processor.clock,
                                 globalTables: [GlobalTableRegistration(topic: scoring.sketchesTopic, view: sketches)]),
                 processor: processor, logger: logger)
