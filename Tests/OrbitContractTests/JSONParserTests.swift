@@ -308,6 +308,20 @@ final class JSONParserTests: XCTestCase {
         XCTAssertEqual(try JSONParser.parse(encoded), value)
     }
 
+    func testWriterStringInPartsEqualsTheWholeString() throws {
+        var parts = JSONWriter()
+        parts.beginArray()
+        parts.beginString(); parts.stringPart("u\"1"); parts.stringPart(ascii: ":"); parts.stringPart(Int64(-20431)); parts.stringPart("é\n"); parts.endString()
+        parts.beginString(); parts.endString()
+        parts.endArray()
+        XCTAssertEqual(parts.bytes, JSONWriter.encode(.array([.string("u\"1:-20431é\n"), .string("")])))
+    }
+
+    func testWriterCommasAcrossNestedLevels() throws {
+        let text = #"{"a":[[],{},[1,{"b":[2,3]}],4],"c":{"d":{}},"e":5}"#
+        XCTAssertEqual(String(decoding: JSONWriter.encode(try JSONParser.parse(text)), as: UTF8.self), text)
+    }
+
     func testWriterStreamingAPI() {
         var writer = JSONWriter()
         writer.beginObject()

@@ -207,4 +207,11 @@ final class ReferralReplayTests: XCTestCase {
         XCTAssertEqual(shuffled.referralSpendMinor, 1_500)
         XCTAssertEqual(try UserState(decoding: referrer.encoded()), referrer)
     }
+
+    func testSegmentChangeRecordCarriesItsID() throws {
+        let change = SegmentChange(userID: "user \"7\"", dimension: .superUser, from: nil, to: "true", reason: "r", day: 20_431)
+        let object = try XCTUnwrap(try JSONParser.parse(change.encoded()).objectValue)
+        XCTAssertEqual(object["id"]?.stringValue, change.id)
+        XCTAssertEqual(change.id, "user \"7\":super_user:true:20431")
+    }
 }

@@ -4,23 +4,29 @@
 /// replay after a crash repeat a record only as an identical copy.
 public struct JSONWriter: Sendable {
     public private(set) var bytes: [UInt8] = []
-    private var needsComma: [Bool] = [false]
+    /// Whether the next value at the current level needs a comma before it; the outer levels'
+    /// flags wait in `outerNeedsComma` (touched only when a level opens or closes, not per value).
+    private var needsComma = false
+    private var outerNeedsComma: [Bool] = []
 
     public init(reservingCapacity capacity: Int = 256) {
         bytes.reserveCapacity(capacity)
     }
 
-    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
-    public mutating func endObject() { needsComma.removeLast(); bytes.append(UInt8(ascii: "}")) }
-    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }
-    public mutating func endArray() { needsComma.removeLast(); bytes.append(UInt8(ascii: "]")) }
+    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); openLevel() }
+    public mutating func endObject() { closeLevel(); bytes.append(UInt8(ascii: "}")) }
+    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); openLevel() }
+    public mutating func endArray() { closeLevel(); bytes.append(UInt8(ascii: "]")) }
+
+    private mutating func openLevel() { outerNeedsComma.append(needsComma); needsComma = false }
+    private mutating func closeLevel() { needsComma = outerNeedsComma.removeLast() }
 
     /// Writes a member name; the next value call writes its value.
     public mutating func key(_ name: String) {
         separate()
         appendQuoted(name)
         bytes.append(UInt8(ascii: ":"))
-        needsComma[needsComma.count - 1] = false
+        needsComma = false
     }
 
     /// A member name known at compile time (plain ASCII, nothing to escape): its bytes are copied
@@ -31,7 +37,7 @@ public struct JSONWriter: Sendable {
         name.withUTF8Buffer { bytes.append(contentsOf: $0) }
         bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: ":"))
-        needsComma[needsComma.count - 1] = false
+        needsComma = false
     }
 
     public mutating func string(_ value: String) { separate(); appendQuoted(value) }
@@ -118,14 +124,19 @@ public struct JSONWriter: Sendable {
     }
 
     private mutating func separate() {
-        if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
-        needsComma[needsComma.count - 1] = true
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = true
     }
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     private mutating func appendQuoted(_ string: String) {
         bytes.append(UInt8(ascii: "\""))
+        appendEscaped(string)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendEscaped(_ string: String) {
         var string = string
         let copied: Bool = string.withUTF8 { buffer in
             // Fast path: nothing to escape (the usual case), copied in one go.
@@ -133,12 +144,8 @@ public struct JSONWriter: Sendable {
             bytes.append(contentsOf: buffer)
             return true
         }
-        if copied {
-            bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        let utf8 = string.utf8
-        for byte in utf8 {
+        if copied { return }
+        for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\""))
             case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\\"))
@@ -152,6 +159,21 @@ public struct JSONWriter: Sendable {
             default: bytes.append(byte)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
     }
+
+    // MARK: A string value written in parts
+
+    /// Opens a string value that the following `stringPart` calls fill and ``endString()`` closes:
+    /// for values such as ids made of several fields, without building the `String` first.
+    public mutating func beginString() { separate(); bytes.append(UInt8(ascii: "\"")) }
+    /// Appends text to the open string value, escaped.
+    public mutating func stringPart(_ text: String) { appendEscaped(text) }
+    /// Appends an integer's decimal digits to the open string value.
+    public mutating func stringPart(_ value: Int64) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        appendDigits(value.magnitude)
+    }
+    /// Appends one ASCII character (a separator) to the open string value.
+    public mutating func stringPart(ascii: Unicode.Scalar) { bytes.append(UInt8(ascii: ascii)) }
+    public mutating func endString() { bytes.append(UInt8(ascii: "\"")) }
 }

@@ -24,6 +24,7 @@ public enum ServiceMain {
         stages build: (Settings, RuntimeSettings, Logger) throws -> [StreamPipeline]
     ) async -> Int32 {
         let environment = ProcessInfo.processInfo.environment
+        HeapTuning.apply(environment: environment)
         var path = environment["ORBIT_CONFIG"]
         var explicit = path != nil
         var index = 1

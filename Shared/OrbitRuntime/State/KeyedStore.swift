@@ -92,6 +92,37 @@ public final class KeyedStore<Value: StateCodable> {
         changed[partition, default: []].insert(key)
     }
 
+    /// Changes the value of `key` in place, starting from `initial` when the store has none; the
+    /// value is marked changed when `body` returns true. A value created here that `body` leaves
+    /// unchanged is not kept.
+    ///
+    /// Prefer this to `get` then `put` on a hot path: the value is looked up once and mutated where
+    /// it lives, so its arrays are uniquely referenced and are not copied on write.
+    @inlinable
+    @discardableResult
+    public func update(_ partition: Int32, _ key: String, initial: () -> Value, _ body: (inout Value) -> Bool) throws(UnreadableState) -> Bool {
+        var created = false
+        if cache[partition]?[key] == nil {
+            if let stored = bytes.get(partition, key) {
+                do {
+                    cache[partition, default: [:]][key] = try Value(stateBytes: stored)
+                } catch {
+                    throw UnreadableState(store: changelogTopic, partition: partition, key: key, reason: "\(error)")
+                }
+            } else {
+                cache[partition, default: [:]][key] = initial()
+                created = true
+            }
+        }
+        let changedValue = body(&cache[partition]![key]!)
+        if changedValue {
+            changed[partition, default: []].insert(key)
+        } else if created {
+            cache[partition]![key] = nil
+        }
+        return changedValue
+    }
+
     public func delete(_ partition: Int32, _ key: String) {
         cache[partition]?[key] = nil
         bytes.delete(partition, key)

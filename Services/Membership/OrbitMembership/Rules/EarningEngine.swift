@@ -141,7 +141,7 @@ public struct EarningEngine: Sendable {
                 case .firstPurchase where isPurchase && context.purchasesBefore == 0:
                     give(rule, Double(points), "first purchase")
                 case .event(let type) where type == event.type:
-                    give(rule, Double(points), "\(type.name.replacingOccurrences(of: "_", with: " "))")
+                    give(rule, Double(points), "\(Self.spaced(type.name))")
                 default: break
                 }
             case .streak(let day, let points):
@@ -155,10 +155,10 @@ public struct EarningEngine: Sendable {
                 case .everyPurchase: isPurchase
                 }
                 guard happens else { continue }
-                if pays != .referrer, context.canEarn { give(rule, Double(points), "referred by \(referrer): \(moment.rawValue.replacingOccurrences(of: "_", with: " "))") }
+                if pays != .referrer, context.canEarn { give(rule, Double(points), "referred by \(referrer): \(Self.spaced(moment.rawValue))") }
                 if pays != .referee {
                     // The referrer's caps are theirs to check when the award arrives.
-                    awards.append(PointsAward(ruleID: rule.id, points: points, reason: "referral of \(event.userID): \(moment.rawValue.replacingOccurrences(of: "_", with: " "))", recipient: .other(referrer)))
+                    awards.append(PointsAward(ruleID: rule.id, points: points, reason: "referral of \(event.userID): \(Self.spaced(moment.rawValue))", recipient: .other(referrer)))
                 }
             case .segmentEntry:
                 continue  // from segment changes, not events (see `awards(forSegment:)`)
@@ -185,6 +185,13 @@ public struct EarningEngine: Sendable {
             if granted > 0 { awards.append(PointsAward(ruleID: rule.id, points: granted, reason: "entered \(dimension) \(value)", recipient: .member)) }
         }
         return awards
+    }
+
+    /// `check_in` → `check in`, for reasons people read. Foundation's `replacingOccurrences` was
+    /// two fifths of the earning rules' CPU in a profile of `orbit bench members`.
+    static func spaced(_ name: String) -> String {
+        guard name.utf8.contains(UInt8(ascii: "_")) else { return name }
+        return String(decoding: name.utf8.map { $0 == UInt8(ascii: "_") ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
     }
 }
 

@@ -54,7 +54,15 @@ public final class MembershipProcessor: RecordProcessor {
             outputs.append(deadLetters.record(for: record, .undecodableRecord, "a member input needs a key, a value and a known \(InputRouter<MemberInput>.kindHeader) header"))
             return
         }
-        var state = try load(record.partition, key)
+        try store.update(record.partition, key, initial: { MemberState(userID: key, policy: policy) }) { state in
+            apply(record, input: input, value: value, key: key, context: context, to: &state, outputs: &outputs)
+        }
+    }
+
+    /// One input applied to its member's state, in place; false when it changed nothing (a replay
+    /// or a dead letter).
+    private func apply(_ record: ConsumerRecord, input: MemberInput, value: [UInt8], key: String, context: ProcessingContext,
+                       to state: inout MemberState, outputs: inout [ProducerRecord]) -> Bool {
         var out = Outputs(userID: key, settings: settings)
         // Times come from the records (or, for records without one, from the runtime clock).
         let recordTime = record.timestampMillis ?? context.nowMillis
@@ -62,17 +70,17 @@ public final class MembershipProcessor: RecordProcessor {
         case .event:
             guard let event = try? UserEvent.decode(value), event.userID == key else {
                 outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a valid-event record of user \(key)"))
-                return
+                return false
             }
-            guard !state.alreadyApplied(offset: record.offset, key: event.id) else { replays.increment(); return }
+            guard !state.alreadyApplied(offset: record.offset, key: event.id) else { replays.increment(); return false }
             apply(event, to: &state, out: &out)
         case .segmentChange:
             guard let change = try? JSONParser.parse(value).objectValue, let id = change["id"]?.stringValue,
                   let dimension = change["dimension"]?.stringValue, let to = change["to"]?.stringValue else {
                 outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a segment change"))
-                return
+                return false
             }
-            guard !state.alreadyApplied(offset: record.offset, key: id) else { replays.increment(); return }
+            guard !state.alreadyApplied(offset: record.offset, key: id) else { replays.increment(); return false }
             state.segments = state.segments.filter { !$0.hasPrefix(dimension + ":") }.union(["\(dimension):\(to)"])
             var caps = state.caps
             let awards = policy.engine.awards(forSegment: dimension, value: to, at: recordTime, context: memberContext(state), caps: &caps)
@@ -84,25 +92,25 @@ public final class MembershipProcessor: RecordProcessor {
             do {
                 command = try MemberCommand.parse(value)
             } catch {
-                guard case .invalid(let reason, let requestID) = error else { return }
+                guard case .invalid(let reason, let requestID) = error else { return false }
                 rejectedCommands.increment()
                 out.result(requestID: requestID ?? "offset-\(record.topic)-\(record.partition)-\(record.offset)", status: "rejected", reason: "invalid: \(reason)", time: time)
                 break
             }
-            if record.offset <= state.appliedOffset { replays.increment(); return }
+            if record.offset <= state.appliedOffset { replays.increment(); return false }
             if let previous = state.previousResult(command.requestID) {
                 _ = state.alreadyApplied(offset: record.offset, key: "repeat:\(record.offset)")
                 out.raw(previous)  // a repeated request: the original result, nothing changes
                 break
             }
-            guard !state.alreadyApplied(offset: record.offset, key: "command:\(command.requestID)") else { replays.increment(); return }
+            guard !state.alreadyApplied(offset: record.offset, key: "command:\(command.requestID)") else { replays.increment(); return false }
             handle(command, state: &state, out: &out, at: time)
         case .internal:
             guard let message = InternalMessage.decode(value) else {
                 outputs.append(deadLetters.record(for: record, .undecodableRecord, "not an internal membership message"))
-                return
+                return false
             }
-            guard !state.alreadyApplied(offset: record.offset, key: message.key) else { replays.increment(); return }
+            guard !state.alreadyApplied(offset: record.offset, key: message.key) else { replays.increment(); return false }
             state.known = true
             switch message.kind {
             case .award, .transferIn, .grant:
@@ -123,7 +131,7 @@ public final class MembershipProcessor: RecordProcessor {
         outputs.append(contentsOf: out.records)
         entriesCounter.increment(by: out.entries)
         state.lastInputMillis = max(state.lastInputMillis, recordTime)
-        store.put(record.partition, key, state)
+        return true
     }
 
     private func memberContext(_ state: MemberState) -> MemberContext {
@@ -263,10 +271,6 @@ public final class MembershipProcessor: RecordProcessor {
             state.known = true
             finish("accepted")
         }
-    }
-
-    private func load(_ partition: Int32, _ key: String) throws -> MemberState {
-        try store.get(partition, key) ?? MemberState(userID: key, policy: policy)
     }
 
     // MARK: Batch end and time

@@ -85,9 +85,9 @@ public final class ScoringProcessor: RecordProcessor {
             return
         }
         let key = String(decoding: keyBytes, as: UTF8.self)
-        var state = try store.get(record.partition, key) ?? UserState()
         let inputIndex = record.topic == settings.inputTopic ? 0 : 1
         var credits: [ReferralCredit] = []
+        let applied: Bool
         switch kind {
         case .event:
             let event: UserEvent
@@ -99,8 +99,11 @@ public final class ScoringProcessor: RecordProcessor {
                 outputs.append(deadLetters.record(for: record, .undecodableRecord, field: "user_id", "user_id \(event.userID) does not match the record key"))
                 return
             }
-            guard !state.alreadyApplied(input: inputIndex, offset: record.offset, id: event.id) else { duplicatesSkipped.increment(); return }
-            credits = state.apply(event, policy: settings.policy)
+            applied = try store.update(record.partition, key, initial: UserState.init) { state in
+                guard !state.alreadyApplied(input: inputIndex, offset: record.offset, id: event.id) else { return false }
+                credits = state.apply(event, policy: settings.policy)
+                return true
+            }
         case .referralCredit:
             guard let (credit, sender) = ReferralCredit.decode(value, target: key) else {
                 outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a referral credit"))
@@ -109,18 +112,21 @@ public final class ScoringProcessor: RecordProcessor {
             // Totals and revocations are idempotent (the largest totals win), so they need no replay
             // guard; a referral is applied once.
             let idempotent = credit.kind == .refereeTotals || credit.kind == .revoked
-            if !idempotent, state.alreadyApplied(input: inputIndex, offset: record.offset, id: credit.id) { duplicatesSkipped.increment(); return }
-            // A user first known through a credit is first seen on the day of the referral that
-            // caused it, never on the day the credit happened to be processed.
-            if state.isEmpty { state.firstSeenDay = UserState.day(credit.timeMillis) }
-            credits = state.apply(credit, sender: sender)
+            applied = try store.update(record.partition, key, initial: UserState.init) { state in
+                if !idempotent, state.alreadyApplied(input: inputIndex, offset: record.offset, id: credit.id) { return false }
+                // A user first known through a credit is first seen on the day of the referral that
+                // caused it, never on the day the credit happened to be processed.
+                if state.isEmpty { state.firstSeenDay = UserState.day(credit.timeMillis) }
+                credits = state.apply(credit, sender: sender)
+                return true
+            }
         }
+        guard applied else { duplicatesSkipped.increment(); return }
         eventsApplied.increment()
         for credit in credits {
             outputs.append(ProducerRecord(topic: settings.referralCreditsTopic, key: Array(credit.target.utf8), value: credit.encoded(sender: key),
                                           headers: [KafkaHeader(InputRouter<ScorerInput>.kindHeader, ScorerInput.referralCredit.rawValue)]))
         }
-        store.put(record.partition, key, state)
     }
 
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) {

@@ -113,6 +113,15 @@ public struct SegmentChange: Sendable, Equatable {
     public let reason: String
     public let day: Int32
 
+    public init(userID: String, dimension: Dimension, from: String?, to: String, reason: String, day: Int32) {
+        self.userID = userID
+        self.dimension = dimension
+        self.from = from
+        self.to = to
+        self.reason = reason
+        self.day = day
+    }
+
     /// Deterministic id: the same change on the same day has the same id, so a replay repeats it identically.
     public var id: String { "\(userID):\(dimension.rawValue):\(to):\(day)" }
 
@@ -120,7 +129,12 @@ public struct SegmentChange: Sendable, Equatable {
         var w = JSONWriter(reservingCapacity: 200)
         w.beginObject()
         w.field("schema_version"); w.int(1)
-        w.field("id"); w.string(id)
+        // `id`, written in parts (the same bytes as `string(id)`).
+        w.field("id")
+        w.beginString()
+        w.stringPart(userID); w.stringPart(ascii: ":"); w.stringPart(dimension.rawValue); w.stringPart(ascii: ":")
+        w.stringPart(to); w.stringPart(ascii: ":"); w.stringPart(Int64(day))
+        w.endString()
         w.field("user_id"); w.string(userID)
         w.field("dimension"); w.string(dimension.rawValue)
         w.field("from"); if let from { w.string(from) } else { w.null() }
