@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "orbit-ingest", targets: ["orbit-ingest"]),
         .executable(name: "orbit-scorer", targets: ["orbit-scorer"]),
         .executable(name: "orbit-members", targets: ["orbit-members"]),
+        .executable(name: "orbit-notify", targets: ["orbit-notify"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -23,6 +24,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Notification: templates, the SMTP client (SwiftNIO + TLS), webhooks and their signatures.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // librdkafka, from Debian's librdkafka-dev (scripts/install-deps.sh installs it).
@@ -79,6 +86,29 @@ let package = Package(
             dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")],
             path: "Services/Membership/OrbitMembership"
         ),
+        // Notification: triggers, campaigns, policies, templates, experiments, channel senders.
+        .target(
+            name: "OrbitNotify",
+            dependencies: [
+                "OrbitContract", "OrbitRuntime", "OrbitKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Services/Notify/OrbitNotify"
+        ),
+        .executableTarget(
+            name: "orbit-notify",
+            dependencies: ["OrbitNotify", "OrbitRuntime"],
+            path: "Services/Notify/orbit-notify"
+        ),
         .executableTarget(
             name: "orbit-members",
             dependencies: ["OrbitMembership", "OrbitRuntime"],
@@ -123,6 +153,7 @@ let package = Package(
             name: "OrbitScorerServiceTests",
             dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-scorer"]
         ),
+        .testTarget(name: "OrbitNotifyTests", dependencies: ["OrbitNotify", "OrbitContract", "OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
         .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "orbit", "orbit-ingest", "orbit-scorer", "orbit-members"]),
         .testTarget(
             name: "OrbitMembersServiceTests",

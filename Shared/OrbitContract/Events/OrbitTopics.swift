@@ -36,4 +36,32 @@ public enum OrbitTopics {
     public static let membersDeadLetters = "orbit-members.dlq"
     /// Ingestion's deduplication memory (internal): event ids, partitioned like the input.
     public static let ingestDedupChangelog = "orbit-ingest.dedup-changelog"
+    /// Input, compacted, published by other systems: each user's e-mail, phone, push token, locale and time zone. Key: the user id; a null value erases them.
+    public static let userContacts = "orbit.user-contacts"
+    /// Input, compacted, published by other systems: each user's channel and category opt-ins and opt-outs and quiet hours. Key: the user id.
+    public static let userPreferences = "orbit.user-preferences"
+    /// Input, compacted, published by other systems: each user's tags (for campaign audiences). Key: the user id.
+    public static let userTags = "orbit.user-tags"
+    /// Campaign commands (`orbit notify campaign start FILE`). Key: the campaign id.
+    public static let notifyCommands = "orbit.notify-commands"
+    /// The outbox: every rendered notification, with a deterministic id. Key: the user id.
+    public static let notifications = "orbit.notifications"
+    /// The outcome of every delivery attempt, or why there was none. Key: the user id.
+    public static let notificationDeliveries = "orbit.notification-deliveries"
+    /// In-app messages: each user's inbox (compacted by notification). Key: `<user id>/<notification id>`.
+    public static let userInbox = "orbit.user-inbox"
+    /// Experiment assignments and conversions. Key: the user id.
+    public static let experimentOutcomes = "orbit.experiment-outcomes"
+    /// Each campaign's progress per partition (compacted). Key: `<campaign id>/<partition>`.
+    public static let campaignProgress = "orbit.campaign-progress"
+    /// Notification internal: every input of a user merged into one ordered stream.
+    public static let notifyInputs = "orbit-notify.inputs"
+    /// Notification internal: the recipients store's changelog (compacted).
+    public static let notifyRecipientsChangelog = "orbit-notify.recipients-changelog"
+    /// Notification internal: each partition's campaigns (compacted).
+    public static let notifyCampaignsChangelog = "orbit-notify.campaigns-changelog"
+    /// Notification internal: the delivery stage's retry schedule (compacted).
+    public static let notifyRetriesChangelog = "orbit-notify.retries-changelog"
+    /// The notification service's dead letters.
+    public static let notifyDeadLetters = "orbit-notify.dlq"
 }

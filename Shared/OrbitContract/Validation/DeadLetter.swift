@@ -102,4 +102,38 @@ public enum Base64 {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// Decodes padded standard base64; nil for anything else (wrong length, foreign characters,
+    /// misplaced padding).
+    public static func decode(_ text: String) -> [UInt8]? {
+        let input = Array(text.utf8)
+        guard input.count % 4 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(input.count / 4 * 3)
+        func value(_ c: UInt8) -> UInt32? {
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): UInt32(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): UInt32(c - UInt8(ascii: "a") + 26)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(c - UInt8(ascii: "0") + 52)
+            case UInt8(ascii: "+"): 62
+            case UInt8(ascii: "/"): 63
+            default: nil
+            }
+        }
+        var i = 0
+        while i < input.count {
+            let last = i + 4 == input.count
+            let pad = last ? (input[i + 3] == UInt8(ascii: "=") ? (input[i + 2] == UInt8(ascii: "=") ? 2 : 1) : 0) : 0
+            guard let a = value(input[i]), let b = value(input[i + 1]) else { return nil }
+            let c = pad >= 2 ? 0 : value(input[i + 2])
+            let d = pad >= 1 ? 0 : value(input[i + 3])
+            guard let c, let d else { return nil }
+            let n = a << 18 | b << 12 | c << 6 | d
+            out.append(UInt8(n >> 16 & 255))
+            if pad < 2 { out.append(UInt8(n >> 8 & 255)) }
+            if pad < 1 { out.append(UInt8(n & 255)) }
+            i += 4
+        }
+        return out
+    }
 }

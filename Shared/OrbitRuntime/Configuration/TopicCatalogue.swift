@@ -27,6 +27,21 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.membersInputs, partitions: partitions),
             TopicSpec(name: OrbitTopics.membersDeadLetters, partitions: max(1, partitions / 4)),
             TopicSpec(name: OrbitTopics.membersStateChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            // Notification: inputs other systems publish, the outbox, outcomes, internal topics.
+            TopicSpec(name: OrbitTopics.userContacts, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.userPreferences, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.userTags, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.notifyCommands, partitions: 1),
+            TopicSpec(name: OrbitTopics.notifications, partitions: partitions),
+            TopicSpec(name: OrbitTopics.notificationDeliveries, partitions: partitions),
+            TopicSpec(name: OrbitTopics.userInbox, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.experimentOutcomes, partitions: partitions),
+            TopicSpec(name: OrbitTopics.campaignProgress, partitions: 1, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.notifyInputs, partitions: partitions),
+            TopicSpec(name: OrbitTopics.notifyRecipientsChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.notifyCampaignsChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.notifyRetriesChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.notifyDeadLetters, partitions: max(1, partitions / 4)),
             // One record per batch (see DedupChangelog); time retention expires ids with the window.
             TopicSpec(name: OrbitTopics.ingestDedupChangelog, partitions: partitions, configs: [
                 "cleanup.policy": "delete",

@@ -18,15 +18,19 @@ public final class InputRouter<Kind: InputKind>: RecordProcessor {
     let output: String
     let partitionCount: Int
     let deadLetters: DeadLetters
+    let broadcast: Set<Kind>
 
     /// - Parameters:
     ///   - sources: each input topic and the kind of its records.
     ///   - partitionCount: `output`'s partition count (see ``CoPartitioning``).
-    public init(sources: [String: Kind], output: String, partitionCount: Int, deadLetters: DeadLetters) {
+    ///   - broadcast: kinds copied to every partition instead of their key's (commands that every
+    ///     partition acts on for its own keys, such as a campaign to an audience).
+    public init(sources: [String: Kind], output: String, partitionCount: Int, deadLetters: DeadLetters, broadcast: Set<Kind> = []) {
         self.sources = sources
         self.output = output
         self.partitionCount = partitionCount
         self.deadLetters = deadLetters
+        self.broadcast = broadcast
     }
 
     public var inputTopics: [String] { sources.keys.sorted() }
@@ -35,6 +39,13 @@ public final class InputRouter<Kind: InputKind>: RecordProcessor {
         guard let kind = sources[record.topic] else { return }
         guard let key = record.key, !key.isEmpty else {
             outputs.append(deadLetters.record(for: record, .missingKey, "a \(kind.rawValue) record needs the user id as its key"))
+            return
+        }
+        if broadcast.contains(kind) {
+            for partition in 0..<Int32(partitionCount) {
+                outputs.append(ProducerRecord(topic: output, partition: partition, key: key, value: record.value,
+                                              headers: [KafkaHeader(Self.kindHeader, kind.rawValue)], timestampMillis: record.timestampMillis))
+            }
             return
         }
         outputs.append(ProducerRecord(topic: output, partition: KeyPartitioner.partition(of: key, partitionCount: partitionCount),

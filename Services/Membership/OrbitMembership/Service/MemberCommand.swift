@@ -11,6 +11,20 @@ public enum MemberCommand: Sendable, Equatable {
     case cancel(requestID: String, userID: String)
     case setStatus(requestID: String, userID: String, status: String)
 
+    /// The command's name as its record writes it (`redeem`, `bulk_grant`, ...): results carry it.
+    public var name: String {
+        switch self {
+        case .redeem: "redeem"
+        case .adjust: "adjust"
+        case .transfer: "transfer"
+        case .bulkGrant: "bulk_grant"
+        case .join: "join"
+        case .renew: "renew"
+        case .cancel: "cancel"
+        case .setStatus: "set_status"
+        }
+    }
+
     public var requestID: String {
         switch self {
         case .redeem(let r, _, _, _), .adjust(let r, _, _, _, _), .transfer(let r, _, _, _), .bulkGrant(let r, _, _, _),

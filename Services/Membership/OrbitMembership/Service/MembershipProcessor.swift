@@ -202,7 +202,7 @@ public final class MembershipProcessor: RecordProcessor {
 
     private func handle(_ command: MemberCommand, state: inout MemberState, out: inout Outputs, at time: Int64) {
         func finish(_ status: String, _ reason: String? = nil, extra: [(String, JSONValue)] = []) {
-            let bytes = out.result(requestID: command.requestID, status: status, reason: reason, time: time, extra: extra)
+            let bytes = out.result(requestID: command.requestID, status: status, reason: reason, time: time, extra: [("command", .string(command.name))] + extra)
             state.remember(command.requestID, result: bytes)
             if status == "rejected" { rejectedCommands.increment() }
         }

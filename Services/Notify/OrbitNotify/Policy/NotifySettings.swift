@@ -1,0 +1,60 @@
+import Foundation
+import OrbitContract
+import OrbitRuntime
+
+/// The `topics`, `notify` and `delivery` sections of `notify.yaml`.
+public struct NotifySettings: Sendable {
+    public var processor = ProcessorSettings(groupID: "orbit-notify")
+    public var groupID: String { processor.groupID }
+    public var eventsTopic = OrbitTopics.validEvents
+    public var segmentChangesTopic = OrbitTopics.segmentChanges
+    public var memberEventsTopic = OrbitTopics.memberEvents
+    public var ledgerTopic = OrbitTopics.pointsLedger
+    public var profilesTopic = OrbitTopics.userProfiles
+    public var accountsTopic = OrbitTopics.memberAccounts
+    public var contactsTopic = OrbitTopics.userContacts
+    public var preferencesTopic = OrbitTopics.userPreferences
+    public var tagsTopic = OrbitTopics.userTags
+    public var commandsTopic = OrbitTopics.notifyCommands
+    public var inputsTopic = OrbitTopics.notifyInputs
+    public var notificationsTopic = OrbitTopics.notifications
+    public var deliveriesTopic = OrbitTopics.notificationDeliveries
+    public var inboxTopic = OrbitTopics.userInbox
+    public var outcomesTopic = OrbitTopics.experimentOutcomes
+    public var progressTopic = OrbitTopics.campaignProgress
+    public var recipientsChangelogTopic = OrbitTopics.notifyRecipientsChangelog
+    public var campaignsChangelogTopic = OrbitTopics.notifyCampaignsChangelog
+    public var retriesChangelogTopic = OrbitTopics.notifyRetriesChangelog
+    public var deadLettersTopic = OrbitTopics.notifyDeadLetters
+    public var policy: NotifyPolicy
+    public var delivery: DeliverySettings
+
+    static var topicKeys: [String: WritableKeyPath<NotifySettings, String>] { [
+        "events": \.eventsTopic, "segment_changes": \.segmentChangesTopic, "member_events": \.memberEventsTopic, "ledger": \.ledgerTopic,
+        "profiles": \.profilesTopic, "accounts": \.accountsTopic, "contacts": \.contactsTopic, "preferences": \.preferencesTopic, "tags": \.tagsTopic,
+        "commands": \.commandsTopic, "inputs": \.inputsTopic, "notifications": \.notificationsTopic, "deliveries": \.deliveriesTopic,
+        "inbox": \.inboxTopic, "outcomes": \.outcomesTopic, "progress": \.progressTopic, "recipients_changelog": \.recipientsChangelogTopic,
+        "campaigns_changelog": \.campaignsChangelogTopic, "retries_changelog": \.retriesChangelogTopic, "dead_letters": \.deadLettersTopic,
+    ] }
+
+    public init(document: ConfigDocument) throws(ConfigError) {
+        let topics = document.section("topics")
+        try topics.rejectUnknownKeys(Set(Self.topicKeys.keys))
+        let n = document.section("notify")
+        try n.rejectUnknownKeys(Set(ProcessorSettings.keys + ["config_version", "state_days", "categories", "quiet_hours", "default_time_zone", "locales",
+                                                             "default_locale", "templates_dir", "triggers"]))
+        policy = try NotifyPolicy(section: n, configFile: document.file)
+        processor = try ProcessorSettings(section: n, defaultGroupID: "orbit-notify")
+        delivery = try DeliverySettings(section: document.section("delivery"))
+        for (key, path) in Self.topicKeys {
+            self[keyPath: path] = try topics.string(key, default: self[keyPath: path])
+        }
+    }
+
+    /// The topics the service reads, by kind of input.
+    public var sources: [String: NotifyInput] {
+        [eventsTopic: .event, segmentChangesTopic: .segmentChange, memberEventsTopic: .memberEvent, ledgerTopic: .ledgerEntry,
+         profilesTopic: .profile, accountsTopic: .account, contactsTopic: .contacts, preferencesTopic: .preferences, tagsTopic: .tags,
+         commandsTopic: .campaign]
+    }
+}

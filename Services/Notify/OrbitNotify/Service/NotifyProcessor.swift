@@ -1,0 +1,481 @@
+import Foundation
+import Logging
+import Metrics
+import OrbitContract
+import OrbitKafka
+import OrbitRuntime
+
+/// The kinds of input merged into the service's one ordered stream per user.
+public enum NotifyInput: String, InputKind {
+    case event
+    case segmentChange = "segment_change"
+    case memberEvent = "member_event"
+    case ledgerEntry = "ledger_entry"
+    case profile, account, contacts, preferences, tags
+    /// A campaign command: copied to every partition (each evaluates its own users).
+    case campaign
+    /// Time passing for one partition, written by the service itself (see `punctuate`).
+    case tick
+}
+
+/// Notification: triggers and campaigns in, rendered messages on the outbox out, with every
+/// suppression recorded with its reason.
+///
+/// Reads `orbit-notify.inputs`, where the runtime's ``InputRouter`` has merged each user's
+/// events, segment changes, member events, ledger entries, profiles, accounts, contacts,
+/// preferences and tags in one order; campaign commands and clock ticks reach every partition.
+/// Everything that changes state or writes outputs is such an input, clock ticks included, so a
+/// replay after a crash repeats the same notifications with the same ids and bytes.
+public final class NotifyProcessor: RecordProcessor {
+    let settings: NotifySettings
+    let policy: NotifyPolicy
+    public let recipients: KeyedStore<Recipient>
+    public let campaigns: KeyedStore<CampaignProgress>
+    let deadLetters: DeadLetters
+    let logger: Logger
+    /// Partitions of the inputs topic this instance owns (ticks are written for each).
+    private var owned: Set<Int32> = []
+    private var lastTickMillis: Int64 = .min
+
+    private let triggered = Counter(label: "orbit_notify_triggers_total")
+    private let replays = Counter(label: "orbit_notify_replays_skipped_total")
+
+    public init(settings: NotifySettings, deadLetters: DeadLetters, logger: Logger) {
+        self.settings = settings
+        self.policy = settings.policy
+        self.recipients = KeyedStore(changelogTopic: settings.recipientsChangelogTopic, cachePolicy: .retained)
+        self.campaigns = KeyedStore(changelogTopic: settings.campaignsChangelogTopic, cachePolicy: .retained)
+        self.deadLetters = deadLetters
+        self.logger = logger
+    }
+
+    // MARK: Partitions
+
+    public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
+        try recipients.restoreNewlyAssigned(partitions, of: settings.inputsTopic, reader: restorer, logger: logger, noun: "recipients")
+        try campaigns.restoreNewlyAssigned(partitions, of: settings.inputsTopic, reader: restorer, logger: logger, noun: "campaigns")
+        owned.formUnion(partitions.filter { $0.topic == settings.inputsTopic }.map(\.partition))
+    }
+
+    public func partitionsRevoked(_ partitions: [TopicPartition]) {
+        recipients.drop(partitions, of: settings.inputsTopic)
+        campaigns.drop(partitions, of: settings.inputsTopic)
+        owned.subtract(partitions.filter { $0.topic == settings.inputsTopic }.map(\.partition))
+    }
+
+    // MARK: Records
+
+    public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        guard let kind = InputRouter<NotifyInput>.kind(of: record), let keyBytes = record.key, !keyBytes.isEmpty else {
+            outputs.append(deadLetters.record(for: record, record.key == nil ? .missingKey : .undecodableRecord,
+                                              "a notify input needs a key and a known \(InputRouter<NotifyInput>.kindHeader) header"))
+            return
+        }
+        let key = String(decoding: keyBytes, as: UTF8.self)
+        // Times come from the records (set when they were first produced), so a replay decides the same way.
+        let time = record.timestampMillis ?? context.nowMillis
+        var emit = Emitter(settings: settings, partition: record.partition)
+        switch kind {
+        case .campaign:
+            try handleCampaignCommand(record, time: time, emit: &emit, outputs: &outputs)
+        case .tick:
+            guard let value = record.value, case .object(let o)? = try? JSONParser.parse(value), let at = o["time_ms"]?.numberValue?.int64Value else {
+                outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a tick"))
+                return
+            }
+            try tick(partition: record.partition, at: at, emit: &emit)
+        default:
+            try recipients.update(record.partition, key, initial: Recipient.init) { r in
+                apply(record, kind: kind, userID: key, time: time, to: &r, emit: &emit)
+            }
+        }
+        outputs.append(contentsOf: emit.records)
+        for d in emit.deadLetters { outputs.append(deadLetters.record(for: d.record, .undecodableRecord, d.reason)) }
+        // Campaign counters live with the campaign in this partition (the user's partition).
+        for (campaign, change) in emit.progress.sorted(by: { $0.key < $1.key }) {
+            guard let known = try campaigns.get(record.partition, campaign) else { continue }
+            try campaigns.update(record.partition, campaign, initial: { known }) { p in
+                p.sent += change.sent; p.matched += change.matched; p.converted += change.converted
+                for (reason, n) in change.suppressed { p.suppressed[reason, default: 0] += n }
+                return true
+            }
+        }
+    }
+
+    /// One input applied to its user's state; false when it changed nothing.
+    private func apply(_ record: ConsumerRecord, kind: NotifyInput, userID: String, time: Int64, to r: inout Recipient, emit: inout Emitter) -> Bool {
+        let value = record.value
+        switch kind {
+        case .profile:
+            r.profile = value.flatMap { try? JSONParser.parse($0).objectValue }.map(ProfileInput.facts) ?? Recipient.ProfileFacts()
+            return true
+        case .account:
+            r.account = value.flatMap { try? JSONParser.parse($0).objectValue }.map(ProfileInput.account) ?? Recipient.AccountFacts()
+            return true
+        case .contacts:
+            // A null value (tombstone) erases the user's contact data.
+            guard let value else { r.contacts = Recipient.Contacts(); return true }
+            switch ContactsInput.contacts(value) {
+            case .success(let contacts): r.contacts = contacts; return true
+            case .failure(let reason): emit.deadLetter(record, reason.description); return false
+            }
+        case .preferences:
+            guard let value else { r.preferences = Recipient.Preferences(); return true }
+            switch ContactsInput.preferences(value) {
+            case .success(let preferences): r.preferences = preferences; return true
+            case .failure(let reason): emit.deadLetter(record, reason.description); return false
+            }
+        case .tags:
+            guard let value else { r.tags = []; return true }
+            guard case .object(let o)? = try? JSONParser.parse(value), let list = o["tags"]?.arrayValue else {
+                emit.deadLetter(record, "a tags record is {\"tags\": [\"...\"]}")
+                return false
+            }
+            r.tags = Array(Set(list.compactMap(\.stringValue).filter { !$0.isEmpty && $0.count <= 64 })).sorted().prefix(100).map { $0 }
+            return true
+        case .event:
+            guard let value, let event = try? UserEvent.decode(value), event.userID == userID else {
+                emit.deadLetter(record, "not a valid-event record of user \(userID)")
+                return false
+            }
+            guard !r.replay.alreadyApplied(offset: record.offset, id: "event:\(event.id)") else { replays.increment(); return false }
+            let firstPurchase = event.type == .purchase && r.purchases == 0
+            if event.type == .purchase { r.purchases += 1 }
+            convert(&r, userID: userID, eventType: event.type.name, at: event.timeMillis, emit: &emit)
+            guard case .object(let object)? = try? JSONParser.parse(value) else { return true }
+            fireTriggers(.event, record: object, bytes: value, sourceID: event.id, derived: ["first_purchase": firstPurchase ? "true" : "false", "type": event.type.name],
+                         userID: userID, time: time, to: &r, emit: &emit)
+            return true
+        case .segmentChange, .memberEvent, .ledgerEntry:
+            guard let value, case .object(let object)? = try? JSONParser.parse(value),
+                  let id = object["id"]?.stringValue ?? object["key"]?.stringValue else {
+                emit.deadLetter(record, "not a \(kind.rawValue) record (an object with an id)")
+                return false
+            }
+            guard !r.replay.alreadyApplied(offset: record.offset, id: "\(kind.rawValue):\(id)") else { replays.increment(); return false }
+            let source: TriggerSource = kind == .segmentChange ? .segmentChange : kind == .memberEvent ? .memberEvent : .ledgerEntry
+            fireTriggers(source, record: object, bytes: value, sourceID: id, derived: [:], userID: userID, time: time, to: &r, emit: &emit)
+            return true
+        case .campaign, .tick:
+            return false
+        }
+    }
+
+    // MARK: Triggers
+
+    private func fireTriggers(_ source: TriggerSource, record: JSONObject, bytes: [UInt8], sourceID: String, derived: [String: String],
+                              userID: String, time: Int64, to r: inout Recipient, emit: inout Emitter) {
+        r.prune(now: time, keepMillis: policy.stateRetentionMillis)
+        for trigger in policy.triggers(for: source) where trigger.matches(record, derived: derived) {
+            triggered.increment()
+            if trigger.digestWindowMillis > 0 {
+                collectDigest(trigger, record: record, bytes: bytes, sourceID: sourceID, userID: userID, time: time, to: &r, emit: &emit)
+                continue
+            }
+            let message = Message(trigger: trigger, idBase: "\(trigger.id):\(sourceID)", event: record, digest: nil)
+            deliver(message, userID: userID, time: time, to: &r, emit: &emit)
+        }
+    }
+
+    private func collectDigest(_ trigger: Trigger, record: JSONObject, bytes: [UInt8], sourceID: String, userID: String, time: Int64, to r: inout Recipient, emit: inout Emitter) {
+        let amount = trigger.digestSumField.flatMap { FieldCondition.text(at: $0.split(separator: ".").map(String.init)[...], in: record) }.flatMap { Int64($0) } ?? 0
+        if let index = r.digests.firstIndex(where: { $0.trigger == trigger.id }) {
+            r.digests[index].count += 1
+            r.digests[index].sum += amount
+            r.digests[index].lastRecord = bytes
+        } else {
+            r.digests.append(.init(trigger: trigger.id, windowEndMillis: time + trigger.digestWindowMillis, count: 1, sum: amount, firstID: sourceID, lastRecord: bytes))
+        }
+        let pending = r.digests.first { $0.trigger == trigger.id }!
+        for channel in trigger.channels {
+            emit.delivery(.init(notificationID: "\(trigger.id):digest:\(pending.firstID):\(channel.rawValue)", userID: userID, trigger: trigger.id, channel: channel,
+                                status: .suppressed, reason: SuppressionReason.digested.rawValue, timeMillis: time, detail: "event \(sourceID) joins the digest"))
+        }
+    }
+
+    /// What to send: a trigger's firing, a digest, or a campaign's message.
+    struct Message {
+        var trigger: Trigger?
+        var campaign: Campaign?
+        var idBase: String
+        var event: JSONObject
+        var digest: (count: Int, sum: Int64)?
+
+        var name: String { trigger?.id ?? "campaign:\(campaign!.id)" }
+        var template: String { trigger?.id ?? campaign!.template }
+        var categoryName: String { trigger?.category ?? campaign!.category }
+        var channels: [Channel] { trigger?.channels ?? campaign!.channels }
+        var experiment: Experiment? { trigger?.experiment ?? campaign?.experiment }
+        var experimentID: String? { trigger?.experiment?.id ?? campaign?.experimentID }
+        var conversion: (event: String, window: Int64)? {
+            if let e = trigger?.experiment { return (e.conversionEvent, e.conversionWindowMillis) }
+            if let c = campaign { return (c.conversionEvent, c.conversionWindowMillis) }
+            return nil
+        }
+    }
+
+    /// The policies, in order: experiment holdout, deduplication, caps, quiet hours, then per
+    /// channel consent and contact; what passes is rendered onto the outbox (or deferred).
+    private func deliver(_ message: Message, userID: String, time: Int64, to r: inout Recipient, emit: inout Emitter) {
+        func suppressAll(_ reason: SuppressionReason, _ detail: String? = nil) {
+            for channel in message.channels {
+                emit.delivery(.init(notificationID: "\(message.idBase):\(channel.rawValue)", userID: userID, trigger: message.name, channel: channel,
+                                    status: .suppressed, reason: reason.rawValue, timeMillis: time, detail: detail))
+            }
+            if let campaign = message.campaign { emit.count(campaign.id, suppressed: reason.rawValue) }
+        }
+        guard let category = policy.delivery.categories[message.categoryName] else { return suppressAll(.optedOut, "unknown category") }
+        // Experiment: the group is a hash of user and experiment; the holdout gets nothing.
+        var variant: String?
+        if let experiment = message.experiment {
+            variant = experiment.assign(userID: userID)
+        } else if message.campaign != nil {
+            variant = "all"
+        }
+        if let id = message.experimentID, let variant, let conversion = message.conversion, !r.enrolments.contains(where: { $0.experiment == id }) {
+            r.enrolments.append(.init(experiment: id, variant: variant, atMillis: time, conversionEvent: conversion.event, untilMillis: time + conversion.window))
+            emit.outcome(experiment: id, variant: variant, userID: userID, kind: "assigned", time: time)
+        }
+        if variant == Experiment.holdout { return suppressAll(.holdout) }
+        // Deduplication, caps and quiet hours (digests and campaigns are not deduplicated per trigger).
+        let firing: DeliveryPolicy.Firing
+        if let trigger = message.trigger, message.digest == nil {
+            firing = policy.delivery.firing(of: trigger, for: r, at: time)
+        } else {
+            firing = policy.delivery.firing(category: category, recipient: r, at: time)
+        }
+        if case .suppressed(let reason) = firing { return suppressAll(reason) }
+        if let trigger = message.trigger { r.fired.append(.init(trigger: trigger.id, atMillis: time)) }
+        var counted = false
+        let variables = Variables.make(userID: userID, recipient: r, event: message.event, trigger: message.name, campaign: message.campaign?.id,
+                                       variant: variant, digest: message.digest, policy: policy)
+        for channel in message.channels {
+            let id = "\(message.idBase):\(channel.rawValue)"
+            if let reason = policy.delivery.channelSuppression(channel, category: category.name, recipient: r) {
+                emit.delivery(.init(notificationID: id, userID: userID, trigger: message.name, channel: channel, status: .suppressed, reason: reason.rawValue, timeMillis: time))
+                if let campaign = message.campaign { emit.count(campaign.id, suppressed: reason.rawValue) }
+                continue
+            }
+            let locale = policy.templates.locale(for: r.contacts.locale)
+            var channelVariables = variables
+            channelVariables["notification"] = ["id": id, "channel": channel.rawValue]
+            guard let content = policy.templates.render(message.template, variant: variant, channel: channel, locale: locale, variables: channelVariables) else {
+                emit.delivery(.init(notificationID: id, userID: userID, trigger: message.name, channel: channel, status: .failed, reason: "no_template", timeMillis: time,
+                                    detail: "no \(channel.rawValue) template \(message.template) in \(locale)"))
+                continue
+            }
+            let notification = OutboxNotification(id: id, userID: userID, trigger: message.name, campaign: message.campaign?.id, category: category.name,
+                                            categoryKind: category.kind, channel: channel, locale: locale, to: r.contacts.address(for: channel) ?? "",
+                                            experiment: message.experimentID, variant: variant, createdMillis: time, content: content)
+            if !counted {
+                r.sent.append(.init(category: category.name, atMillis: time))
+                counted = true
+            }
+            if case .deferUntil(let due) = firing {
+                r.deferred.append(.init(notificationID: id, dueMillis: due, record: notification.encoded()))
+                emit.delivery(.init(notificationID: id, userID: userID, trigger: message.name, channel: channel, status: .suppressed,
+                                    reason: SuppressionReason.quietHoursDeferred.rawValue, timeMillis: time, detail: "until \(RFC3339.format(millis: due))"))
+            } else {
+                emit.notification(notification)
+            }
+            if let campaign = message.campaign { emit.count(campaign.id, sent: 1) }
+        }
+    }
+
+    /// Conversions: an event of the converting type within an enrolment's window.
+    private func convert(_ r: inout Recipient, userID: String, eventType: String, at time: Int64, emit: inout Emitter) {
+        for index in r.enrolments.indices where r.enrolments[index].convertedAtMillis == nil && r.enrolments[index].conversionEvent == eventType {
+            let e = r.enrolments[index]
+            guard time >= e.atMillis, time <= e.untilMillis else { continue }
+            r.enrolments[index].convertedAtMillis = time
+            emit.outcome(experiment: e.experiment, variant: e.variant, userID: userID, kind: "converted", time: time)
+            if e.experiment.hasPrefix("campaign:") { emit.count(String(e.experiment.dropFirst("campaign:".count)), converted: 1) }
+        }
+    }
+
+    // MARK: Campaigns
+
+    private func handleCampaignCommand(_ record: ConsumerRecord, time: Int64, emit: inout Emitter, outputs: inout [ProducerRecord]) throws {
+        let command: Campaign.Command
+        do {
+            guard let value = record.value else { throw Campaign.InvalidCommand(description: "a campaign command needs a value") }
+            command = try Campaign.decodeCommand(value)
+        } catch {
+            outputs.append(deadLetters.record(for: record, .undecodableRecord, "\(error)"))
+            return
+        }
+        switch command {
+        case .start(let campaign):
+            guard policy.delivery.categories[campaign.category] != nil,
+                  campaign.channels.allSatisfy({ c in policy.templates.locales.allSatisfy { policy.templates.has(campaign.template, channel: c, locale: $0) } }) else {
+                outputs.append(deadLetters.record(for: record, .undecodableRecord, "campaign \(campaign.id): unknown category or missing templates for \(campaign.template)"))
+                return
+            }
+            try campaigns.update(record.partition, campaign.id, initial: { CampaignProgress(campaign: campaign) }) { p in
+                guard !p.ran else { return false }  // a replayed or repeated start changes nothing once it ran
+                p.campaign = campaign
+                return true
+            }
+            if campaign.startMillis <= time { try run(campaign.id, partition: record.partition, at: time, emit: &emit) }
+        case .cancel(let id):
+            try campaigns.update(record.partition, id, initial: { CampaignProgress(campaign: Campaign(id: id, category: "", channels: [.inApp], template: "", startMillis: 0, endMillis: 0, audience: AudienceFilter())) }) { p in
+                guard !p.cancelled else { return false }
+                p.cancelled = true
+                return true
+            }
+        }
+    }
+
+    /// Evaluates a due campaign against this partition's users, once.
+    private func run(_ id: String, partition: Int32, at time: Int64, emit: inout Emitter) throws {
+        guard let progress = try campaigns.get(partition, id), !progress.ran, !progress.cancelled, progress.campaign.startMillis <= time else { return }
+        let campaign = progress.campaign
+        try campaigns.update(partition, id, initial: { progress }) { p in p.ran = true; return true }
+        guard time <= campaign.endMillis else {
+            emit.count(id, suppressed: SuppressionReason.outsideWindow.rawValue)
+            return
+        }
+        for key in recipients.keys(partition) {
+            try recipients.update(partition, key, initial: Recipient.init) { r in
+                guard !r.campaigns.contains(id), campaign.audience.matches(r, at: time) else { return false }
+                r.campaigns.append(id)
+                emit.count(id, matched: 1)
+                deliver(Message(campaign: campaign, idBase: "campaign:\(id):\(key)", event: JSONObject(), digest: nil), userID: key, time: time, to: &r, emit: &emit)
+                return true
+            }
+        }
+    }
+
+    // MARK: Time
+
+    /// Due deferred messages, ended digest windows and due campaigns of one partition.
+    private func tick(partition: Int32, at time: Int64, emit: inout Emitter) throws {
+        for key in recipients.keys(partition) {
+            try recipients.update(partition, key, initial: Recipient.init) { r in
+                var changed = false
+                let due = r.deferred.filter { $0.dueMillis <= time }
+                if !due.isEmpty {
+                    r.deferred.removeAll { $0.dueMillis <= time }
+                    for d in due { emit.raw(d.record, userID: key) }
+                    changed = true
+                }
+                let ended = r.digests.filter { $0.windowEndMillis <= time }
+                if !ended.isEmpty {
+                    r.digests.removeAll { $0.windowEndMillis <= time }
+                    for d in ended {
+                        guard let trigger = policy.trigger(named: d.trigger) else { continue }
+                        let event = (try? JSONParser.parse(d.lastRecord).objectValue) ?? JSONObject()
+                        deliver(Message(trigger: trigger, idBase: "\(trigger.id):digest:\(d.firstID)", event: event, digest: (d.count, d.sum)),
+                                userID: key, time: time, to: &r, emit: &emit)
+                    }
+                    changed = true
+                }
+                return changed
+            }
+        }
+        for id in campaigns.keys(partition) { try run(id, partition: partition, at: time, emit: &emit) }
+    }
+
+    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        for (partition, id) in campaigns.changedKeys {
+            guard let progress = try campaigns.get(partition, id) else { continue }
+            outputs.append(ProducerRecord(topic: settings.progressTopic, key: Array("\(id)/\(partition)".utf8), value: progress.encoded(partition: partition)))
+        }
+    }
+
+    /// Writes a tick into each owned partition's stream: time becomes an input, in order.
+    public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        guard context.nowMillis > lastTickMillis else { return }
+        lastTickMillis = context.nowMillis
+        var w = JSONWriter()
+        w.beginObject(); w.field("time_ms"); w.int(context.nowMillis); w.endObject()
+        for partition in owned.sorted() {
+            outputs.append(ProducerRecord(topic: settings.inputsTopic, partition: partition, key: Array("tick".utf8), value: w.bytes,
+                                          headers: [KafkaHeader(InputRouter<NotifyInput>.kindHeader, NotifyInput.tick.rawValue)], timestampMillis: context.nowMillis))
+        }
+    }
+
+    public func takeStateChanges() -> [ProducerRecord] { recipients.takeChanges() + campaigns.takeChanges() }
+}
+
+/// The records one input causes, collected while the state is being changed in place.
+struct Emitter {
+    let settings: NotifySettings
+    let partition: Int32
+    var records: [ProducerRecord] = []
+    var progress: [String: (matched: Int, sent: Int, converted: Int, suppressed: [String: Int])] = [:]
+    var deadLetters: [(record: ConsumerRecord, reason: String)] = []
+
+    init(settings: NotifySettings, partition: Int32) {
+        self.settings = settings
+        self.partition = partition
+    }
+
+    mutating func notification(_ n: OutboxNotification) {
+        records.append(ProducerRecord(topic: settings.notificationsTopic, key: Array(n.userID.utf8), value: n.encoded()))
+    }
+
+    mutating func raw(_ bytes: [UInt8], userID: String) {
+        records.append(ProducerRecord(topic: settings.notificationsTopic, key: Array(userID.utf8), value: bytes))
+    }
+
+    mutating func delivery(_ d: DeliveryRecord) {
+        records.append(ProducerRecord(topic: settings.deliveriesTopic, key: Array(d.userID.utf8), value: d.encoded()))
+    }
+
+    mutating func outcome(experiment: String, variant: String, userID: String, kind: String, time: Int64) {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("schema_version"); w.int(1)
+        w.field("experiment"); w.string(experiment)
+        w.field("variant"); w.string(variant)
+        w.field("user_id"); w.string(userID)
+        w.field("kind"); w.string(kind)
+        w.field("time"); w.timestamp(millis: time)
+        w.endObject()
+        records.append(ProducerRecord(topic: settings.outcomesTopic, key: Array(userID.utf8), value: w.bytes))
+    }
+
+    mutating func count(_ campaign: String, matched: Int = 0, sent: Int = 0, converted: Int = 0, suppressed reason: String? = nil) {
+        var p = progress[campaign] ?? (0, 0, 0, [:])
+        p.matched += matched; p.sent += sent; p.converted += converted
+        if let reason { p.suppressed[reason, default: 0] += 1 }
+        progress[campaign] = p
+    }
+
+    mutating func deadLetter(_ record: ConsumerRecord, _ reason: String) { deadLetters.append((record, reason)) }
+}
+
+/// Wires the notification service into the runtime: a router stage merging every input into
+/// `orbit-notify.inputs`, the notify stage (triggers, campaigns, policies, rendering), and the
+/// delivery stage (channel senders), each `processing.stream_threads` times.
+public enum NotifyService {
+    public static func makePipelines(runtime: RuntimeSettings, settings: NotifySettings, logger: Logger,
+                                     senders: ChannelSenders? = nil) throws -> [StreamPipeline] {
+        // Every input, the merged stream and the state changelogs are co-partitioned by user id.
+        let partitions = try CoPartitioning.check([settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic], kafka: runtime.kafka, logger: logger)
+        let deliveryPartitions = try CoPartitioning.check([settings.notificationsTopic, settings.retriesChangelogTopic], kafka: runtime.kafka, logger: logger)
+        _ = deliveryPartitions
+        let deadLetters = DeadLetters(topic: settings.deadLettersTopic, service: runtime.serviceName)
+        let senders = try senders ?? ChannelSenders(settings: settings.delivery, logger: logger)
+        return (0..<runtime.streamThreads).flatMap { thread -> [StreamPipeline] in
+            let router = InputRouter<NotifyInput>(sources: settings.sources, output: settings.inputsTopic, partitionCount: partitions,
+                                                  deadLetters: deadLetters, broadcast: [.campaign])
+            let routerStage = StreamPipeline(
+                settings: .init(groupID: settings.groupID + "-router", inputTopics: router.inputTopics, runtime: runtime,
+                                transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, stage: "-router", thread: thread, of: runtime.streamThreads)),
+                processor: router, logger: logger)
+            let notify = StreamPipeline(
+                settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime,
+                                transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),
+                                punctuationInterval: settings.processor.evaluationInterval, clock: settings.processor.clock),
+                processor: NotifyProcessor(settings: settings, deadLetters: deadLetters, logger: logger), logger: logger)
+            let delivery = StreamPipeline(
+                settings: .init(groupID: settings.delivery.groupID, inputTopics: [settings.notificationsTopic], runtime: runtime,
+                                transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, stage: "-delivery", thread: thread, of: runtime.streamThreads),
+                                punctuationInterval: settings.delivery.retryInterval),
+                processor: DeliveryProcessor(settings: settings, senders: senders, deadLetters: deadLetters, logger: logger), logger: logger)
+            return [routerStage, notify, delivery]
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import OrbitContract
+import OrbitKafka
+import OrbitNotify
+import OrbitRuntime
+import OrbitTestSupport
+import XCTest
+
+/// The delivery stage against real servers: aiosmtpd for e-mail, an HTTP receiver that checks
+/// the HMAC signature for webhooks (both in Tests/Peers, installed by scripts/install-deps.sh).
+final class DeliveryTests: XCTestCase {
+    let secret = "test-secret"
+    let now = NotifyFixture.noon
+
+    func processor(smtpPort: Int? = nil, webhookPort: Int? = nil, configure: (inout NotifySettings) -> Void = { _ in }) throws -> (DeliveryProcessor, ProcessorTestDriver, NotifySettings) {
+        var settings = try NotifyFixture.settings()
+        settings.delivery.email?.port = smtpPort ?? 1
+        settings.delivery.sms = webhookPort.map { DeliverySettings.Webhook(url: "http://127.0.0.1:\($0)/sms", secret: secret) }
+        settings.delivery.timeoutMillis = 3000
+        settings.delivery.backoffInitialMillis = 1000
+        settings.delivery.breakerFailures = 2
+        settings.delivery.breakerOpenMillis = 10_000
+        configure(&settings)
+        let processor = DeliveryProcessor(settings: settings, senders: try ChannelSenders(settings: settings.delivery, logger: .init(label: "test")),
+                                          deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-notify"), logger: .init(label: "test"))
+        return (processor, ProcessorTestDriver(processor, nowMillis: now), settings)
+    }
+
+    func notification(_ id: String, channel: Channel, to: String, locale: String = "en", subject: String = "Hello") -> OutboxNotification {
+        let parts: [(MessagePart, String)] = channel == .email ? [(.subject, subject), (.text, "plain text"), (.html, "<p>html &amp; more</p>")]
+            : channel == .sms ? [(.body, "sms body")] : [(.title, "t"), (.body, "b")]
+        return OutboxNotification(id: id, userID: "u1", trigger: "welcome", category: "account", categoryKind: .transactional, channel: channel,
+                                  locale: locale, to: to, createdMillis: now, content: RenderedMessage(parts: parts))
+    }
+
+    /// Pipes notifications and ends the batch: the delivery records written.
+    func deliver(_ driver: ProcessorTestDriver, _ settings: NotifySettings, _ notifications: [OutboxNotification]) throws -> [DeliveryRecord] {
+        var outputs: [ProducerRecord] = []
+        for n in notifications {
+            outputs += try driver.pipe(driver.record(topic: settings.notificationsTopic, key: n.userID, value: n.encoded()))
+        }
+        outputs += try driver.endBatch().outputs
+        return outputs.filter { $0.topic == settings.deliveriesTopic }.compactMap { DeliveryRecord.decode($0.value!) }
+    }
+
+    func retry(_ driver: ProcessorTestDriver, _ settings: NotifySettings, after millis: Int64) throws -> [DeliveryRecord] {
+        driver.nowMillis += millis
+        let outputs = try driver.punctuate() + driver.endBatch().outputs
+        return outputs.filter { $0.topic == settings.deliveriesTopic }.compactMap { DeliveryRecord.decode($0.value!) }
+    }
+
+    func testEmailReachesTheSMTPServerWithTheNotificationIDAsMessageID() throws {
+        let smtp = try PeerServer.smtp()
+        let (_, driver, settings) = try processor(smtpPort: smtp.port)
+        let records = try deliver(driver, settings, [notification("welcome:e1:email", channel: .email, to: "ada@example.com", locale: "zh-CN", subject: "欢迎您，小明")])
+        XCTAssertEqual(records.map(\.status), [.sent])
+        let mail = try XCTUnwrap(smtp.received().first)
+        XCTAssertEqual(mail["message_id"] as? String, "<welcome.e1.email@orbit.local>")
+        XCTAssertEqual(mail["subject"] as? String, "欢迎您，小明")
+        XCTAssertEqual(mail["to"] as? [String], ["ada@example.com"])
+        XCTAssertEqual((mail["text"] as? String)?.trimmingCharacters(in: .newlines), "plain text")
+        XCTAssertEqual((mail["html"] as? String)?.trimmingCharacters(in: .newlines), "<p>html &amp; more</p>")
+    }
+
+    func testTransientSMTPFailureIsRetriedAndDeliveredOnce() throws {
+        let smtp = try PeerServer.smtp(["--fail-first", "1"])
+        let (processor, driver, settings) = try processor(smtpPort: smtp.port)
+        let first = try deliver(driver, settings, [notification("n1:email", channel: .email, to: "ada@example.com")])
+        XCTAssertEqual(first.map(\.status), [.retrying])
+        XCTAssertTrue(first[0].detail?.contains("451") ?? false, "\(first)")
+        XCTAssertNotNil(try processor.retries.get(0, "n1:email"), "the retry is scheduled in the store")
+        XCTAssertTrue(try retry(driver, settings, after: 100).isEmpty, "not due yet")
+        let second = try retry(driver, settings, after: 2000)
+        XCTAssertEqual(second.map(\.status), [.sent])
+        XCTAssertEqual(second[0].attempt, 2)
+        XCTAssertNil(try processor.retries.get(0, "n1:email"))
+        XCTAssertEqual(smtp.received().count, 1)
+    }
+
+    func testRejectedRecipientIsDeadAtOnce() throws {
+        let smtp = try PeerServer.smtp(["--reject", "nobody"])
+        let (_, driver, settings) = try processor(smtpPort: smtp.port)
+        let records = try deliver(driver, settings, [notification("n2:email", channel: .email, to: "nobody@example.com")])
+        XCTAssertEqual(records.map(\.status), [.failed])
+        XCTAssertEqual(records[0].reason, "permanent")
+        XCTAssertTrue(records[0].detail?.contains("550") ?? false)
+    }
+
+    func testWebhookIsSignedRetriedOn500AndCarriesTheIdempotencyKey() throws {
+        let hook = try PeerServer.webhook(secret: secret, ["--fail-first", "1"])
+        let (_, driver, settings) = try processor(webhookPort: hook.port)
+        XCTAssertEqual(try deliver(driver, settings, [notification("n3:sms", channel: .sms, to: "+8613800000000")]).map(\.status), [.retrying])
+        XCTAssertEqual(try retry(driver, settings, after: 2000).map(\.status), [.sent])
+        let received = hook.received()
+        XCTAssertEqual(received.count, 1, "the receiver recorded one signed request")
+        XCTAssertEqual(received[0]["idempotency_key"] as? String, "n3:sms")
+        XCTAssertEqual((received[0]["body"] as? [String: Any])?["to"] as? String, "+8613800000000")
+    }
+
+    func testWebhookWithABadSecretOr4xxIsDead() throws {
+        let hook = try PeerServer.webhook(secret: "another-secret")
+        let (_, driver, settings) = try processor(webhookPort: hook.port)
+        let records = try deliver(driver, settings, [notification("n4:sms", channel: .sms, to: "+8613800000000")])
+        XCTAssertEqual(records.map(\.status), [.failed])
+        XCTAssertTrue(records[0].detail?.contains("HTTP 401") ?? false, "\(records)")
+        XCTAssertTrue(hook.received().isEmpty)
+    }
+
+    func testEndpointDownOpensTheBreakerThenRecovers() throws {
+        // A port nothing listens on, then a receiver started on it.
+        let probe = try PeerServer.webhook(secret: secret)
+        let port = probe.port
+        probe.stop()
+        let (_, driver, settings) = try processor(webhookPort: port)
+        let firstBatch = try deliver(driver, settings, [notification("a:sms", channel: .sms, to: "+8613800000001"), notification("b:sms", channel: .sms, to: "+8613800000002")])
+        XCTAssertEqual(firstBatch.map(\.status), [.retrying, .retrying])
+        // Two failures opened the breaker: the next message is not even tried.
+        let third = try deliver(driver, settings, [notification("c:sms", channel: .sms, to: "+8613800000003")])
+        XCTAssertEqual(third.map(\.status), [.retrying])
+        XCTAssertTrue(third[0].detail?.hasPrefix("breaker_open") ?? false, "\(third)")
+        let hook = try PeerServer.webhook(secret: secret, ["--port", "\(port)"])
+        // After the open period: one probe goes out, succeeds, and the breaker closes for the rest.
+        var statuses: [String: DeliveryRecord.Status] = [:]
+        for _ in 0..<6 {
+            for record in try retry(driver, settings, after: 11_000) { statuses[record.notificationID] = record.status }
+            if statuses.values.filter({ $0 == .sent }).count == 3 { break }
+        }
+        XCTAssertEqual(statuses, ["a:sms": .sent, "b:sms": .sent, "c:sms": .sent])
+        XCTAssertEqual(Set(hook.received().compactMap { $0["idempotency_key"] as? String }), ["a:sms", "b:sms", "c:sms"])
+    }
+
+    func testInAppGoesToTheInboxTopic() throws {
+        let (_, driver, settings) = try processor()
+        let n = notification("n5:in_app", channel: .inApp, to: "inbox")
+        let outputs = try driver.pipe(driver.record(topic: settings.notificationsTopic, key: "u1", value: n.encoded())) + driver.endBatch().outputs
+        XCTAssertEqual(outputs.filter { $0.topic == settings.inboxTopic }.map { String(decoding: $0.key!, as: UTF8.self) }, ["u1/n5:in_app"])
+        XCTAssertEqual(outputs.filter { $0.topic == settings.deliveriesTopic }.compactMap { DeliveryRecord.decode($0.value!)?.status }, [.sent])
+    }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""A real HTTP webhook receiver for Orbit's notification tests and demo.
+
+Checks each request's X-Orbit-Signature (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">) with the
+secret in $ORBIT_WEBHOOK_SECRET; a bad or missing signature is answered 401 and not recorded.
+Valid requests are appended as JSON lines to --out (idempotency key, path, the body). --fail-first N
+answers the first N valid requests with 500; --status CODE answers every request with CODE.
+Prints "ready <port>"; stops on SIGTERM.
+"""
+import argparse, hashlib, hmac, json, os, signal, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+lock = threading.Lock()
+state = {"fail_left": 0}
+
+
+def make_handler(args, secret):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            signature = self.headers.get("X-Orbit-Signature", "")
+            fields = dict(p.split("=", 1) for p in signature.split(",") if "=" in p)
+            expected = hmac.new(secret, f"{fields.get('t', '')}.".encode() + body, hashlib.sha256).hexdigest()
+            fresh = fields.get("t", "").isdigit() and abs(time.time() - int(fields["t"])) < 300
+            if not fresh or not hmac.compare_digest(expected, fields.get("v1", "")):
+                return self.answer(401, b"bad signature")
+            if args.status:
+                return self.answer(args.status, b"configured status")
+            with lock:
+                if state["fail_left"] > 0:
+                    state["fail_left"] -= 1
+                    return self.answer(500, b"try again")
+                with open(args.out, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"path": self.path, "idempotency_key": self.headers.get("Idempotency-Key"),
+                                        "body": json.loads(body)}, ensure_ascii=False) + "\n")
+            self.answer(200, b"ok")
+
+        def answer(self, code, text):
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+    return Handler
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--fail-first", type=int, default=0)
+    ap.add_argument("--status", type=int, default=0)
+    args = ap.parse_args()
+    state["fail_left"] = args.fail_first
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args, os.environ["ORBIT_WEBHOOK_SECRET"].encode()))
+    print(f"ready {server.server_address[1]}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
