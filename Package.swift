@@ -128,7 +128,7 @@ let package = Package(
         .executableTarget(
             name: "orbit",
             dependencies: [
-                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership",
+                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/CLI/orbit"
@@ -136,7 +136,7 @@ let package = Package(
         // Test helpers: child processes of the built services, topic readers, tiny HTTP client.
         .target(
             name: "OrbitTestSupport",
-            dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitContract"],
+            dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitNotify"],
             path: "Tests/OrbitTestSupport"
         ),
         .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract", "OrbitTestSupport"]),

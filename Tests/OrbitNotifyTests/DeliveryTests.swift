@@ -62,6 +62,44 @@ final class DeliveryTests: XCTestCase {
         XCTAssertEqual((mail["html"] as? String)?.trimmingCharacters(in: .newlines), "<p>html &amp; more</p>")
     }
 
+    func testSTARTTLSAndAUTH() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("orbit-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (cert, key) = (directory.appendingPathComponent("cert.pem").path, directory.appendingPathComponent("key.pem").path)
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        let smtp = try PeerServer.smtp(["--starttls", cert, key, "--auth", "orbit:s3cret"])
+        // Without STARTTLS the server refuses MAIL: a 5xx reply, permanent.
+        var (_, driver, settings) = try processor(smtpPort: smtp.port)
+        XCTAssertEqual(try deliver(driver, settings, [notification("plain:email", channel: .email, to: "ada@example.com")]).map(\.status), [.failed])
+        (_, driver, settings) = try processor(smtpPort: smtp.port) { s in
+            s.delivery.email?.startTLS = .required
+            s.delivery.email?.verifyCertificate = false  // a self-signed test certificate
+            s.delivery.email?.username = "orbit"
+            s.delivery.email?.password = "s3cret"
+        }
+        XCTAssertEqual(try deliver(driver, settings, [notification("tls:email", channel: .email, to: "ada@example.com")]).map(\.status), [.sent])
+        let mail = try XCTUnwrap(smtp.received().first)
+        XCTAssertEqual(mail["tls"] as? Bool, true)
+        XCTAssertEqual(mail["notification"] as? String, "tls:email")
+        // A wrong password is refused (aiosmtpd answers 535, or drops the TLS session): never sent.
+        (_, driver, settings) = try processor(smtpPort: smtp.port) { s in
+            s.delivery.email?.startTLS = .required
+            s.delivery.email?.verifyCertificate = false
+            s.delivery.email?.username = "orbit"
+            s.delivery.email?.password = "wrong"
+        }
+        let refused = try deliver(driver, settings, [notification("auth:email", channel: .email, to: "ada@example.com")])
+        XCTAssertEqual(refused.count, 1)
+        XCTAssertNotEqual(refused.first?.status, .sent, "\(refused)")
+        XCTAssertFalse(smtp.received().contains { ($0["notification"] as? String) == "auth:email" })
+    }
+
     func testTransientSMTPFailureIsRetriedAndDeliveredOnce() throws {
         let smtp = try PeerServer.smtp(["--fail-first", "1"])
         let (processor, driver, settings) = try processor(smtpPort: smtp.port)

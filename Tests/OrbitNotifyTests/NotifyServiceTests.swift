@@ -13,7 +13,7 @@ final class NotifyServiceTests: XCTestCase {
     let logger = Logger(label: "test.notify")
     let secret = "service-test-secret"
 
-    func notify(_ broker: LocalBroker, smtp: PeerServer, webhook: PeerServer) throws -> ServiceProcess {
+    func notify(_ broker: LocalBroker, smtp: LocalPeer, webhook: LocalPeer) throws -> ServiceProcess {
         var environment = LocalProfile.environment(bootstrap: broker.bootstrapServers)
         environment["ORBIT__SERVICE__HTTP_PORT"] = "0"
         environment["ORBIT__SERVICE__HTTP_HOST"] = "127.0.0.1"

@@ -36,10 +36,18 @@ struct DemoCommand: AsyncParsableCommand {
         let expectedBadTotal = expectedBad.values.reduce(0, +)
         Output.line("orbit demo: \(users) users, \(population.count) records (\(expectedValid.count) valid events, \(duplicates) re-sent duplicates, \(expectedBadTotal) bad records)")
 
-        let (broker, services) = try LocalStack.start(partitions: partitions, configDirectory: configDirectory, quiet: !verbose)
-        defer { LocalStack.stop(broker: broker, services: services) }
+        // No default quiet hours in the demo (it runs at any hour); some users set their own.
+        let stack = try LocalStack.start(partitions: partitions, configDirectory: configDirectory, quiet: !verbose, environment: ["ORBIT__NOTIFY__QUIET_HOURS": ""])
+        defer { stack.stop() }
+        let broker = stack.broker, services = stack.services
         let kafka = KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers])
         Output.line("orbit demo: local broker on \(broker.bootstrapServers); services started: \(ServiceProcesses.services.map(\.executable).joined(separator: ", "))")
+
+        // Contacts and preferences first, as a CRM would have them before users act; the
+        // notification service has read them before the events arrive.
+        let notify = NotifyDemo(kafka: kafka, stack: stack)
+        try notify.publishContacts(users: (0..<users).map { String(format: "u%06d", $0) }, now: Int64(Date().timeIntervalSince1970 * 1000))
+        _ = try eventuallyQuiet(timeout: timeout, notify.lag)
 
         let producer = try KafkaProducer(configuration: kafka, name: "orbit-demo", logger: Logger(label: "orbit.demo"))
         let batch = DeliveryBatch()
@@ -102,7 +110,13 @@ struct DemoCommand: AsyncParsableCommand {
         let membership = MembershipReport(ledger: points.records[OrbitTopics.pointsLedger] ?? [], accounts: points.records[OrbitTopics.memberAccounts] ?? [])
         membership.print()
 
-        var problems: [String] = []
+        // Notification: let it catch up with the triggers, run a campaign to loyal users, report.
+        _ = try eventuallyQuiet(timeout: timeout, notify.lag)
+        _ = try notify.startCampaign()
+        let notified = try eventuallyQuiet(timeout: timeout, notify.lag)
+        var problems: [String] = try notify.report()
+        if !notified { problems.append("timed out waiting for orbit-notify") }
+
         if !scored { problems.append("timed out waiting for the scorer") }
         if scoring.users != report.users { problems.append("profiles for \(scoring.users.count) users, but \(report.users.count) users have events") }
         if !membership.violations.isEmpty { problems.append("points ledger: \(membership.violations.count) violations, e.g. \(membership.violations[0])") }

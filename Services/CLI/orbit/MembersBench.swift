@@ -52,29 +52,9 @@ struct MembersBench: AsyncParsableCommand {
             settings.memberEventsTopic = "\(prefix)-events"
             settings.stateChangelogTopic = "\(prefix)-changelog"
             let pipelines = try MembershipService.makePipelines(runtime: runtime, settings: settings, logger: logger)
-            let stop = StopSignal()
-            let done = DispatchSemaphore(value: 0)
-            let started = ContinuousClock.now
-            let cpuBefore = ThreadCPU.seconds()
-            for pipeline in pipelines {
-                let box = UncheckedBox(pipeline)
-                Thread { try? box.value.run(until: stop); done.signal() }.start()
-            }
-            // Both stages join their groups first; time from the router's first record.
             // Pipelines come in pairs per stream thread: router, then ledger.
-            let routers = pipelines.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
-            let ledgers = pipelines.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
-            func ledgered() -> Int { ledgers.reduce(0) { $0 + $1.status.snapshot.recordsIn } }
-            while routers.allSatisfy({ $0.status.snapshot.recordsIn == 0 }) && ContinuousClock.now - started < .seconds(60) { usleep(1000) }
-            let first = ContinuousClock.now
-            while ledgered() < records.count {
-                if ContinuousClock.now - started > .seconds(600) { stop.set(); throw CLIError("timed out: \(ledgered()) of \(records.count)") }
-                usleep(2000)
-            }
-            let rate = Double(records.count) / (ContinuousClock.now - first).seconds
-            let cpu = (ThreadCPU.seconds() - cpuBefore) * 1e6 / Double(records.count)
-            stop.set()
-            for _ in pipelines { done.wait() }
+            let (rate, cpu) = try StagedBench.measure(pipelines, entry: pipelines.enumerated().filter { $0.offset % 2 == 0 }.map(\.element),
+                                                      exit: pipelines.enumerated().filter { $0.offset % 2 == 1 }.map(\.element), expected: records.count)
             Output.line(String(format: "  round %d members:          %8.0f events/s, %5.1f µs CPU per event (router and ledger together)", round, rate, cpu))
             bestRaw = max(bestRaw, raw)
             bestMembers = max(bestMembers, rate)

@@ -16,6 +16,7 @@ final class ServiceProcesses: @unchecked Sendable {
         ("ingest", "orbit-ingest", "ingest.yaml"),
         ("scorer", "orbit-scorer", "scoring.yaml"),
         ("members", "orbit-members", "membership.yaml"),
+        ("notify", "orbit-notify", "notify.yaml"),
     ]
 
     private let lock = NSLock()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OrbitKafka
+import OrbitNotify
 import OrbitRuntime
 
 struct UpCommand: AsyncParsableCommand {
@@ -13,24 +14,58 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Directory of the services' YAML configuration.") var configDirectory = "deploy/config"
 
     func run() async throws {
-        let (broker, services) = try LocalStack.start(partitions: partitions, configDirectory: configDirectory)
-        Output.line("orbit up: broker on \(broker.bootstrapServers); services: \(ServiceProcesses.services.map(\.name).joined(separator: ", ")). Ctrl-C stops everything.")
+        let stack = try LocalStack.start(partitions: partitions, configDirectory: configDirectory)
+        Output.line("orbit up: broker on \(stack.broker.bootstrapServers); services: \(ServiceProcesses.services.map(\.name).joined(separator: ", ")). Ctrl-C stops everything.")
+        if let mail = stack.mail, let gateway = stack.gateway {
+            Output.line("orbit up: e-mail goes to a local SMTP server on port \(mail.port) (received: \(mail.outputFile.path)); SMS and push webhooks to port \(gateway.port) (received: \(gateway.outputFile.path))")
+        }
         await Signals.wait()
         Output.line("orbit up: stopping")
-        LocalStack.stop(broker: broker, services: services)
+        stack.stop()
     }
 }
 
-/// The local broker plus every service as a child process.
-enum LocalStack {
-    static func start(partitions: Int, configDirectory: String, quiet: Bool = false) throws -> (LocalBroker, ServiceProcesses) {
+/// The local broker plus every service as a child process, and local stand-ins for the mail
+/// server and the SMS/push gateway (when `scripts/install-deps.sh` installed them).
+struct LocalStack {
+    let broker: LocalBroker
+    let services: ServiceProcesses
+    let mail: LocalPeer?
+    let gateway: LocalPeer?
+
+    /// The signing key of the local gateway's webhooks.
+    static let localWebhookSecret = "orbit-local-webhook-secret"
+
+    static func start(partitions: Int, configDirectory: String, quiet: Bool = false, environment extra: [String: String] = [:]) throws -> LocalStack {
+        let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        var mail: LocalPeer?
+        var gateway: LocalPeer?
+        if LocalPeer.isInstalled(root: root), FileManager.default.fileExists(atPath: root.appendingPathComponent("deploy/local/smtp_sink.py").path) {
+            let directory = root.appendingPathComponent(".orbit")
+            try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            mail = try LocalPeer.smtp(root: root, outputFile: directory.appendingPathComponent("mail-\(ProcessInfo.processInfo.processIdentifier).jsonl"))
+            gateway = try LocalPeer.webhook(root: root, secret: localWebhookSecret, outputFile: directory.appendingPathComponent("webhooks-\(ProcessInfo.processInfo.processIdentifier).jsonl"))
+        } else {
+            printError("orbit: no local mail server or gateway (run scripts/install-deps.sh): orbit-notify delivers to the configured endpoints")
+        }
         let broker = try LocalBroker.startOrbit(partitions: partitions)
         let services = ServiceProcesses()
         var environment = LocalProfile.environment(bootstrap: broker.bootstrapServers)
         environment["ORBIT__SERVICE__HTTP_PORT"] = environment["ORBIT__SERVICE__HTTP_PORT"] ?? "0"
         // Locally, thresholds and ageing are re-evaluated every few seconds rather than every minute.
-        environment["ORBIT__SCORING__EVALUATION_INTERVAL_SECONDS"] = ProcessInfo.processInfo.environment["ORBIT__SCORING__EVALUATION_INTERVAL_SECONDS"] ?? "2"
-        environment["ORBIT__MEMBERSHIP__EVALUATION_INTERVAL_SECONDS"] = ProcessInfo.processInfo.environment["ORBIT__MEMBERSHIP__EVALUATION_INTERVAL_SECONDS"] ?? "5"
+        let inherited = ProcessInfo.processInfo.environment
+        environment["ORBIT__SCORING__EVALUATION_INTERVAL_SECONDS"] = inherited["ORBIT__SCORING__EVALUATION_INTERVAL_SECONDS"] ?? "2"
+        environment["ORBIT__MEMBERSHIP__EVALUATION_INTERVAL_SECONDS"] = inherited["ORBIT__MEMBERSHIP__EVALUATION_INTERVAL_SECONDS"] ?? "5"
+        environment["ORBIT__NOTIFY__EVALUATION_INTERVAL_SECONDS"] = inherited["ORBIT__NOTIFY__EVALUATION_INTERVAL_SECONDS"] ?? "2"
+        if let mail, let gateway {
+            environment["ORBIT__DELIVERY__EMAIL__HOST"] = "127.0.0.1"
+            environment["ORBIT__DELIVERY__EMAIL__PORT"] = "\(mail.port)"
+            environment["ORBIT__DELIVERY__SMS__URL"] = "http://127.0.0.1:\(gateway.port)/sms"
+            environment["ORBIT__DELIVERY__PUSH__URL"] = "http://127.0.0.1:\(gateway.port)/push"
+            environment["ORBIT_WEBHOOK_SECRET"] = localWebhookSecret
+        }
+        environment.merge(extra) { _, new in new }
+        let stack = LocalStack(broker: broker, services: services, mail: mail, gateway: gateway)
         do {
             for service in ServiceProcesses.services {
                 let config = "\(configDirectory)/\(service.config)"
@@ -38,15 +73,17 @@ enum LocalStack {
                 try services.start(name: service.name, executable: service.executable, arguments: arguments, environment: environment, quiet: quiet)
             }
         } catch {
-            stop(broker: broker, services: services)
+            stack.stop()
             throw error
         }
-        return (broker, services)
+        return stack
     }
 
-    static func stop(broker: LocalBroker, services: ServiceProcesses) {
+    func stop() {
         services.stopAll()
         LocalBrokerAddress.remove()
         broker.stop()
+        mail?.stop()
+        gateway?.stop()
     }
 }

@@ -488,10 +488,7 @@ public enum MembershipService {
             let router = InputRouter<MemberInput>(
                 sources: [settings.eventsTopic: .event, settings.segmentChangesTopic: .segmentChange, settings.commandsTopic: .command, settings.internalTopic: .internal],
                 output: settings.inputsTopic, partitionCount: partitions, deadLetters: deadLetters)
-            let routerStage = StreamPipeline(
-                settings: .init(groupID: settings.groupID + "-router", inputTopics: router.inputTopics, runtime: runtime,
-                                transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, stage: "-router", thread: thread, of: runtime.streamThreads)),
-                processor: router, logger: logger)
+            let routerStage = router.stage(groupID: settings.groupID + "-router", runtime: runtime, thread: thread, logger: logger)
             let ledger = StreamPipeline(
                 settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime,
                                 transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),

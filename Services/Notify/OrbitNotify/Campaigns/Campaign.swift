@@ -86,8 +86,8 @@ public struct Campaign: Sendable, Equatable {
         self.conversionWindowMillis = conversionWindowMillis
     }
 
-    /// The experiment id a campaign enrols users under (its own, or `campaign:<id>`).
-    public var experimentID: String { experiment?.id ?? "campaign:\(id)" }
+    /// The experiment id a campaign enrols users under: `campaign:<id>`.
+    public var experimentID: String { "campaign:\(id)" }
 
     /// The command record: `{"schema_version":1,"command":"start","campaign":{...}}`.
     public func startCommand() -> [UInt8] {
@@ -122,7 +122,6 @@ public struct Campaign: Sendable, Equatable {
         w.field("experiment")
         if let experiment {
             w.beginObject()
-            w.field("id"); w.string(experiment.id)
             w.field("variants"); w.beginObject(); for v in experiment.variants { w.key(v.name); w.int(v.weight) }; w.endObject()
             w.field("holdout_percent"); w.int(experiment.holdoutPercent)
             w.endObject()
@@ -166,7 +165,7 @@ public struct Campaign: Sendable, Equatable {
         var experiment: Experiment?
         if case .object(let e)? = body["experiment"] {
             let variants = (e["variants"]?.objectValue?.members ?? []).compactMap { m in m.value.numberValue?.int64Value.map { (name: m.key, weight: Int($0)) } }
-            experiment = Experiment(id: e["id"]?.stringValue ?? "campaign:\(id)", variants: variants, holdoutPercent: Int(e["holdout_percent"]?.numberValue?.int64Value ?? 0),
+            experiment = Experiment(id: "campaign:\(id)", variants: variants, holdoutPercent: Int(e["holdout_percent"]?.numberValue?.int64Value ?? 0),
                                     conversionEvent: body["conversion_event"]?.stringValue ?? "purchase",
                                     conversionWindowMillis: (body["conversion_days"]?.numberValue?.int64Value ?? 7) * 86_400_000)
         }
@@ -196,11 +195,16 @@ public struct CampaignProgress: Sendable, Equatable {
         w.field("campaign"); w.string(campaign.id)
         w.field("partition"); w.int(Int(partition))
         w.field("state"); w.string(cancelled ? "cancelled" : ran ? "ran" : "scheduled")
+        writeCounters(&w)
+        w.endObject()
+        return w.bytes
+    }
+
+    /// `matched`, `sent`, `converted` and `suppressed` by reason (the record and the state share them).
+    func writeCounters(_ w: inout JSONWriter) {
         w.field("matched"); w.int(matched)
         w.field("sent"); w.int(sent)
         w.field("converted"); w.int(converted)
         w.field("suppressed"); w.beginObject(); for (k, v) in suppressed.sorted(by: { $0.key < $1.key }) { w.key(k); w.int(v) }; w.endObject()
-        w.endObject()
-        return w.bytes
     }
 }

@@ -454,17 +454,14 @@ public enum NotifyService {
                                      senders: ChannelSenders? = nil) throws -> [StreamPipeline] {
         // Every input, the merged stream and the state changelogs are co-partitioned by user id.
         let partitions = try CoPartitioning.check([settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic], kafka: runtime.kafka, logger: logger)
-        let deliveryPartitions = try CoPartitioning.check([settings.notificationsTopic, settings.retriesChangelogTopic], kafka: runtime.kafka, logger: logger)
-        _ = deliveryPartitions
+        // The outbox and the delivery stage's retry changelog too (partition N of one is the memory of N of the other).
+        _ = try CoPartitioning.check([settings.notificationsTopic, settings.retriesChangelogTopic], kafka: runtime.kafka, logger: logger)
         let deadLetters = DeadLetters(topic: settings.deadLettersTopic, service: runtime.serviceName)
         let senders = try senders ?? ChannelSenders(settings: settings.delivery, logger: logger)
         return (0..<runtime.streamThreads).flatMap { thread -> [StreamPipeline] in
             let router = InputRouter<NotifyInput>(sources: settings.sources, output: settings.inputsTopic, partitionCount: partitions,
                                                   deadLetters: deadLetters, broadcast: [.campaign])
-            let routerStage = StreamPipeline(
-                settings: .init(groupID: settings.groupID + "-router", inputTopics: router.inputTopics, runtime: runtime,
-                                transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, stage: "-router", thread: thread, of: runtime.streamThreads)),
-                processor: router, logger: logger)
+            let routerStage = router.stage(groupID: settings.groupID + "-router", runtime: runtime, thread: thread, logger: logger)
             let notify = StreamPipeline(
                 settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime,
                                 transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),

@@ -140,10 +140,7 @@ extension CampaignProgress: StateCodable {
         w.field("campaign"); campaign.writeBody(&w)
         w.field("cancelled"); w.bool(cancelled)
         w.field("ran"); w.bool(ran)
-        w.field("matched"); w.int(matched)
-        w.field("sent"); w.int(sent)
-        w.field("converted"); w.int(converted)
-        w.field("suppressed"); w.beginObject(); for (k, v) in suppressed.sorted(by: { $0.key < $1.key }) { w.key(k); w.int(v) }; w.endObject()
+        writeCounters(&w)
         w.endObject()
         return w.bytes
     }

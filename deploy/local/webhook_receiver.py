@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A real HTTP webhook receiver for Orbit's notification tests and demo.
+"""A real HTTP webhook receiver: the local stand-in for an SMS or push gateway in `orbit demo` and the tests.
 
 Checks each request's X-Orbit-Signature (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">) with the
 secret in $ORBIT_WEBHOOK_SECRET; a bad or missing signature is answered 401 and not recorded.
@@ -57,6 +57,8 @@ def main():
     state["fail_left"] = args.fail_first
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args, os.environ["ORBIT_WEBHOOK_SECRET"].encode()))
     print(f"ready {server.server_address[1]}", flush=True)
+    # A parent may start us from a thread that blocks signals (Swift's concurrency threads do).
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     server.serve_forever()
 

@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import OrbitContract
+import OrbitKafka
+import OrbitNotify
+import OrbitRuntime
+
+/// The notification part of `orbit demo`: contacts and preferences as another system would publish
+/// them, a campaign to loyal high-value users, and a report of what arrived where: at the local
+/// SMTP server, at the local gateway, in the inbox, per trigger, channel, locale and status.
+struct NotifyDemo {
+    let kafka: KafkaConfiguration
+    let stack: LocalStack
+
+    static let groups: [(group: String, topics: [String])] = [
+        ("orbit-notify-router", [OrbitTopics.validEvents, OrbitTopics.segmentChanges, OrbitTopics.memberEvents, OrbitTopics.pointsLedger, OrbitTopics.userProfiles,
+                                 OrbitTopics.memberAccounts, OrbitTopics.userContacts, OrbitTopics.userPreferences, OrbitTopics.userTags, OrbitTopics.notifyCommands]),
+        ("orbit-notify", [OrbitTopics.notifyInputs]),
+        ("orbit-notify-delivery", [OrbitTopics.notifications]),
+    ]
+
+    func lag() -> Int64 {
+        Self.groups.reduce(0) { $0 + ((try? consumerLag(kafka: kafka, group: $1.group, topics: $1.topics)) ?? 1) }
+    }
+
+    /// Contacts (every user; two in three with a phone; Chinese and English), preferences (half opted
+    /// in to marketing; one in eleven with quiet hours right now, to show deferral), tags.
+    func publishContacts(users: [String], now: Int64) throws {
+        let producer = try KafkaProducer(configuration: kafka, name: "orbit-demo-contacts", logger: Logger(label: "orbit.demo"))
+        defer { producer.close() }
+        let batch = DeliveryBatch()
+        let hour = Int(now / 3_600_000 % 24)
+        let quiet = String(format: "%02d:00-%02d:00", hour, (hour + 2) % 24)
+        for (i, user) in users.enumerated() {
+            let phone = i % 3 == 0 ? "" : #","phone":"+86138\#(String(format: "%08d", i))""#
+            let name = i % 2 == 0 ? "User \(i)" : "用户\(i)"
+            let contact = #"{"name":"\#(name)","email":"\#(user)@example.com","push_token":"push-\#(user)","locale":"\#(i % 2 == 0 ? "en" : "zh-CN")","time_zone":"UTC"\#(phone)}"#
+            try producer.send(ProducerRecord(topic: OrbitTopics.userContacts, key: user, value: Array(contact.utf8)), in: batch)
+            var preferences = #"{"categories":{"marketing":\#(i % 2 == 0),"lifecycle":\#(i % 2 == 0)}"#
+            if i % 11 == 0 { preferences += #","quiet_hours":"\#(quiet)""# }
+            try producer.send(ProducerRecord(topic: OrbitTopics.userPreferences, key: user, value: Array((preferences + "}").utf8)), in: batch)
+            if i % 4 == 0 { try producer.send(ProducerRecord(topic: OrbitTopics.userTags, key: user, value: Array(#"{"tags":["loyal"]}"#.utf8)), in: batch) }
+        }
+        try batch.waitForAll()
+    }
+
+    func startCampaign() throws -> Campaign {
+        var audience = AudienceFilter()
+        audience.tags = ["loyal"]
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let campaign = Campaign(id: "demo-loyal-double-points", category: "marketing", channels: [.email, .sms], template: "loyal_winback",
+                                startMillis: now, endMillis: now + 86_400_000, audience: audience,
+                                experiment: Experiment(id: "campaign:demo-loyal-double-points", variants: [("all", 1)], holdoutPercent: 20,
+                                                       conversionEvent: "purchase", conversionWindowMillis: 7 * 86_400_000))
+        let producer = try KafkaProducer(configuration: kafka, name: "orbit-demo-campaign", logger: Logger(label: "orbit.demo"))
+        defer { producer.close() }
+        let batch = DeliveryBatch()
+        try producer.send(ProducerRecord(topic: OrbitTopics.notifyCommands, key: campaign.id, value: campaign.startCommand()), in: batch)
+        try batch.waitForAll()
+        return campaign
+    }
+
+    /// Reads what happened and checks it: every notification on the outbox has a final status, and
+    /// every one `sent` is at its receiver (mail server, gateway or inbox) under its id.
+    func report() throws -> [String] {
+        let reader = try TopicReader(kafka: kafka, topics: [OrbitTopics.notifications, OrbitTopics.notificationDeliveries, OrbitTopics.userInbox,
+                                                            OrbitTopics.experimentOutcomes, OrbitTopics.campaignProgress])
+        try reader.readToEnd()
+        var outbox: [String: OutboxNotification] = [:]
+        for record in reader.records[OrbitTopics.notifications] ?? [] {
+            if let n = try? OutboxNotification.decode(record.value ?? []) { outbox[n.id] = n }
+        }
+        var latest: [String: DeliveryRecord] = [:]
+        var table: [String: Int] = [:]
+        for d in (reader.records[OrbitTopics.notificationDeliveries] ?? []).compactMap({ $0.value.flatMap(DeliveryRecord.decode) }) {
+            latest[d.notificationID] = d
+        }
+        for d in latest.values {
+            let locale = outbox[d.notificationID]?.locale ?? "-"
+            table["\(d.trigger)\t\(d.channel.rawValue)\t\(locale)\t\(d.status.rawValue)\(d.reason.map { " \($0)" } ?? "")", default: 0] += 1
+        }
+        print("== orbit-notify: \(OrbitTopics.notifications), \(OrbitTopics.notificationDeliveries) ==")
+        print("  \(outbox.count) notifications on the outbox; latest status of \(latest.count) ids")
+        print("  " + "trigger".padding(toLength: 36, withPad: " ", startingAt: 0) + "channel  locale  status                         count")
+        for (key, count) in table.sorted(by: { $0.key < $1.key }) {
+            let f = key.split(separator: "\t").map(String.init)
+            print("  " + f[0].padding(toLength: 36, withPad: " ", startingAt: 0) + f[1].padding(toLength: 9, withPad: " ", startingAt: 0)
+                  + f[2].padding(toLength: 8, withPad: " ", startingAt: 0) + f[3].padding(toLength: 31, withPad: " ", startingAt: 0) + String(count))
+        }
+        let mail = Set((stack.mail?.received() ?? []).compactMap { $0["notification"] as? String })
+        let hooks = Set((stack.gateway?.received() ?? []).compactMap { $0["idempotency_key"] as? String })
+        let inbox = Set((reader.records[OrbitTopics.userInbox] ?? []).compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } })
+        print("  arrived: \(mail.count) e-mails at the local SMTP server, \(hooks.count) webhooks at the local gateway, \(inbox.count) in-app messages in \(OrbitTopics.userInbox)")
+        print("  " + CampaignSummary(progress: reader.records[OrbitTopics.campaignProgress] ?? []).text())
+        for experiment in ExperimentReports.from(outcomes: reader.records[OrbitTopics.experimentOutcomes] ?? [], outbox: reader.records[OrbitTopics.notifications] ?? [],
+                                                 deliveries: reader.records[OrbitTopics.notificationDeliveries] ?? []) {
+            print(experiment.text(minimumEffect: 0.05).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        }
+        print("")
+        fflush(nil)
+
+        var problems: [String] = []
+        if outbox.isEmpty { problems.append("no notification reached \(OrbitTopics.notifications)") }
+        let unresolved = outbox.keys.filter { latest[$0].map { $0.status != .sent && $0.status != .failed } ?? true }
+        if !unresolved.isEmpty { problems.append("\(unresolved.count) notifications without a final delivery status, e.g. \(unresolved.sorted()[0])") }
+        for (id, n) in outbox where latest[id]?.status == .sent {
+            let arrived: Bool
+            switch n.channel {
+            case .email: arrived = stack.mail == nil || mail.contains(id)
+            case .sms, .push: arrived = stack.gateway == nil || hooks.contains(id)
+            case .inApp: arrived = inbox.contains("\(n.userID)/\(id)")
+            }
+            if !arrived { problems.append("\(id) is recorded sent but did not arrive"); break }
+        }
+        return problems
+    }
+}

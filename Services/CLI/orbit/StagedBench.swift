@@ -1,0 +1,33 @@
+import Foundation
+import OrbitRuntime
+
+/// Runs a service's pipelines (all its stages) on their own threads, as the service would, and
+/// measures them: the clock starts at the first record any `entry` pipeline reads (so group joins
+/// are left out) and stops when the `exit` pipelines have read `expected` records. Returns records
+/// per second and CPU microseconds per record (every thread of the process but the broker's).
+enum StagedBench {
+    static func measure(_ pipelines: [StreamPipeline], entry: [StreamPipeline], exit: [StreamPipeline], expected: Int) throws -> (rate: Double, cpuMicros: Double) {
+        let stop = StopSignal()
+        let done = DispatchSemaphore(value: 0)
+        let started = ContinuousClock.now
+        let cpuBefore = ThreadCPU.seconds()
+        for pipeline in pipelines {
+            let box = UncheckedBox(pipeline)
+            Thread { try? box.value.run(until: stop); done.signal() }.start()
+        }
+        defer {
+            stop.set()
+            for _ in pipelines { done.wait() }
+        }
+        func finished() -> Int { exit.reduce(0) { $0 + $1.status.snapshot.recordsIn } }
+        while entry.allSatisfy({ $0.status.snapshot.recordsIn == 0 }) && ContinuousClock.now - started < .seconds(60) { usleep(1000) }
+        let first = ContinuousClock.now
+        while finished() < expected {
+            if ContinuousClock.now - started > .seconds(600) { throw CLIError("timed out: \(finished()) of \(expected)") }
+            usleep(2000)
+        }
+        let rate = Double(expected) / (ContinuousClock.now - first).seconds
+        let cpu = (ThreadCPU.seconds() - cpuBefore) * 1e6 / Double(expected)
+        return (rate, cpu)
+    }
+}
