@@ -81,11 +81,11 @@ struct NotifyDemo {
         }
         print("== orbit-notify: \(OrbitTopics.notifications), \(OrbitTopics.notificationDeliveries) ==")
         print("  \(outbox.count) notifications on the outbox; latest status of \(latest.count) ids")
-        print("  " + "trigger".padding(toLength: 36, withPad: " ", startingAt: 0) + "channel  locale  status                         count")
+        print("  " + "trigger".padding(toLength: 36, withPad: " ", startingAt: 0) + "channel  locale  status                           count")
         for (key, count) in table.sorted(by: { $0.key < $1.key }) {
             let f = key.split(separator: "\t").map(String.init)
             print("  " + f[0].padding(toLength: 36, withPad: " ", startingAt: 0) + f[1].padding(toLength: 9, withPad: " ", startingAt: 0)
-                  + f[2].padding(toLength: 8, withPad: " ", startingAt: 0) + f[3].padding(toLength: 31, withPad: " ", startingAt: 0) + String(count))
+                  + f[2].padding(toLength: 8, withPad: " ", startingAt: 0) + f[3].padding(toLength: 33, withPad: " ", startingAt: 0) + String(count))
         }
         let mail = Set((stack.mail?.received() ?? []).compactMap { $0["notification"] as? String })
         let hooks = Set((stack.gateway?.received() ?? []).compactMap { $0["idempotency_key"] as? String })
