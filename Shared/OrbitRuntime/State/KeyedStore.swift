@@ -70,14 +70,19 @@ public final class KeyedStore<Value: StateCodable> {
     public func get(_ partition: Int32, _ key: String) throws(UnreadableState) -> Value? {
         if let value = cache[partition]?[key] { return value }
         guard let stored = bytes.get(partition, key) else { return nil }
-        let value: Value
+        let value = try decode(stored, partition, key)
+        cache[partition, default: [:]][key] = value
+        return value
+    }
+
+    /// Decodes stored bytes; bytes that do not decode are ``UnreadableState``.
+    @inlinable
+    func decode(_ stored: [UInt8], _ partition: Int32, _ key: String) throws(UnreadableState) -> Value {
         do {
-            value = try Value(stateBytes: stored)
+            return try Value(stateBytes: stored)
         } catch {
             throw UnreadableState(store: changelogTopic, partition: partition, key: key, reason: "\(error)")
         }
-        cache[partition, default: [:]][key] = value
-        return value
     }
 
     /// Applies one changelog record as restoring does (bytes as stored, decoded when first read).
@@ -102,17 +107,9 @@ public final class KeyedStore<Value: StateCodable> {
     @discardableResult
     public func update(_ partition: Int32, _ key: String, initial: () -> Value, _ body: (inout Value) -> Bool) throws(UnreadableState) -> Bool {
         var created = false
-        if cache[partition]?[key] == nil {
-            if let stored = bytes.get(partition, key) {
-                do {
-                    cache[partition, default: [:]][key] = try Value(stateBytes: stored)
-                } catch {
-                    throw UnreadableState(store: changelogTopic, partition: partition, key: key, reason: "\(error)")
-                }
-            } else {
-                cache[partition, default: [:]][key] = initial()
-                created = true
-            }
+        if try get(partition, key) == nil {  // decodes into the cache when stored
+            cache[partition, default: [:]][key] = initial()
+            created = true
         }
         let changedValue = body(&cache[partition]![key]!)
         if changedValue {
@@ -161,11 +158,7 @@ public final class KeyedStore<Value: StateCodable> {
             if let cached = cache[partition]?[key] {
                 try body(key, cached)
             } else if let stored = bytes.get(partition, key) {
-                let value: Value
-                do { value = try Value(stateBytes: stored) } catch {
-                    throw UnreadableState(store: changelogTopic, partition: partition, key: key, reason: "\(error)")
-                }
-                try body(key, value)
+                try body(key, try decode(stored, partition, key))
             }
         }
     }
