@@ -102,6 +102,58 @@ final class NotifyServiceTests: XCTestCase {
         XCTAssertEqual(try service.terminate(), 0)
     }
 
+    /// Two orbit-notify instances in one group share the partitions; one is killed with SIGKILL
+    /// mid-run and the other takes its partitions over. Every notification still reaches its
+    /// receiver, and a repeat carries the same id.
+    func testTwoInstancesShareThePartitionsAndTheSurvivorFinishesTheKilledOnesWork() throws {
+        let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics(partitions: 8))
+        defer { broker.stop() }
+        let smtp = try PeerServer.smtp()
+        let webhook = try PeerServer.webhook(secret: secret)
+        let users = (0..<6_000).map { "s\($0)" }
+        let withEmail = users.filter { Int($0.dropFirst())! % 10 == 0 }
+        try publish(withEmail.map { record(OrbitTopics.userContacts, $0, #"{"email":"\#($0)@example.com"}"#) }, to: broker)
+        let inbox = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.userInbox])
+        func inboxed() throws -> Int {
+            try inbox.drain(for: 0.1)
+            return Set(inbox.records[OrbitTopics.userInbox]!.map(\.key)).count
+        }
+        let doomed = try notify(broker, smtp: smtp, webhook: webhook)
+        let survivor = try notify(broker, smtp: smtp, webhook: webhook)
+        let ports = (try doomed.httpPort(), try survivor.httpPort())
+        func inputPartitions(_ port: Int) -> Set<String> {
+            Set(HTTPProbe.assignedPartitions(port: port).filter { $0.hasPrefix(OrbitTopics.notifyInputs + "/") })
+        }
+        XCTAssertTrue(try eventually(timeout: 60, interval: 0.2) {
+            let (a, b) = (inputPartitions(ports.0), inputPartitions(ports.1))
+            return !a.isEmpty && !b.isEmpty && a.isDisjoint(with: b) && a.count + b.count == 8
+        }, "the two instances split the 8 input partitions: \(inputPartitions(ports.0)) and \(inputPartitions(ports.1))")
+        try waitUntilRouted([OrbitTopics.userContacts], broker)
+
+        try publish(users[0..<3000].enumerated().map { signup($0.element, $0.offset) }, to: broker)
+        XCTAssertTrue(try eventually(timeout: 120, interval: 0.2) { try inboxed() >= 1500 }, "progress before the kill")
+        doomed.killHard()
+        try publish(users[3000...].enumerated().map { signup($0.element, 3000 + $0.offset) }, to: broker)
+        XCTAssertTrue(try eventually(timeout: 60, interval: 0.5) { inputPartitions(ports.1).count == 8 },
+                      "the survivor holds every input partition: \(inputPartitions(ports.1))")
+
+        let delivered = try eventually(timeout: 240, interval: 1) {
+            try inboxed() >= users.count && Set(smtp.received().compactMap { $0["notification"] as? String }).count >= withEmail.count
+        }
+        XCTAssertTrue(delivered, "mail \(Set(smtp.received().compactMap { $0["notification"] as? String }).count), inbox \((try? inboxed()) ?? -1)")
+        let mail = smtp.received()
+        XCTAssertEqual(Set(mail.compactMap { $0["notification"] as? String }), Set(withEmail.map { "welcome:signup-\($0):email" }))
+        var messageIDs: [String: Set<String>] = [:]
+        for m in mail { messageIDs[m["notification"] as! String, default: []].insert(m["message_id"] as! String) }
+        XCTAssertTrue(messageIDs.values.allSatisfy { $0.count == 1 }, "a repeated mail carries the first one's Message-ID")
+        // Inbox keys are `user/notification id`: every user has its welcome message.
+        let inboxUsers = Set(inbox.records[OrbitTopics.userInbox]!.map { String(decoding: $0.key ?? [], as: UTF8.self).split(separator: "/")[0] })
+        XCTAssertEqual(inboxUsers.count, users.count)
+        XCTAssertTrue(inboxUsers.isSubset(of: Set(users.map { Substring($0) })))
+        print("notify scale-out test: \(mail.count) mails for \(withEmail.count) ids, \(inbox.records[OrbitTopics.userInbox]!.count) inbox records for \(users.count) users")
+        XCTAssertEqual(try survivor.terminate(), 0)
+    }
+
     /// 20,000 sign-ups trigger 22,000 notifications (in-app for everyone, e-mail for the 2,000 with
     /// an address) while orbit-notify is killed three times: every notification reaches its receiver
     /// at least once, and repeats carry the same id.

@@ -21,6 +21,9 @@ public struct RuntimeSettings: Sendable {
     public var serviceName: String
     /// Port of `/metrics` and `/health`; 0 picks a free one (logged at start).
     public var httpPort: Int
+    /// Ports tried from `httpPort` upwards when it is taken: replicas sharing one network namespace
+    /// (host networking) each find their own, and a static scrape list of that range finds them.
+    public var httpPortAttempts: Int = 1
     public var httpHost: String
     public var logLevel: String
     public var logFormat: LogFormat
@@ -72,9 +75,10 @@ public struct RuntimeSettings: Sendable {
     /// local broker's address file (written by `orbit broker`), so a developer needs no settings.
     public init(document: ConfigDocument, defaultServiceName: String, defaultHTTPPort: Int) throws(ConfigError) {
         let service = document.section("service")
-        try service.rejectUnknownKeys(["name", "http_port", "http_host", "log_level", "log_format"])
+        try service.rejectUnknownKeys(["name", "http_port", "http_port_attempts", "http_host", "log_level", "log_format"])
         serviceName = try service.string("name", default: defaultServiceName)
         httpPort = try service.int("http_port", default: defaultHTTPPort, range: 0...65535)
+        httpPortAttempts = try service.int("http_port_attempts", default: 1, range: 1...1000)
         httpHost = try service.string("http_host", default: "0.0.0.0")
         logLevel = try service.string("log_level", default: "info")
         guard Self.logLevels.contains(logLevel) else {

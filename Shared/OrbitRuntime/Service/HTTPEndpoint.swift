@@ -29,26 +29,35 @@ public final class HTTPEndpoint: Sendable {
     private let stopped = StopFlagAtomic()
 
     /// Binds at once (so a port clash fails start-up, not later) and serves on a background thread.
-    public init(host: String, port: Int, logger: Logger, handler: @escaping Handler) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+    /// With `attempts` > 1 a taken port moves on to the next one, up to `port + attempts - 1`.
+    public init(host: String, port: Int, attempts: Int = 1, logger: Logger, handler: @escaping Handler) throws {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-            close(fd)
             throw ConfigError(file: "(settings)", line: nil, field: "service.http_host", message: "\(host) is not an IPv4 address")
         }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 64) == 0 else {
+        var candidate = port
+        var listening: Int32 = -1
+        while true {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+            var yes: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+            address.sin_port = in_port_t(UInt16(candidate).bigEndian)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if bound == 0, listen(fd, 64) == 0 { listening = fd; break }
             let code = errno
             close(fd)
-            throw ConfigError(file: "(settings)", line: nil, field: "service.http_port", message: "cannot listen on \(host):\(port): \(String(cString: strerror(code)))")
+            if code == EADDRINUSE, port != 0, candidate < min(port + attempts - 1, 65535) {
+                candidate += 1
+                continue
+            }
+            let tried = candidate == port ? "\(port)" : "\(port)-\(candidate)"
+            throw ConfigError(file: "(settings)", line: nil, field: "service.http_port", message: "cannot listen on \(host):\(tried): \(String(cString: strerror(code)))")
         }
+        let fd = listening
         var actual = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &actual) {

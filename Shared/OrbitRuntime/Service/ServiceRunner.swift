@@ -23,7 +23,7 @@ public enum ServiceRunner {
     /// Several pipelines in one process (a service made of stages); `/health` reports them together.
     public static func run(_ pipelines: [StreamPipeline], settings: RuntimeSettings, registry: PrometheusCollectorRegistry, logger: Logger) async throws {
         let statuses = pipelines.map(\.status)
-        let endpoint = try HTTPEndpoint(host: settings.httpHost, port: settings.httpPort, logger: logger) { path in
+        let endpoint = try HTTPEndpoint(host: settings.httpHost, port: settings.httpPort, attempts: settings.httpPortAttempts, logger: logger) { path in
             switch path {
             case "/metrics":
                 var buffer: [UInt8] = []
