@@ -215,6 +215,16 @@ public final class KafkaConsumer: @unchecked Sendable {
         return (low, high)
     }
 
+    /// The partition's first and next offsets as the last fetch response gave them: no broker call,
+    /// nil before this consumer has fetched from it.
+    public func cachedWatermarks(_ partition: TopicPartition) -> (low: Int64, high: Int64)? {
+        var low: Int64 = -1
+        var high: Int64 = -1
+        let err = rd_kafka_get_watermark_offsets(handle, partition.topic, partition.partition, &low, &high)
+        guard err.isOK, high >= 0 else { return nil }
+        return (low, high)
+    }
+
     /// The number of partitions of a topic, from the cluster's metadata.
     public func partitionCount(of topic: String, timeout: Duration = .seconds(10)) throws(KafkaError) -> Int {
         try KafkaMetadata.partitionCount(handle: handle, topic: topic, timeout: timeout)

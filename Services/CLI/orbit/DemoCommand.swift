@@ -19,6 +19,13 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for the services to catch up.") var timeout: Double = 180
     @Option(help: "Directory of the services' YAML configuration.") var configDirectory = "deploy/config"
     @Flag(help: "Show the services' logs.") var verbose = false
+    @Flag(help: "Check a stack that already runs (docker-compose, or `orbit up` elsewhere) instead of starting one: publish as an outside system would, then check every service's output.")
+    var attach = false
+    @Option(help: "With --attach: run the local SMTP server on this port, where the stack's orbit-notify delivers mail, and check arrivals there.")
+    var mailPort: Int?
+    @Option(help: "With --attach: run the local webhook gateway (SMS, push) on this port and check arrivals there.")
+    var gatewayPort: Int?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
         let started = Date()
@@ -36,16 +43,15 @@ struct DemoCommand: AsyncParsableCommand {
         let expectedBadTotal = expectedBad.values.reduce(0, +)
         Output.line("orbit demo: \(users) users, \(population.count) records (\(expectedValid.count) valid events, \(duplicates) re-sent duplicates, \(expectedBadTotal) bad records)")
 
-        // No default quiet hours in the demo (it runs at any hour); some users set their own.
-        let stack = try LocalStack.start(partitions: partitions, configDirectory: configDirectory, quiet: !verbose, environment: ["ORBIT__NOTIFY__QUIET_HOURS": ""])
-        defer { stack.stop() }
-        let broker = stack.broker, services = stack.services
-        let kafka = KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers])
-        Output.line("orbit demo: local broker on \(broker.bootstrapServers); services started: \(ServiceProcesses.services.map(\.executable).joined(separator: ", "))")
+        let target = try attach ? DemoTarget.attached(connection: connection, mailPort: mailPort, gatewayPort: gatewayPort)
+                                : DemoTarget.local(partitions: partitions, configDirectory: configDirectory, verbose: verbose)
+        defer { target.stop() }
+        let kafka = target.kafka
+        Output.line("orbit demo: \(target.description)")
 
         // Contacts and preferences first, as a CRM would have them before users act; the
         // notification service has read them before the events arrive.
-        let notify = NotifyDemo(kafka: kafka, stack: stack)
+        let notify = NotifyDemo(kafka: kafka, mail: target.mail, gateway: target.gateway)
         try notify.publishContacts(users: (0..<users).map { String(format: "u%06d", $0) }, now: Int64(Date().timeIntervalSince1970 * 1000))
         _ = try eventuallyQuiet(timeout: timeout, notify.lag)
 
@@ -61,7 +67,7 @@ struct DemoCommand: AsyncParsableCommand {
 
         let collector = try TopicReader(kafka: kafka, topics: [OrbitTopics.validEvents, OrbitTopics.deadLetters])
         let complete = try collector.read(timeout: timeout) { records in
-            if let failed = services.exited.first { printError("orbit demo: \(failed.name) exited with status \(failed.status)"); return true }
+            if let failed = target.exited() { printError("orbit demo: \(failed.name) exited with status \(failed.status)"); return true }
             return records[OrbitTopics.validEvents, default: []].count >= expectedValid.count
                 && records[OrbitTopics.deadLetters, default: []].count >= expectedBadTotal
         }

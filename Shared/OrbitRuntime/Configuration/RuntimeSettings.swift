@@ -48,7 +48,8 @@ public struct RuntimeSettings: Sendable {
     /// Fills in `bootstrap.servers` from the local broker's address file when the configuration
     /// has none. Called after every other setting is validated, so a typo is reported first.
     public mutating func resolveBootstrapServers() throws(ConfigError) {
-        guard kafka["bootstrap.servers"] == nil else { return }
+        // Empty counts as unset, so an override file can hand a service back to the address file.
+        if let servers = kafka["bootstrap.servers"], !servers.isEmpty { return }
         guard let local = LocalBrokerAddress.read() else {
             throw ConfigError(file: configurationFile, line: nil, field: "kafka.bootstrap.servers",
                               message: "is required (or start `orbit broker`, which writes \(LocalBrokerAddress.path))")

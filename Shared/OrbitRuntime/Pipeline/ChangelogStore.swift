@@ -73,6 +73,9 @@ public final class ChangelogStore {
         let elapsed = ContinuousClock.now - started
         Metrics.Timer(label: "orbit_state_restore_duration_seconds", dimensions: [("store", changelogTopic)], preferredDisplayUnit: .seconds)
             .recordNanoseconds(elapsed.nanoseconds)
+        // Restore progress on the dashboards: changelog records read and partitions restored.
+        Counter(label: "orbit_state_restored_records_total", dimensions: [("store", changelogTopic)]).increment(by: records)
+        Counter(label: "orbit_state_restored_partitions_total", dimensions: [("store", changelogTopic)]).increment(by: numbers.count)
         logger.info("restored \(numbers.map { count($0) }.reduce(0, +)) \(noun) of partitions \(numbers) from \(records) changelog records in \(elapsed)")
         return numbers
     }

@@ -12,6 +12,11 @@ public struct DeadLetters: Sendable {
     public init(topic: String, service: String) {
         self.topic = topic
         self.service = service
+        // The codes every service's own dead letters can carry exist from the start, at 0, so a
+        // dashboard shows "none" rather than no data.
+        for code in [RejectionCode.undecodableRecord, .missingKey] {
+            _ = Counter(label: "orbit_dead_letters_total", dimensions: [("service", service), ("code", code.rawValue)])
+        }
     }
 
     /// The dead letter for `input`, keyed like it.

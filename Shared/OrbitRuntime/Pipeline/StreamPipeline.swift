@@ -78,6 +78,7 @@ public final class StreamPipeline: RebalanceListener {
     private let recordsOut: Counter
     private let batchTimer: Metrics.Timer
     private let assignedGauge: Gauge
+    private var lag: ConsumerLagGauges
 
     public init(settings: Settings, processor: any RecordProcessor, logger: Logger, status: PipelineStatus = PipelineStatus()) {
         self.settings = settings
@@ -89,6 +90,7 @@ public final class StreamPipeline: RebalanceListener {
         recordsOut = Counter(label: "orbit_pipeline_records_out_total", dimensions: [("service", service)])
         batchTimer = Metrics.Timer(label: "orbit_pipeline_batch_duration_seconds", dimensions: [("service", service)], preferredDisplayUnit: .seconds)
         assignedGauge = Gauge(label: "orbit_pipeline_assigned_partitions", dimensions: [("service", service)])
+        lag = ConsumerLagGauges(group: settings.groupID)
     }
 
     /// Runs until `stop` is set, then finishes the batch, commits, leaves the group and returns.
@@ -150,6 +152,7 @@ public final class StreamPipeline: RebalanceListener {
                 lastHealthCheck = now
                 let health = consumer.health
                 if status.snapshot.kafka != health { status.update { $0.kafka = health } }
+                lag.update(consumer, assigned: status.snapshot.assigned)
             }
             if let interval = settings.punctuationInterval, now - lastPunctuation >= interval {
                 lastPunctuation = now
@@ -292,6 +295,7 @@ public final class StreamPipeline: RebalanceListener {
             callbackFailure = callbackFailure ?? error
         }
         processor.partitionsRevoked(partitions)
+        lag.revoked(partitions)
         updateAssignment(removing: partitions)
     }
 

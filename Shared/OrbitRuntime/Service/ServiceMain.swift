@@ -27,6 +27,7 @@ public enum ServiceMain {
         HeapTuning.apply(environment: environment)
         var path = environment["ORBIT_CONFIG"]
         var explicit = path != nil
+        var checkOnly = false
         var index = 1
         while index < arguments.count {
             switch arguments[index] {
@@ -34,8 +35,11 @@ public enum ServiceMain {
                 path = arguments[index + 1]
                 explicit = true
                 index += 2
+            case "--check-config":
+                checkOnly = true
+                index += 1
             case "--help", "-h":
-                print("usage: \(name) [--config FILE]\n  FILE defaults to \(defaultConfig); ORBIT__SECTION__KEY=value overrides any setting.")
+                print("usage: \(name) [--config FILE] [--check-config]\n  FILE defaults to \(defaultConfig); ORBIT__SECTION__KEY=value overrides any setting.\n  --check-config: validate the file and the environment's overrides, then exit (0: valid, 78: not), without contacting Kafka.")
                 return 0
             default:
                 FileHandle.standardError.write(Data("\(name): unknown argument \(arguments[index]) (see --help)\n".utf8))
@@ -56,6 +60,10 @@ public enum ServiceMain {
             }
             runtime = try RuntimeSettings(document: document, defaultServiceName: name, defaultHTTPPort: defaultHTTPPort)
             service = try readSettings(document)
+            if checkOnly {
+                print("\(name): configuration OK (\(document.file))")
+                return 0
+            }
             try runtime.resolveBootstrapServers()
         } catch {
             FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))

@@ -24,6 +24,7 @@ public final class MembershipProcessor: RecordProcessor {
     let deadLetters: DeadLetters
 
     private let entriesCounter = Counter(label: "orbit_members_ledger_entries_total")
+    private let pointsFlows = PointsFlowCounters()
     private let rejectedCommands = Counter(label: "orbit_members_commands_rejected_total")
     private let replays = Counter(label: "orbit_members_replays_skipped_total")
 
@@ -45,6 +46,8 @@ public final class MembershipProcessor: RecordProcessor {
 
     public func partitionsRevoked(_ partitions: [TopicPartition]) {
         store.drop(partitions, of: settings.inputsTopic)
+        let census = LevelCensus(levels: policy.levels.levels.map(\.name))
+        for partition in partitions where partition.topic == settings.inputsTopic { census.record([:], partition: partition.partition) }
     }
 
     // MARK: Records
@@ -130,6 +133,7 @@ public final class MembershipProcessor: RecordProcessor {
         }
         outputs.append(contentsOf: out.records)
         entriesCounter.increment(by: out.entries)
+        pointsFlows.count(out.flows)
         state.lastInputMillis = max(state.lastInputMillis, recordTime)
         return true
     }
@@ -311,8 +315,11 @@ public final class MembershipProcessor: RecordProcessor {
     public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
         let time = context.nowMillis
         let interval = max(1, Int64(settings.evaluationInterval.components.seconds) * 1000)
+        let census = LevelCensus(levels: policy.levels.levels.map(\.name))
         for partition in store.ownedPartitions {
+            var levels: [String: Int] = [:]
             try store.forEach(partition) { key, state in
+                levels[state.level.level, default: 0] += 1
                 var probe = state
                 var out = Outputs(userID: key, settings: settings)
                 Self.clockTick(&probe, at: time, policy: policy, out: &out)
@@ -321,6 +328,7 @@ public final class MembershipProcessor: RecordProcessor {
                 tick.internalMessage(to: key, InternalMessage(kind: .clockTick, key: "tick:\(key):\(time / interval)", points: 0, from: key, rule: nil, reason: "", time: time))
                 outputs.append(contentsOf: tick.records)
             }
+            census.record(levels, partition: partition)
         }
     }
 
@@ -366,6 +374,8 @@ struct Outputs {
     let settings: MembershipSettings
     var records: [ProducerRecord] = []
     var entries = 0
+    /// Kind and points of each entry, for the points-flow counters.
+    var flows: [(PointsLedgerEntry.Kind, Int64)] = []
 
     init(userID: String, settings: MembershipSettings) {
         self.userID = userID
@@ -374,6 +384,7 @@ struct Outputs {
 
     mutating func entry(_ e: PointsLedgerEntry) {
         entries += 1
+        flows.append((e.kind, e.points))
         records.append(ProducerRecord(topic: settings.ledgerTopic, key: Array(userID.utf8), value: Self.ledger(e)))
     }
 

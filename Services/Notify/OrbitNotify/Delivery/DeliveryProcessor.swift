@@ -165,6 +165,7 @@ public final class DeliveryProcessor: RecordProcessor {
         for (index, item) in items.enumerated() {
             let n = item.notification
             func record(_ status: DeliveryRecord.Status, _ reason: String?, _ detail: String?) {
+                NotifyMetrics.delivery(channel: n.channel, status: status)
                 outputs.append(ProducerRecord(topic: settings.deliveriesTopic, key: Array(n.userID.utf8),
                                               value: DeliveryRecord(notificationID: n.id, userID: n.userID, trigger: n.trigger, channel: n.channel, status: status,
                                                                     reason: reason, attempt: item.attempt, timeMillis: now, detail: detail).encoded()))

@@ -420,10 +420,12 @@ struct Emitter {
     }
 
     mutating func delivery(_ d: DeliveryRecord) {
+        NotifyMetrics.delivery(channel: d.channel, status: d.status)
         records.append(ProducerRecord(topic: settings.deliveriesTopic, key: Array(d.userID.utf8), value: d.encoded()))
     }
 
     mutating func outcome(experiment: String, variant: String, userID: String, kind: String, time: Int64) {
+        NotifyMetrics.experiment(experiment, variant: variant, outcome: kind)
         var w = JSONWriter()
         w.beginObject()
         w.field("schema_version"); w.int(1)

@@ -40,6 +40,7 @@ public final class ScoringProcessor: RecordProcessor {
     private let duplicatesSkipped = Counter(label: "orbit_scorer_replays_skipped_total")
     private let forwarded = Counter(label: "orbit_scorer_events_forwarded_total")
     private let usersGauge = Gauge(label: "orbit_scorer_users")
+    private let census = PopulationCensus()
 
     /// - Parameters:
     ///   - partitionCount: the input's partition count (``CoPartitioning/check(_:kafka:logger:)``).
@@ -65,6 +66,7 @@ public final class ScoringProcessor: RecordProcessor {
 
     public func partitionsRevoked(_ partitions: [TopicPartition]) {
         store.drop(partitions, of: settings.inputTopic)
+        for partition in partitions where partition.topic == settings.inputTopic { census.revoked(partition.partition) }
         usersGauge.record(store.count)
     }
 
@@ -158,10 +160,13 @@ public final class ScoringProcessor: RecordProcessor {
         // 1. Publish this instance's partitions' distributions.
         for partition in store.ownedPartitions {
             var partitionSketches = PopulationSketches()
+            var counts = PopulationCensus.Counts()
             try store.forEach(partition) { _, state in
                 let window = state.window(today: day, days: settings.policy.rfmWindowDays)
                 partitionSketches.add(values: RFMValues(recencyDays: state.lastPurchaseDay.map { Int(max(0, day - $0)) }, frequency: window.purchases, monetaryMinor: window.netMinor))
+                counts.add(state)
             }
+            census.record(counts, partition: partition)
             outputs.append(ProducerRecord(topic: settings.sketchesTopic, key: Array("partition-\(partition)".utf8), value: partitionSketches.encoded()))
         }
         // 2. Apply the global thresholds from everyone's sketches (the table the pipeline feeds).
