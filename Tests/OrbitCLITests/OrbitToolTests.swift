@@ -116,6 +116,34 @@ final class OrbitToolTests: XCTestCase {
         XCTAssertTrue(failing.output.contains { $0.contains("line 3") }, failing.output.joined(separator: "\n"))
     }
 
+    /// Fit CDNOW, then score it: analysts can compare each customer's numbers with their own
+    /// tools. Customer 1 (x = 2, t_x = 30.43, T = 38.86 weeks) expects 1.226 purchases in the next
+    /// 39 weeks in Fader, Hardie and Lee (2005).
+    func testModelScorePrintsEveryCustomersAliveProbabilityExpectedPurchasesAndCLV() throws {
+        let csv = ServiceProcess.repositoryRoot.appendingPathComponent("Tests/OrbitScoringTests/Fixtures/cdnow_customers_summary_with_transactions.csv")
+        let model = home.appendingPathComponent("model.yaml")
+        XCTAssertEqual(finish(try orbit(["model", "fit", "--csv", csv.path, "--write", model.path])), 0)
+        let scores = home.appendingPathComponent("scores.csv")
+        let score = try orbit(["model", "score", "--csv", csv.path, "--model", model.path, "--horizon-days", "273", "--output", scores.path])
+        XCTAssertEqual(finish(score), 0, score.output.joined(separator: "\n"))
+        let lines = try String(contentsOf: scores, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first, "id,frequency,recency,T,monetary_value,p_alive,expected_purchases_273d,expected_order_value,clv_12m")
+        XCTAssertEqual(lines.count, 1 + 2357)
+        let first = lines[1].split(separator: ",").map(String.init)
+        XCTAssertEqual(first[0], "1")
+        XCTAssertEqual(Double(first[6])!, 1.226, accuracy: 0.01)
+        let rows = lines.dropFirst().map { $0.split(separator: ",").map { Double($0)! } }
+        XCTAssertTrue(rows.allSatisfy { (0...1).contains($0[5]) && $0[6] >= 0 && $0[7] > 0 && $0[8] >= 0 })
+        // Customers without repeat purchases are alive with probability 1 under BG/NBD.
+        XCTAssertTrue(rows.filter { $0[1] == 0 }.allSatisfy { $0[5] == 1 })
+
+        let bad = home.appendingPathComponent("bad.csv")
+        try "frequency,recency,T\n1,5,3\n".write(to: bad, atomically: true, encoding: .utf8)
+        let failing = try orbit(["model", "score", "--csv", bad.path, "--model", model.path])
+        XCTAssertNotEqual(finish(failing), 0)
+        XCTAssertTrue(failing.output.contains { $0.contains("line 2") && $0.contains("recency cannot exceed T") }, failing.output.joined(separator: "\n"))
+    }
+
     func testPublishWithoutABrokerFailsWithAClearMessage() throws {
         let events = home.appendingPathComponent("e.jsonl")
         try "{}\n".write(to: events, atomically: true, encoding: .utf8)

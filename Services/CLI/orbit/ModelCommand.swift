@@ -8,7 +8,7 @@ struct ModelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "The churn models (BG/NBD purchases, Gamma-Gamma spend).",
-        subcommands: [Fit.self]
+        subcommands: [Fit.self, Score.self]
     )
 
     struct Fit: AsyncParsableCommand {
@@ -81,6 +81,60 @@ struct ModelCommand: AsyncParsableCommand {
             return latest.values.compactMap { bytes in
                 guard !bytes.isEmpty, let state = try? UserState(decoding: bytes) else { return nil }
                 return evaluator.history(state, today: today)
+            }
+        }
+    }
+
+    struct Score: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score customer histories with the configured models: P(alive), expected purchases over a horizon, expected order value and CLV, as CSV.",
+            discussion: """
+            Reads the same CSV as `model fit` (frequency,recency,T[,monetary_value], an optional id column) in the model file's \
+            time unit unless --time-unit-days says otherwise, and prints one CSV row per customer, in input order, so analysts can \
+            check Orbit's numbers against their own tools (lifetimes' conditional_probability_alive, \
+            conditional_expected_number_of_purchases_up_to_time, conditional_expected_average_profit, customer_lifetime_value).
+            """
+        )
+
+        @Option(help: "CSV file of customer histories.") var csv: String
+        @Option(help: "The model file (BG/NBD, Gamma-Gamma, time unit, CLV settings).") var model = "deploy/config/scoring-model.yaml"
+        @Option(help: "Days per time unit of the CSV (default: the model file's unit).") var timeUnitDays: Double?
+        @Option(help: "Horizon of the expected purchases, in days.") var horizonDays: Double = 90
+        @Option(help: "CLV horizon in months (default: the model file's).") var months: Int?
+        @Option(help: "Write the CSV here instead of standard output.") var output: String?
+
+        func run() async throws {
+            var policy = ScoringPolicy()
+            do { try ModelFile.load(path: model, into: &policy) } catch { throw ValidationError("\(error)") }
+            guard let text = try? String(contentsOfFile: csv, encoding: .utf8) else { throw ValidationError("cannot read \(csv)") }
+            let rows: [(id: String?, history: CustomerHistory)]
+            do { rows = try CustomerHistoryCSV.parseRows(text) } catch { throw ValidationError("\(csv): \(error)") }
+            guard horizonDays >= 0, horizonDays.isFinite else { throw ValidationError("--horizon-days must be >= 0") }
+            let unit = policy.modelTimeUnitDays
+            let scale = (timeUnitDays ?? unit) / unit  // CSV units -> model units
+            let clv = LifetimeValue(purchases: policy.purchaseModel, spend: policy.spendModel, margin: policy.clvMargin, annualDiscountRate: policy.clvAnnualDiscountRate)
+            let clvMonths = months ?? policy.clvMonths
+            let horizon = Int(horizonDays.rounded())
+            var out = "id,frequency,recency,T,monetary_value,p_alive,expected_purchases_\(horizon)d,expected_order_value,clv_\(clvMonths)m\n"
+            func number(_ value: Double) -> String { String(format: "%.6f", value) }
+            for (index, row) in rows.enumerated() {
+                let h = row.history
+                let c = CustomerHistory(frequency: h.frequency, recency: h.recency * scale, age: h.age * scale, monetaryValue: h.monetaryValue)
+                let fields = [
+                    row.id ?? String(index + 1),
+                    String(format: "%g", h.frequency), String(format: "%g", h.recency), String(format: "%g", h.age), String(format: "%g", h.monetaryValue),
+                    number(policy.purchaseModel.probabilityAlive(c)),
+                    number(policy.purchaseModel.expectedPurchases(in: horizonDays / unit, c)),
+                    number(policy.spendModel.expectedAverageValue(c)),
+                    number(clv.value(c, months: clvMonths, unitsPerMonth: 30.4375 / unit)),
+                ]
+                out += fields.joined(separator: ",") + "\n"
+            }
+            if let output {
+                try out.write(toFile: output, atomically: true, encoding: .utf8)
+                printError("orbit model score: \(rows.count) customers written to \(output)")
+            } else {
+                FileHandle.standardOutput.write(Data(out.utf8))
             }
         }
     }

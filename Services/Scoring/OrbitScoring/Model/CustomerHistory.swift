@@ -28,6 +28,12 @@ public enum CustomerHistoryCSV {
     }
 
     public static func parse(_ text: String) throws(ParseError) -> [CustomerHistory] {
+        try parseRows(text).map(\.history)
+    }
+
+    /// The same, with each row's customer id when the file has one (`id`, `customer_id` or
+    /// `user_id`, any case), so scores can be joined back to customers.
+    public static func parseRows(_ text: String) throws(ParseError) -> [(id: String?, history: CustomerHistory)] {
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
         while lines.last?.trimmingCharacters(in: .whitespaces).isEmpty == true { lines.removeLast() }
         guard let header = lines.first else { throw ParseError(line: 1, message: "empty file") }
@@ -37,7 +43,8 @@ public enum CustomerHistoryCSV {
             throw ParseError(line: 1, message: "the header needs frequency, recency and T columns (or x, t_x, T), found: \(header)")
         }
         let m = column(["monetary_value", "zbar", "monetary"])
-        var result: [CustomerHistory] = []
+        let idColumn = column(["id", "customer_id", "user_id"])
+        var result: [(id: String?, history: CustomerHistory)] = []
         for (index, line) in lines.enumerated().dropFirst() {
             let lineNumber = index + 1
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
@@ -54,7 +61,7 @@ public enum CustomerHistoryCSV {
             guard history.frequency.rounded() == history.frequency else { throw ParseError(line: lineNumber, message: "frequency must be a whole number") }
             guard history.recency <= history.age else { throw ParseError(line: lineNumber, message: "recency cannot exceed T") }
             guard history.frequency > 0 || history.recency == 0 else { throw ParseError(line: lineNumber, message: "recency must be 0 without repeat purchases") }
-            result.append(history)
+            result.append((idColumn.flatMap { $0 < fields.count ? fields[$0] : nil }, history))
         }
         guard !result.isEmpty else { throw ParseError(line: 2, message: "no customers") }
         return result
