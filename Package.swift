@@ -154,7 +154,8 @@ let package = Package(
             dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-scorer"]
         ),
         .testTarget(name: "OrbitNotifyTests", dependencies: ["OrbitNotify", "OrbitContract", "OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
-        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "orbit", "orbit-ingest", "orbit-scorer", "orbit-members"]),
+        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", .product(name: "Yams", package: "Yams"),
+                                                   "orbit", "orbit-ingest", "orbit-scorer", "orbit-members", "orbit-notify"]),
         .testTarget(
             name: "OrbitMembersServiceTests",
             dependencies: ["OrbitMembership", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-members"]

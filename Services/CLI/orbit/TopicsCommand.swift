@@ -7,7 +7,7 @@ struct TopicsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "topics",
         abstract: "Create Orbit's topics on a Kafka cluster (the local broker creates its own).",
-        subcommands: [Create.self, List.self, Check.self, Lag.self]
+        subcommands: [Create.self, List.self, Check.self, Lag.self, Manifest.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -80,6 +80,31 @@ struct TopicsCommand: AsyncParsableCommand {
                 }
                 try await Task.sleep(for: .seconds(1))
             }
+        }
+    }
+
+    struct Manifest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print Orbit's topics as Strimzi KafkaTopic resources (deploy/k8s/topics.yaml is this output; a test keeps them equal).")
+        @Option(help: "Partitions of the keyed topics.") var partitions = 12
+        @Option(help: "Replicas of every topic.") var replicas = 3
+        @Option(help: "The Strimzi Kafka cluster's name (the strimzi.io/cluster label).") var cluster = "orbit"
+
+        func run() async throws {
+            var out = "# Orbit's topics for Strimzi's topic operator. Generated: orbit topics manifest --partitions \(partitions) --replicas \(replicas) --cluster \(cluster)\n"
+            out += "# Do not edit: OrbitCLITests.testKubernetesManifestsAgreeWithTheCode regenerates it and compares.\n"
+            for spec in TopicCatalogue.orbitTopics(partitions: partitions) {
+                out += "---\napiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaTopic\nmetadata:\n"
+                // Resource names are DNS labels; the Kafka topic name goes in spec.topicName.
+                out += "  name: \(spec.name.replacingOccurrences(of: ".", with: "-").replacingOccurrences(of: "_", with: "-"))\n"
+                out += "  labels:\n    strimzi.io/cluster: \(cluster)\nspec:\n  topicName: \(spec.name)\n"
+                out += "  partitions: \(spec.partitions)\n  replicas: \(replicas)\n"
+                if !spec.configs.isEmpty {
+                    out += "  config:\n"
+                    for (key, value) in spec.configs.sorted(by: { $0.key < $1.key }) { out += "    \(key): \"\(value)\"\n" }
+                }
+            }
+            print(out, terminator: "")
         }
     }
 
