@@ -124,11 +124,17 @@ let package = Package(
             dependencies: ["OrbitIngest", "OrbitRuntime"],
             path: "Services/Ingest/orbit-ingest"
         ),
+        // The operations report (`orbit report --html`): plain values in, one HTML page out.
+        .target(
+            name: "OrbitReport",
+            dependencies: ["OrbitContract", "OrbitScoring", "OrbitNotify"],
+            path: "Services/CLI/OrbitReport"
+        ),
         // The command-line tool: broker, publish, tail, up, demo, bench.
         .executableTarget(
             name: "orbit",
             dependencies: [
-                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify",
+                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify", "OrbitReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/CLI/orbit"
@@ -154,7 +160,7 @@ let package = Package(
             dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-scorer"]
         ),
         .testTarget(name: "OrbitNotifyTests", dependencies: ["OrbitNotify", "OrbitContract", "OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
-        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", .product(name: "Yams", package: "Yams"),
+        .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitReport", .product(name: "Yams", package: "Yams"),
                                                    "orbit", "orbit-ingest", "orbit-scorer", "orbit-members", "orbit-notify"]),
         .testTarget(
             name: "OrbitMembersServiceTests",

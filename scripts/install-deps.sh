@@ -26,3 +26,8 @@ if ! "$tools/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
   python3 -m venv "$tools" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$tools"; }
   "$tools/bin/pip" install -q --disable-pip-version-check 'aiosmtpd==1.4.6' >&2
 fi
+
+# The test suite also renders the operations report in a headless browser (OrbitReportTests).
+if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null; then
+  apt_install chromium
+fi

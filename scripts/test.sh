@@ -5,7 +5,7 @@
 # `swift test` (for example --filter IngestServiceTests) and skip the compose test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --test
 swift build --build-tests
 swift test --skip-build "$@"
 if [ $# -eq 0 ] && [ -z "${ORBIT_SKIP_COMPOSE_TEST:-}" ]; then

@@ -89,10 +89,10 @@ struct NotifyDemo {
             print("  " + f[0].padding(toLength: 36, withPad: " ", startingAt: 0) + f[1].padding(toLength: 9, withPad: " ", startingAt: 0)
                   + f[2].padding(toLength: 8, withPad: " ", startingAt: 0) + f[3].padding(toLength: 33, withPad: " ", startingAt: 0) + String(count))
         }
-        let mail = Set((mail?.received() ?? []).compactMap { $0["notification"] as? String })
+        let mailed = Set((mail?.received() ?? []).compactMap { $0["notification"] as? String })
         let hooks = Set((gateway?.received() ?? []).compactMap { $0["idempotency_key"] as? String })
         let inbox = Set((reader.records[OrbitTopics.userInbox] ?? []).compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } })
-        print("  arrived: \(mail.count) e-mails at the local SMTP server, \(hooks.count) webhooks at the local gateway, \(inbox.count) in-app messages in \(OrbitTopics.userInbox)")
+        print("  arrived: \(mailed.count) e-mails at the local SMTP server, \(hooks.count) webhooks at the local gateway, \(inbox.count) in-app messages in \(OrbitTopics.userInbox)")
         print("  " + CampaignSummary(progress: reader.records[OrbitTopics.campaignProgress] ?? []).text())
         for experiment in ExperimentReports.from(outcomes: reader.records[OrbitTopics.experimentOutcomes] ?? [], outbox: reader.records[OrbitTopics.notifications] ?? [],
                                                  deliveries: reader.records[OrbitTopics.notificationDeliveries] ?? []) {
@@ -108,7 +108,7 @@ struct NotifyDemo {
         for (id, n) in outbox where latest[id]?.status == .sent {
             let arrived: Bool
             switch n.channel {
-            case .email: arrived = mail == nil || mail.contains(id)
+            case .email: arrived = mail == nil || mailed.contains(id)
             case .sms, .push: arrived = gateway == nil || hooks.contains(id)
             case .inApp: arrived = inbox.contains("\(n.userID)/\(id)")
             }

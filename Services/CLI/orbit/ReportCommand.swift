@@ -2,14 +2,56 @@ import ArgumentParser
 import Foundation
 import OrbitContract
 import OrbitKafka
+import OrbitMembership
 import OrbitNotify
+import OrbitReport
+import OrbitRuntime
+import OrbitScoring
 
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Reports from live topics.",
+        discussion: "orbit report --html FILE writes the operations report: one self-contained HTML page (inline SVG, works offline).",
         subcommands: [Experiments.self]
     )
+
+    @Option(help: "Write the operations report to this HTML file.") var html: String?
+    @Option(help: "Days of the model calibration's holdout period (the last days of purchases).") var holdoutDays = 90.0
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        guard let html else { throw CleanExit.helpRequest(self) }
+        let kafka = try connection.configuration()
+        let topics = [OrbitTopics.userProfiles, OrbitTopics.segmentChanges, OrbitTopics.pointsLedger, OrbitTopics.memberAccounts,
+                      OrbitTopics.notifications, OrbitTopics.notificationDeliveries, OrbitTopics.experimentOutcomes, OrbitTopics.validEvents]
+        let reader = try TopicReader(kafka: kafka, topics: topics)
+        try reader.readToEnd(timeout: 300)
+        func values(_ topic: String) -> [[UInt8]] { (reader.records[topic] ?? []).compactMap(\.value) }
+        let now = Date()
+        var data = ReportData(generatedAt: RFC3339.format(millis: Int64(now.timeIntervalSince1970 * 1000)))
+        var policy = ScoringPolicy()
+        if let scoring = try? ScoringSettings(document: ConfigDocument.load(path: "deploy/config/scoring.yaml")) {
+            policy = scoring.policy
+        }
+        data.currencyDigits = policy.currencyDigits[policy.reportingCurrency] ?? 2
+        data.addProfiles(values(OrbitTopics.userProfiles))
+        data.addSegmentChanges(values(OrbitTopics.segmentChanges))
+        data.addLedger(values(OrbitTopics.pointsLedger))
+        let levels = (try? MembershipSettings(document: ConfigDocument.load(path: "deploy/config/membership.yaml")))?.policy.levels.levels.map(\.name) ?? []
+        data.addAccounts(values(OrbitTopics.memberAccounts), levelOrder: levels)
+        for record in values(OrbitTopics.notificationDeliveries) {
+            guard let d = DeliveryRecord.decode(record) else { continue }
+            data.deliveries[d.channel.rawValue, default: [:]][d.status.rawValue, default: 0] += 1
+        }
+        data.experiments = ExperimentReports.from(outcomes: reader.records[OrbitTopics.experimentOutcomes] ?? [], outbox: reader.records[OrbitTopics.notifications] ?? [],
+                                                  deliveries: reader.records[OrbitTopics.notificationDeliveries] ?? [])
+        let today = now.timeIntervalSince1970 / 86_400
+        data.calibration = ModelCalibration(purchaseDays: ReportData.purchaseDays(values(OrbitTopics.validEvents)), cutOffDay: today - holdoutDays, endDay: today,
+                                            model: policy.purchaseModel, unitDays: policy.modelTimeUnitDays)
+        try OperationsReport.render(data).write(toFile: html, atomically: true, encoding: .utf8)
+        Output.line("orbit report: \(data.profiles.count) users, \(data.pointsByDay.count) days of points, \(data.experiments.count) experiments, calibration on \(data.calibration?.customers ?? 0) customers -> \(html)")
+    }
 
     struct Experiments: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

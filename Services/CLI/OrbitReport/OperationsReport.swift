@@ -1,0 +1,189 @@
+import Foundation
+import OrbitNotify
+import OrbitScoring
+
+/// `orbit report --html`: one self-contained HTML page (inline SVG and CSS, no script, no network)
+/// that an operations team would rather look at than read.
+public enum OperationsReport {
+    public static func render(_ data: ReportData) -> String {
+        var body = ""
+        body += header(data)
+        body += rfm(data)
+        body += lifecycle(data)
+        body += tiers(data)
+        body += referrals(data)
+        body += clv(data)
+        body += points(data)
+        body += notifications(data)
+        body += experiments(data)
+        body += calibration(data)
+        return """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8">
+        <title>Orbit operations report</title>
+        <style>
+        body{font:14px/1.45 -apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px auto;max-width:1180px;color:#222;background:#fafafa}
+        h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+        .muted{color:#777}.cards{display:flex;gap:12px;flex-wrap:wrap}.card{background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:10px 16px;min-width:150px}
+        .card b{display:block;font-size:22px}.row{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
+        section{background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:8px 16px 16px;margin-top:16px}
+        table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #eee;padding:3px 10px;text-align:right}th:first-child,td:first-child{text-align:left}
+        .chart text{font-size:12px;fill:#333}.chart .tick{fill:#777;font-size:11px}.chart .axis{stroke:#999}.chart .cellvalue.light{fill:#fff}
+        </style></head><body>
+        \(body)
+        </body></html>
+
+        """
+    }
+
+    static func escape(_ s: String) -> String { SVG.escape(s) }
+    static func n(_ v: Double, _ digits: Int = 0) -> String { SVG.number(v, digits: digits) }
+    static func major(_ minor: Double, _ data: ReportData) -> Double { minor / pow(10, Double(data.currencyDigits)) }
+
+    static func section(_ id: String, _ title: String, _ note: String, _ content: String) -> String {
+        #"<section id="\#(id)"><h2>\#(escape(title))</h2><p class="muted">\#(escape(note))</p>\#(content)</section>"#
+    }
+
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        "<table><tr>" + header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
+            + rows.map { "<tr>" + $0.map { "<td>\(escape($0))</td>" }.joined() + "</tr>" }.joined() + "</table>"
+    }
+
+    static func header(_ data: ReportData) -> String {
+        let users = data.profiles.count
+        let superUsers = data.profiles.filter(\.superUser).count
+        let clv = data.profiles.compactMap(\.clvMinor).reduce(0, +)
+        let sent = data.deliveries.values.reduce(0) { $0 + ($1["sent"] ?? 0) }
+        let cards = [("users", n(Double(users))), ("super users", n(Double(superUsers))),
+                     ("predicted 12-month CLV", "\(n(major(clv, data))) \(data.currency)"), ("notifications sent", n(Double(sent))),
+                     ("points issued", n(Double(data.pointsByDay.reduce(0) { $0 + $1.earned })))]
+        return #"<h1>Orbit operations report</h1><p class="muted">Generated \#(escape(data.generatedAt)) from live topics.</p><div class="cards">"#
+            + cards.map { #"<div class="card"><span class="muted">\#(escape($0.0))</span><b>\#(escape($0.1))</b></div>"# }.joined() + "</div>"
+    }
+
+    static func rfm(_ data: ReportData) -> String {
+        var grid = Array(repeating: Array(repeating: 0, count: 5), count: 5)
+        // Buyers only (a CLV exists once there is a purchase): the scores of users without a purchase say nothing.
+        for p in data.profiles where p.clvMinor != nil && (1...5).contains(p.r) && (1...5).contains(p.f) { grid[p.r - 1][p.f - 1] += 1 }
+        var segments: [String: Int] = [:]
+        for p in data.profiles { segments[p.segment, default: 0] += 1 }
+        let order = ReportData.segmentOrder + segments.keys.filter { !ReportData.segmentOrder.contains($0) }.sorted()
+        let bars = order.filter { segments[$0] != nil }.map { (label: $0.replacingOccurrences(of: "_", with: " "), value: Double(segments[$0]!)) }
+        return section("rfm", "RFM", "Users by recency and frequency score (buyers; 5 is best), and the eight segments.",
+                       #"<div class="row">\#(SVG.heatMap(grid, id: "rfm-heatmap"))\#(SVG.bars(bars, id: "rfm-segments"))</div>"#)
+    }
+
+    static func lifecycle(_ data: ReportData) -> String {
+        var stages: [String: Int] = [:]
+        for p in data.profiles { stages[p.stage, default: 0] += 1 }
+        let order = ReportData.stageOrder + stages.keys.filter { !ReportData.stageOrder.contains($0) }.sorted()
+        let funnel = order.filter { stages[$0] != nil }.map { (label: $0.replacingOccurrences(of: "_", with: " "), value: Double(stages[$0]!)) }
+        let flows = data.lifecycleFlows.flatMap { from, tos in tos.map { (from: from, to: $0.key, count: $0.value) } }
+            .sorted { ($0.count, $1.from, $1.to) > ($1.count, $0.from, $0.to) }
+        let flowBars = flows.prefix(12).map { (label: "\($0.from) → \($0.to)", value: Double($0.count)) }
+        return section("lifecycle", "Lifecycle", "Where users are now, and the moves between stages seen so far.",
+                       #"<div class="row">\#(SVG.bars(funnel, id: "lifecycle-funnel", color: SVG.palette[2]))\#(SVG.bars(flowBars, id: "lifecycle-flows", color: SVG.palette[1]))</div>"#)
+    }
+
+    static func tiers(_ data: ReportData) -> String {
+        var tiers: [String: Int] = [:]
+        for p in data.profiles { tiers[p.tier, default: 0] += 1 }
+        var bars = tiers.keys.sorted().map { (label: "tier \($0)", value: Double(tiers[$0]!)) }
+        bars.append((label: "super users", value: Double(data.profiles.filter(\.superUser).count)))
+        return section("tiers", "Value tiers and super users", "Tiers by evaluation score; super users meet every MVP criterion.",
+                       SVG.bars(bars, id: "tiers", color: SVG.palette[4]))
+    }
+
+    static func referrals(_ data: ReportData) -> String {
+        let referred = data.profiles.filter { $0.referredBy != nil }.count
+        let referrers = data.profiles.filter { $0.referrals > 0 }
+        let top = referrers.sorted { ($0.referrals, $0.convertedReferrals, $1.userID) > ($1.referrals, $1.convertedReferrals, $0.userID) }.prefix(10)
+        let bars = [(label: "referred users", value: Double(referred)), (label: "referrers", value: Double(referrers.count)),
+                    (label: "converted referrals", value: Double(referrers.reduce(0) { $0 + $1.convertedReferrals }))]
+        return section("referrals", "Referral circles", "Who brings whom: referred users, referrers, and the ten largest circles.",
+                       #"<div class="row">\#(SVG.bars(bars, id: "referrals", color: SVG.palette[6]))"#
+                       + table(["referrer", "referrals", "converted"], top.map { [$0.userID, String($0.referrals), String($0.convertedReferrals)] }) + "</div>")
+    }
+
+    static func clv(_ data: ReportData) -> String {
+        let edges: [Double] = [0, 10, 50, 100, 500, 1000, 5000]
+        var counts = Array(repeating: 0, count: edges.count + 1)
+        var unknown = 0
+        for p in data.profiles {
+            guard let minor = p.clvMinor else { unknown += 1; continue }
+            let value = major(minor, data)
+            counts[edges.lastIndex { value >= $0 }.map { $0 + 1 } ?? 0] += 1
+        }
+        var bars: [(label: String, value: Double)] = []
+        for index in 1...edges.count {
+            let label = index == edges.count ? "≥ \(n(edges[index - 1]))" : "\(n(edges[index - 1]))–\(n(edges[index]))"
+            bars.append((label: "\(label) \(data.currency)", value: Double(counts[index])))
+        }
+        bars.append((label: "no purchase yet", value: Double(unknown)))
+        return section("clv", "Customer lifetime value", "Predicted 12-month CLV per buyer (BG/NBD and Gamma-Gamma), in \(data.currency).",
+                       SVG.bars(bars, id: "clv-distribution", color: SVG.palette[5]))
+    }
+
+    static func points(_ data: ReportData) -> String {
+        let days = data.pointsByDay.suffix(60)
+        let chart = SVG.groupedBars(categories: days.map { String($0.day.dropFirst(5)) },
+                                    series: [("earned", days.map { Double($0.earned) }, SVG.palette[2]),
+                                             ("redeemed", days.map { Double($0.redeemed) }, SVG.palette[0]),
+                                             ("expired", days.map { Double($0.expired) }, SVG.palette[3])], id: "points-flows")
+        let levels = data.levelOrder.filter { data.levels[$0] != nil }.map { (label: $0, value: Double(data.levels[$0]!)) }
+        return section("points", "Points and levels", "Points earned, redeemed and expired per day (the last 60 days with entries), and members per level.",
+                       #"<div class="row">\#(chart)\#(SVG.bars(levels, id: "levels", color: SVG.palette[1]))</div>"#)
+    }
+
+    static func notifications(_ data: ReportData) -> String {
+        let statuses = ["sent", "retrying", "failed", "suppressed"]
+        let channels = data.deliveries.keys.sorted()
+        let chart = SVG.groupedBars(categories: channels, series: statuses.enumerated().map { index, status in
+            (status, channels.map { Double(data.deliveries[$0]?[status] ?? 0) }, SVG.palette[index])
+        }, id: "notifications", width: 560)
+        let rows = channels.map { channel in [channel] + statuses.map { String(data.deliveries[channel]?[$0] ?? 0) } }
+        return section("notifications", "Notifications", "Delivery records by channel and status (a retried message counts once per attempt).",
+                       #"<div class="row">\#(chart)"# + table(["channel"] + statuses, rows) + "</div>")
+    }
+
+    static func experiments(_ data: ReportData) -> String {
+        guard !data.experiments.isEmpty else {
+            return section("experiments", "Experiments", "No experiment has assigned anyone yet.", "")
+        }
+        var content = ""
+        for report in data.experiments {
+            let rows = report.rows.map { row -> (label: String, value: Double, low: Double?, high: Double?) in
+                let interval = wilson(row.converted, row.assigned)
+                return (label: "\(row.variant) (\(row.assigned))", value: row.rate, low: interval?.low, high: interval?.high)
+            }
+            content += "<h3>\(escape(report.experiment))</h3>" + #"<div class="row">"# + SVG.intervals(rows, id: "experiment-\(report.experiment)")
+            content += table(["variant", "assigned", "sent to", "converted", "rate", "uplift vs holdout (95% interval)"], report.rows.map { row in
+                let uplift = row.uplift.map { u in "\(n(u * 100, 1)) pp" + (row.interval.map { " (\(n($0.low * 100, 1)) to \(n($0.high * 100, 1)))" } ?? "") } ?? "–"
+                return [row.variant, String(row.assigned), String(row.sentTo), String(row.converted), "\(n(row.rate * 100, 1)) %", uplift]
+            }) + "</div>"
+        }
+        return section("experiments", "Experiments", "Conversion rate per variant with its 95% Wilson interval; uplift against the holdout.", content)
+    }
+
+    /// The 95% Wilson score interval of a proportion.
+    static func wilson(_ successes: Int, _ trials: Int) -> (low: Double, high: Double)? {
+        guard trials > 0 else { return nil }
+        let z = 1.96, n = Double(trials), p = Double(successes) / n
+        let centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        let margin = z * ((p * (1 - p) + z * z / (4 * n)) / n).squareRoot() / (1 + z * z / n)
+        return (max(0, centre - margin), min(1, centre + margin))
+    }
+
+    static func calibration(_ data: ReportData) -> String {
+        guard let c = data.calibration, !c.buckets.isEmpty else {
+            return section("calibration", "Model calibration", "Not enough purchase history for a holdout period yet.", "")
+        }
+        let labels = c.buckets.map { $0.frequency == c.buckets.last!.frequency && $0.frequency >= 6 ? "\($0.frequency)+" : String($0.frequency) }
+        let chart = SVG.groupedBars(categories: labels, series: [("predicted (BG/NBD)", c.buckets.map(\.predicted), SVG.palette[0]),
+                                                                 ("actual", c.buckets.map(\.actual), SVG.palette[1])], id: "calibration", digits: 2)
+        let rows = zip(labels, c.buckets).map { [$0, String($1.customers), n($1.predicted, 2), n($1.actual, 2)] }
+        return section("calibration", "Model calibration",
+                       "Mean purchases in the last \(n(c.holdoutDays)) days (holdout) per number of repeat purchases before it: what BG/NBD predicted from the calibration period, and what happened. \(c.customers) customers.",
+                       #"<div class="row">\#(chart)"# + table(["repeat purchases", "customers", "predicted", "actual"], rows) + "</div>")
+    }
+}

@@ -1,0 +1,55 @@
+import OrbitContract
+import OrbitNotify
+import OrbitScoring
+
+/// Everything the operations report shows, as plain values: built from live topics by
+/// ``ReportData/from(_:)`` and rendered by ``OperationsReport``; tests build it by hand.
+public struct ReportData: Sendable {
+    /// One user's latest profile, as far as the report needs it.
+    public struct Profile: Sendable, Equatable {
+        public var userID: String
+        public var r: Int
+        public var f: Int
+        public var segment: String
+        public var stage: String
+        public var tier: String
+        public var superUser: Bool
+        public var clvMinor: Double?
+        public var referredBy: String?
+        public var referrals: Int
+        public var convertedReferrals: Int
+        public init(userID: String, r: Int, f: Int, segment: String, stage: String, tier: String, superUser: Bool, clvMinor: Double?,
+                    referredBy: String? = nil, referrals: Int = 0, convertedReferrals: Int = 0) {
+            self.userID = userID; self.r = r; self.f = f; self.segment = segment; self.stage = stage; self.tier = tier
+            self.superUser = superUser; self.clvMinor = clvMinor; self.referredBy = referredBy; self.referrals = referrals
+            self.convertedReferrals = convertedReferrals
+        }
+    }
+
+    public struct PointsDay: Sendable, Equatable {
+        public var day: String
+        public var earned: Int64 = 0
+        public var redeemed: Int64 = 0
+        public var expired: Int64 = 0
+        public init(day: String) { self.day = day }
+    }
+
+    public var generatedAt: String
+    public var currency: String = "USD"
+    public var currencyDigits: Int = 2
+    public var profiles: [Profile] = []
+    /// Lifecycle moves seen on the segment-changes topic: (from, to) -> users.
+    public var lifecycleFlows: [String: [String: Int]] = [:]
+    public var pointsByDay: [PointsDay] = []
+    public var levels: [String: Int] = [:]
+    public var levelOrder: [String] = []
+    /// channel -> status -> delivery records.
+    public var deliveries: [String: [String: Int]] = [:]
+    public var experiments: [ExperimentReport] = []
+    public var calibration: ModelCalibration?
+
+    public init(generatedAt: String) { self.generatedAt = generatedAt }
+
+    public static let segmentOrder = RFMSegment.allCases.map(\.rawValue)
+    public static let stageOrder = LifecycleStage.allCases.map(\.rawValue)
+}

@@ -1,0 +1,108 @@
+import Foundation
+import OrbitNotify
+import OrbitReport
+import OrbitScoring
+import OrbitTestSupport
+import XCTest
+
+/// The operations report from plain values, checked as text and rendered in a real headless
+/// browser (Debian's chromium): a PNG screenshot, and the DOM the browser built.
+final class OperationsReportTests: XCTestCase {
+    func sample() -> ReportData {
+        var data = ReportData(generatedAt: "2026-12-01T00:00:00.000Z")
+        for i in 0..<40 {
+            data.profiles.append(.init(userID: "u\(i)", r: 1 + i % 5, f: 1 + (i / 5) % 5, segment: ReportData.segmentOrder[i % 8],
+                                       stage: ReportData.stageOrder[i % 4], tier: ["S", "A", "B"][i % 3], superUser: i % 10 == 0,
+                                       clvMinor: i % 4 == 0 ? nil : Double(i) * 1234, referredBy: i > 30 ? "u1" : nil, referrals: i == 1 ? 9 : 0,
+                                       convertedReferrals: i == 1 ? 4 : 0))
+        }
+        data.profiles.append(.init(userID: "<script>alert(1)</script>", r: 5, f: 5, segment: "important_value", stage: "active", tier: "S",
+                                   superUser: false, clvMinor: 100, referrals: 12, convertedReferrals: 1))
+        data.lifecycleFlows = ["(first seen)": ["new": 30, "active": 11], "active": ["at_risk": 7], "at_risk": ["churned": 3]]
+        for d in 1...5 {
+            var day = ReportData.PointsDay(day: "2026-11-0\(d)")
+            day.earned = Int64(100 * d); day.redeemed = 50; day.expired = d == 5 ? 20 : 0
+            data.pointsByDay.append(day)
+        }
+        data.levels = ["bronze": 30, "silver": 8, "gold": 2]
+        data.levelOrder = ["bronze", "silver", "gold"]
+        data.deliveries = ["email": ["sent": 120, "suppressed": 30, "failed": 2], "in_app": ["sent": 200]]
+        var assignments: [String: String] = [:]
+        for i in 0..<300 { assignments["u\(i)"] = i % 3 == 0 ? Experiment.holdout : "discount" }
+        data.experiments = [ExperimentReport(experiment: "win_back_offer", assignments: assignments,
+                                             conversions: Set((0..<300).filter { $0 % 7 == 0 || $0 % 5 == 1 }.map { "u\($0)" }), sentTo: ["discount": ["u1", "u2"]])]
+        let model = BGNBDModel(r: 0.243, alpha: 4.414, a: 0.793, b: 2.426)
+        data.calibration = ModelCalibration(purchaseDays: (0..<50).map { i in (0...(i % 8)).map { Double($0 * 20 + i % 5) } },
+                                            cutOffDay: 100, endDay: 190, model: model, unitDays: 7)
+        return data
+    }
+
+    func testEverySectionIsThereWithItsNumbersAndNothingIsUnescaped() {
+        let html = OperationsReport.render(sample())
+        for id in ["rfm", "lifecycle", "tiers", "referrals", "clv", "points", "notifications", "experiments", "calibration"] {
+            XCTAssertTrue(html.contains(#"<section id="\#(id)">"#), id)
+        }
+        for chart in ["rfm-heatmap", "rfm-segments", "lifecycle-funnel", "lifecycle-flows", "tiers", "referrals", "clv-distribution", "points-flows", "levels",
+                      "notifications", "experiment-win_back_offer", "calibration"] {
+            XCTAssertTrue(html.contains(#"<svg id="\#(chart)""#), chart)
+        }
+        XCTAssertFalse(html.contains("<script"), "no script at all, and hostile ids are escaped")
+        XCTAssertTrue(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        XCTAssertFalse(html.contains("http://") && html.contains("<link"), "no external resources")
+        XCTAssertTrue(html.contains("<title>R5 F5: 1 users</title>"), "the heat map counts buyers per cell")
+        XCTAssertTrue(html.contains("(first seen) → new"))
+        XCTAssertTrue(html.contains("<td>email</td><td>120</td><td>0</td><td>2</td><td>30</td>"))
+    }
+
+    func testCalibrationComparesPredictedWithActualPerRepeatPurchases() {
+        let model = BGNBDModel(r: 0.243, alpha: 4.414, a: 0.793, b: 2.426)
+        // Two customers: one buys every 10 days throughout, one bought once long ago.
+        let steady = stride(from: 0.0, through: 200, by: 10).map { $0 }
+        let calibration = ModelCalibration(purchaseDays: [steady, [5]], cutOffDay: 100, endDay: 200, model: model, unitDays: 7, maxFrequency: 6)
+        XCTAssertEqual(calibration.customers, 2)
+        XCTAssertEqual(calibration.buckets.map(\.frequency), [0, 6])
+        XCTAssertEqual(calibration.buckets[0].actual, 0)
+        XCTAssertEqual(calibration.buckets[1].actual, 10)
+        let history = CustomerHistory(frequency: 10, recency: 100 / 7, age: 100 / 7)
+        XCTAssertEqual(calibration.buckets[1].predicted, model.expectedPurchases(in: 100 / 7, history), accuracy: 1e-9)
+        XCTAssertGreaterThan(calibration.buckets[1].predicted, calibration.buckets[0].predicted)
+    }
+
+    func testAHeadlessBrowserRendersTheReport() throws {
+        guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            return XCTFail("chromium is not installed: scripts/install-deps.sh --test installs it")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("orbit-report-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let page = directory.appendingPathComponent("report.html")
+        try OperationsReport.render(sample()).write(to: page, atomically: true, encoding: .utf8)
+        let png = directory.appendingPathComponent("report.png")
+        let flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(directory.appendingPathComponent("profile").path)"]
+        XCTAssertEqual(try run(chromium, flags + ["--window-size=1280,4200", "--screenshot=\(png.path)", page.absoluteString]).status, 0)
+        let image = try Data(contentsOf: png)
+        XCTAssertEqual(Array(image.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "a PNG")
+        let width = image[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = image[20..<24].reduce(0) { $0 << 8 | Int($1) }
+        XCTAssertEqual(width, 1280)
+        XCTAssertEqual(height, 4200)
+        XCTAssertGreaterThan(image.count, 50_000, "a page with charts, not a blank one")
+        let dom = try run(chromium, flags + ["--dump-dom", page.absoluteString])
+        XCTAssertEqual(dom.status, 0)
+        XCTAssertEqual(dom.output.components(separatedBy: "<svg ").count - 1, 12, "every chart made it into the browser's DOM")
+        XCTAssertTrue(dom.output.contains(#"<rect class="cell""#))
+        XCTAssertTrue(dom.output.contains("win_back_offer"))
+    }
+
+    func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
