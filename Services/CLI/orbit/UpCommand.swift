@@ -36,7 +36,8 @@ struct LocalStack {
     /// The signing key of the local gateway's webhooks.
     static let localWebhookSecret = "orbit-local-webhook-secret"
 
-    static func start(partitions: Int, configDirectory: String, quiet: Bool = false, environment extra: [String: String] = [:]) throws -> LocalStack {
+    /// - Parameter scorers: orbit-scorer processes to run (they share the scorer's group).
+    static func start(partitions: Int, configDirectory: String, quiet: Bool = false, environment extra: [String: String] = [:], scorers: Int = 1) throws -> LocalStack {
         let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         var mail: LocalPeer?
         var gateway: LocalPeer?
@@ -70,7 +71,10 @@ struct LocalStack {
             for service in ServiceProcesses.services {
                 let config = "\(configDirectory)/\(service.config)"
                 let arguments = FileManager.default.fileExists(atPath: config) ? ["--config", config] : []
-                try services.start(name: service.name, executable: service.executable, arguments: arguments, environment: environment, quiet: quiet)
+                for copy in 0..<(service.executable == "orbit-scorer" ? max(1, scorers) : 1) {
+                    try services.start(name: copy == 0 ? service.name : "\(service.name)-\(copy + 1)", executable: service.executable,
+                                       arguments: arguments, environment: environment, quiet: quiet)
+                }
             }
         } catch {
             stack.stop()

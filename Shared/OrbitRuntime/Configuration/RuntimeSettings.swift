@@ -34,6 +34,10 @@ public struct RuntimeSettings: Sendable {
     public var maxBatchRecords: Int
     /// ... or after this long, whichever comes first.
     public var maxBatchWait: Duration
+    /// ... or as soon as the input is drained (nothing more is queued): under light load a record
+    /// is out in milliseconds instead of waiting for the timer; under heavy load the queue is never
+    /// empty and batches stay large.
+    public var sealWhenDrained = true
     /// Sealed batches that may wait for acknowledgements while reading goes on (at least once).
     /// More hides broker latency; each one is replayed after a crash.
     public var maxInFlightBatches: Int = 4
@@ -91,10 +95,11 @@ public struct RuntimeSettings: Sendable {
         configurationFile = document.file
 
         let processing = document.section("processing")
-        try processing.rejectUnknownKeys(["guarantee", "max_batch_records", "max_batch_wait_ms", "max_in_flight_batches", "stream_threads"])
+        try processing.rejectUnknownKeys(["guarantee", "max_batch_records", "max_batch_wait_ms", "seal_when_drained", "max_in_flight_batches", "stream_threads"])
         guarantee = try processing.choice("guarantee", default: .atLeastOnce)
         maxBatchRecords = try processing.int("max_batch_records", default: 5000, range: 1...1_000_000)
         maxBatchWait = .milliseconds(try processing.int("max_batch_wait_ms", default: 200, range: 1...600_000))
+        sealWhenDrained = try processing.bool("seal_when_drained", default: true)
         maxInFlightBatches = try processing.int("max_in_flight_batches", default: 4, range: 1...64)
         streamThreads = try processing.int("stream_threads", default: 1, range: 1...64)
     }

@@ -142,7 +142,10 @@ public final class StreamPipeline: RebalanceListener {
         var now = ContinuousClock.now
         while !stop.isSet {
             if let callbackFailure { throw callbackFailure }
-            let timeout: Duration = !batchOpen ? .milliseconds(100) : max(.milliseconds(1), min(.milliseconds(100), maxWait - (now - batchStarted)))
+            // With a batch open and sealing when drained, look without waiting: nothing queued
+            // means the input is drained, and the batch ends now.
+            let drainCheck = batchOpen && settings.runtime.sealWhenDrained
+            let timeout: Duration = !batchOpen ? .milliseconds(100) : drainCheck ? .zero : max(.milliseconds(1), min(.milliseconds(100), maxWait - (now - batchStarted)))
             let polledAt = now
             let record = try consumer.poll(timeout: inFlight.isEmpty ? timeout : min(timeout, .milliseconds(5)))
             if let record { try handle(record) }
@@ -158,7 +161,7 @@ public final class StreamPipeline: RebalanceListener {
                 lastPunctuation = now
                 try punctuate()
             }
-            if batchOpen, batchRecords >= settings.runtime.maxBatchRecords || now - batchStarted >= maxWait {
+            if batchOpen, batchRecords >= settings.runtime.maxBatchRecords || now - batchStarted >= maxWait || (drainCheck && record == nil) {
                 try sealBatch()
                 now = ContinuousClock.now
             }

@@ -1,0 +1,234 @@
+import ArgumentParser
+import Foundation
+import Histogram
+import Logging
+import OrbitContract
+import OrbitKafka
+import OrbitRuntime
+
+/// `orbit bench pipeline`: the four services as processes on the local broker, fed at a fixed rate
+/// by an outside producer; latency from each event's publication to its first record downstream
+/// (`.valid`, its profile, its ledger entry, its notification), and sustained throughput with 1, 2
+/// and 3 scorer instances.
+struct PipelineBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "End-to-end latency p50/p99/p99.9 at a fixed input rate (target p99 < 100 ms to profile and to ledger at 5,000 events/s), and throughput with 1-3 scorers.")
+
+    @Option(help: "Events per second published during the latency run.") var rate = 5000
+    @Option(help: "Seconds of the latency run (after a warm-up of 5 s that is not counted).") var seconds = 30
+    @Option(help: "Distinct users.") var users = 20_000
+    @Option(help: "Scorer instances for the throughput runs, comma-separated.") var scorers = "1,2,3"
+    @Option(help: "Events of each throughput run.") var throughputEvents = 1_000_000
+    @Option(help: "Partitions per Orbit topic.") var partitions = 12
+    @Option(help: "fetch.wait.max.ms of the services: the local broker holds every fetch that meets an idle partition this long, so it is a latency floor per hop (real Kafka answers as soon as data arrives).")
+    var fetchWaitMs = 5
+    @Flag(help: "Only the latency run.") var latencyOnly = false
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        Output.line("orbit bench pipeline: \(rate) events/s for \(seconds) s (+5 s warm-up), \(users) users, \(partitions) partitions, fetch.wait.max.ms \(fetchWaitMs), \(ProcessInfo.processInfo.activeProcessorCount) CPUs")
+        try latencyRun()
+        guard !latencyOnly else { return }
+        for count in scorers.split(separator: ",").compactMap({ Int($0) }) {
+            try throughputRun(scorers: count)
+        }
+    }
+
+    /// The stack, with every service sealing batches as soon as its input is drained (the shipped default).
+    func stack(scorers: Int = 1) throws -> LocalStack {
+        // The shipped evaluation intervals (`orbit up` shortens them to a few seconds for demos).
+        try LocalStack.start(partitions: partitions, configDirectory: "deploy/config", quiet: true,
+                             environment: ["ORBIT__NOTIFY__QUIET_HOURS": "", "ORBIT__SCORING__EVALUATION_INTERVAL_SECONDS": "60",
+                                           "ORBIT__MEMBERSHIP__EVALUATION_INTERVAL_SECONDS": "60", "ORBIT__NOTIFY__EVALUATION_INTERVAL_SECONDS": "60",
+                                           "ORBIT__KAFKA__FETCH_WAIT_MAX_MS": String(fetchWaitMs)],
+                             scorers: scorers)
+    }
+
+    func latencyRun() throws {
+        let stack = try stack()
+        defer { stack.stop() }
+        let kafka = KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": stack.broker.bootstrapServers]) { a, _ in a })
+        try waitForGroups(kafka)
+        let stages: [(name: String, topic: String, timeField: [String])] = [
+            ("ingest -> .valid", OrbitTopics.validEvents, ["time"]),
+            ("scorer -> profile", OrbitTopics.userProfiles, ["last_event_time"]),
+            ("members -> ledger", OrbitTopics.pointsLedger, ["time"]),
+            ("notify -> outbox", OrbitTopics.notifications, ["created"]),
+        ]
+        let watcher = try LatencyWatcher(kafka: kafka, stages: stages.map { ($0.topic, $0.timeField) })
+        let warmUpEnds = Date().addingTimeInterval(5)
+        let started = Date()
+        let published = try publish(kafka, rate: rate, duration: TimeInterval(seconds + 5)) { watcher.poll() }
+        let publishSeconds = Date().timeIntervalSince(started)
+        // Let the last events through.
+        let drainUntil = Date().addingTimeInterval(15)
+        while Date() < drainUntil { watcher.poll() }
+        Output.line(String(format: "published %d events in %.1f s (%.0f events/s); latency from publication to the first record downstream (events after the warm-up):",
+                           published, publishSeconds, Double(published) / publishSeconds))
+        Output.line("  stage                   records      p50       p99     p99.9       max")
+        for (index, stage) in stages.enumerated() {
+            var histogram = Histogram<UInt64>(highestTrackableValue: 600_000, numberOfSignificantValueDigits: .three)
+            for (eventTime, latency) in watcher.samples[index] where eventTime >= Int64(warmUpEnds.timeIntervalSince1970 * 1000) {
+                histogram.record(UInt64(max(0, latency)))
+            }
+            guard histogram.totalCount > 0 else { Output.line("  \(stage.name.padding(toLength: 22, withPad: " ", startingAt: 0))  no records"); continue }
+            Output.line(String(format: "  %@ %8d %6d ms %6d ms %6d ms %6d ms", stage.name.padding(toLength: 22, withPad: " ", startingAt: 0), histogram.totalCount,
+                               histogram.valueAtPercentile(50), histogram.valueAtPercentile(99), histogram.valueAtPercentile(99.9), histogram.max))
+        }
+        for name in ["scorer -> profile", "members -> ledger"] {
+            let index = stages.firstIndex { $0.name == name }!
+            var histogram = Histogram<UInt64>(highestTrackableValue: 600_000, numberOfSignificantValueDigits: .three)
+            for (eventTime, latency) in watcher.samples[index] where eventTime >= Int64(warmUpEnds.timeIntervalSince1970 * 1000) { histogram.record(UInt64(max(0, latency))) }
+            let p99 = histogram.totalCount > 0 ? histogram.valueAtPercentile(99) : .max
+            Output.line("  target p99 < 100 ms, \(name): \(p99 < 100 ? "PASS" : "BELOW TARGET") (\(p99) ms)")
+        }
+    }
+
+    /// Every stage's group has joined (a group that never committed still reports lag 0 only
+    /// once it holds its partitions, so: wait for assignments via the stack's own first batch).
+    func waitForGroups(_ kafka: KafkaConfiguration) throws {
+        let producer = try KafkaProducer(configuration: kafka, name: "bench-warmup", logger: Logger(label: "orbit.bench"))
+        defer { producer.close() }
+        let batch = DeliveryBatch()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for i in 0..<partitions * 4 {
+            try producer.send(ProducerRecord(topic: OrbitTopics.userEvents, key: Array("warm\(i)".utf8), value: Self.event(id: "warm-\(i)", user: "warm\(i)", type: "login", millis: now)), in: batch)
+        }
+        try batch.waitForAll()
+        let reader = try TopicReader(kafka: kafka, topics: [OrbitTopics.userProfiles, OrbitTopics.pointsLedger])
+        _ = try reader.read(timeout: 60) { $0[OrbitTopics.userProfiles, default: []].count >= partitions * 4 }
+    }
+
+    /// Publishes at `rate` for `duration`, calling `between` while it waits. Returns the count.
+    func publish(_ kafka: KafkaConfiguration, rate: Int, duration: TimeInterval, between: () -> Void) throws -> Int {
+        let producer = try KafkaProducer(configuration: kafka.merging(["linger.ms": "1"]), name: "bench-publisher", logger: Logger(label: "orbit.bench"))
+        defer { producer.close() }
+        let batch = DeliveryBatch()
+        let start = Date()
+        var sent = 0
+        var random = SystemRandomNumberGenerator()
+        var seen = Set<Int>()
+        while true {
+            let elapsed = Date().timeIntervalSince(start)
+            if elapsed >= duration { break }
+            let due = Int(elapsed * Double(rate))
+            while sent < due {
+                let user = Int.random(in: 0..<users, using: &random)
+                let type = seen.insert(user).inserted ? "signup" : (Bool.random(using: &random) ? "purchase" : "login")
+                let millis = Int64(Date().timeIntervalSince1970 * 1000)
+                try producer.send(ProducerRecord(topic: OrbitTopics.userEvents, key: Array("b\(user)".utf8),
+                                                 value: Self.event(id: "bench-\(sent)", user: "b\(user)", type: type, millis: millis)), in: batch)
+                sent += 1
+            }
+            between()
+        }
+        try batch.waitForAll()
+        return sent
+    }
+
+    static func event(id: String, user: String, type: String, millis: Int64) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("id"); w.string(id)
+        w.key("user_id"); w.string(user)
+        w.key("type"); w.string(type)
+        w.key("time"); w.timestamp(millis: millis)
+        if type == "purchase" {
+            w.key("properties"); w.beginObject()
+            w.key("order_id"); w.string("o-\(id)")
+            w.key("amount"); w.int(Int64(19 + millis % 80))
+            w.key("currency"); w.string("USD")
+            w.endObject()
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    /// Scorer throughput: `throughputEvents` valid events already on `.valid`, then `scorers`
+    /// instances start; events/s from the group's first commit to its last.
+    func throughputRun(scorers count: Int) throws {
+        let broker = try LocalBroker.startOrbit(partitions: partitions)
+        defer { LocalBrokerAddress.remove(); broker.stop() }
+        let kafka = KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": broker.bootstrapServers]) { a, _ in a })
+        let producer = try KafkaProducer(configuration: kafka, name: "bench-loader", logger: Logger(label: "orbit.bench"))
+        let batch = DeliveryBatch()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for i in 0..<throughputEvents {
+            let user = "t\(i % users)"
+            let bytes = UserEvent(id: "t-\(i)", userID: user, type: i % 3 == 0 ? .purchase : .login, timeMillis: now - Int64(i % 86_400_000),
+                                  properties: i % 3 == 0 ? JSONObject([(key: "order_id", value: .string("o\(i)")), (key: "amount_minor", value: .number(JSONNumber(1999))), (key: "currency", value: .string("USD"))]) : JSONObject()).encoded()
+            try producer.send(ProducerRecord(topic: OrbitTopics.validEvents, key: Array(user.utf8), value: bytes), in: batch)
+        }
+        try batch.waitForAll()
+        producer.close()
+        let launched = Date()
+        let services = ServiceProcesses()
+        defer { services.stopAll() }
+        var environment = LocalProfile.environment(bootstrap: broker.bootstrapServers)
+        environment["ORBIT__SERVICE__HTTP_PORT"] = "0"
+        for copy in 0..<count {
+            try services.start(name: "scorer-\(copy + 1)", executable: "orbit-scorer", arguments: ["--config", "deploy/config/scoring.yaml"], environment: environment, quiet: true)
+        }
+        // From the instances' start until the group has committed every input offset, group
+        // joining included (about 3 s here): commits trail processing by the batches in flight,
+        // so a commit-to-commit rate would measure the commit cadence, not the scorers. One probe
+        // consumer reads the committed offsets every 20 ms without joining the group.
+        let probe = try KafkaConsumer(configuration: kafka.merging(["group.id": "orbit-scorer"]), name: "bench-probe", logger: Logger(label: "orbit.bench"))
+        defer { probe.close() }
+        let inputs = (0..<partitions).map { TopicPartition(OrbitTopics.validEvents, Int32($0)) }
+        var first: (time: Date, committed: Int64)?
+        let deadline = Date().addingTimeInterval(600)
+        var committed: Int64 = 0
+        while committed < Int64(throughputEvents) {
+            if let failed = services.exited.first { throw CLIError("\(failed.name) exited with \(failed.status)") }
+            guard Date() < deadline else { throw CLIError("the scorers did not finish in 600 s (\(committed) committed)") }
+            Thread.sleep(forTimeInterval: 0.02)
+            guard let offsets = try? probe.committed(inputs, timeout: .seconds(5)) else { continue }
+            committed = offsets.reduce(0) { $0 + max(0, $1.offset) }
+            if first == nil, committed > 0 { first = (Date(), committed) }
+        }
+        guard let first else { throw CLIError("no commit seen") }
+        let seconds = Date().timeIntervalSince(launched)
+        Output.line(String(format: "throughput with %d scorer instance%@: %.0f events/s (%d events from start to the last commit in %.1f s, group join included; first commit after %.1f s)",
+                           count, count == 1 ? "" : "s", Double(throughputEvents) / seconds, throughputEvents, seconds, first.time.timeIntervalSince(launched)))
+    }
+}
+
+/// Reads the stages' output topics from their ends and records, per record, the time it carries
+/// (the event's publication) and how long after that it was seen here.
+final class LatencyWatcher {
+    private let consumer: KafkaConsumer
+    private let stages: [(topic: String, timeField: [String])]
+    private(set) var samples: [[(eventMillis: Int64, latencyMillis: Int64)]]
+
+    init(kafka: KafkaConfiguration, stages: [(topic: String, timeField: [String])]) throws {
+        self.stages = stages
+        samples = stages.map { _ in [] }
+        consumer = try KafkaConsumer(configuration: kafka.merging(["fetch.wait.max.ms": "5"]), name: "bench-latency", logger: Logger(label: "orbit.bench"))
+        var offsets: [TopicPartitionOffset] = []
+        for stage in stages {
+            let count = try consumer.partitionCount(of: stage.topic)
+            offsets += (0..<count).map { TopicPartitionOffset(TopicPartition(stage.topic, Int32($0)), offset: TopicPartitionOffset.end) }
+        }
+        try consumer.assign(offsets)
+    }
+
+    deinit { consumer.close() }
+
+    func poll() {
+        while let record = try? consumer.poll(timeout: .milliseconds(1)) {
+            let seen = Int64(Date().timeIntervalSince1970 * 1000)
+            guard let index = stages.firstIndex(where: { $0.topic == record.topic }), let value = record.value,
+                  let object = try? JSONParser.parse(value).objectValue else { continue }
+            var node: JSONValue? = .object(object)
+            for field in stages[index].timeField { node = node?.objectValue?[field] }
+            guard let text = node?.stringValue, let millis = try? RFC3339.parse(text) else { continue }
+            samples[index].append((millis, seen - millis))
+        }
+    }
+}
