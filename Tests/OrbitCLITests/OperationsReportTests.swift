@@ -54,6 +54,33 @@ final class OperationsReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<td>email</td><td>120</td><td>0</td><td>2</td><td>30</td>"))
     }
 
+    /// The records as the services publish them (docs/CONTRACT.md) become the report's values;
+    /// later values of a user win, records that are not JSON are skipped.
+    func testTopicRecordsBecomeTheReportsValues() {
+        var data = ReportData(generatedAt: "now")
+        data.addProfiles([
+            Array(#"{"user_id":"u1","rfm":{"r":1,"f":1},"segment":"general_retain","lifecycle":{"stage":"new"},"tier":"B","super_user":false,"churn":{"clv_minor":null}}"#.utf8),
+            Array("not json".utf8),
+            Array(#"{"user_id":"u1","rfm":{"r":5,"f":4},"segment":"important_value","lifecycle":{"stage":"active"},"tier":"S","super_user":true,"churn":{"clv_minor":12345.5},"referral_circle":{"referred_by":"u9","referrals":2,"converted":1},"currency":"CNY"}"#.utf8),
+        ])
+        XCTAssertEqual(data.profiles, [.init(userID: "u1", r: 5, f: 4, segment: "important_value", stage: "active", tier: "S", superUser: true, clvMinor: 12345.5,
+                                             referredBy: "u9", referrals: 2, convertedReferrals: 1)])
+        XCTAssertEqual(data.currency, "CNY")
+        data.addLedger([
+            Array(#"{"kind":"earn","points":120,"time":"2026-11-30T10:00:00.000Z"}"#.utf8),
+            Array(#"{"kind":"redeem","points":-50,"time":"2026-11-30T11:00:00.000Z"}"#.utf8),
+            Array(#"{"kind":"expire","points":-7,"time":"2026-12-01T00:00:00.000Z"}"#.utf8),
+        ])
+        XCTAssertEqual(data.pointsByDay.map { [$0.day, "\($0.earned)", "\($0.redeemed)", "\($0.expired)"] },
+                       [["2026-11-30", "120", "50", "0"], ["2026-12-01", "0", "0", "7"]])
+        data.addAccounts([Array(#"{"user_id":"u1","level":"bronze"}"#.utf8), Array(#"{"user_id":"u1","level":"gold"}"#.utf8),
+                          Array(#"{"user_id":"u2","level":"silver"}"#.utf8)], levelOrder: ["bronze", "silver", "gold"])
+        XCTAssertEqual(data.levels, ["gold": 1, "silver": 1])
+        data.addSegmentChanges([Array(#"{"dimension":"lifecycle","from":null,"to":"new"}"#.utf8), Array(#"{"dimension":"tier","from":"B","to":"S"}"#.utf8),
+                                Array(#"{"dimension":"lifecycle","from":"new","to":"active"}"#.utf8)])
+        XCTAssertEqual(data.lifecycleFlows, ["(first seen)": ["new": 1], "new": ["active": 1]])
+    }
+
     func testCalibrationComparesPredictedWithActualPerRepeatPurchases() {
         let model = BGNBDModel(r: 0.243, alpha: 4.414, a: 0.793, b: 2.426)
         // Two customers: one buys every 10 days throughout, one bought once long ago.

@@ -13,11 +13,9 @@ extension ReportData {
             let circle = o["referral_circle"]?.objectValue
             if let c = o["currency"]?.stringValue { currency = c }
             latest[user] = Profile(
-                userID: user, r: rfm?["r"]?.int ?? 0, f: rfm?["f"]?.int ?? 0,
-                segment: rfm?["segment"]?.stringValue ?? o["segment"]?.stringValue ?? "none",
-                stage: lifecycle?["stage"]?.stringValue ?? "unknown", tier: o["tier"]?.objectValue?["tier"]?.stringValue ?? o["tier"]?.stringValue ?? "B",
-                superUser: o["super_user"]?.objectValue?["super_user"]?.bool ?? o["super_user"]?.bool ?? false,
-                clvMinor: o["churn"]?.objectValue?["clv_minor"]?.double ?? o["clv_minor"]?.double,
+                userID: user, r: rfm?["r"]?.int ?? 0, f: rfm?["f"]?.int ?? 0, segment: o["segment"]?.stringValue ?? "none",
+                stage: lifecycle?["stage"]?.stringValue ?? "unknown", tier: o["tier"]?.stringValue ?? "B", superUser: o["super_user"]?.bool ?? false,
+                clvMinor: o["churn"]?.objectValue?["clv_minor"]?.double,
                 referredBy: circle?["referred_by"]?.stringValue, referrals: circle?["referrals"]?.int ?? 0,
                 convertedReferrals: circle?["converted"]?.int ?? 0)
         }
@@ -57,7 +55,7 @@ extension ReportData {
         var latest: [String: String] = [:]
         for bytes in values {
             guard let o = try? JSONParser.parse(bytes).objectValue, let user = o["user_id"]?.stringValue else { continue }
-            latest[user] = o["level"]?.objectValue?["level"]?.stringValue ?? o["level"]?.stringValue ?? "unknown"
+            latest[user] = o["level"]?.stringValue ?? "unknown"
         }
         levels = [:]
         for level in latest.values { levels[level, default: 0] += 1 }

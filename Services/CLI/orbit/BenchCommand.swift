@@ -12,6 +12,15 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Benchmarks that print their figures.",
         subcommands: [IngestBench.self, ScorerBench.self, MembersBench.self, NotifyBench.self, PipelineBench.self]
     )
+
+    /// Warnings and worse only: a benchmark's own figures are its output.
+    static func quietLogs() {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+    }
 }
 
 /// `orbit bench ingest`: ingestion's events/s against raw pass-through on the same broker, in the
@@ -30,11 +39,7 @@ struct IngestBench: AsyncParsableCommand {
     @Flag(help: "Measure only the processor, without Kafka (for profiling).") var coreOnly = false
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
+        BenchCommand.quietLogs()
         let population = Self.population(events)
         if coreOnly {
             for _ in 0..<rounds { print(String(format: "core only: %.0f events/s", Self.coreRate(population, input: "bench-input"))) }

@@ -26,11 +26,7 @@ struct PipelineBench: AsyncParsableCommand {
     @Flag(help: "Only the latency run.") var latencyOnly = false
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
+        BenchCommand.quietLogs()
         Output.line("orbit bench pipeline: \(rate) events/s for \(seconds) s (+5 s warm-up), \(users) users, \(partitions) partitions, fetch.wait.max.ms \(fetchWaitMs), \(ProcessInfo.processInfo.activeProcessorCount) CPUs")
         try latencyRun()
         guard !latencyOnly else { return }

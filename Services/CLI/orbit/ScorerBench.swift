@@ -175,11 +175,7 @@ struct BenchBroker {
     let logger = Logger(label: "orbit.bench")
 
     init(input: String, partitions: Int) throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
+        BenchCommand.quietLogs()
         broker = try LocalBroker(topics: [])
         kafka = KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": broker.bootstrapServers]) { a, _ in a })
         self.input = input
