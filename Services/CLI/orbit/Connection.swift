@@ -20,9 +20,7 @@ struct ConnectionOptions: ParsableArguments {
             result[parts[0]] = parts[1]
         }
         let environment = ProcessInfo.processInfo.environment
-        // An empty variable counts as unset (a compose override can hand a tool back to the address file).
-        let fromEnvironment = environment["ORBIT__KAFKA__BOOTSTRAP_SERVERS"].flatMap { $0.isEmpty ? nil : $0 }
-        guard let servers = bootstrap ?? fromEnvironment ?? LocalBrokerAddress.read() else {
+        guard let servers = bootstrap ?? LocalBrokerAddress.resolve(configured: environment["ORBIT__KAFKA__BOOTSTRAP_SERVERS"]) else {
             throw ValidationError("no Kafka to talk to: pass --bootstrap, set ORBIT__KAFKA__BOOTSTRAP_SERVERS, or start `orbit broker`")
         }
         result["bootstrap.servers"] = servers

@@ -52,13 +52,11 @@ public struct RuntimeSettings: Sendable {
     /// Fills in `bootstrap.servers` from the local broker's address file when the configuration
     /// has none. Called after every other setting is validated, so a typo is reported first.
     public mutating func resolveBootstrapServers() throws(ConfigError) {
-        // Empty counts as unset, so an override file can hand a service back to the address file.
-        if let servers = kafka["bootstrap.servers"], !servers.isEmpty { return }
-        guard let local = LocalBrokerAddress.read() else {
+        guard let servers = LocalBrokerAddress.resolve(configured: kafka["bootstrap.servers"]) else {
             throw ConfigError(file: configurationFile, line: nil, field: "kafka.bootstrap.servers",
                               message: "is required (or start `orbit broker`, which writes \(LocalBrokerAddress.path))")
         }
-        kafka["bootstrap.servers"] = local
+        kafka["bootstrap.servers"] = servers
     }
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -119,6 +117,13 @@ public enum LocalBrokerAddress {
               let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
               !text.isEmpty else { return nil }
         return text
+    }
+
+    /// The configured servers, or the address file's when none are configured. Empty counts as
+    /// unset, so an override (a compose file's empty variable) can hand a process back to the file.
+    public static func resolve(configured: String?) -> String? {
+        if let configured, !configured.isEmpty { return configured }
+        return read()
     }
 
     public static func write(_ bootstrap: String) throws {

@@ -25,6 +25,7 @@ public final class MembershipProcessor: RecordProcessor {
 
     private let entriesCounter = Counter(label: "orbit_members_ledger_entries_total")
     private let pointsFlows = PointsFlowCounters()
+    private let levelCensus: LevelCensus
     private let rejectedCommands = Counter(label: "orbit_members_commands_rejected_total")
     private let replays = Counter(label: "orbit_members_replays_skipped_total")
 
@@ -33,6 +34,7 @@ public final class MembershipProcessor: RecordProcessor {
     public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, logger: Logger) {
         self.settings = settings
         self.policy = settings.policy
+        self.levelCensus = LevelCensus(levels: settings.policy.levels.levels.map(\.name))
         self.store = KeyedStore(changelogTopic: settings.stateChangelogTopic, cachePolicy: .retained)
         self.logger = logger
         self.deadLetters = deadLetters ?? DeadLetters(topic: settings.deadLettersTopic, service: "orbit-members")
@@ -46,8 +48,7 @@ public final class MembershipProcessor: RecordProcessor {
 
     public func partitionsRevoked(_ partitions: [TopicPartition]) {
         store.drop(partitions, of: settings.inputsTopic)
-        let census = LevelCensus(levels: policy.levels.levels.map(\.name))
-        for partition in partitions where partition.topic == settings.inputsTopic { census.record([:], partition: partition.partition) }
+        for partition in partitions where partition.topic == settings.inputsTopic { levelCensus.record([:], partition: partition.partition) }
     }
 
     // MARK: Records
@@ -315,7 +316,6 @@ public final class MembershipProcessor: RecordProcessor {
     public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
         let time = context.nowMillis
         let interval = max(1, Int64(settings.evaluationInterval.components.seconds) * 1000)
-        let census = LevelCensus(levels: policy.levels.levels.map(\.name))
         for partition in store.ownedPartitions {
             var levels: [String: Int] = [:]
             try store.forEach(partition) { key, state in
@@ -328,7 +328,7 @@ public final class MembershipProcessor: RecordProcessor {
                 tick.internalMessage(to: key, InternalMessage(kind: .clockTick, key: "tick:\(key):\(time / interval)", points: 0, from: key, rule: nil, reason: "", time: time))
                 outputs.append(contentsOf: tick.records)
             }
-            census.record(levels, partition: partition)
+            levelCensus.record(levels, partition: partition)
         }
     }
 

@@ -62,6 +62,7 @@ public final class DeliveryProcessor: RecordProcessor {
     private var batch: [(partition: Int32, notification: OutboxNotification, bytes: [UInt8], attempt: Int)] = []
 
     private let sentCounter = Counter(label: "orbit_notify_sent_total")
+    private let deliveryCounters = DeliveryCounters()
     private let retryCounter = Counter(label: "orbit_notify_retries_total")
     private let failedCounter = Counter(label: "orbit_notify_failed_total")
 
@@ -165,7 +166,7 @@ public final class DeliveryProcessor: RecordProcessor {
         for (index, item) in items.enumerated() {
             let n = item.notification
             func record(_ status: DeliveryRecord.Status, _ reason: String?, _ detail: String?) {
-                NotifyMetrics.delivery(channel: n.channel, status: status)
+                deliveryCounters.count(channel: n.channel, status: status)
                 outputs.append(ProducerRecord(topic: settings.deliveriesTopic, key: Array(n.userID.utf8),
                                               value: DeliveryRecord(notificationID: n.id, userID: n.userID, trigger: n.trigger, channel: n.channel, status: status,
                                                                     reason: reason, attempt: item.attempt, timeMillis: now, detail: detail).encoded()))

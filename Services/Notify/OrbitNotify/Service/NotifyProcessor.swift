@@ -39,6 +39,7 @@ public final class NotifyProcessor: RecordProcessor {
 
     private let triggered = Counter(label: "orbit_notify_triggers_total")
     private let replays = Counter(label: "orbit_notify_replays_skipped_total")
+    private let deliveryCounters = DeliveryCounters()
 
     public init(settings: NotifySettings, deadLetters: DeadLetters, logger: Logger) {
         self.settings = settings
@@ -74,7 +75,7 @@ public final class NotifyProcessor: RecordProcessor {
         let key = String(decoding: keyBytes, as: UTF8.self)
         // Times come from the records (set when they were first produced), so a replay decides the same way.
         let time = record.timestampMillis ?? context.nowMillis
-        var emit = Emitter(settings: settings, partition: record.partition)
+        var emit = Emitter(settings: settings, partition: record.partition, deliveryCounters: deliveryCounters)
         switch kind {
         case .campaign:
             try handleCampaignCommand(record, time: time, emit: &emit, outputs: &outputs)
@@ -402,13 +403,15 @@ public final class NotifyProcessor: RecordProcessor {
 struct Emitter {
     let settings: NotifySettings
     let partition: Int32
+    let deliveryCounters: DeliveryCounters
     var records: [ProducerRecord] = []
     var progress: [String: (matched: Int, sent: Int, converted: Int, suppressed: [String: Int])] = [:]
     var deadLetters: [(record: ConsumerRecord, reason: String)] = []
 
-    init(settings: NotifySettings, partition: Int32) {
+    init(settings: NotifySettings, partition: Int32, deliveryCounters: DeliveryCounters) {
         self.settings = settings
         self.partition = partition
+        self.deliveryCounters = deliveryCounters
     }
 
     mutating func notification(_ n: OutboxNotification) {
@@ -420,7 +423,7 @@ struct Emitter {
     }
 
     mutating func delivery(_ d: DeliveryRecord) {
-        NotifyMetrics.delivery(channel: d.channel, status: d.status)
+        deliveryCounters.count(channel: d.channel, status: d.status)
         records.append(ProducerRecord(topic: settings.deliveriesTopic, key: Array(d.userID.utf8), value: d.encoded()))
     }
 
