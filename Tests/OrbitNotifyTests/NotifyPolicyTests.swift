@@ -165,6 +165,16 @@ final class NotifyPolicyTests: XCTestCase {
         }
     }
 
+    func testOneLinePartsLoseLineBreaksAndOuterWhiteSpaceOnTheFastPathAsOnTheSlowOne() {
+        XCTAssertEqual(TemplateCatalog.oneLine("Welcome, Ada"), "Welcome, Ada")
+        XCTAssertEqual(TemplateCatalog.oneLine("欢迎 Ada"), "欢迎 Ada")
+        XCTAssertEqual(TemplateCatalog.oneLine("  Welcome\r\nBcc: x\n"), "Welcome Bcc: x")
+        XCTAssertEqual(TemplateCatalog.oneLine("a\rb\nc"), "a b c")
+        XCTAssertEqual(TemplateCatalog.oneLine("\u{3000}欢迎\u{3000}"), "欢迎")  // ideographic spaces trimmed too
+        XCTAssertEqual(TemplateCatalog.oneLine("\tHi"), "Hi")
+        XCTAssertEqual(TemplateCatalog.oneLine(""), "")
+    }
+
     func testMailMessageHeaders() {
         XCTAssertEqual(MailMessage.address("Orbit <noreply@orbit.local>"), "noreply@orbit.local")
         XCTAssertEqual(MailMessage.messageID("win_back:u1:x y:email", domain: "orbit.local"), "<win_back.u1.x=20y.email@orbit.local>")

@@ -17,6 +17,7 @@ struct NotifyBench: AsyncParsableCommand {
     @Option(help: "Sign-ups per round (one in-app notification each).") var events = 50_000
     @Option(help: "Partitions.") var partitions = 16
     @Option(help: "Rounds.") var rounds = 2
+    @Option(help: "fetch.wait.max.ms of every stage and of pass-through.") var fetchWaitMs = 100
 
     func run() async throws {
         let bench = try BenchBroker(input: "bench-notify-input", partitions: partitions)
@@ -47,7 +48,7 @@ struct NotifyBench: AsyncParsableCommand {
             settings.processor.groupID = "\(prefix)-notify"
             settings.delivery.groupID = "\(prefix)-delivery"
             var runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
-            runtime.kafka = kafka
+            runtime.kafka = kafka.merging(["fetch.wait.max.ms": String(fetchWaitMs)])
             let (raw, rawCPU) = try IngestBench().measureWithCPU(PassThroughProcessor(outputTopic: "\(prefix)-raw"), group: "\(prefix)-raw", input: input, runtime: runtime, expected: records.count, logger: logger)
             Output.line(String(format: "  round %d raw pass-through: %8.0f records/s, %5.1f µs CPU per record", round, raw, rawCPU))
 

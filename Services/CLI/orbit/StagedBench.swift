@@ -28,6 +28,12 @@ enum StagedBench {
         }
         let rate = Double(expected) / (ContinuousClock.now - first).seconds
         let cpu = (ThreadCPU.seconds() - cpuBefore) * 1e6 / Double(expected)
+        // Where each stage's time went besides working: the first thing to read when a rate is low.
+        let waits = pipelines.map { pipeline -> String in
+            let status = pipeline.status.snapshot
+            return String(format: "%.2f/%.2f", status.waitedForRecords.seconds, status.waitedForAcknowledgements.seconds)
+        }
+        print("    (each stage waited, for records/acknowledgements, in seconds: \(waits.joined(separator: " ")))")
         return (rate, cpu)
     }
 }

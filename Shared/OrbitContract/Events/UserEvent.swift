@@ -38,6 +38,11 @@ public struct UserEvent: Sendable, Equatable {
     /// Reads a record of `orbit.user-events.valid` back (for downstream services and tools).
     public static func decode(_ bytes: some Collection<UInt8>) throws -> UserEvent {
         guard case .object(let object) = try JSONParser.parse(bytes) else { throw DecodingError.notAnObject }
+        return try decode(object)
+    }
+
+    /// The same from an already parsed record (a reader that also needs the object itself parses once).
+    public static func decode(_ object: JSONObject) throws -> UserEvent {
         guard let id = object["id"]?.stringValue, let user = object["user_id"]?.stringValue,
               let type = object["type"]?.stringValue, let time = object["time"]?.stringValue else { throw DecodingError.missingField }
         // `properties` is optional on input; a record without it (another producer of `.valid`)

@@ -171,7 +171,11 @@ public final class KeyedStore<Value: StateCodable> {
             }
         }
         changed.removeAll(keepingCapacity: true)
-        if cachePolicy == .perBatch { cache.removeAll(keepingCapacity: true) }
+        if cachePolicy == .perBatch {
+            // Each partition's table keeps its capacity: the next batch touches about as many keys,
+            // and regrowing the table from empty every batch was a measured cost (rehashing).
+            for partition in cache.keys { cache[partition]!.removeAll(keepingCapacity: true) }
+        }
         return bytes.takeChanges()
     }
 

@@ -135,7 +135,7 @@ public final class NotifyProcessor: RecordProcessor {
             r.tags = Array(Set(list.compactMap(\.stringValue).filter { !$0.isEmpty && $0.count <= 64 })).sorted().prefix(100).map { $0 }
             return true
         case .event:
-            guard let value, let event = try? UserEvent.decode(value), event.userID == userID else {
+            guard let value, case .object(let object)? = try? JSONParser.parse(value), let event = try? UserEvent.decode(object), event.userID == userID else {
                 emit.deadLetter(record, "not a valid-event record of user \(userID)")
                 return false
             }
@@ -143,7 +143,6 @@ public final class NotifyProcessor: RecordProcessor {
             let firstPurchase = event.type == .purchase && r.purchases == 0
             if event.type == .purchase { r.purchases += 1 }
             convert(&r, userID: userID, eventType: event.type.name, at: event.timeMillis, emit: &emit)
-            guard case .object(let object)? = try? JSONParser.parse(value) else { return true }
             fireTriggers(.event, record: object, bytes: value, sourceID: event.id, derived: ["first_purchase": firstPurchase ? "true" : "false", "type": event.type.name],
                          userID: userID, time: time, to: &r, emit: &emit)
             return true

@@ -175,11 +175,24 @@ public struct TemplateCatalog: Sendable {
             guard let compiled = templates[Key(locale: locale, template: name, channel: channel, part: part)] else { return nil }
             var text = compiled.render(variables)
             if part.isOneLine {
-                text = String(text.map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 }).trimmingCharacters(in: .whitespaces)
+                text = Self.oneLine(text)
             }
             parts.append((part, text))
         }
         return RenderedMessage(parts: parts)
+    }
+
+    /// A subject or title: each line break (CR, LF or CRLF) becomes one space, and the ends lose
+    /// their white space. The usual text has neither, and is returned as it is without walking
+    /// its characters (the slow path segments graphemes and goes through Foundation).
+    public static func oneLine(_ text: String) -> String {
+        let utf8 = text.utf8
+        func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte >= 0x80 }
+        if let first = utf8.first, let last = utf8.last, !isBlank(first), !isBlank(last),
+           !utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
+            return text
+        }
+        return String(text.map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 }).trimmingCharacters(in: .whitespaces)
     }
 
     /// Every (template, channel, locale) there is, for start-up checks.
