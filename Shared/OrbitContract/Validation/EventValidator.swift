@@ -167,18 +167,11 @@ public struct EventValidator: Sendable {
         }
     }
 
-    /// Ids: 1-128 Unicode scalars, no control characters (they break logs, terminals and keys).
+    /// Identifiers follow ``IdentifierRules`` (length, white space, invisible characters, NFC).
     func identifier(_ value: JSONValue?, field: String) throws(EventRejection) -> String {
         let s = try requiredString(value, field: field)
-        guard !s.isEmpty else { throw EventRejection(.invalidValue, field: field, "\(field) must not be empty") }
-        // Fast path for the usual printable-ASCII id: no Unicode tables needed.
-        if s.utf8.count <= Self.maxIdentifierLength, s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return s }
-        let scalars = s.unicodeScalars
-        guard scalars.count <= Self.maxIdentifierLength else {
-            throw EventRejection(.invalidValue, field: field, "\(field) is longer than \(Self.maxIdentifierLength) characters")
-        }
-        for scalar in scalars where scalar.properties.generalCategory == .control {
-            throw EventRejection(.invalidValue, field: field, "\(field) contains a control character (U+\(String(scalar.value, radix: 16, uppercase: true)))")
+        if let violation = IdentifierRules.violation(s) {
+            throw EventRejection(.invalidValue, field: field, "\(field) \(violation)")
         }
         return s
     }

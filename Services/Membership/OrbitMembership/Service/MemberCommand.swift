@@ -36,38 +36,63 @@ public enum MemberCommand: Sendable, Equatable {
 
     public static func parse(_ bytes: [UInt8]) throws(ParseError) -> MemberCommand {
         guard let o = try? JSONParser.parse(bytes).objectValue else { throw .invalid("not a JSON object", requestID: nil) }
-        let request = o["request_id"]?.stringValue
-        guard let requestID = request, !requestID.isEmpty, requestID.utf8.count <= 128 else { throw .invalid("request_id is required (1-128 characters)", requestID: nil) }
+        guard let requestID = o["request_id"]?.stringValue else { throw .invalid("request_id is required (1-128 characters)", requestID: nil) }
+        if let violation = IdentifierRules.violation(requestID) {
+            // A request id that breaks the rules is not echoed: it may hold what the rules keep out of logs.
+            throw .invalid("request_id \(violation)", requestID: nil)
+        }
+        /// Free text (a reason, a status): 1-128 bytes without control characters.
         func string(_ key: String) throws(ParseError) -> String {
             guard let v = o[key]?.stringValue, !v.isEmpty, v.utf8.count <= 128 else { throw .invalid("\(key) is required", requestID: requestID) }
+            guard !v.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw .invalid("\(key) contains a control character", requestID: requestID)
+            }
+            return v
+        }
+        /// A user, reward, campaign, plan or operator id: ``IdentifierRules``.
+        func identifier(_ key: String) throws(ParseError) -> String {
+            guard let v = o[key]?.stringValue else { throw .invalid("\(key) is required", requestID: requestID) }
+            if let violation = IdentifierRules.violation(v) { throw .invalid("\(key) \(violation)", requestID: requestID) }
             return v
         }
         func positive(_ key: String) throws(ParseError) -> Int64 {
             guard let v = o[key]?.numberValue?.int64Value, v > 0, v <= 1_000_000_000 else { throw .invalid("\(key) must be a whole number from 1 to 1000000000", requestID: requestID) }
             return v
         }
+        /// Months of a paid membership: 12 when absent; anything but a whole number from 1 to 120
+        /// is an error (1.5 or "6" must not quietly become the default).
+        func months() throws(ParseError) -> Int {
+            guard let value = o["months"], value != .null else { return 12 }
+            guard let n = value.numberValue?.int64Value, (1...120).contains(n) else {
+                throw .invalid("months must be a whole number from 1 to 120", requestID: requestID)
+            }
+            return Int(n)
+        }
         switch o["type"]?.stringValue {
-        case "redeem": return .redeem(requestID: requestID, userID: try string("user_id"), points: try positive("points"), rewardID: try string("reward_id"))
+        case "redeem": return .redeem(requestID: requestID, userID: try identifier("user_id"), points: try positive("points"), rewardID: try identifier("reward_id"))
         case "adjust":
             guard let points = o["points"]?.numberValue?.int64Value, points != 0, abs(points) <= 1_000_000_000 else { throw .invalid("points must be a non-zero whole number", requestID: requestID) }
-            return .adjust(requestID: requestID, userID: try string("user_id"), points: points, reason: try string("reason"), operatorID: try string("operator"))
+            return .adjust(requestID: requestID, userID: try identifier("user_id"), points: points, reason: try string("reason"), operatorID: try identifier("operator"))
         case "transfer":
-            let from = try string("from"), to = try string("to")
+            let from = try identifier("from"), to = try identifier("to")
             guard from != to else { throw .invalid("cannot transfer to oneself", requestID: requestID) }
             return .transfer(requestID: requestID, from: from, to: to, points: try positive("points"))
         case "bulk_grant":
             guard let list = o["users"]?.arrayValue, !list.isEmpty, list.count <= 10_000 else { throw .invalid("users must list 1 to 10000 user ids", requestID: requestID) }
             let users = list.compactMap(\.stringValue)
             guard users.count == list.count else { throw .invalid("users must be strings", requestID: requestID) }
-            return .bulkGrant(requestID: requestID, campaignID: try string("campaign_id"), points: try positive("points"), users: users)
+            for (index, user) in users.enumerated() {
+                if let violation = IdentifierRules.violation(user) { throw .invalid("users[\(index)] \(violation)", requestID: requestID) }
+            }
+            return .bulkGrant(requestID: requestID, campaignID: try identifier("campaign_id"), points: try positive("points"), users: users)
         case "join":
-            return .join(requestID: requestID, userID: try string("user_id"), plan: try string("plan"), months: Int(o["months"]?.numberValue?.int64Value ?? 12))
+            return .join(requestID: requestID, userID: try identifier("user_id"), plan: try identifier("plan"), months: try months())
         case "renew":
-            return .renew(requestID: requestID, userID: try string("user_id"), months: Int(o["months"]?.numberValue?.int64Value ?? 12))
+            return .renew(requestID: requestID, userID: try identifier("user_id"), months: try months())
         case "cancel":
-            return .cancel(requestID: requestID, userID: try string("user_id"))
+            return .cancel(requestID: requestID, userID: try identifier("user_id"))
         case "set_status":
-            return .setStatus(requestID: requestID, userID: try string("user_id"), status: try string("status"))
+            return .setStatus(requestID: requestID, userID: try identifier("user_id"), status: try string("status"))
         default:
             throw .invalid("type must be redeem, adjust, transfer, bulk_grant, join, renew, cancel or set_status", requestID: requestID)
         }
