@@ -1,5 +1,12 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// `ORBIT_FUZZ=1` (set by scripts/fuzz.sh, with its own scratch path): Orbit's modules are
+/// compiled with libFuzzer's coverage and AddressSanitizer, and the `orbit-fuzz` executable
+/// exists. Normal builds never see either.
+let fuzzing = ProcessInfo.processInfo.environment["ORBIT_FUZZ"] == "1"
+let fuzzed: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
 
 /// Orbit: Swift microservices that talk only through Kafka.
 ///
@@ -147,6 +154,14 @@ let package = Package(
             dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitNotify"],
             path: "Tests/OrbitTestSupport"
         ),
+        // The fuzz targets: parsers of what others write, with the invariants they must keep.
+        .target(
+            name: "OrbitFuzzTargets",
+            dependencies: ["OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify"],
+            path: "Tests/Fuzz/OrbitFuzzTargets"
+        ),
+        // Every committed corpus input and crash regression, replayed through the fuzz targets.
+        .testTarget(name: "OrbitFuzzTests", dependencies: ["OrbitFuzzTargets"]),
         .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract", "OrbitTestSupport"]),
         .testTarget(name: "OrbitMembershipTests", dependencies: ["OrbitMembership", "OrbitContract", "OrbitKafka", "OrbitRuntime"]),
         .testTarget(name: "OrbitScoringTests", dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract"], exclude: ["Fixtures"]),
@@ -170,6 +185,25 @@ let package = Package(
         ),
     ]
 )
+
+if fuzzing {
+    package.products.append(.executable(name: "orbit-fuzz", targets: ["orbit-fuzz"]))
+    // libFuzzer without its `main` (the toolchain's libclang_rt.fuzzer_no_main, found by
+    // scripts/fuzz.sh): SwiftPM gives every executable its own entry point.
+    let driver = ProcessInfo.processInfo.environment["ORBIT_FUZZ_RUNTIME"] ?? "libclang_rt.fuzzer_no_main-x86_64.a"
+    package.targets.append(.systemLibrary(name: "CFuzzerDriver", path: "Tests/Fuzz/CFuzzerDriver"))
+    package.targets.append(.executableTarget(
+        name: "orbit-fuzz",
+        dependencies: ["OrbitFuzzTargets", "CFuzzerDriver"],
+        path: "Tests/Fuzz/orbit-fuzz",
+        swiftSettings: [.unsafeFlags(["-parse-as-library"])],
+        linkerSettings: [.unsafeFlags(["-sanitize=address", "-Xlinker", driver, "-lstdc++"])]
+    ))
+    let instrumented: Set<String> = ["OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify", "OrbitFuzzTargets", "orbit-fuzz"]
+    for target in package.targets where instrumented.contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + fuzzed
+    }
+}
 
 // Release builds optimise across Orbit's own modules: the services call the JSON writer, the
 // keyed store and the Kafka layer once or more per record, and without this each call stays an

@@ -21,9 +21,18 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible, Equatable {
         self.name = String(cString: rd_kafka_err2name(code))
         self.message = message ?? String(cString: rd_kafka_err2str(code))
         self.isRetriable = KafkaError.retriableCodes.contains(code.rawValue)
-        self.isFatal = isFatal
+        self.isFatal = isFatal || KafkaError.producerIdentityCodes.contains(code.rawValue)
         self.requiresAbort = false
     }
+
+    /// Errors that say the producer's identity is no longer valid (another instance fenced it, its
+    /// epoch or id is gone). librdkafka 2.0 reports some of them only as a failed delivery of an
+    /// idempotent producer, without raising its own fatal error; either way the producer must not
+    /// be used again, so Orbit treats them as fatal.
+    static let producerIdentityCodes: Set<Int32> = Set([
+        RD_KAFKA_RESP_ERR_PRODUCER_FENCED, RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH, RD_KAFKA_RESP_ERR_INVALID_PRODUCER_ID_MAPPING,
+        RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, RD_KAFKA_RESP_ERR__FENCED, RD_KAFKA_RESP_ERR__FATAL,
+    ].map(\.rawValue))
 
     /// Takes ownership of an `rd_kafka_error_t` and destroys it.
     init(consuming error: OpaquePointer) {

@@ -11,7 +11,8 @@ import Logging
 /// tests and demos.
 public final class LocalBroker: @unchecked Sendable {
     // `@unchecked Sendable`: the mock cluster is driven by its own librdkafka thread; the calls made
-    // here (topic creation, bootstraps, destroy) are documented thread-safe, and `stop()` is
+    // here (topic creation, bootstraps, faults, destroy) are thread-safe in librdkafka (they take
+    // the cluster lock or post to its thread), and `stop()` is
     // guarded so the cluster and handle are destroyed once, cluster first.
     private var handle: OpaquePointer?
     private var cluster: OpaquePointer?
@@ -43,6 +44,43 @@ public final class LocalBroker: @unchecked Sendable {
         guard let cluster else { throw .configuration("local broker stopped") }
         let err = rd_kafka_mock_topic_create(cluster, spec.name, Int32(spec.partitions), 1)
         guard err.isOK else { throw KafkaError(code: err, message: "creating topic \(spec.name)") }
+    }
+
+    // MARK: Faults (librdkafka's mock cluster injects them; `orbit broker --faults`, the chaos tests)
+
+    /// Disconnects a broker (mock ids start at 1; nil: every broker) and refuses new connections
+    /// until ``setUp(broker:)``. Leadership does not move, as when a single-node Kafka goes away.
+    public func setDown(broker: Int32? = nil) throws(KafkaError) {
+        try withCluster("setting a broker down") { rd_kafka_mock_broker_set_down($0, broker ?? -1) }
+    }
+
+    /// Lets a broker (nil: every broker) accept connections again.
+    public func setUp(broker: Int32? = nil) throws(KafkaError) {
+        try withCluster("setting a broker up") { rd_kafka_mock_broker_set_up($0, broker ?? -1) }
+    }
+
+    /// Delays every response of a broker (nil: every broker) by `milliseconds`; 0 removes the delay.
+    public func setRoundTrip(milliseconds: Int, broker: Int32? = nil) throws(KafkaError) {
+        try withCluster("setting the round-trip time") { rd_kafka_mock_broker_set_rtt($0, broker ?? -1, Int32(milliseconds)) }
+    }
+
+    /// Makes the next `errors.count` requests of protocol API `apiKey` (Produce is 0, Fetch 1,
+    /// OffsetCommit 8, ...) fail with these Kafka error codes, one each, in order.
+    public func failNextRequests(apiKey: Int16, errors: [Int32]) throws(KafkaError) {
+        guard let cluster = lock.withLock({ self.cluster }) else { throw .configuration("local broker stopped") }
+        let codes = errors.map { rd_kafka_resp_err_t(rawValue: $0) }
+        codes.withUnsafeBufferPointer { rd_kafka_mock_push_request_errors_array(cluster, apiKey, codes.count, $0.baseAddress) }
+    }
+
+    /// Moves the leadership of one partition to another broker (clients see NOT_LEADER and follow).
+    public func setLeader(topic: String, partition: Int32, broker: Int32) throws(KafkaError) {
+        try withCluster("moving the leader of \(topic)/\(partition)") { rd_kafka_mock_partition_set_leader($0, topic, partition, broker) }
+    }
+
+    private func withCluster(_ what: String, _ body: (OpaquePointer) -> rd_kafka_resp_err_t) throws(KafkaError) {
+        guard let cluster = lock.withLock({ self.cluster }) else { throw .configuration("local broker stopped") }
+        let err = body(cluster)
+        guard err.isOK else { throw KafkaError(code: err, message: what) }
     }
 
     /// Stops the brokers. Cluster first: destroying the hosting handle first trips an assertion.

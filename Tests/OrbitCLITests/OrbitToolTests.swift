@@ -26,6 +26,32 @@ final class OrbitToolTests: XCTestCase {
         return process.exitStatus
     }
 
+    func testBrokerRunsAFaultPlanAndRefusesABadOne() throws {
+        let plan = home.appendingPathComponent("faults.yaml")
+        try """
+        steps:
+          - at_seconds: 0.5
+            broker_down: all
+          - at_seconds: 1
+            broker_up: all
+          - at_seconds: 1.2
+            request_errors: {api: produce, errors: [NOT_LEADER_OR_FOLLOWER], repeat: 2}
+          - at_seconds: 1.4
+            round_trip_ms: 200
+        """.write(to: plan, atomically: true, encoding: .utf8)
+        let broker = try orbit(["broker", "--faults", plan.path])
+        _ = try broker.waitForLine(containing: "at 0.5 s: broker all down")
+        _ = try broker.waitForLine(containing: "at 1.0 s: broker all up")
+        _ = try broker.waitForLine(containing: "at 1.2 s: next 2 produce requests fail (NOT_LEADER_OR_FOLLOWER)")
+        _ = try broker.waitForLine(containing: "fault plan done")
+        XCTAssertEqual(try broker.terminate(), 0)
+
+        try "steps:\n  - at_seconds: 1\n    broker_down: sideways\n".write(to: plan, atomically: true, encoding: .utf8)
+        let refused = try orbit(["broker", "--faults", plan.path])
+        XCTAssertNotEqual(finish(refused), 0)
+        XCTAssertTrue(refused.output.joined().contains("steps[0].broker_down"), refused.output.joined(separator: "\n"))
+    }
+
     func testBrokerPublishAndTailWorkAcrossProcesses() throws {
         let broker = try orbit(["broker"])
         _ = try broker.waitForLine(containing: "orbit broker: listening on")

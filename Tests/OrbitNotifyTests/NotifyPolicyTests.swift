@@ -165,6 +165,18 @@ final class NotifyPolicyTests: XCTestCase {
         }
     }
 
+    /// Found by the template fuzzer (Tests/Fuzz/regressions/template/null-trigger-key.yaml): a
+    /// key with no name gave an error with an empty field.
+    func testATemplateWithoutATriggerIdIsAnErrorThatSaysSo() {
+        for yaml in ["?\n", "\"\": {email: {subject: a, html: b, text: c}}\n"] {
+            XCTAssertThrowsError(try TemplateCatalog.catalog(yaml: yaml, file: "t.yaml", locale: "en")) { error in
+                let config = error as? ConfigError
+                XCTAssertEqual(config?.field, "(document)")
+                XCTAssertEqual(config?.message, "each template needs a trigger id as its key")
+            }
+        }
+    }
+
     func testOneLinePartsLoseLineBreaksAndOuterWhiteSpaceOnTheFastPathAsOnTheSlowOne() {
         XCTAssertEqual(TemplateCatalog.oneLine("Welcome, Ada"), "Welcome, Ada")
         XCTAssertEqual(TemplateCatalog.oneLine("欢迎 Ada"), "欢迎 Ada")

@@ -13,11 +13,32 @@ struct BrokerCommand: AsyncParsableCommand {
 
     @Option(help: "Partitions per Orbit topic.") var partitions = TopicCatalogue.defaultPartitions
     @Option(help: "Number of brokers in the cluster.") var brokers = 1
+    @Option(help: "A timed plan of broker faults (YAML: brokers down and up, request errors, round-trip delay, leader moves; see BrokerFaultPlan).")
+    var faults: String?
 
     func run() async throws {
+        // The plan is checked before the broker starts: a mistake in it is an error, not a quiet run.
+        let plan = try faults.map { path in try BrokerFaultPlan.load(path: path) }
         let broker = try LocalBroker.startOrbit(brokers: brokers, partitions: partitions)
         Output.line("orbit broker: listening on \(broker.bootstrapServers) (address written to \(LocalBrokerAddress.path))")
+        let started = ContinuousClock.now
+        let faulting = plan.map { plan in
+            Task {
+                for step in plan.steps {
+                    try? await Task.sleep(until: started + .milliseconds(step.atMillis))
+                    if Task.isCancelled { return }
+                    do {
+                        try broker.apply(step.fault)
+                        Output.line("orbit broker: at \(String(format: "%.1f", Double(step.atMillis) / 1000)) s: \(step.fault)")
+                    } catch {
+                        Output.line("orbit broker: at \(Double(step.atMillis) / 1000) s: \(step.fault) failed: \(error)")
+                    }
+                }
+                Output.line("orbit broker: fault plan done")
+            }
+        }
         await Signals.wait()
+        faulting?.cancel()
         LocalBrokerAddress.remove()
         broker.stop()
         Output.line("orbit broker: stopped")

@@ -110,10 +110,22 @@ public final class StreamPipeline: RebalanceListener {
             status.update { $0.state = .stopped }
             logger.info("pipeline stopped cleanly; while working it waited \(waits.records) for records and \(waits.acknowledgements) for acknowledgements (batches in flight at their limit)")
         } catch {
-            status.update { $0.state = .failed; $0.failure = "\(error)" }
-            logger.critical("pipeline failed: \(error)")
-            throw error
+            // A client's own fatal error (a fenced producer, a broken idempotence sequence) explains
+            // more than the symptom that surfaced it (a failed delivery, a refused send).
+            let failure: any Error = fatalClientError ?? error
+            status.update { $0.state = .failed; $0.failure = "\(failure)" }
+            if let kafka = failure as? KafkaError, kafka.isFatal {
+                logger.critical("pipeline failed: fatal Kafka error, this client cannot be used again (a restart makes a new one): \(kafka)")
+            } else {
+                logger.critical("pipeline failed: \(failure)")
+            }
+            throw failure
         }
+    }
+
+    /// The fatal error the producer or consumer raised, if either did.
+    private var fatalClientError: KafkaError? {
+        (producer as KafkaProducer?)?.fatalError ?? (consumer as KafkaConsumer?)?.fatalError
     }
 
     private func start() throws {

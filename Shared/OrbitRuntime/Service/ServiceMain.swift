@@ -1,9 +1,11 @@
 import Foundation
 import Logging
+import OrbitKafka
 
 /// The `main` of every Orbit service: read `--config` (or `$ORBIT_CONFIG`), load and validate the
 /// configuration, build the pipeline, run it until SIGTERM. Returns the process exit code:
-/// 0 after a clean stop, 78 (EX_CONFIG) for configuration errors, 1 for failures.
+/// 0 after a clean stop, 78 (EX_CONFIG) for configuration errors, 75 (EX_TEMPFAIL) for a fatal
+/// Kafka client error, 1 for other failures.
 public enum ServiceMain {
     /// - Parameters:
     ///   - settings: reads the service's own sections; every setting is validated before Kafka is contacted.
@@ -80,9 +82,17 @@ public enum ServiceMain {
         do {
             try await ServiceRunner.run(pipelines, settings: runtime, registry: registry, logger: logger)
             return 0
+        } catch let error as KafkaError where error.isFatal {
+            logger.critical("stopped by a fatal Kafka error (exit \(Self.fatalKafkaExitCode)): \(error)")
+            return Self.fatalKafkaExitCode
         } catch {
             logger.critical("stopped by failure: \(error)")
             return 1
         }
     }
+
+    /// A Kafka client raised a fatal error (for example a fenced producer): the process stops
+    /// rather than go on with a broken client, and its supervisor restarts it with a new one.
+    /// 75 is EX_TEMPFAIL: try again.
+    public static let fatalKafkaExitCode: Int32 = 75
 }

@@ -73,6 +73,11 @@ public struct TemplateCatalog: Sendable {
         return TemplateCatalog(templates: templates, locales: locales, defaultLocale: defaultLocale)
     }
 
+    /// One locale's templates from text, checked as `load` checks a file (for tests and the fuzzer).
+    public static func catalog(yaml: String, file: String, locale: String) throws(ConfigError) -> TemplateCatalog {
+        TemplateCatalog(templates: try parse(yaml: yaml, file: file, locale: locale), locales: [locale], defaultLocale: locale)
+    }
+
     /// Parses one locale's file (also used by tests with inline text).
     static func parse(yaml: String, file: String, locale: String) throws(ConfigError) -> [Key: MustacheTemplate] {
         let root: Node?
@@ -82,7 +87,11 @@ public struct TemplateCatalog: Sendable {
         guard let mapping = root?.mapping else { throw ConfigError(file: file, line: root?.mark?.line, field: "(document)", message: "must map trigger ids to channels") }
         var result: [Key: MustacheTemplate] = [:]
         for (triggerNode, channelsNode) in mapping {
-            let trigger = triggerNode.string ?? "?"
+            // A key that is null, empty or not text (`? ` alone, `"": ...`, `[a]: ...`) names no
+            // trigger; without this check the error below had an empty field.
+            guard let trigger = triggerNode.scalar?.string, !trigger.isEmpty else {
+                throw ConfigError(file: file, line: triggerNode.mark?.line, field: "(document)", message: "each template needs a trigger id as its key")
+            }
             guard let channels = channelsNode.mapping else { throw ConfigError(file: file, line: channelsNode.mark?.line, field: trigger, message: "must map channels to parts") }
             for (channelNode, partsNode) in channels {
                 let field = "\(trigger).\(channelNode.string ?? "?")"
