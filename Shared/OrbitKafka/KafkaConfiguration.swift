@@ -86,10 +86,29 @@ public struct KafkaConfiguration: Sendable, Equatable {
             let result = rd_kafka_conf_set(conf, key, value, &errorBuffer, errorBuffer.count)
             if result != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                let reason = errorBuffer.decodedCString
+                // librdkafka's reason may quote the value; a secret's value is never shown.
+                let reason = Self.isSecret(key) ? "not accepted (the value is a secret and is not shown)" : errorBuffer.decodedCString
                 throw .configuration("Kafka property \(key): \(reason)")
             }
         }
         return conf
+    }
+
+    /// Checks every property against librdkafka now (unknown names, bad values), so a mistake is
+    /// a configuration error at start-up rather than a failure when the first client is made.
+    public func validate() throws(KafkaError) {
+        rd_kafka_conf_destroy(try makeNativeConfiguration())
+    }
+
+    /// Properties whose values are credentials: never logged, never in an error message.
+    public static func isSecret(_ key: String) -> Bool {
+        let key = key.lowercased()
+        return key.contains("password") || key.contains("secret") || key.hasSuffix(".pem") || key == "sasl.oauthbearer.config"
+            || key == "ssl.key.pem" || key == "ssl_key" || key.hasSuffix(".key")
+    }
+
+    /// The properties with every secret's value replaced, for logs and diagnostics.
+    public var redacted: [String: String] {
+        properties.reduce(into: [:]) { result, entry in result[entry.key] = Self.isSecret(entry.key) ? "(secret)" : entry.value }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import OrbitKafka
 import OrbitRuntime
 import XCTest
@@ -105,6 +106,44 @@ final class ConfigDocumentTests: XCTestCase {
         XCTAssertEqual(error.field, "processing.max_batch_records")
         XCTAssertTrue(error.message.contains("lots"), error.message)
         XCTAssertTrue(error.description.hasPrefix("x.yaml:2: processing.max_batch_records: "), error.description)
+    }
+
+    func testKafkaSecretsComeFromFilesAndAreNeverShown() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("orbit-secret-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secret = directory.appendingPathComponent("password")
+        try "s3cr3t-Value\n".write(to: secret, atomically: true, encoding: .utf8)
+
+        let yaml = "kafka:\n  bootstrap.servers: broker:9093\n  security.protocol: SASL_SSL\n  sasl.mechanisms: SCRAM-SHA-512\n  sasl.username: orbit\n  sasl.password_file: \(secret.path)\n"
+        let settings = try XCTUnwrap(loadSettings(yaml))
+        XCTAssertEqual(settings.kafka["sasl.password"], "s3cr3t-Value", "the file's text without its line break")
+        XCTAssertNil(settings.kafka["sasl.password_file"])
+        XCTAssertEqual(settings.kafka.redacted["sasl.password"], "(secret)")
+        XCTAssertEqual(settings.kafka.redacted["sasl.username"], "orbit")
+        // From the environment too (ORBIT__KAFKA__SASL_PASSWORD_FILE reads as sasl.password.file).
+        let fromEnvironment = try XCTUnwrap(loadSettings(Self.kafkaYAML, environment: ["ORBIT__KAFKA__SASL_PASSWORD_FILE": secret.path]))
+        XCTAssertEqual(fromEnvironment.kafka["sasl.password"], "s3cr3t-Value")
+
+        let missing = try XCTUnwrap(settingsError("kafka:\n  bootstrap.servers: b:9092\n  sasl.password_file: /nonexistent/secret\n"))
+        XCTAssertEqual(missing.field, "kafka.sasl.password_file")
+        XCTAssertEqual(missing.line, 3)
+        XCTAssertEqual(missing.message, "cannot read the file /nonexistent/secret")
+        let both = try XCTUnwrap(settingsError("kafka:\n  bootstrap.servers: b:9092\n  sasl.password: x\n  sasl.password_file: \(secret.path)\n"))
+        XCTAssertEqual(both.message, "sasl.password is set as well: give the value or a file, not both")
+    }
+
+    func testABadKafkaPropertyIsAConfigurationErrorAndASecretValueIsNotQuoted() throws {
+        let unknown = try XCTUnwrap(settingsError("kafka:\n  bootstrap.servers: b:9092\n  bootstrap.servrs: x\n"))
+        XCTAssertEqual(unknown.field, "kafka.bootstrap.servrs")
+        XCTAssertEqual(unknown.line, 3)
+        let badValue = try XCTUnwrap(settingsError("kafka:\n  bootstrap.servers: b:9092\n  ssl.key.password: hunter2\n  security.protocol: carrier-pigeon\n"))
+        XCTAssertEqual(badValue.field, "kafka.security.protocol")
+        XCTAssertTrue(badValue.message.contains("carrier-pigeon"), "an ordinary value is quoted to help: \(badValue.message)")
+        XCTAssertEqual(KafkaConfiguration.isSecret("ssl.key.password"), true)
+        XCTAssertEqual(KafkaConfiguration.isSecret("sasl.oauthbearer.client.secret"), true)
+        XCTAssertEqual(KafkaConfiguration.isSecret("bootstrap.servers"), false)
+        XCTAssertFalse("\(badValue)".contains("hunter2"))
     }
 
     func testErrorNamesTheGivenFile() throws {

@@ -74,6 +74,33 @@ public struct RuntimeSettings: Sendable {
         self.maxBatchWait = maxBatchWait
     }
 
+    /// The `kafka` section's librdkafka properties. A property written `<name>_file` (or, from
+    /// the environment, `ORBIT__KAFKA__<NAME>_FILE`) takes its value from that file, so secrets
+    /// (`sasl.password_file: /run/secrets/kafka-password`) come from a mounted secret rather than
+    /// the configuration or the environment. A trailing line break is dropped; the value is never
+    /// printed, and an error names only the file.
+    static func kafkaProperties(_ section: ConfigSection) throws(ConfigError) -> [String: String] {
+        var properties = try section.scalars()
+        for (key, path) in properties.sorted(by: { $0.key < $1.key }) where key.hasSuffix("_file") || key.hasSuffix(".file") {
+            let property = String(key.dropLast(5))
+            guard properties[property] == nil else {
+                throw section.invalid(key, "\(property) is set as well: give the value or a file, not both")
+            }
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw section.invalid(key, "cannot read the file \(path)") }
+            defer { try? handle.close() }
+            // Secrets are short; a bound keeps a wrong path (a device, a log) from filling memory.
+            let data = (try? handle.read(upToCount: 64 * 1024 + 1)) ?? Data()
+            guard data.count <= 64 * 1024, let text = String(data: data, encoding: .utf8) else {
+                throw section.invalid(key, "the file \(path) is not a UTF-8 text of at most 64 KiB")
+            }
+            var value = Substring(text)
+            while let last = value.last, last == "\n" || last == "\r" || last == "\r\n" { value = value.dropLast() }
+            properties[property] = String(value)
+            properties[key] = nil
+        }
+        return properties
+    }
+
     /// Reads `service`, `kafka` and `processing`. `bootstrap.servers`, when absent, comes from the
     /// local broker's address file (written by `orbit broker`), so a developer needs no settings.
     public init(document: ConfigDocument, defaultServiceName: String, defaultHTTPPort: Int) throws(ConfigError) {
@@ -89,7 +116,12 @@ public struct RuntimeSettings: Sendable {
         }
         logFormat = try service.choice("log_format", default: .text)
 
-        kafka = KafkaConfiguration(try document.section("kafka").scalars())
+        let kafkaSection = document.section("kafka")
+        kafka = KafkaConfiguration(try Self.kafkaProperties(kafkaSection))
+        do { try kafka.validate() } catch {
+            let key = kafka.properties.keys.sorted().first { error.message.hasPrefix("Kafka property \($0):") } ?? "(section)"
+            throw kafkaSection.invalid(key, error.message)
+        }
         configurationFile = document.file
 
         let processing = document.section("processing")
