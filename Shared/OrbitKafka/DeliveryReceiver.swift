@@ -57,6 +57,17 @@ public final class DeliveryBatch: DeliveryReceiver, @unchecked Sendable {
 
     /// Waits until every record sent with this batch is acknowledged. Throws the first delivery
     /// failure, or a timeout.
+    /// Waits until every record is acknowledged or failed, at most `timeout`; true when settled.
+    public func wait(for timeout: Duration) -> Bool {
+        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        condition.lock()
+        defer { condition.unlock() }
+        while pending > 0 {
+            if !condition.wait(until: deadline) { return pending == 0 }
+        }
+        return true
+    }
+
     public func waitForAll(timeout: Duration = .seconds(300)) throws(KafkaError) {
         let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
         condition.lock()

@@ -15,11 +15,7 @@ final class BrokerFaultTests: XCTestCase {
     let settings = ["ORBIT__PROCESSING__MAX_BATCH_RECORDS": "300", "ORBIT__PROCESSING__MAX_BATCH_WAIT_MS": "50"]
 
     func publish(_ records: [ProducerRecord], to broker: LocalBroker) throws {
-        let producer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
-        let batch = DeliveryBatch()
-        for record in records { try producer.send(record, in: batch) }
-        try batch.waitForAll()
-        producer.close()
+        try broker.publish(records, logger: logger)
     }
 
     /// Every valid id on `.valid` exactly once.
@@ -53,6 +49,7 @@ final class BrokerFaultTests: XCTestCase {
         XCTAssertEqual(health.status, 200, "degraded is not failed: a restart would not help")
         XCTAssertEqual(health.json["status"] as? String, "running")
         XCTAssertFalse((health.json["kafka_last_error"] as? String ?? "").isEmpty, "health says why: \(health.json)")
+        print("broker down: /health said degraded: \(health.json["kafka_last_error"] ?? "")")
         Thread.sleep(forTimeInterval: max(0, 10 - Date().timeIntervalSince(downAt)))
         XCTAssertTrue(service.isRunning, "the service rides out 10 s without a broker")
         try broker.apply(.up(broker: nil))

@@ -15,11 +15,7 @@ final class IngestServiceTests: XCTestCase {
     }
 
     func publish(_ records: [ProducerRecord], to broker: LocalBroker) throws {
-        let producer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
-        let batch = DeliveryBatch()
-        for record in records { try producer.send(record, in: batch) }
-        try batch.waitForAll()
-        producer.close()
+        try broker.publish(records, logger: logger)
     }
 
     /// Ids on `.valid`, each with every copy's bytes.

@@ -1,3 +1,4 @@
+import Foundation
 import OrbitContract
 import OrbitNotify
 import OrbitRuntime
@@ -162,6 +163,31 @@ final class NotifyPolicyTests: XCTestCase {
         }
         XCTAssertThrowsError(try NotifyFixture.settings(["ORBIT__NOTIFY__DEFAULT_TIME_ZONE": "Mars/Olympus"])) { error in
             XCTAssertEqual((error as! ConfigError).field, "notify.default_time_zone")
+        }
+    }
+
+    func testSMTPPasswordAndWebhookKeyComeFromFilesAndAreNeverQuoted() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("orbit-secrets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "smtp-pass\n".write(to: directory.appendingPathComponent("smtp"), atomically: true, encoding: .utf8)
+        try "hook-key".write(to: directory.appendingPathComponent("hook"), atomically: true, encoding: .utf8)
+        func delivery(_ yaml: String) throws(ConfigError) -> DeliverySettings {
+            try DeliverySettings(section: ConfigDocument(yaml: yaml, file: "n.yaml").section("delivery"), environment: [:])
+        }
+        let settings = try delivery("""
+        delivery:
+          email: {host: smtp.example.com, username: orbit, password_file: \(directory.path)/smtp}
+          sms: {url: "https://sms.example.com/send", secret_file: \(directory.path)/hook}
+        """)
+        XCTAssertEqual(settings.email?.password, "smtp-pass")
+        XCTAssertEqual(settings.sms?.secret, "hook-key")
+        XCTAssertThrowsError(try delivery("delivery:\n  sms: {url: \"https://s.example.com\", secret_file: /nonexistent/key}\n")) { error in
+            XCTAssertEqual((error as? ConfigError)?.field, "delivery.sms.secret_file")
+            XCTAssertEqual((error as? ConfigError)?.message, "cannot read the file /nonexistent/key")
+        }
+        XCTAssertThrowsError(try delivery("delivery:\n  email: {host: h, password_env: X, password_file: \(directory.path)/smtp}\n")) { error in
+            XCTAssertEqual((error as? ConfigError)?.message, "password_env is set as well: name one source")
         }
     }
 

@@ -34,11 +34,7 @@ final class NotifyServiceTests: XCTestCase {
     }
 
     func publish(_ records: [ProducerRecord], to broker: LocalBroker) throws {
-        let producer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
-        defer { producer.close() }
-        let batch = DeliveryBatch()
-        for record in records { try producer.send(record, in: batch) }
-        try batch.waitForAll()
+        try broker.publish(records, logger: logger)
     }
 
     /// Inputs of different topics are merged in the order the router reads them: the tests let the

@@ -33,11 +33,7 @@ final class ScorerServiceTests: XCTestCase {
     }
 
     func publish(_ records: ArraySlice<ProducerRecord>, to broker: LocalBroker) throws {
-        let producer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
-        let batch = DeliveryBatch()
-        for record in records { try producer.send(record, in: batch) }
-        try batch.waitForAll()
-        producer.close()
+        try broker.publish(records, logger: logger)
     }
 
     /// Waits until the scorers have processed every event and every credit, and nothing moves for a while.

@@ -86,16 +86,7 @@ public struct RuntimeSettings: Sendable {
             guard properties[property] == nil else {
                 throw section.invalid(key, "\(property) is set as well: give the value or a file, not both")
             }
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw section.invalid(key, "cannot read the file \(path)") }
-            defer { try? handle.close() }
-            // Secrets are short; a bound keeps a wrong path (a device, a log) from filling memory.
-            let data = (try? handle.read(upToCount: 64 * 1024 + 1)) ?? Data()
-            guard data.count <= 64 * 1024, let text = String(data: data, encoding: .utf8) else {
-                throw section.invalid(key, "the file \(path) is not a UTF-8 text of at most 64 KiB")
-            }
-            var value = Substring(text)
-            while let last = value.last, last == "\n" || last == "\r" || last == "\r\n" { value = value.dropLast() }
-            properties[property] = String(value)
+            properties[property] = try SecretFile.read(path, for: key, in: section)
             properties[key] = nil
         }
         return properties

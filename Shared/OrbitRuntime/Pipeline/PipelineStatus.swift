@@ -21,8 +21,22 @@ public final class PipelineStatus: Sendable {
         /// while its batches in flight were at their limit.
         public var waitedForRecords: Duration = .zero
         public var waitedForAcknowledgements: Duration = .zero
-        /// Three errors in a row with no record between them.
-        public var isDegraded: Bool { kafka.consecutiveErrors >= 3 }
+        /// A call into Kafka the pipeline thread is inside right now (a commit, a wait for
+        /// acknowledgements), and since when: a call that lasts means Kafka is out of reach, and
+        /// the thread cannot say so itself until it returns.
+        public var blockedOn: (what: String, since: ContinuousClock.Instant)?
+        /// How long a call may take before the service counts as degraded.
+        public static let blockedLimit: Duration = .seconds(2)
+
+        /// Three errors in a row with no record between them, or a call into Kafka that lasts.
+        public var isDegraded: Bool { kafka.consecutiveErrors >= 3 || blockedTooLong != nil }
+
+        /// The call the pipeline has been inside for longer than ``blockedLimit``, and for how long.
+        public var blockedTooLong: String? {
+            guard let blockedOn else { return nil }
+            let lasted = ContinuousClock.now - blockedOn.since
+            return lasted >= Self.blockedLimit ? "\(blockedOn.what) for \(lasted.components.seconds) s" : nil
+        }
     }
 
     private let value = Mutex(Snapshot())

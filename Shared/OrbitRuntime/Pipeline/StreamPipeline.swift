@@ -56,6 +56,13 @@ public final class StreamPipeline: RebalanceListener {
     /// Time the pipeline thread spent waiting while it had work open, logged at stop: the first
     /// thing to look at when a service is slow but not busy.
     private var waits = (records: Duration.zero, acknowledgements: Duration.zero)
+    /// When commits started failing with retriable errors (nil: the last one worked).
+    private var commitFailingSince: ContinuousClock.Instant?
+    private var lastCommitWarning = ContinuousClock.now - .seconds(60)
+    private var lastCommitAttempt = ContinuousClock.now
+    /// How long a blocking wait retries a failing commit before the pipeline gives up (a restart
+    /// then replays from the last commit).
+    static let commitRetryLimit: Duration = .seconds(120)
     private var producer: KafkaProducer!
     private var batch = DeliveryBatch()
     /// Sealed at-least-once batches waiting for acknowledgements, oldest first.
@@ -123,6 +130,38 @@ public final class StreamPipeline: RebalanceListener {
         }
     }
 
+    /// What `/health` says about Kafka: the consumer's errors since its last record, and a stall
+    /// of this pipeline's own (commits failing, acknowledgements not coming) that the consumer
+    /// cannot see, because its error callbacks only run while it is polled.
+    private func publishHealth() {
+        var health = consumer.health
+        if let stall {
+            health.consecutiveErrors = max(health.consecutiveErrors, 3)
+            health.lastError = stall
+        }
+        if status.snapshot.kafka != health { status.update { $0.kafka = health } }
+    }
+
+    /// Set while the pipeline is held up by Kafka (for `/health`), nil otherwise.
+    private var stall: String? {
+        didSet { if stall != oldValue { publishHealth() } }
+    }
+
+    /// Waits for a batch's acknowledgements (the producer retries by itself up to
+    /// `message.timeout.ms`); `/health` sees the wait while it lasts.
+    private func waitForAcknowledgements(_ batch: DeliveryBatch, of what: String) throws {
+        if batch.isSettled { return try batch.waitForAll() }
+        try blocked(on: "waiting for Kafka to acknowledge \(what)") { () throws(KafkaError) in try batch.waitForAll() }
+    }
+
+    /// Runs a call that may block on Kafka, marked in the status so `/health` can tell a call that
+    /// lasts (Kafka out of reach) while the pipeline thread is still inside it.
+    private func blocked<T, Failure: Error>(on what: String, _ body: () throws(Failure) -> T) throws(Failure) -> T {
+        status.update { $0.blockedOn = (what, ContinuousClock.now) }
+        defer { status.update { $0.blockedOn = nil } }
+        return try body()
+    }
+
     /// The fatal error the producer or consumer raised, if either did.
     private var fatalClientError: KafkaError? {
         (producer as KafkaProducer?)?.fatalError ?? (consumer as KafkaConsumer?)?.fatalError
@@ -165,8 +204,7 @@ public final class StreamPipeline: RebalanceListener {
             if record == nil, batchOpen || !inFlight.isEmpty { waits.records += now - polledAt }
             if now - lastHealthCheck >= .milliseconds(250) {
                 lastHealthCheck = now
-                let health = consumer.health
-                if status.snapshot.kafka != health { status.update { $0.kafka = health } }
+                publishHealth()
                 lag.update(consumer, assigned: status.snapshot.assigned)
             }
             if let interval = settings.punctuationInterval, now - lastPunctuation >= interval {
@@ -251,17 +289,44 @@ public final class StreamPipeline: RebalanceListener {
             var oldest = inFlight[0]
             if oldest.changelog == nil {
                 if !blocking && !oldest.outputs.isSettled { return }
-                try oldest.outputs.waitForAll()
+                try waitForAcknowledgements(oldest.outputs, of: "a batch's outputs")
                 let changelog = DeliveryBatch()
                 for change in oldest.changes { try producer.send(change, in: changelog) }
                 oldest.changelog = changelog
                 inFlight[0] = oldest
             }
             if !blocking && !oldest.changelog!.isSettled { return }
-            try oldest.changelog!.waitForAll()
+            try waitForAcknowledgements(oldest.changelog!, of: "a batch's state changes")
+            // After a failed commit the reading path tries again at most every 200 ms.
+            if !blocking, let since = commitFailingSince, ContinuousClock.now - lastCommitAttempt < .milliseconds(200), since <= lastCommitAttempt { return }
+            lastCommitAttempt = ContinuousClock.now
             do {
-                try consumer.commit(oldest.offsets)
+                try blocked(on: "committing offsets") { () throws(KafkaError) in try consumer.commit(oldest.offsets) }
+                if commitFailingSince != nil { stall = nil }
+                commitFailingSince = nil
             } catch {
+                if error.isRetriable && !error.isRebalanceRace {
+                    // The broker or the group coordinator is out of reach (a restart, a network
+                    // cut): the batch stays in flight and its commit is tried again. Committed
+                    // offsets only grow, so a later success covers it; until then nothing is lost
+                    // (a crash replays from the last commit).
+                    let now = ContinuousClock.now
+                    let since = commitFailingSince ?? now
+                    commitFailingSince = since
+                    stall = "offset commits failing for \((now - since).components.seconds) s: \(error)"
+                    if now - lastCommitWarning >= .seconds(5) {
+                        lastCommitWarning = now
+                        logger.warning("commit failed, will retry (failing for \(now - since)): \(error)")
+                    }
+                    // Blocking (back-pressure, a revocation, the stop): wait, but not forever. The
+                    // limit stays under the default max.poll.interval.ms, so the group keeps us.
+                    guard blocking, now - since < Self.commitRetryLimit else {
+                        if blocking { throw error }
+                        return
+                    }
+                    Thread.sleep(forTimeInterval: 0.2)
+                    continue
+                }
                 guard error.isRebalanceRace else { throw error }
                 // The partitions moved before the commit landed: their new owner replays this batch,
                 // producing identical records (at-least-once). Nothing is lost.

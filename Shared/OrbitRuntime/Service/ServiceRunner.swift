@@ -58,6 +58,7 @@ public enum ServiceRunner {
         result.batchesCommitted = snapshots.reduce(0) { $0 + $1.batchesCommitted }
         result.failure = snapshots.compactMap(\.failure).first
         result.kafka = snapshots.map(\.kafka).max { $0.consecutiveErrors < $1.consecutiveErrors } ?? .init()
+        result.blockedOn = snapshots.compactMap(\.blockedOn).min { $0.since < $1.since }
         return result
     }
 
@@ -76,7 +77,7 @@ public enum ServiceRunner {
         object["degraded"] = snapshot.isDegraded
         if snapshot.isDegraded {
             object["kafka_errors"] = snapshot.kafka.consecutiveErrors
-            object["kafka_last_error"] = snapshot.kafka.lastError ?? ""
+            object["kafka_last_error"] = snapshot.blockedTooLong.map { "held up \($0)" } ?? snapshot.kafka.lastError ?? ""
         }
         let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return .init(status: healthy ? 200 : 503, contentType: "application/json", body: Array(body) + [10])

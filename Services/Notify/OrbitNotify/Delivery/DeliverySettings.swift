@@ -68,18 +68,22 @@ public struct DeliverySettings: Sendable {
 
         let e = d.section("email")
         if e.exists {
-            try e.rejectUnknownKeys(["host", "port", "starttls", "verify_certificate", "username", "password_env", "from", "helo"])
+            try e.rejectUnknownKeys(["host", "port", "starttls", "verify_certificate", "username", "password_env", "password_file", "from", "helo"])
             var smtp = SMTP()
             smtp.host = try e.string("host", default: smtp.host)
             smtp.port = try e.int("port", default: smtp.port, range: 1...65535)
             smtp.startTLS = try e.choice("starttls", default: .off)
             smtp.verifyCertificate = try e.bool("verify_certificate", default: true)
             smtp.username = try e.optionalString("username")
-            if let variable = try e.optionalString("password_env") {
+            // The password comes from an environment variable or a file, never from this file.
+            let passwordVariable = try e.optionalString("password_env"), passwordFile = try e.optionalString("password_file")
+            if passwordVariable != nil, passwordFile != nil { throw e.invalid("password_file", "password_env is set as well: name one source") }
+            if let variable = passwordVariable {
                 guard let password = environment[variable] else { throw e.invalid("password_env", "the environment variable \(variable) is not set") }
                 smtp.password = password
             }
-            if smtp.username != nil, smtp.password == nil { throw e.invalid("password_env", "AUTH needs a password: name the environment variable that holds it") }
+            if let file = passwordFile { smtp.password = try SecretFile.read(file, for: "password_file", in: e) }
+            if smtp.username != nil, smtp.password == nil { throw e.invalid("password_env", "AUTH needs a password: name the environment variable (password_env) or file (password_file) that holds it") }
             smtp.from = try e.string("from", default: smtp.from)
             guard smtp.from.contains("@"), !smtp.from.contains("\r"), !smtp.from.contains("\n") else { throw e.invalid("from", "must be an e-mail address on one line") }
             smtp.helo = try e.string("helo", default: smtp.helo)
@@ -88,9 +92,15 @@ public struct DeliverySettings: Sendable {
         func webhook(_ name: String) throws(ConfigError) -> Webhook? {
             let w = d.section(name)
             guard w.exists else { return nil }
-            try w.rejectUnknownKeys(["url", "secret_env"])
+            try w.rejectUnknownKeys(["url", "secret_env", "secret_file"])
             let url = try w.string("url")
             guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil else { throw w.invalid("url", "must be an http(s) URL") }
+            if let file = try w.optionalString("secret_file") {
+                guard try w.optionalString("secret_env") == nil else { throw w.invalid("secret_file", "secret_env is set as well: name one source") }
+                let secret = try SecretFile.read(file, for: "secret_file", in: w)
+                guard !secret.isEmpty else { throw w.invalid("secret_file", "the file \(file) (the signing key) is empty") }
+                return Webhook(url: url, secret: secret)
+            }
             let variable = try w.string("secret_env", default: "ORBIT_WEBHOOK_SECRET")
             guard let secret = environment[variable], !secret.isEmpty else { throw w.invalid("secret_env", "the environment variable \(variable) (the signing key) is not set") }
             return Webhook(url: url, secret: secret)
