@@ -28,8 +28,20 @@ public final class PipelineStatus: Sendable {
         /// How long a call may take before the service counts as degraded.
         public static let blockedLimit: Duration = .seconds(2)
 
-        /// Three errors in a row with no record between them, or a call into Kafka that lasts.
-        public var isDegraded: Bool { kafka.consecutiveErrors >= 3 || blockedTooLong != nil }
+        /// A Kafka problem the pipeline met itself and the consumer's error count does not show
+        /// (offset commits failing while records still arrive), nil once it is over.
+        public var pipelineProblem: String?
+
+        /// Three errors in a row with no record between them, a problem of the pipeline's own, or
+        /// a call into Kafka that lasts.
+        public var isDegraded: Bool { degradedReason != nil }
+
+        /// Why the service is degraded, the most telling reason first; nil when it is not.
+        public var degradedReason: String? {
+            if let blocked = blockedTooLong { return "held up \(blocked)" }
+            if let pipelineProblem { return pipelineProblem }
+            return kafka.consecutiveErrors >= 3 ? kafka.lastError ?? "\(kafka.consecutiveErrors) Kafka errors in a row" : nil
+        }
 
         /// The call the pipeline has been inside for longer than ``blockedLimit``, and for how long.
         public var blockedTooLong: String? {

@@ -130,23 +130,6 @@ public final class StreamPipeline: RebalanceListener {
         }
     }
 
-    /// What `/health` says about Kafka: the consumer's errors since its last record, and a stall
-    /// of this pipeline's own (commits failing, acknowledgements not coming) that the consumer
-    /// cannot see, because its error callbacks only run while it is polled.
-    private func publishHealth() {
-        var health = consumer.health
-        if let stall {
-            health.consecutiveErrors = max(health.consecutiveErrors, 3)
-            health.lastError = stall
-        }
-        if status.snapshot.kafka != health { status.update { $0.kafka = health } }
-    }
-
-    /// Set while the pipeline is held up by Kafka (for `/health`), nil otherwise.
-    private var stall: String? {
-        didSet { if stall != oldValue { publishHealth() } }
-    }
-
     /// Waits for a batch's acknowledgements (the producer retries by itself up to
     /// `message.timeout.ms`); `/health` sees the wait while it lasts.
     private func waitForAcknowledgements(_ batch: DeliveryBatch, of what: String) throws {
@@ -204,7 +187,8 @@ public final class StreamPipeline: RebalanceListener {
             if record == nil, batchOpen || !inFlight.isEmpty { waits.records += now - polledAt }
             if now - lastHealthCheck >= .milliseconds(250) {
                 lastHealthCheck = now
-                publishHealth()
+                let health = consumer.health
+                if status.snapshot.kafka != health { status.update { $0.kafka = health } }
                 lag.update(consumer, assigned: status.snapshot.assigned)
             }
             if let interval = settings.punctuationInterval, now - lastPunctuation >= interval {
@@ -298,12 +282,14 @@ public final class StreamPipeline: RebalanceListener {
             if !blocking && !oldest.changelog!.isSettled { return }
             try waitForAcknowledgements(oldest.changelog!, of: "a batch's state changes")
             // After a failed commit the reading path tries again at most every 200 ms.
-            if !blocking, let since = commitFailingSince, ContinuousClock.now - lastCommitAttempt < .milliseconds(200), since <= lastCommitAttempt { return }
+            if !blocking, commitFailingSince != nil, ContinuousClock.now - lastCommitAttempt < .milliseconds(200) { return }
             lastCommitAttempt = ContinuousClock.now
             do {
                 try blocked(on: "committing offsets") { () throws(KafkaError) in try consumer.commit(oldest.offsets) }
-                if commitFailingSince != nil { stall = nil }
-                commitFailingSince = nil
+                if commitFailingSince != nil {
+                    commitFailingSince = nil
+                    status.update { $0.pipelineProblem = nil }
+                }
             } catch {
                 if error.isRetriable && !error.isRebalanceRace {
                     // The broker or the group coordinator is out of reach (a restart, a network
@@ -313,17 +299,16 @@ public final class StreamPipeline: RebalanceListener {
                     let now = ContinuousClock.now
                     let since = commitFailingSince ?? now
                     commitFailingSince = since
-                    stall = "offset commits failing for \((now - since).components.seconds) s: \(error)"
+                    let problem = "offset commits failing for \((now - since).components.seconds) s: \(error)"
+                    status.update { $0.pipelineProblem = problem }
                     if now - lastCommitWarning >= .seconds(5) {
                         lastCommitWarning = now
                         logger.warning("commit failed, will retry (failing for \(now - since)): \(error)")
                     }
+                    if !blocking { return }
                     // Blocking (back-pressure, a revocation, the stop): wait, but not forever. The
                     // limit stays under the default max.poll.interval.ms, so the group keeps us.
-                    guard blocking, now - since < Self.commitRetryLimit else {
-                        if blocking { throw error }
-                        return
-                    }
+                    if now - since >= Self.commitRetryLimit { throw error }
                     Thread.sleep(forTimeInterval: 0.2)
                     continue
                 }

@@ -59,6 +59,7 @@ public enum ServiceRunner {
         result.failure = snapshots.compactMap(\.failure).first
         result.kafka = snapshots.map(\.kafka).max { $0.consecutiveErrors < $1.consecutiveErrors } ?? .init()
         result.blockedOn = snapshots.compactMap(\.blockedOn).min { $0.since < $1.since }
+        result.pipelineProblem = snapshots.compactMap(\.pipelineProblem).first
         return result
     }
 
@@ -74,10 +75,11 @@ public enum ServiceRunner {
         ]
         if let failure = snapshot.failure { object["failure"] = failure }
         // Degraded: still running (a restart would not help), but Kafka keeps failing; says why.
-        object["degraded"] = snapshot.isDegraded
-        if snapshot.isDegraded {
+        let degradedReason = snapshot.degradedReason
+        object["degraded"] = degradedReason != nil
+        if let degradedReason {
             object["kafka_errors"] = snapshot.kafka.consecutiveErrors
-            object["kafka_last_error"] = snapshot.blockedTooLong.map { "held up \($0)" } ?? snapshot.kafka.lastError ?? ""
+            object["kafka_last_error"] = degradedReason
         }
         let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return .init(status: healthy ? 200 : 503, contentType: "application/json", body: Array(body) + [10])
