@@ -73,6 +73,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                // HMAC-SHA256 for pseudonyms (privacy erasure).
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Shared/OrbitRuntime"
         ),
@@ -162,7 +164,7 @@ let package = Package(
         ),
         // Every committed corpus input and crash regression, replayed through the fuzz targets.
         .testTarget(name: "OrbitFuzzTests", dependencies: ["OrbitFuzzTargets"]),
-        .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract", "OrbitTestSupport"]),
+        .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
         .testTarget(name: "OrbitMembershipTests", dependencies: ["OrbitMembership", "OrbitContract", "OrbitKafka", "OrbitRuntime"]),
         .testTarget(name: "OrbitScoringTests", dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract"], exclude: ["Fixtures"]),
         .testTarget(name: "OrbitRuntimeTests", dependencies: ["OrbitRuntime", "OrbitKafka", "OrbitContract", "OrbitTestSupport"]),

@@ -81,6 +81,16 @@ final class NotifyPolicyTests: XCTestCase {
         XCTAssertEqual(policy.channelSuppression(.sms, category: "account", recipient: r), .noContact)
     }
 
+    func testWithdrawnMarketingConsentStopsMarketingWhateverTheOptInButNotTransactional() {
+        var r = recipient()
+        XCTAssertNil(policy.channelSuppression(.email, category: "promo", recipient: r))
+        r.preferences.consents = Consents(withdrawn: [.marketing])
+        XCTAssertEqual(policy.channelSuppression(.email, category: "promo", recipient: r), .noConsent, "the category opt-in does not override it")
+        XCTAssertNil(policy.channelSuppression(.email, category: "account", recipient: r), "transactional messages still go")
+        r.preferences.consents = Consents(withdrawn: [.profiling])
+        XCTAssertNil(policy.channelSuppression(.email, category: "promo", recipient: r), "profiling is another purpose")
+    }
+
     func testExperimentAssignmentIsStableAndFollowsTheWeights() {
         let e = Experiment(id: "x", variants: [("a", 3), ("b", 1)], holdoutPercent: 20, conversionEvent: "purchase", conversionWindowMillis: 0)
         var counts: [String: Int] = [:]

@@ -38,6 +38,46 @@ final class ScoringProcessorTests: XCTestCase {
         }
     }
 
+    func testWithdrawnProfilingConsentWithholdsTheProfileAndErasureRemovesTheUser() throws {
+        let (driver, processor) = makeDriver("2026-03-10T12:00:00Z")
+        var outputs = try driver.pipe(record(driver, purchase("p1", "2026-03-02T10:00:00Z", minor: 5_000)))
+        outputs += try driver.endBatch().outputs
+        XCTAssertFalse(changes(outputs, dimension: "lifecycle").isEmpty)
+
+        // Preferences arrive from their topic on any partition and are forwarded to the user's.
+        let preferences = Array(#"{"consents":{"profiling":false}}"#.utf8)
+        let forwarded = try driver.pipe(driver.record(topic: OrbitTopics.userPreferences, partition: (home("ann") + 1) % Int32(Self.partitions), key: "ann", value: preferences))
+        XCTAssertEqual(forwarded.map(\.topic), [OrbitTopics.scorerReferralCredits])
+        XCTAssertEqual(forwarded.first?.partition, home("ann"))
+        try driver.pipe(driver.record(topic: OrbitTopics.scorerReferralCredits, partition: home("ann"), key: "ann", value: preferences, headers: forwarded[0].headers))
+        outputs = try driver.endBatch().outputs
+        let profile = try XCTUnwrap(outputs.first { $0.topic == OrbitTopics.userProfiles }.flatMap { try JSONParser.parse($0.value!).objectValue })
+        XCTAssertNil(profile["segment"])
+        XCTAssertNil(profile["rfm"])
+        XCTAssertEqual(profile["profiling"]?.objectValue?["withheld"], .bool(true))
+        XCTAssertTrue(changes(outputs, dimension: "segment").isEmpty)
+        // A later purchase changes nothing visible: no segment changes while consent is withdrawn.
+        outputs = try driver.pipe(record(driver, purchase("p2", "2026-03-09T10:00:00Z", minor: 9_000)))
+        outputs += try driver.endBatch().outputs
+        XCTAssertTrue(outputs.filter { $0.topic == OrbitTopics.segmentChanges || $0.topic == OrbitTopics.userProfiles }.isEmpty)
+        XCTAssertEqual(try processor.store.get(home("ann"), "ann")?.purchases, 2, "activity is still counted")
+        XCTAssertTrue(try UserState(decoding: XCTUnwrap(processor.store.get(home("ann"), "ann")).encoded()).profilingWithheld, "the flag survives the changelog")
+
+        // A bad consents value is a dead letter, not a crash.
+        let bad = try driver.pipe(driver.record(topic: OrbitTopics.scorerReferralCredits, partition: home("ann"), key: "ann", value: Array(#"{"consents":{"profiling":"no"}}"#.utf8), headers: forwarded[0].headers))
+        XCTAssertEqual(bad.map(\.topic), [OrbitTopics.scorerDeadLetters])
+
+        // Erasure: state gone, the profile tombstoned, a receipt.
+        let request = PrivacyRequest(requestID: "gdpr-1", userID: "ann", requestedAtMillis: try RFC3339.parse("2026-03-10T12:00:00Z")).encoded()
+        let routed = try driver.pipe(driver.record(topic: OrbitTopics.privacyRequests, partition: 0, key: "ann", value: request))
+        outputs = try driver.pipe(driver.record(topic: OrbitTopics.scorerReferralCredits, partition: home("ann"), key: "ann", value: request, headers: routed[0].headers))
+        let changes = try driver.endBatch().changes
+        XCTAssertTrue(outputs.contains { $0.topic == OrbitTopics.userProfiles && $0.value == nil })
+        XCTAssertEqual(outputs.first { $0.topic == OrbitTopics.privacyReceipts }.flatMap { $0.value.flatMap(PrivacyReceipt.decode) }?.tombstones[OrbitTopics.userProfiles], 1)
+        XCTAssertTrue(changes.contains { $0.key == Array("ann".utf8) && $0.value == nil })
+        XCTAssertNil(try processor.store.get(home("ann"), "ann"))
+    }
+
     func testTimePassingMovesAUserThroughTheLifecycle() throws {
         let (driver, _) = makeDriver("2026-03-01T12:00:00Z")
         var outputs = try driver.pipe(record(driver, UserEvent(id: "s", userID: "ann", type: .signup, timeMillis: try RFC3339.parse("2026-03-01T09:00:00Z"), properties: JSONObject())))

@@ -7,12 +7,18 @@ import OrbitRuntime
 /// Ingestion: validate, normalise, deduplicate. One input record becomes one record on `.valid`
 /// (keyed by user id, so a user's events stay ordered in one partition), one dead letter, or
 /// nothing (a duplicate id within the window).
+///
+/// Privacy requests are read too: ingestion keeps nothing per user (its deduplication memory
+/// holds event ids), so it answers an erase request with a receipt that says so.
 public final class IngestProcessor: RecordProcessor {
     public static let sourceHeader = "orbit-source"
     public static let errorCodeHeader = "orbit-error-code"
 
     let settings: IngestSettings
     let validator: EventValidator
+    let privacy: PrivacySettings
+    let service: String
+    let deadLetters: DeadLetters
     private var windows: [Int32: DedupWindow] = [:]
     /// Ids accepted since the last commit, per input partition, as changelog lines.
     private var pendingIDs: [Int32: DedupChangelog.Builder] = [:]
@@ -22,9 +28,12 @@ public final class IngestProcessor: RecordProcessor {
     private var rejectionCounters: [RejectionCode: Counter] = [:]
     private let dedupGauge = Gauge(label: "orbit_ingest_dedup_ids")
 
-    public init(settings: IngestSettings) {
+    public init(settings: IngestSettings, privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-ingest") {
         self.settings = settings
         self.validator = EventValidator(policy: settings.policy)
+        self.privacy = privacy
+        self.service = service
+        self.deadLetters = DeadLetters(topic: settings.deadLetterTopic, service: service)
     }
 
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
@@ -52,6 +61,9 @@ public final class IngestProcessor: RecordProcessor {
     }
 
     public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) {
+        if record.topic != settings.inputTopic, record.topic == privacy.requestsTopic {
+            return answer(record, outputs: &outputs)
+        }
         // The receive time decides "too far in the future" and the dedup window. It comes from the
         // record, not the clock at processing, so a replay decides exactly as the first run did;
         // a producer clock ahead of ours is capped at our clock.
@@ -91,6 +103,16 @@ public final class IngestProcessor: RecordProcessor {
         return pendingIDs.sorted { $0.key < $1.key }.flatMap { partition, builder in
             builder.records(topic: settings.dedupChangelogTopic, partition: partition)
         }
+    }
+
+    /// An erase request: nothing of the user is kept here, so the receipt lists nothing erased
+    /// and says where the user's events remain until retention.
+    private func answer(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
+        guard let request = PrivacyRequest.read(record, deadLetters: deadLetters, outputs: &outputs) else { return }
+        var erasure = Erasure(request, pseudonymizer: privacy.pseudonymizer, service: service, timeMillis: record.timestampMillis ?? request.requestedAtMillis)
+        erasure.note("no per-user state: the deduplication memory holds event ids only")
+        erasure.note(Erasure.retentionNote + ", dead letters included")
+        outputs.append(erasure.receipt(topic: privacy.receiptsTopic))
     }
 
     /// `topic/partition/offset` of the input record, for lineage.

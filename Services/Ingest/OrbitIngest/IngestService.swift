@@ -6,9 +6,9 @@ import OrbitRuntime
 public enum IngestService {
     public static func makePipeline(runtime: RuntimeSettings, ingest: IngestSettings, logger: Logger, status: PipelineStatus = PipelineStatus()) -> StreamPipeline {
         StreamPipeline(
-            settings: .init(groupID: ingest.groupID, inputTopics: [ingest.inputTopic], runtime: runtime,
+            settings: .init(groupID: ingest.groupID, inputTopics: [ingest.inputTopic, runtime.privacy.requestsTopic], runtime: runtime,
                             transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName)),
-            processor: IngestProcessor(settings: ingest),
+            processor: IngestProcessor(settings: ingest, privacy: runtime.privacy, service: runtime.serviceName),
             logger: logger,
             status: status)
     }

@@ -64,4 +64,8 @@ public enum OrbitTopics {
     public static let notifyRetriesChangelog = "orbit-notify.retries-changelog"
     /// The notification service's dead letters.
     public static let notifyDeadLetters = "orbit-notify.dlq"
+    /// Data-protection requests (`orbit forget`), keyed by the user id: every service acts on them.
+    public static let privacyRequests = "orbit.privacy-requests"
+    /// One receipt per service per request, keyed by the request id.
+    public static let privacyReceipts = "orbit.privacy-receipts"
 }

@@ -46,6 +46,9 @@ public struct RuntimeSettings: Sendable {
     /// group spreads the partitions over them and a CPU-bound stage uses several cores.
     public var streamThreads: Int = 1
 
+    /// The `privacy` section: the pseudonym key and the request and receipt topics.
+    public var privacy = PrivacySettings()
+
     /// Where these settings came from, for error messages.
     public var configurationFile = "(settings)"
 
@@ -123,6 +126,7 @@ public struct RuntimeSettings: Sendable {
         sealWhenDrained = try processing.bool("seal_when_drained", default: true)
         maxInFlightBatches = try processing.int("max_in_flight_batches", default: 4, range: 1...64)
         streamThreads = try processing.int("stream_threads", default: 1, range: 1...64)
+        privacy = try PrivacySettings(document: document)
     }
 }
 

@@ -42,6 +42,9 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.notifyCampaignsChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.notifyRetriesChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.notifyDeadLetters, partitions: max(1, partitions / 4)),
+            // Privacy: requests keyed by user (placed like every user-keyed input), receipts by request.
+            TopicSpec(name: OrbitTopics.privacyRequests, partitions: partitions),
+            TopicSpec(name: OrbitTopics.privacyReceipts, partitions: max(1, partitions / 4)),
             // One record per batch (see DedupChangelog); time retention expires ids with the window.
             TopicSpec(name: OrbitTopics.ingestDedupChangelog, partitions: partitions, configs: [
                 "cleanup.policy": "delete",

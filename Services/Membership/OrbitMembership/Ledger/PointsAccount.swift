@@ -24,6 +24,13 @@ public struct PointsAccount: Sendable, Equatable, Codable {
         earnedOnOrder = earnedOnOrder.filter { $0.value.earnedAtMillis >= cutoff }
     }
 
+    /// Keeps the points of the newest `limit` orders only.
+    public mutating func forgetOrders(keeping limit: Int) {
+        guard earnedOnOrder.count > limit else { return }
+        let oldest = earnedOnOrder.sorted { ($0.value.earnedAtMillis, $0.key) < ($1.value.earnedAtMillis, $1.key) }.prefix(earnedOnOrder.count - limit)
+        for (key, _) in oldest { earnedOnOrder[key] = nil }
+    }
+
     /// Everything held, locked or not, minus debt. Can be negative only through allowed reversals.
     public var balance: Int64 { lots.reduce(0) { $0 + $1.remaining } - debt }
 

@@ -5,6 +5,8 @@ import OrbitContract
 public struct PointsLedgerEntry: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         case earn, redeem, expire, adjust, reverse
+        /// The balance of an erased member, closed to 0 (`orbit forget`): either sign.
+        case forfeit
     }
 
     /// Idempotency key: the source event or command id plus the rule id. Never applied twice.

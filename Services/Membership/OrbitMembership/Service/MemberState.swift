@@ -31,6 +31,9 @@ public struct MemberState: Sendable, Equatable {
     public var lastInputMillis: Int64 = 0
 
     public static let recentKeyLimit = 64
+    /// Orders remembered for refunds, newest kept: with the refund window, this bounds a heavy
+    /// buyer's state (a refund of an order beyond it reverses nothing, as one beyond the window).
+    public static let orderLimit = 1000
     public static let commandResultLimit = 100
 
     public struct OrderAmounts: Sendable, Equatable, Codable {
@@ -75,6 +78,21 @@ public struct MemberState: Sendable, Equatable {
     /// True if this input record or key was applied already; otherwise records it.
     public mutating func alreadyApplied(offset: Int64, key: String) -> Bool {
         replay.alreadyApplied(offset: offset, id: key)
+    }
+
+    /// Remembers an order's amount for refunds, forgetting the oldest beyond ``orderLimit``.
+    public mutating func remember(order id: String, _ amounts: OrderAmounts) {
+        orders[id] = amounts
+        guard orders.count > Self.orderLimit else { return }
+        let oldest = orders.sorted { ($0.value.atMillis, $0.key) < ($1.value.atMillis, $1.key) }.prefix(orders.count - Self.orderLimit)
+        for (key, _) in oldest { orders[key] = nil }
+        points.forgetOrders(keeping: Self.orderLimit)
+    }
+
+    /// Forgets orders placed before `cutoff` (their refund window is over).
+    public mutating func forgetOrders(placedBefore cutoff: Int64) {
+        orders = orders.filter { $0.value.atMillis >= cutoff }
+        points.forgetOrders(earnedBefore: cutoff)
     }
 
     public func previousResult(_ requestID: String) -> [UInt8]? {

@@ -10,7 +10,7 @@ import OrbitRuntime
 /// idempotency key; the account is published once per member per batch.
 ///
 /// Reads one stream, `orbit-members.inputs`, where the runtime's ``InputRouter`` has merged each member's
-/// events (0), segment changes (1), commands (2) and internal messages (3) in one order. One
+/// events, segment changes, commands, internal messages and privacy requests in one order. One
 /// ordered stream per member is what makes a replay after a crash repeat exactly the same ledger
 /// entries: with several input topics, a replay could interleave a member's purchases and
 /// redemptions differently, and the same entry would come out with another balance.
@@ -22,17 +22,22 @@ public final class MembershipProcessor: RecordProcessor {
     public let store: KeyedStore<MemberState>
     let logger: Logger
     let deadLetters: DeadLetters
+    let privacy: PrivacySettings
+    let service: String
 
     private let entriesCounter = Counter(label: "orbit_members_ledger_entries_total")
     private let pointsFlows = PointsFlowCounters()
     private let levelCensus: LevelCensus
     private let rejectedCommands = Counter(label: "orbit_members_commands_rejected_total")
     private let replays = Counter(label: "orbit_members_replays_skipped_total")
+    private let erasures = Counter(label: "orbit_privacy_erasures_total", dimensions: [("service", "orbit-members")])
 
     /// - Parameter deadLetters: where records the ledger cannot read go (by default the configured
     ///   topic, counted under `orbit-members`).
-    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, logger: Logger) {
+    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, logger: Logger, privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-members") {
         self.settings = settings
+        self.privacy = privacy
+        self.service = service
         self.policy = settings.policy
         self.levelCensus = LevelCensus(levels: settings.policy.levels.levels.map(\.name))
         self.store = KeyedStore(changelogTopic: settings.stateChangelogTopic, cachePolicy: .retained)
@@ -58,9 +63,41 @@ public final class MembershipProcessor: RecordProcessor {
             outputs.append(deadLetters.record(for: record, .undecodableRecord, "a member input needs a key, a value and a known \(InputRouter<MemberInput>.kindHeader) header"))
             return
         }
+        if input == .privacyRequest { return try erase(record, key: key, outputs: &outputs) }
         try store.update(record.partition, key, initial: { MemberState(userID: key, policy: policy) }) { state in
             apply(record, input: input, value: value, key: key, context: context, to: &state, outputs: &outputs)
         }
+    }
+
+    /// Erases a member: the balance is closed by a `forfeit` entry (so the ledger still sums to
+    /// every account, and the points are no longer a liability), then the state and the account
+    /// are tombstoned, and the receipt carries the member's totals under the pseudonym. A replay
+    /// finds the state gone and writes only the same tombstones and receipt again.
+    private func erase(_ record: ConsumerRecord, key: String, outputs: inout [ProducerRecord]) throws {
+        guard let request = PrivacyRequest.read(record, deadLetters: deadLetters, outputs: &outputs) else { return }
+        let time = record.timestampMillis ?? request.requestedAtMillis
+        var erasure = Erasure(request, pseudonymizer: privacy.pseudonymizer, service: service, timeMillis: time)
+        if let state = try store.get(record.partition, key) {
+            var out = Outputs(userID: key, settings: settings)
+            let balance = state.points.balance
+            if balance != 0 {
+                out.entry(PointsLedgerEntry(key: "erase:\(request.requestID)", userID: key, kind: .forfeit, points: -balance, balanceAfter: 0, ruleID: nil,
+                                            reason: "balance closed: the member was erased on request \(request.requestID)", timeMillis: time))
+            }
+            outputs.append(contentsOf: out.records)
+            entriesCounter.increment(by: out.entries)
+            pointsFlows.count(out.flows)
+            erasure.erased("member state: points lots, level, status, paid membership, orders, referral, command results")
+            erasure.note("ledger totals of the subject: earned \(state.totalEarned), redeemed \(state.totalRedeemed), expired \(state.totalExpired), forfeited \(balance)")
+        } else {
+            erasure.note("no member state was held")
+        }
+        store.delete(record.partition, key)
+        erasure.storeTombstone(settings.stateChangelogTopic)
+        erasure.tombstone(settings.accountsTopic, key: key, into: &outputs)
+        erasure.note(Erasure.retentionNote)
+        outputs.append(erasure.receipt(topic: privacy.receiptsTopic))
+        erasures.increment()
     }
 
     /// One input applied to its member's state, in place; false when it changed nothing (a replay
@@ -109,6 +146,8 @@ public final class MembershipProcessor: RecordProcessor {
             }
             guard !state.alreadyApplied(offset: record.offset, key: "command:\(command.requestID)") else { replays.increment(); return false }
             handle(command, state: &state, out: &out, at: time)
+        case .privacyRequest:
+            return false  // handled before the state is touched (see `erase`)
         case .internal:
             guard let message = InternalMessage.decode(value) else {
                 outputs.append(deadLetters.record(for: record, .undecodableRecord, "not an internal membership message"))
@@ -189,7 +228,7 @@ public final class MembershipProcessor: RecordProcessor {
         }
         if event.type == .purchase {
             state.purchases += 1
-            if let orderID { state.orders[orderID] = .init(amountMinor: event.properties["amount_minor"]?.numberValue?.int64Value ?? 0, refundedMinor: 0, atMillis: event.timeMillis) }
+            if let orderID { state.remember(order: orderID, .init(amountMinor: event.properties["amount_minor"]?.numberValue?.int64Value ?? 0, refundedMinor: 0, atMillis: event.timeMillis)) }
         }
     }
 
@@ -307,7 +346,7 @@ public final class MembershipProcessor: RecordProcessor {
             state.paid = nil
             out.memberEvent(kind: "paid_membership", id: "\(out.userID):paid-expired:\(paid.expiresAtMillis)", time: time, fields: [("change", .string("expired")), ("plan", .string(paid.plan))])
         }
-        state.points.forgetOrders(earnedBefore: time - Int64(policy.refundWindowDays) * 86_400_000)
+        state.forgetOrders(placedBefore: time - Int64(policy.refundWindowDays) * 86_400_000)
     }
 
     /// Changes nothing itself: for each member whom time would change now, it sends a tick through
@@ -482,6 +521,8 @@ struct Outputs {
 /// The four kinds of input merged into a member's one ordered stream.
 public enum MemberInput: String, InputKind {
     case event, segmentChange = "segment_change", command, `internal`
+    /// A data-protection request (`orbit.privacy-requests`).
+    case privacyRequest = "privacy_request"
 }
 
 /// Wires the membership service into the runtime: two pipelines in one process, the router
@@ -497,14 +538,16 @@ public enum MembershipService {
         // Each stage runs `processing.stream_threads` pipelines (members of its group).
         return (0..<runtime.streamThreads).flatMap { thread -> [StreamPipeline] in
             let router = InputRouter<MemberInput>(
-                sources: [settings.eventsTopic: .event, settings.segmentChangesTopic: .segmentChange, settings.commandsTopic: .command, settings.internalTopic: .internal],
+                sources: [settings.eventsTopic: .event, settings.segmentChangesTopic: .segmentChange, settings.commandsTopic: .command, settings.internalTopic: .internal,
+                          runtime.privacy.requestsTopic: .privacyRequest],
                 output: settings.inputsTopic, partitionCount: partitions, deadLetters: deadLetters)
             let routerStage = router.stage(groupID: settings.groupID + "-router", runtime: runtime, thread: thread, logger: logger)
             let ledger = StreamPipeline(
                 settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime,
                                 transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),
                                 punctuationInterval: settings.evaluationInterval, clock: settings.processor.clock),
-                processor: MembershipProcessor(settings: settings, deadLetters: deadLetters, logger: logger), logger: logger)
+                processor: MembershipProcessor(settings: settings, deadLetters: deadLetters, logger: logger, privacy: runtime.privacy, service: runtime.serviceName),
+                logger: logger)
             return [routerStage, ledger]
         }
     }

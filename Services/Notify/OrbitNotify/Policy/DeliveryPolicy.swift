@@ -58,6 +58,7 @@ public struct DeliveryPolicy: Sendable {
     /// Whether one channel may carry a message of `category` to this recipient.
     public func channelSuppression(_ channel: Channel, category name: String, recipient: Recipient) -> SuppressionReason? {
         guard let category = categories[name] else { return .optedOut }
+        if category.kind == .marketing, !recipient.preferences.consents.allows(.marketing) { return .noConsent }
         if recipient.preferences.channels[channel.rawValue] == false { return .optedOut }
         switch (category.kind, recipient.preferences.categories[name]) {
         case (_, false?): return .optedOut

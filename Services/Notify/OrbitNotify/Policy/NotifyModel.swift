@@ -52,4 +52,6 @@ public enum SuppressionReason: String, CaseIterable, Sendable {
     case holdout
     case outsideWindow = "outside_window"
     case digested
+    /// The user withdrew consent to marketing (`consents.marketing: false`).
+    case noConsent = "no_consent"
 }

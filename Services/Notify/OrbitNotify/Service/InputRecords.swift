@@ -64,6 +64,7 @@ enum ContactsInput {
                 p[keyPath: target][member.key] = b
             }
         }
+        do { p.consents = try Consents.of(preferences: o) } catch { return .failure(InvalidInput(error.description)) }
         if let quiet = o["quiet_hours"], quiet != .null {
             guard let text = quiet.stringValue, let hours = QuietHours(text) else { return .failure(InvalidInput("quiet_hours must look like 22:00-08:00")) }
             p.quietHours = hours

@@ -16,6 +16,8 @@ public enum NotifyInput: String, InputKind {
     case campaign
     /// Time passing for one partition, written by the service itself (see `punctuate`).
     case tick
+    /// A data-protection request (`orbit.privacy-requests`).
+    case privacyRequest = "privacy_request"
 }
 
 /// Notification: triggers and campaigns in, rendered messages on the outbox out, with every
@@ -33,16 +35,21 @@ public final class NotifyProcessor: RecordProcessor {
     public let campaigns: KeyedStore<CampaignProgress>
     let deadLetters: DeadLetters
     let logger: Logger
+    let privacy: PrivacySettings
+    let service: String
     /// Partitions of the inputs topic this instance owns (ticks are written for each).
     private var owned: Set<Int32> = []
     private var lastTickMillis: Int64 = .min
 
     private let triggered = Counter(label: "orbit_notify_triggers_total")
     private let replays = Counter(label: "orbit_notify_replays_skipped_total")
+    private let erasures = Counter(label: "orbit_privacy_erasures_total", dimensions: [("service", "orbit-notify")])
     private let deliveryCounters = DeliveryCounters()
 
-    public init(settings: NotifySettings, deadLetters: DeadLetters, logger: Logger) {
+    public init(settings: NotifySettings, deadLetters: DeadLetters, logger: Logger, privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-notify") {
         self.settings = settings
+        self.privacy = privacy
+        self.service = service
         self.policy = settings.policy
         self.recipients = KeyedStore(changelogTopic: settings.recipientsChangelogTopic, cachePolicy: .retained)
         self.campaigns = KeyedStore(changelogTopic: settings.campaignsChangelogTopic, cachePolicy: .retained)
@@ -85,7 +92,11 @@ public final class NotifyProcessor: RecordProcessor {
                 return
             }
             try tick(partition: record.partition, at: at, emit: &emit)
+        case .privacyRequest:
+            try erase(record, key: key, outputs: &outputs)
         default:
+            // A tombstone clears what is held; for a user not held (erased, say) it creates nothing.
+            if record.value == nil, try recipients.get(record.partition, key) == nil { break }
             try recipients.update(record.partition, key, initial: Recipient.init) { r in
                 apply(record, kind: kind, userID: key, time: time, to: &r, emit: &emit)
             }
@@ -153,12 +164,37 @@ public final class NotifyProcessor: RecordProcessor {
                 return false
             }
             guard !r.replay.alreadyApplied(offset: record.offset, id: "\(kind.rawValue):\(id)") else { replays.increment(); return false }
+            // A closed balance is the trace of an erasure, never a reason to write to the user.
+            if kind == .ledgerEntry, object["kind"]?.stringValue == "forfeit" { return false }
             let source: TriggerSource = kind == .segmentChange ? .segmentChange : kind == .memberEvent ? .memberEvent : .ledgerEntry
             fireTriggers(source, record: object, bytes: value, sourceID: id, derived: [:], userID: userID, time: time, to: &r, emit: &emit)
             return true
-        case .campaign, .tick:
+        case .campaign, .tick, .privacyRequest:
             return false
         }
+    }
+
+    // MARK: Erasure
+
+    /// Erases a user: the recipient state (contacts, preferences, tags, profile and account facts,
+    /// what was sent, deferred messages, digests, enrolments), tombstones for the compacted topics
+    /// that hold them (contacts, preferences, tags, every in-app message in the inbox) and the receipt.
+    private func erase(_ record: ConsumerRecord, key: String, outputs: inout [ProducerRecord]) throws {
+        guard let request = PrivacyRequest.read(record, deadLetters: deadLetters, outputs: &outputs) else { return }
+        var erasure = Erasure(request, pseudonymizer: privacy.pseudonymizer, service: service, timeMillis: record.timestampMillis ?? request.requestedAtMillis)
+        if let r = try recipients.get(record.partition, key) {
+            for id in r.inbox { erasure.tombstone(settings.inboxTopic, key: "\(key)/\(id)", into: &outputs) }
+            erasure.erased("recipient state: contacts, preferences, tags, profile and account facts, sent and fired marks, \(r.deferred.count) deferred messages, \(r.digests.count) digests, experiment enrolments")
+        } else {
+            erasure.note("no recipient state was held")
+        }
+        recipients.delete(record.partition, key)
+        erasure.storeTombstone(settings.recipientsChangelogTopic)
+        for topic in [settings.contactsTopic, settings.preferencesTopic, settings.tagsTopic] { erasure.tombstone(topic, key: key, into: &outputs) }
+        erasure.note("a delivery already handed to the delivery stage may still be attempted; its retry schedule expires with the attempt")
+        erasure.note(Erasure.retentionNote)
+        outputs.append(erasure.receipt(topic: privacy.receiptsTopic))
+        erasures.increment()
     }
 
     // MARK: Triggers
@@ -271,6 +307,7 @@ public final class NotifyProcessor: RecordProcessor {
                 r.sent.append(.init(category: category.name, atMillis: time))
                 counted = true
             }
+            if channel == .inApp { remember(inbox: id, userID: userID, in: &r, emit: &emit) }
             if case .deferUntil(let due) = firing {
                 r.deferred.append(.init(notificationID: id, dueMillis: due, record: notification.encoded()))
                 emit.delivery(.init(notificationID: id, userID: userID, trigger: message.name, channel: channel, status: .suppressed,
@@ -279,6 +316,16 @@ public final class NotifyProcessor: RecordProcessor {
                 emit.notification(notification)
             }
             if let campaign = message.campaign { emit.count(campaign.id, sent: 1) }
+        }
+    }
+
+    /// Keeps the ids of the user's in-app messages (for erasure); the oldest beyond
+    /// ``Recipient/inboxLimit`` leaves the inbox (a tombstone).
+    private func remember(inbox id: String, userID: String, in r: inout Recipient, emit: inout Emitter) {
+        guard !r.inbox.contains(id) else { return }
+        r.inbox.append(id)
+        while r.inbox.count > Recipient.inboxLimit {
+            emit.records.append(ProducerRecord(topic: settings.inboxTopic, key: Array("\(userID)/\(r.inbox.removeFirst())".utf8), value: nil))
         }
     }
 
@@ -463,14 +510,17 @@ public enum NotifyService {
         let deadLetters = DeadLetters(topic: settings.deadLettersTopic, service: runtime.serviceName)
         let senders = try senders ?? ChannelSenders(settings: settings.delivery, logger: logger)
         return (0..<runtime.streamThreads).flatMap { thread -> [StreamPipeline] in
-            let router = InputRouter<NotifyInput>(sources: settings.sources, output: settings.inputsTopic, partitionCount: partitions,
+            var sources = settings.sources
+            sources[runtime.privacy.requestsTopic] = .privacyRequest
+            let router = InputRouter<NotifyInput>(sources: sources, output: settings.inputsTopic, partitionCount: partitions,
                                                   deadLetters: deadLetters, broadcast: [.campaign])
             let routerStage = router.stage(groupID: settings.groupID + "-router", runtime: runtime, thread: thread, logger: logger)
             let notify = StreamPipeline(
                 settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime,
                                 transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),
                                 punctuationInterval: settings.processor.evaluationInterval, clock: settings.processor.clock),
-                processor: NotifyProcessor(settings: settings, deadLetters: deadLetters, logger: logger), logger: logger)
+                processor: NotifyProcessor(settings: settings, deadLetters: deadLetters, logger: logger, privacy: runtime.privacy, service: runtime.serviceName),
+                logger: logger)
             let delivery = StreamPipeline(
                 settings: .init(groupID: settings.delivery.groupID, inputTopics: [settings.notificationsTopic], runtime: runtime,
                                 transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, stage: "-delivery", thread: thread, of: runtime.streamThreads),

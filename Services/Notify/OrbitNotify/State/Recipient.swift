@@ -56,6 +56,9 @@ public struct Recipient: Sendable, Equatable {
         public var categories: [String: Bool] = [:]
         /// Minutes after local midnight; nil: the configured default.
         public var quietHours: QuietHours?
+        /// Purposes the user withdrew consent to (`consents`): marketing withdrawn stops every
+        /// marketing message, whatever the category opt-ins say.
+        public var consents = Consents()
         public init() {}
     }
 
@@ -121,6 +124,11 @@ public struct Recipient: Sendable, Equatable {
     public var enrolments: [Enrolment] = []
     /// Campaigns this user was already evaluated for (a campaign reaches a user once).
     public var campaigns: [String] = []
+    /// The ids of the user's in-app messages that may be in the inbox topic (newest last), so an
+    /// erasure can tombstone each `<user id>/<notification id>` key. At most ``inboxLimit``: an
+    /// older message is removed from the inbox when a newer one pushes it out.
+    public var inbox: [String] = []
+    public static let inboxLimit = 200
     public var replay = ReplayGuard(inputs: 1, limit: 32)
 
     public init() {}

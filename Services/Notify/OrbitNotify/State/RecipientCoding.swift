@@ -38,6 +38,7 @@ extension Recipient: StateCodable {
         w.field("preferences"); w.beginObject()
         flags("channels", preferences.channels); flags("categories", preferences.categories)
         opt("quiet_hours", preferences.quietHours?.description)
+        w.field("withdrawn"); w.beginArray(); for p in preferences.consents.withdrawn.map(\.rawValue).sorted() { w.string(p) }; w.endArray()
         w.endObject()
         w.field("tags"); w.beginArray(); for t in tags { w.string(t) }; w.endArray()
         w.field("purchases"); w.int(purchases)
@@ -59,6 +60,7 @@ extension Recipient: StateCodable {
         }
         w.endArray()
         w.field("campaigns"); w.beginArray(); for c in campaigns { w.string(c) }; w.endArray()
+        w.field("inbox"); w.beginArray(); for id in inbox { w.string(id) }; w.endArray()
         w.field("offsets"); w.beginArray(); for o in replay.appliedOffsets { w.int(o) }; w.endArray()
         w.field("recent"); w.beginArray(); for r in replay.recentIDs { w.string(String(r, radix: 16)) }; w.endArray()
         w.endObject()
@@ -108,6 +110,7 @@ extension Recipient: StateCodable {
         let pr = o["preferences"]?.objectValue
         preferences.channels = flags(pr?["channels"]?.objectValue); preferences.categories = flags(pr?["categories"]?.objectValue)
         preferences.quietHours = s(pr, "quiet_hours").flatMap(QuietHours.init)
+        preferences.consents.withdrawn = Set((pr?["withdrawn"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(Consents.Purpose.init(rawValue:)) })
         tags = (o["tags"]?.arrayValue ?? []).compactMap(\.stringValue)
         purchases = Int(i(o, "purchases") ?? 0)
         sent = try rows("sent").map { r in guard r.count == 2 else { throw Unreadable(description: "sent row") }; return SentMark(category: try text(r[0], "sent"), atMillis: try int(r[1], "sent")) }
@@ -127,6 +130,7 @@ extension Recipient: StateCodable {
                              conversionEvent: try text(r[3], "enrolment"), untilMillis: try int(r[4], "enrolment"), convertedAtMillis: r[5].numberValue?.int64Value)
         }
         campaigns = (o["campaigns"]?.arrayValue ?? []).compactMap(\.stringValue)
+        inbox = (o["inbox"]?.arrayValue ?? []).compactMap(\.stringValue)  // added later: absent in older values
         let offsets = (o["offsets"]?.arrayValue ?? []).compactMap { $0.numberValue?.int64Value }
         if offsets.count == replay.appliedOffsets.count { replay.appliedOffsets = offsets }
         replay.recentIDs = (o["recent"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap { UInt64($0, radix: 16) } }

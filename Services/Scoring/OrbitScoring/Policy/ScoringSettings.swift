@@ -16,6 +16,8 @@ public struct ScoringSettings: Sendable {
     public var sketchesTopic = OrbitTopics.scorerSketches
     public var stateChangelogTopic = OrbitTopics.scorerStateChangelog
     public var deadLettersTopic = OrbitTopics.scorerDeadLetters
+    /// Where consents come from (`consents.profiling`).
+    public var preferencesTopic = OrbitTopics.userPreferences
     public var policy = ScoringPolicy()
     public var modelFile: String?
 
@@ -23,7 +25,7 @@ public struct ScoringSettings: Sendable {
 
     public init(document: ConfigDocument) throws(ConfigError) {
         let topics = document.section("topics")
-        try topics.rejectUnknownKeys(["input", "profiles", "segment_changes", "referral_credits", "sketches", "state_changelog", "dead_letters"])
+        try topics.rejectUnknownKeys(["input", "profiles", "segment_changes", "referral_credits", "sketches", "state_changelog", "dead_letters", "preferences"])
         inputTopic = try topics.string("input", default: inputTopic)
         profilesTopic = try topics.string("profiles", default: profilesTopic)
         segmentChangesTopic = try topics.string("segment_changes", default: segmentChangesTopic)
@@ -31,6 +33,7 @@ public struct ScoringSettings: Sendable {
         sketchesTopic = try topics.string("sketches", default: sketchesTopic)
         stateChangelogTopic = try topics.string("state_changelog", default: stateChangelogTopic)
         deadLettersTopic = try topics.string("dead_letters", default: deadLettersTopic)
+        preferencesTopic = try topics.string("preferences", default: preferencesTopic)
 
         let scoring = document.section("scoring")
         try scoring.rejectUnknownKeys([

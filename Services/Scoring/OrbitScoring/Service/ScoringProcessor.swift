@@ -11,6 +11,10 @@ import OrbitRuntime
 public enum ScorerInput: String, InputKind {
     case referralCredit = "referral_credit"
     case event
+    /// A data-protection request, forwarded from `orbit.privacy-requests` to its user's partition.
+    case privacyRequest = "privacy_request"
+    /// A preferences record (for its consents), forwarded from `orbit.user-preferences`.
+    case preferences
 }
 
 /// The scorer: validated events (and referral credits from other partitions) in; user state kept
@@ -25,6 +29,8 @@ public enum ScorerInput: String, InputKind {
 ///   through the repartition topic, so a user's state is never split.
 public final class ScoringProcessor: RecordProcessor {
     let settings: ScoringSettings
+    let privacy: PrivacySettings
+    let service: String
     let evaluator: ProfileEvaluator
     public let store: KeyedStore<UserState>
     let logger: Logger
@@ -39,14 +45,18 @@ public final class ScoringProcessor: RecordProcessor {
     private let eventsApplied = Counter(label: "orbit_scorer_events_applied_total")
     private let duplicatesSkipped = Counter(label: "orbit_scorer_replays_skipped_total")
     private let forwarded = Counter(label: "orbit_scorer_events_forwarded_total")
+    private let erased = Counter(label: "orbit_privacy_erasures_total", dimensions: [("service", "orbit-scorer")])
     private let usersGauge = Gauge(label: "orbit_scorer_users")
     private let census = PopulationCensus()
 
     /// - Parameters:
     ///   - partitionCount: the input's partition count (``CoPartitioning/check(_:kafka:logger:)``).
     ///   - sketches: the global table of every partition's sketches, fed by the pipeline.
-    public init(settings: ScoringSettings, partitionCount: Int, sketches: GlobalTableView, deadLetters: DeadLetters, logger: Logger) {
+    public init(settings: ScoringSettings, partitionCount: Int, sketches: GlobalTableView, deadLetters: DeadLetters, logger: Logger,
+                privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-scorer") {
         self.settings = settings
+        self.privacy = privacy
+        self.service = service
         self.evaluator = ProfileEvaluator(policy: settings.policy)
         self.store = KeyedStore(changelogTopic: settings.stateChangelogTopic, cachePolicy: .perBatch)
         self.logger = logger
@@ -73,6 +83,15 @@ public final class ScoringProcessor: RecordProcessor {
     // MARK: Records
 
     public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        if record.topic != settings.inputTopic {
+            if record.topic == settings.preferencesTopic { return forward(record, as: .preferences, outputs: &outputs) }
+            if record.topic == privacy.requestsTopic { return forward(record, as: .privacyRequest, outputs: &outputs) }
+            switch InputRouter<ScorerInput>.kind(of: record) {
+            case .preferences?: return try applyPreferences(record, outputs: &outputs)
+            case .privacyRequest?: return try erase(record, outputs: &outputs)
+            default: break
+            }
+        }
         guard let keyBytes = record.key, !keyBytes.isEmpty, let value = record.value else {
             outputs.append(deadLetters.record(for: record, record.key == nil ? .missingKey : .undecodableRecord, "a scorer input needs the user id as key and a value"))
             return
@@ -122,6 +141,8 @@ public final class ScoringProcessor: RecordProcessor {
                 credits = state.apply(credit, sender: sender)
                 return true
             }
+        case .privacyRequest, .preferences:
+            return  // handled above, before the value is required
         }
         guard applied else { duplicatesSkipped.increment(); return }
         eventsApplied.increment()
@@ -129,6 +150,63 @@ public final class ScoringProcessor: RecordProcessor {
             outputs.append(ProducerRecord(topic: settings.referralCreditsTopic, key: Array(credit.target.utf8), value: credit.encoded(sender: key),
                                           headers: [KafkaHeader(InputRouter<ScorerInput>.kindHeader, ScorerInput.referralCredit.rawValue)]))
         }
+    }
+
+    // MARK: Consents and erasure
+
+    /// Sends a record of another topic (privacy requests, preferences) to its key's partition
+    /// through the repartition topic: it is applied where the user's state lives, whatever
+    /// partitioning its producer used and however many partitions its topic has.
+    private func forward(_ record: ConsumerRecord, as kind: ScorerInput, outputs: inout [ProducerRecord]) {
+        guard let key = record.key, !key.isEmpty else {
+            outputs.append(deadLetters.record(for: record, .missingKey, "a \(kind.rawValue) record needs the user id as its key"))
+            return
+        }
+        outputs.append(ProducerRecord(topic: settings.referralCreditsTopic, partition: KeyPartitioner.partition(of: key, partitionCount: partitionCount),
+                                      key: key, value: record.value, headers: [KafkaHeader(InputRouter<ScorerInput>.kindHeader, kind.rawValue)],
+                                      timestampMillis: record.timestampMillis))
+    }
+
+    /// A user's consents changed: profiling withdrawn (or given back) takes effect at this batch's
+    /// flush. Last writer wins, so a replay ends in the same place.
+    private func applyPreferences(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) throws {
+        guard let keyBytes = record.key, !keyBytes.isEmpty else { return }
+        var consents = Consents()
+        if let value = record.value {  // a tombstone withdraws nothing
+            guard let object = (try? JSONParser.parse(value))?.objectValue else {
+                outputs.append(deadLetters.record(for: record, .undecodableRecord, "a preferences record is a JSON object"))
+                return
+            }
+            do { consents = try Consents.of(preferences: object) } catch {
+                outputs.append(deadLetters.record(for: record, .undecodableRecord, field: "consents", error.description))
+                return
+            }
+        }
+        let withheld = !consents.allows(.profiling)
+        try store.update(record.partition, String(decoding: keyBytes, as: UTF8.self), initial: UserState.init) { state in
+            guard state.profilingWithheld != withheld else { return false }
+            state.profilingWithheld = withheld
+            return true
+        }
+    }
+
+    /// Erases a user: the state (a tombstone on the changelog), the profile (a tombstone on the
+    /// compacted profiles topic) and a receipt.
+    private func erase(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) throws {
+        guard let request = PrivacyRequest.read(record, deadLetters: deadLetters, outputs: &outputs) else { return }
+        var erasure = Erasure(request, pseudonymizer: privacy.pseudonymizer, service: service, timeMillis: record.timestampMillis ?? request.requestedAtMillis)
+        if try store.get(record.partition, request.userID) != nil {
+            erasure.erased("user state: activity, purchases, RFM inputs, engagement, referrals")
+        } else {
+            erasure.note("no user state was held")
+        }
+        store.delete(record.partition, request.userID)
+        erasure.storeTombstone(settings.stateChangelogTopic)
+        erasure.tombstone(settings.profilesTopic, key: request.userID, into: &outputs)
+        erasure.note("referrers keep referral totals under a hash of the referee's id, not the id")
+        erasure.note(Erasure.retentionNote)
+        outputs.append(erasure.receipt(topic: privacy.receiptsTopic))
+        erased.increment()
     }
 
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) {
@@ -139,6 +217,7 @@ public final class ScoringProcessor: RecordProcessor {
     /// Evaluates one user, appending its profile when it changed and its segment changes; true
     /// when the state changed (what was published is remembered in it).
     private func evaluate(_ state: inout UserState, _ key: String, day: Int32, outputs: inout [ProducerRecord]) -> Bool {
+        if state.profilingWithheld { return withhold(&state, key, day: day, outputs: &outputs) }
         let before = state
         let (profile, changes) = evaluator.evaluate(&state, userID: key, today: day, thresholds: thresholds)
         let bytes = profile.encoded()
@@ -153,6 +232,17 @@ public final class ScoringProcessor: RecordProcessor {
         return state != before
     }
 
+    /// The profile of a user without consent to profiling: the reason, nothing evaluated.
+    private func withhold(_ state: inout UserState, _ key: String, day: Int32, outputs: inout [ProducerRecord]) -> Bool {
+        guard !state.isEmpty else { return false }  // known only by their preferences: no profile yet
+        let bytes = UserProfile.withheld(userID: key, evaluatedDay: day)
+        let hash = StableHash.fnv1a(bytes: bytes)
+        guard hash != state.lastProfileHash else { return false }
+        state.lastProfileHash = hash
+        outputs.append(ProducerRecord(topic: settings.profilesTopic, key: Array(key.utf8), value: bytes))
+        return true
+    }
+
     // MARK: Time
 
     public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
@@ -162,9 +252,10 @@ public final class ScoringProcessor: RecordProcessor {
             var partitionSketches = PopulationSketches()
             var counts = PopulationCensus.Counts()
             try store.forEach(partition) { _, state in
+                counts.add(state)
+                guard !state.profilingWithheld else { return }  // no consent: not part of anyone's thresholds either
                 let window = state.window(today: day, days: settings.policy.rfmWindowDays)
                 partitionSketches.add(values: RFMValues(recencyDays: state.lastPurchaseDay.map { Int(max(0, day - $0)) }, frequency: window.purchases, monetaryMinor: window.netMinor))
-                counts.add(state)
             }
             census.record(counts, partition: partition)
             outputs.append(ProducerRecord(topic: settings.sketchesTopic, key: Array("partition-\(partition)".utf8), value: partitionSketches.encoded()))
@@ -220,9 +311,10 @@ public enum ScorerService {
         return (0..<runtime.streamThreads).map { thread in
             let sketches = GlobalTableView()
             let processor = ScoringProcessor(settings: scoring, partitionCount: partitions, sketches: sketches,
-                                             deadLetters: DeadLetters(topic: scoring.deadLettersTopic, service: runtime.serviceName), logger: logger)
+                                             deadLetters: DeadLetters(topic: scoring.deadLettersTopic, service: runtime.serviceName), logger: logger,
+                                             privacy: runtime.privacy, service: runtime.serviceName)
             return StreamPipeline(
-                settings: .init(groupID: scoring.groupID, inputTopics: [scoring.inputTopic, scoring.referralCreditsTopic], runtime: runtime,
+                settings: .init(groupID: scoring.groupID, inputTopics: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic], runtime: runtime,
                                 transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),
                                 punctuationInterval: scoring.evaluationInterval, clock: scoring.processor.clock,
                                 globalTables: [GlobalTableRegistration(topic: scoring.sketchesTopic, view: sketches)]),

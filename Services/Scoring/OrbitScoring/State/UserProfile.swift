@@ -41,6 +41,23 @@ public struct UserProfile: Sendable, Equatable {
     public var reportingCurrency: String
     public var lastEventMillis: Int64
 
+    /// The profile of a user who withdrew consent to profiling: no scores, segments, stages, tiers
+    /// or predictions, and the reason in their place (deterministic bytes, like every profile).
+    public static func withheld(userID: String, evaluatedDay: Int32) -> [UInt8] {
+        var w = JSONWriter(reservingCapacity: 200)
+        w.beginObject()
+        w.field("schema_version"); w.int(1)
+        w.field("user_id"); w.string(userID)
+        w.field("evaluated_on"); w.date(day: Int64(evaluatedDay))
+        w.field("profiling")
+        w.beginObject()
+        w.field("withheld"); w.bool(true)
+        w.field("reason"); w.string("the user withdrew consent to profiling (consents.profiling is false in orbit.user-preferences)")
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+
     /// Deterministic bytes (fixed key order, rounded numbers), so equal profiles are equal records.
     public func encoded() -> [UInt8] {
         func rounded(_ w: inout JSONWriter, _ x: Double?, _ places: Double = 1e6) {

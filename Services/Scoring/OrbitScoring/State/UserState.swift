@@ -81,6 +81,10 @@ public struct UserState: Sendable, Equatable {
     /// Stable hash of the last profile published, to publish only changes.
     public var lastProfileHash: UInt64 = 0
 
+    /// The user withdrew consent to profiling (`consents.profiling: false` in their preferences):
+    /// their activity is still counted, but no segment, tier, lifecycle or prediction is made.
+    public var profilingWithheld = false
+
     public init() {}
 
     public var isEmpty: Bool { firstSeenDay == .max }

@@ -25,6 +25,7 @@ extension UserState {
         w.signed(referredAtMillis)
         w.unsigned(UInt64(referees.count))
         for r in referees { w.fixed64(r.referee); w.int32(r.purchases); w.signed(r.grossMinor); w.unsigned(r.revoked ? 1 : 0) }
+        w.unsigned(profilingWithheld ? 1 : 0)
         return w.bytes
     }
 
@@ -66,5 +67,7 @@ extension UserState {
         referees = try (0..<refereeCount).map { _ throws(CompactReader.Failure) in
             RefereeTotals(referee: try r.fixed64(), purchases: try r.int32(), grossMinor: try r.signed(), revoked: try r.unsigned() == 1)
         }
+        guard !r.atEnd else { return }  // appended later: older values have consent to profiling
+        profilingWithheld = try r.unsigned() == 1
     }
 }

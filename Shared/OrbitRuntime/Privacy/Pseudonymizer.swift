@@ -1,0 +1,93 @@
+import Crypto
+import Foundation
+
+/// Replaces a user id with a keyed hash (HMAC-SHA256, truncated to 128 bits): what receipts and
+/// the ledger's erasure entry name instead of the user. Keyed, so nobody without the key can test
+/// a guessed id against it (a plain hash of a user id is one dictionary away from the id).
+///
+/// Every service of one deployment must use the same key (`privacy.pseudonym_key_file`), so that
+/// the receipts of one request carry one subject.
+public struct Pseudonymizer: Sendable {
+    /// Keys shorter than this are refused: the pseudonym is only as strong as its key.
+    public static let minimumKeyBytes = 16
+    private let key: SymmetricKey
+
+    public init(key: [UInt8]) {
+        precondition(key.count >= Self.minimumKeyBytes, "a pseudonym key needs at least \(Self.minimumKeyBytes) bytes")
+        self.key = SymmetricKey(data: key)
+    }
+
+    /// `p1:` and 32 hex digits; the prefix names the scheme, so a later one can coexist.
+    public func pseudonym(_ userID: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(userID.utf8), using: key)
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = Array("p1:".utf8)
+        for byte in mac.prefix(16) {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// The `privacy` section every service shares.
+public struct PrivacySettings: Sendable {
+    /// The pseudonym key's file: its bytes (at least 16) are the key.
+    public var pseudonymKeyFile: String
+    /// The request topic and the receipt topic.
+    public var requestsTopic: String
+    public var receiptsTopic: String
+    /// The key in use: read from `pseudonymKeyFile` by ``init(document:)``; settings made in code
+    /// (tests, tools that never compare pseudonyms across processes) get a random key of their own.
+    public var pseudonymizer: Pseudonymizer
+
+    /// Where the key is when none is configured: made once per Orbit home (one host's processes
+    /// share it). Production sets `pseudonym_key_file` to one secret shared by every instance.
+    public static var defaultKeyFile: String { LocalBrokerAddress.directory + "/pseudonym.key" }
+
+    public init(pseudonymKeyFile: String = PrivacySettings.defaultKeyFile, requestsTopic: String = "orbit.privacy-requests",
+                receiptsTopic: String = "orbit.privacy-receipts") {
+        self.pseudonymKeyFile = pseudonymKeyFile
+        self.requestsTopic = requestsTopic
+        self.receiptsTopic = receiptsTopic
+        var generator = SystemRandomNumberGenerator()
+        self.pseudonymizer = Pseudonymizer(key: (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
+    public init(document: ConfigDocument) throws(ConfigError) {
+        let section = document.section("privacy")
+        try section.rejectUnknownKeys(["pseudonym_key_file", "requests_topic", "receipts_topic"])
+        self.init(pseudonymKeyFile: try section.optionalString("pseudonym_key_file") ?? Self.defaultKeyFile,
+                  requestsTopic: try section.string("requests_topic", default: "orbit.privacy-requests"),
+                  receiptsTopic: try section.string("receipts_topic", default: "orbit.privacy-receipts"))
+        pseudonymizer = try loadPseudonymizer(section: section)  // a bad key stops the service at start, not at the first request
+    }
+
+    /// Reads the key (creating the default file, with a random key, when it does not exist yet).
+    public func loadPseudonymizer(section: ConfigSection? = nil) throws(ConfigError) -> Pseudonymizer {
+        func invalid(_ message: String) -> ConfigError {
+            section?.invalid("pseudonym_key_file", message)
+                ?? ConfigError(file: "(privacy settings)", line: nil, field: "privacy.pseudonym_key_file", message: message)
+        }
+        let manager = FileManager.default
+        if pseudonymKeyFile == Self.defaultKeyFile, !manager.fileExists(atPath: pseudonymKeyFile) {
+            var generator = SystemRandomNumberGenerator()
+            let fresh = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            try? manager.createDirectory(atPath: LocalBrokerAddress.directory, withIntermediateDirectories: true)
+            // Created exclusively: of processes starting together, one writes and all read its key.
+            if !manager.createFile(atPath: pseudonymKeyFile + ".new-\(getpid())", contents: fresh, attributes: [.posixPermissions: 0o600]) {
+                throw invalid("is not set, and \(pseudonymKeyFile) could not be created")
+            }
+            if link(pseudonymKeyFile + ".new-\(getpid())", pseudonymKeyFile) != 0 && errno != EEXIST {
+                try? manager.removeItem(atPath: pseudonymKeyFile + ".new-\(getpid())")
+                throw invalid("is not set, and \(pseudonymKeyFile) could not be created")
+            }
+            try? manager.removeItem(atPath: pseudonymKeyFile + ".new-\(getpid())")
+        }
+        guard let data = manager.contents(atPath: pseudonymKeyFile) else { throw invalid("cannot read the file \(pseudonymKeyFile)") }
+        guard data.count >= Pseudonymizer.minimumKeyBytes, data.count <= SecretFile.maxBytes else {
+            throw invalid("the file \(pseudonymKeyFile) must hold \(Pseudonymizer.minimumKeyBytes) bytes to 64 KiB")
+        }
+        return Pseudonymizer(key: Array(data))
+    }
+}
