@@ -13,6 +13,8 @@ struct PublishCommand: AsyncParsableCommand {
 
     @Argument(help: "A file of JSON lines, or - for standard input.") var file: String
     @Option(help: "Topic to publish to.") var topic = OrbitTopics.userEvents
+    @Flag(help: "Each line is {\"key\": K, \"value\": V}: V (any JSON, compact) is sent under key K; a null value is a tombstone. For compacted topics such as orbit.user-contacts, and to replay `orbit tail` output.")
+    var keyed = false
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
@@ -27,8 +29,16 @@ struct PublishCommand: AsyncParsableCommand {
         }
         let batch = DeliveryBatch()
         var count = 0
-        for line in LineReader(handle) where !line.isEmpty {
-            try producer.send(ProducerRecord(topic: topic, key: Self.userKey(line), value: line), in: batch)
+        for (number, line) in LineReader(handle).enumerated() where !line.isEmpty {
+            if keyed {
+                guard let object = try? JSONParser.parse(line).objectValue, let value = object["value"] else {
+                    throw ValidationError("line \(number + 1): --keyed lines are {\"key\": ..., \"value\": ...}")
+                }
+                let key = object["key"]?.stringValue.map { Array($0.utf8) }
+                try producer.send(ProducerRecord(topic: topic, key: key, value: value == .null ? nil : JSONWriter.encode(value)), in: batch)
+            } else {
+                try producer.send(ProducerRecord(topic: topic, key: Self.userKey(line), value: line), in: batch)
+            }
             count += 1
         }
         try batch.waitForAll()
