@@ -45,8 +45,8 @@ GROUPS = {
                             "orbit.user-profiles", "orbit.member-accounts", "orbit.user-contacts"],
     "orbit-notify-delivery": ["orbit.notifications"],
 }
-# Groups whose input the service itself writes to on a timer (ticks): a few records of lag are time passing.
-TICKING = {"orbit-members", "orbit-members-router"}
+# Topics a service writes to on a timer (clock ticks): a few records of lag there are time passing.
+TICKING = {"orbit-members.internal", "orbit-members.inputs"}
 OUTPUTS = ["orbit.user-events.valid", "orbit.user-profiles", "orbit.points-ledger", "orbit.member-accounts",
            "orbit.member-events", "orbit.notifications"]
 
@@ -184,8 +184,8 @@ class Stack:
         while time.time() < deadline:
             if self.exited():
                 fail(f"a service exited on its own: {self.exited()} (logs in {self.logs})")
-            behind = {g: self.lag(g, t) for g, t in GROUPS.items()}
-            late = {g: n for g, n in behind.items() if n > (16 if g in TICKING else 0)}
+            behind = {f"{g} {t}": self.lag(g, [t]) for g, topics in GROUPS.items() for t in topics}
+            late = {k: n for k, n in behind.items() if n > (16 if k.split()[1] in TICKING else 0)}
             sizes = [self.size(t) for t in OUTPUTS]
             if late or sizes != last:
                 last, since = sizes, time.time()
@@ -195,7 +195,7 @@ class Stack:
         fail(f"the pipeline did not settle in {timeout} s: lag {behind} (logs in {self.logs})")
 
     def read(self, topic):
-        result = self.orbit("tail", topic, "--from-beginning", "--idle-exit", "4")
+        result = self.orbit("tail", topic, "--from-beginning", "--to-end", "--idle-exit", "60")
         return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
     def stop(self):

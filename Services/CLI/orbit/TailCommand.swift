@@ -14,6 +14,8 @@ struct TailCommand: AsyncParsableCommand {
     @Flag(help: "Start at the oldest retained record instead of the end.") var fromBeginning = false
     @Option(help: "Stop after this many records.") var limit: Int?
     @Option(help: "Stop after this many seconds without a record.") var idleExit: Double?
+    @Flag(help: "Stop at the end each partition had when reading began (with --from-beginning: a whole topic, however slow the reading).")
+    var toEnd = false
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
@@ -23,15 +25,25 @@ struct TailCommand: AsyncParsableCommand {
         try consumer.assign((0..<partitions).map {
             TopicPartitionOffset(TopicPartition(topic, Int32($0)), offset: fromBeginning ? TopicPartitionOffset.beginning : TopicPartitionOffset.end)
         })
+        var ends: [Int32: Int64] = [:]
+        if toEnd {
+            for partition in 0..<partitions {
+                let end = try consumer.watermarks(TopicPartition(topic, Int32(partition))).high
+                if end > 0 { ends[Int32(partition)] = end }
+            }
+        }
+        var positions: [Int32: Int64] = [:]
         var printed = 0
         var lastRecord = Date()
         let stop = StopFlagBox()
         Task { await Signals.wait(); stop.set() }
         while !stop.isSet {
             if let limit, printed >= limit { break }
+            if toEnd, ends.allSatisfy({ positions[$0.key, default: 0] >= $0.value }) { break }
             if let idleExit, Date().timeIntervalSince(lastRecord) > idleExit { break }
             guard let record = try consumer.poll(timeout: .milliseconds(200)) else { continue }
             lastRecord = Date()
+            positions[record.partition] = record.offset + 1
             printed += 1
             Output.line(String(decoding: Self.render(record), as: UTF8.self))
         }
