@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -85,8 +86,12 @@ def main():
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--bin-dir", default=os.path.join(ROOT, ".build/release"))
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--partitions", type=int, default=64,
+                        help="partitions per topic: the local broker keeps 5 MiB per partition and drops older records, read or not, so the flood's backlog must fit")
     parser.add_argument("--window", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # SIGTERM (a CI timeout, Ctrl-C from a wrapper) unwinds through the clean-up of every process started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rng = random.Random(7)
     now = int(time.time() * 1000)
     stack = Stack(args, "flood")

@@ -9,15 +9,7 @@ import XCTest
 /// Erasure and bounded order memory in the membership processor (no broker).
 final class MemberErasureTests: XCTestCase {
     var offset: Int64 = 0
-    let settings: MembershipSettings = {
-        var s = MembershipSettings()
-        s.policy.engine = EarningEngine(rules: [
-            EarningRule(id: "spend", kind: .spending(pointsPerUnit: 1, minimumMinor: 0, excludedSKUs: [], excludedCategories: [])),
-            EarningRule(id: "signup", kind: .event(.event(.signup), points: 100)),
-        ])
-        s.policy.lotExpiry = .never
-        return s
-    }()
+    let settings = MembershipSettings.spendAndSignup
 
     func record(_ kind: MemberInput, key: String, _ value: [UInt8]) -> ConsumerRecord {
         offset += 1

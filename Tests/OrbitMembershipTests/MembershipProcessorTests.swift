@@ -11,15 +11,7 @@ import XCTest
 final class MembershipProcessorTests: XCTestCase {
     var offset: Int64 = 0
     let context = ProcessingContext(nowMillis: 1_780_000_000_000)
-    let settings: MembershipSettings = {
-        var s = MembershipSettings()
-        s.policy.engine = EarningEngine(rules: [
-            EarningRule(id: "spend", kind: .spending(pointsPerUnit: 1, minimumMinor: 0, excludedSKUs: [], excludedCategories: [])),
-            EarningRule(id: "signup", kind: .event(.event(.signup), points: 100)),
-        ])
-        s.policy.lotExpiry = .never
-        return s
-    }()
+    let settings = MembershipSettings.spendAndSignup
 
     func record(_ kind: String, key: String, _ value: [UInt8]) -> ConsumerRecord {
         offset += 1

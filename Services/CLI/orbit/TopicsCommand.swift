@@ -7,7 +7,7 @@ struct TopicsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "topics",
         abstract: "Create Orbit's topics on a Kafka cluster (the local broker creates its own).",
-        subcommands: [Create.self, List.self, Check.self, Lag.self, Manifest.self]
+        subcommands: [Create.self, List.self, Check.self, Lag.self, Starts.self, Manifest.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -80,6 +80,29 @@ struct TopicsCommand: AsyncParsableCommand {
                 }
                 try await Task.sleep(for: .seconds(1))
             }
+        }
+    }
+
+    struct Starts: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the partitions of Orbit's topics whose log no longer starts at offset 0 (records deleted by retention or compaction, or dropped by the local broker's 5 MiB-per-partition cap), then their count.")
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let consumer = try KafkaConsumer(configuration: try connection.configuration(), name: "orbit-topics-starts", logger: Logger(label: "orbit.topics"))
+            defer { consumer.close() }
+            var moved = 0
+            for spec in TopicCatalogue.orbitTopics() {
+                guard let count = try? consumer.partitionCount(of: spec.name) else { continue }
+                for partition in 0..<count {
+                    let marks = try consumer.watermarks(TopicPartition(spec.name, Int32(partition)))
+                    if marks.low > 0 {
+                        moved += 1
+                        print("\(spec.name)/\(partition) starts at \(marks.low) (ends at \(marks.high))")
+                    }
+                }
+            }
+            print(moved)
         }
     }
 
