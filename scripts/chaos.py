@@ -362,12 +362,13 @@ def run(args, workload, kills):
         sizes = stack.settle(args.timeout)
         log(f"{'chaos' if kills else 'reference'} run settled in {time.time() - started:.0f} s: " +
             ", ".join(f"{t} {n}" for t, n in zip(OUTPUTS, sizes)))
-        # Every record of every topic (changelogs included) must still be there, or a restore could
-        # have missed state for a reason that is the local broker's, not Orbit's.
-        starts = stack.orbit("topics", "starts").stdout.strip().splitlines()
-        if starts and starts[-1] != "0":
-            fail("the local broker dropped the oldest records of some partitions (it keeps 5 MiB per partition): "
-                 f"run with more --partitions: {'; '.join(starts[:5])}")
+        # Every record of every state changelog must still be there, or a restore could have missed
+        # state for a reason that is the local broker's, not Orbit's.
+        # (Internal topics already consumed, such as the merged inputs, may lose old records harmlessly.)
+        starts = [line for line in stack.orbit("topics", "starts").stdout.strip().splitlines()[:-1] if "changelog/" in line]
+        if starts:
+            fail("the local broker dropped the oldest records of some state changelogs (it keeps 5 MiB per partition): "
+                 f"run with more --partitions or fewer events: {'; '.join(starts[:5])}")
         outputs = {t: stack.read(t) for t in ["orbit.user-events.valid", "orbit.user-profiles", "orbit.member-accounts",
                                              "orbit.member-events", "orbit.notifications", "orbit.user-inbox"]}
         ledger = stack.orbit("verify", "ledger", check=False)
