@@ -270,7 +270,10 @@ class Workload:
             if rng.random() < 0.01:
                 lines.append(line)  # a producer's repeat: deduplicated by id
         # Signups first (a member's first input), then the rest in waves.
-        self.event_waves = [lines[:users]] + [w for w in chunks(lines[users:], 5) if w]
+        # (Producer repeats of signups stay in the signups' wave: grants follow it.)
+        signups = [l for l in lines if '"type": "signup"' in l]
+        others = [l for l in lines if '"type": "signup"' not in l]
+        self.event_waves = [signups] + [w for w in chunks(others, 5) if w]
         # Commands: grants during the events, redemptions after (their outcome depends on the balance).
         self.adjusts, self.redeems, self.expected_results = [], [], {}
         for n in range(commands // 2):
