@@ -18,6 +18,9 @@ public enum NotifyInput: String, InputKind {
     case tick
     /// A data-protection request (`orbit.privacy-requests`).
     case privacyRequest = "privacy_request"
+
+    /// Compacted tables joined per user (a null value is a tombstone).
+    static let tables: Set<NotifyInput> = [.profile, .account, .contacts, .preferences, .tags]
 }
 
 /// Notification: triggers and campaigns in, rendered messages on the outbox out, with every
@@ -95,8 +98,9 @@ public final class NotifyProcessor: RecordProcessor {
         case .privacyRequest:
             try erase(record, key: key, outputs: &outputs)
         default:
-            // A tombstone clears what is held; for a user not held (erased, say) it creates nothing.
-            if record.value == nil, try recipients.get(record.partition, key) == nil { break }
+            // A tombstone of a joined table clears what is held; for a user not held (erased, say)
+            // it creates nothing. (Other inputs without a value are still dead letters.)
+            if record.value == nil, NotifyInput.tables.contains(kind), try recipients.get(record.partition, key) == nil { break }
             try recipients.update(record.partition, key, initial: Recipient.init) { r in
                 apply(record, kind: kind, userID: key, time: time, to: &r, emit: &emit)
             }
