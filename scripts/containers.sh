@@ -38,7 +38,7 @@ containers_base_image() {
   podman image exists "$ORBIT_BASE_IMAGE" && return 0
   local mirror rootfs
   mirror=$(grep -rhoE '^(deb|URIs:) +\S+' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-    | awk '{print $2}' | grep -E '/debian/?$' | grep -v security | head -1)
+    | awk '{print $2}' | grep -E '/debian/?$' | grep -v security | head -1 || true)  # no sources.list (deb822 only) is not an error
   [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
   rootfs=$(mktemp -d /tmp/orbit-rootfs.XXXXXX)
   echo "containers: building $ORBIT_BASE_IMAGE with debootstrap from $mirror" >&2
