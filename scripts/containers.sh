@@ -16,6 +16,8 @@ containers_install() {
   command -v runc >/dev/null || [ -x /usr/sbin/runc ] || missing+=(runc)
   command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
   command -v docker-compose >/dev/null || missing+=(docker-compose)
+  # `init: true` runs catatonit, only a recommendation of Debian's podman (installed without them).
+  [ -x /usr/libexec/podman/catatonit ] || missing+=(catatonit)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "containers: installing ${missing[*]}" >&2
     apt-get update -qq
