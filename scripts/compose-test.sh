@@ -110,7 +110,7 @@ compose down -v >/dev/null 2>&1
 up --no-build --scale orbit-scorer=3
 [ "$(compose ps -q orbit-scorer | wc -l)" = 3 ] || { echo "expected 3 scorers" >&2; exit 1; }
 "$orbit" publish "$work/valid-events.jsonl" --topic orbit.user-events.valid --bootstrap "$B"
-victim=$(compose ps -q orbit-scorer | head -1)
+victim=$(compose ps -q orbit-scorer | sed -n 1p)  # sed reads to the end: head would SIGPIPE compose under pipefail (exit 141)
 log "SIGKILL scorer ${victim:0:12}"
 podman kill --signal KILL "$victim" >/dev/null
 python3 scripts/compose_check.py settle --orbit "$orbit" --bootstrap "$B" --group orbit-scorer --topic orbit.user-profiles \
