@@ -50,8 +50,13 @@ public struct PrivacySettings: Sendable {
         self.pseudonymKeyFile = pseudonymKeyFile
         self.requestsTopic = requestsTopic
         self.receiptsTopic = receiptsTopic
+        self.pseudonymizer = Pseudonymizer(key: Self.randomKey())
+    }
+
+    /// 32 random bytes: a key of its own for settings made in code, and the default key file's content.
+    static func randomKey() -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        self.pseudonymizer = Pseudonymizer(key: (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        return (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 
     public init(document: ConfigDocument) throws(ConfigError) {
@@ -71,18 +76,16 @@ public struct PrivacySettings: Sendable {
         }
         let manager = FileManager.default
         if pseudonymKeyFile == Self.defaultKeyFile, !manager.fileExists(atPath: pseudonymKeyFile) {
-            var generator = SystemRandomNumberGenerator()
-            let fresh = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            let staging = pseudonymKeyFile + ".new-\(getpid())"
             try? manager.createDirectory(atPath: LocalBrokerAddress.directory, withIntermediateDirectories: true)
-            // Created exclusively: of processes starting together, one writes and all read its key.
-            if !manager.createFile(atPath: pseudonymKeyFile + ".new-\(getpid())", contents: fresh, attributes: [.posixPermissions: 0o600]) {
+            // Linked into place exclusively: of processes starting together, one writes and all read its key.
+            guard manager.createFile(atPath: staging, contents: Data(Self.randomKey()), attributes: [.posixPermissions: 0o600]) else {
                 throw invalid("is not set, and \(pseudonymKeyFile) could not be created")
             }
-            if link(pseudonymKeyFile + ".new-\(getpid())", pseudonymKeyFile) != 0 && errno != EEXIST {
-                try? manager.removeItem(atPath: pseudonymKeyFile + ".new-\(getpid())")
+            defer { try? manager.removeItem(atPath: staging) }
+            if link(staging, pseudonymKeyFile) != 0 && errno != EEXIST {
                 throw invalid("is not set, and \(pseudonymKeyFile) could not be created")
             }
-            try? manager.removeItem(atPath: pseudonymKeyFile + ".new-\(getpid())")
         }
         guard let data = manager.contents(atPath: pseudonymKeyFile) else { throw invalid("cannot read the file \(pseudonymKeyFile)") }
         guard data.count >= Pseudonymizer.minimumKeyBytes, data.count <= SecretFile.maxBytes else {
