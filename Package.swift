@@ -47,6 +47,15 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // SQLite 3, from Debian's libsqlite3-dev: the optional disk-backed state store. Its C API
+        // directly, not GRDB: the store is two tables and six prepared statements, and GRDB's
+        // record and query layers would add minutes of build for none of them.
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Shared/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         // glibc's <malloc.h> (mallopt), for the runtime's heap tuning.
         .systemLibrary(name: "CMalloc", path: "Shared/CMalloc"),
         // The message contract: pure Swift, no I/O. Other teams' schema lives in deploy/schemas.
@@ -68,6 +77,7 @@ let package = Package(
                 "OrbitKafka",
                 "OrbitContract",
                 "CMalloc",
+                "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Orbit needs beyond the Swift toolchain, and does nothing for what is present:
-# - librdkafka (Debian's librdkafka-dev) and pkg-config, to build;
+# - librdkafka (Debian's librdkafka-dev), SQLite (libsqlite3-dev, the disk-backed state store) and
+#   pkg-config, to build;
 # - a Python environment with aiosmtpd (from PyPI) at .build/test-tools: the real SMTP server the
 #   notification tests and `orbit demo` deliver mail to, next to Python's own HTTP server for webhooks.
 set -euo pipefail
@@ -18,6 +19,9 @@ apt_install() {
 if ! pkg-config --exists rdkafka 2>/dev/null || [ ! -f /usr/include/librdkafka/rdkafka_mock.h ]; then
   apt_install librdkafka-dev pkg-config
   pkg-config --modversion rdkafka >&2
+fi
+if ! pkg-config --exists sqlite3 2>/dev/null; then
+  apt_install libsqlite3-dev pkg-config
 fi
 
 tools=.build/test-tools

@@ -215,6 +215,35 @@ public final class KafkaConsumer: @unchecked Sendable {
         return (low, high)
     }
 
+    /// The first and next offsets of many partitions: two requests per leader in all (ListOffsets
+    /// for "earliest" and for "latest"), not two per partition, which made a restore of 64
+    /// partitions wait seconds before reading anything.
+    public func watermarks(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) throws(KafkaError) -> [TopicPartition: (low: Int64, high: Int64)] {
+        guard !partitions.isEmpty else { return [:] }
+        func offsets(at logical: Int64) throws(KafkaError) -> [TopicPartition: Int64] {
+            let list = NativePartitionList.make(partitions.map { TopicPartitionOffset($0, offset: logical) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_offsets_for_times(handle, list, milliseconds(timeout))
+            guard err.isOK else { throw KafkaError(code: err, message: "offsets of \(partitions.count) partitions") }
+            var result: [TopicPartition: Int64] = [:]
+            for (entry, entryError) in NativePartitionList.read(list) {
+                guard entryError.isOK else { throw KafkaError(code: entryError, message: "offsets of \(entry.topicPartition)") }
+                result[entry.topicPartition] = entry.offset
+            }
+            return result
+        }
+        let lows = try offsets(at: -2)  // earliest (RD_KAFKA_OFFSET_BEGINNING)
+        let highs = try offsets(at: -1)  // latest (RD_KAFKA_OFFSET_END)
+        var result: [TopicPartition: (low: Int64, high: Int64)] = [:]
+        for partition in partitions {
+            guard let low = lows[partition], let high = highs[partition] else {
+                throw KafkaError(code: RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION, message: "no offsets for \(partition)")
+            }
+            result[partition] = (low, high)
+        }
+        return result
+    }
+
     /// The partition's first and next offsets as the last fetch response gave them: no broker call,
     /// nil before this consumer has fetched from it.
     public func cachedWatermarks(_ partition: TopicPartition) -> (low: Int64, high: Int64)? {

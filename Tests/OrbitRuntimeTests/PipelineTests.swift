@@ -158,6 +158,45 @@ final class PipelineTests: XCTestCase {
         store.restore(2, "bad", [0xFF])
         XCTAssertThrowsError(try store.get(2, "bad")) { XCTAssertTrue($0 is UnreadableState) }
     }
+
+    func testTheTypedStoreListsAKeyOnceWhateverHappenedToItInABatch() throws {
+        for policy in [KeyedStore<Count>.CachePolicy.perBatch, .retained] {
+            let store = KeyedStore<Count>(changelogTopic: "c", cachePolicy: policy)
+            store.put(0, "a", Count(value: 1))
+            store.put(0, "b", Count(value: 1))
+            _ = store.takeChanges()
+            // Updated in place twice, deleted then created again, and a key left unchanged.
+            try store.update(0, "a", initial: { Count(value: 0) }) { $0.value += 1; return true }
+            try store.update(0, "a", initial: { Count(value: 0) }) { $0.value += 1; return true }
+            store.delete(0, "b")
+            try store.update(0, "b", initial: { Count(value: 10) }) { $0.value += 1; return true }
+            XCTAssertFalse(try store.update(0, "c", initial: { Count(value: 0) }) { _ in false }, "an untouched new key is not kept")
+            var seen: [String] = []
+            store.updateChanged { partition, key, value in seen.append("\(partition)/\(key)=\(value.value)") }
+            XCTAssertEqual(seen, ["0/a=3", "0/b=11"], "\(policy)")
+            let changes = store.takeChanges()
+            XCTAssertEqual(changes.map { "\(String(decoding: $0.key!, as: UTF8.self))=\($0.value.map { String(decoding: $0, as: UTF8.self) } ?? "nil")" },
+                           ["a=3", "b=11"], "one record per key, in key order, after a delete and a re-creation")
+            XCTAssertNil(try store.get(0, "c"))
+            XCTAssertTrue(store.takeChanges().isEmpty, "nothing is written twice")
+            XCTAssertEqual(try store.get(0, "a")?.value, 3)
+        }
+    }
+
+    func testTheContentHashIsStableAndTellsOutputsApart() {
+        // Fixed values: the hash is kept in state, so it must not change between builds or machines.
+        XCTAssertEqual(StableHash.content([]), StableHash.content([]))
+        XCTAssertEqual(StableHash.content(Array("orbit".utf8)), 0x9019_7084_b320_f00d)
+        var seen: Set<UInt64> = []
+        let base = Array(repeating: UInt8(ascii: "x"), count: 40)
+        for length in 0...40 { seen.insert(StableHash.content(Array(base.prefix(length)))) }
+        for position in 0..<40 {
+            var changed = base
+            changed[position] = UInt8(ascii: "y")
+            seen.insert(StableHash.content(changed))
+        }
+        XCTAssertEqual(seen.count, 81, "every length and every one-byte change gives another hash")
+    }
 }
 
 /// `@unchecked Sendable`: handed to the one thread that runs it; the test only joins that thread.

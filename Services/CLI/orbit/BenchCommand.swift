@@ -10,7 +10,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print their figures.",
-        subcommands: [IngestBench.self, ScorerBench.self, MembersBench.self, NotifyBench.self, PipelineBench.self]
+        subcommands: [IngestBench.self, ScorerBench.self, MembersBench.self, NotifyBench.self, PipelineBench.self, StateBench.self]
     )
 
     /// Warnings and worse only: a benchmark's own figures are its output.

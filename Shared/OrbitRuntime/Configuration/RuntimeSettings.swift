@@ -48,6 +48,8 @@ public struct RuntimeSettings: Sendable {
 
     /// The `privacy` section: the pseudonym key and the request and receipt topics.
     public var privacy = PrivacySettings()
+    /// The `state` section: where keyed stores keep their values (memory, or SQLite on disk).
+    public var stateStore: StateStoreKind = .memory
 
     /// Where these settings came from, for error messages.
     public var configurationFile = "(settings)"
@@ -127,6 +129,18 @@ public struct RuntimeSettings: Sendable {
         maxInFlightBatches = try processing.int("max_in_flight_batches", default: 4, range: 1...64)
         streamThreads = try processing.int("stream_threads", default: 1, range: 1...64)
         privacy = try PrivacySettings(document: document)
+
+        let state = document.section("state")
+        try state.rejectUnknownKeys(["store", "dir", "cache_kib"])
+        switch try state.string("store", default: "memory") {
+        case "memory": stateStore = .memory
+        case "disk":
+            let directory = try state.optionalString("dir") ?? (LocalBrokerAddress.directory + "/state/" + serviceName)
+            guard !directory.isEmpty else { throw state.invalid("dir", "must name a directory") }
+            stateStore = .disk(directory: directory, cacheKiB: try state.int("cache_kib", default: 1024, range: 64...1_048_576))
+        default:
+            throw state.invalid("store", "must be memory or disk")
+        }
     }
 }
 

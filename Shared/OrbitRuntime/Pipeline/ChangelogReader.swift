@@ -22,17 +22,26 @@ public struct ChangelogReader: Sendable {
     /// returns how many it read.
     @discardableResult
     public func readAll(_ partitions: [TopicPartition], apply: (ConsumerRecord) throws -> Void) throws -> Int {
+        try read(partitions, from: [:], apply: apply)
+    }
+
+    /// Like ``readAll(_:apply:)``, but each partition from the offset given for it (a local
+    /// checkpoint), or from its first retained record when that is later or none is given.
+    @discardableResult
+    public func read(_ partitions: [TopicPartition], from checkpoints: [TopicPartition: Int64], apply: (ConsumerRecord) throws -> Void) throws -> Int {
         guard !partitions.isEmpty else { return 0 }
         let started = ContinuousClock.now
         let consumer = try KafkaConsumer(configuration: kafka, name: "changelog-reader", logger: logger)
         defer { consumer.close() }
         var endOffsets: [TopicPartition: Int64] = [:]
         var starts: [TopicPartitionOffset] = []
+        let watermarks = try consumer.watermarks(partitions)
         for partition in partitions {
-            let (low, high) = try consumer.watermarks(partition)
-            if high > low {
+            let (low, high) = watermarks[partition]!
+            let start = max(low, checkpoints[partition] ?? low)
+            if high > start {
                 endOffsets[partition] = high
-                starts.append(TopicPartitionOffset(partition, offset: low))
+                starts.append(TopicPartitionOffset(partition, offset: start))
             }
         }
         guard !starts.isEmpty else { return 0 }
@@ -68,5 +77,13 @@ public struct ChangelogReader: Sendable {
         }
         logger.info("restored \(count) changelog records from \(partitions.count) partitions in \(ContinuousClock.now - started)")
         return count
+    }
+
+    /// The end offset (high watermark) of each partition: where a checkpoint taken now resumes.
+    public func endOffsets(_ partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
+        guard !partitions.isEmpty else { return [:] }
+        let consumer = try KafkaConsumer(configuration: kafka, name: "changelog-checkpoint", logger: logger)
+        defer { consumer.close() }
+        return try consumer.watermarks(partitions).mapValues(\.high)
     }
 }

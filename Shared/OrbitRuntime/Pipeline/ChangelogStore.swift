@@ -11,7 +11,7 @@ import OrbitKafka
 /// - `restore` rebuilds partitions from the changelog (latest value per key, empty value = deleted)
 ///   before their records are processed (a tombstone or an empty value deletes); `drop` forgets a
 ///   partition that moved elsewhere.
-public final class ChangelogStore {
+public final class ChangelogStore: StateBackend {
     public let changelogTopic: String
     private var partitions: [Int32: [String: [UInt8]]] = [:]
     private var dirty: [Int32: Set<String>] = [:]
@@ -33,6 +33,17 @@ public final class ChangelogStore {
     /// empty value deletes.
     public func restore(_ partition: Int32, _ key: String, _ value: [UInt8]?) {
         if let value, !value.isEmpty { partitions[partition, default: [:]][key] = value } else { partitions[partition]?[key] = nil }
+    }
+
+    /// Keeps `value` as the latest of `key` without marking it for ``takeChanges()``: for a typed
+    /// store that writes its own changelog records.
+    public func store(_ partition: Int32, _ key: String, _ value: [UInt8]) {
+        partitions[partition, default: [:]][key] = value
+    }
+
+    /// Forgets `key` without marking it for ``takeChanges()`` (see ``store(_:_:_:)``).
+    public func remove(_ partition: Int32, _ key: String) {
+        partitions[partition]?[key] = nil
     }
 
     public func delete(_ partition: Int32, _ key: String) {
@@ -83,6 +94,16 @@ public final class ChangelogStore {
     public func drop(_ partition: Int32) {
         partitions[partition] = nil
         dirty[partition] = nil
+    }
+
+    /// Memory keeps nothing for the next owner: a restart restores from the changelog.
+    public func drop(_ partitions: [Int32], cleanly: Bool) { for partition in partitions { drop(partition) } }
+
+    public func writing(_ body: () throws -> Void) rethrows { try body() }
+
+    public func forEachStored(_ partition: Int32, _ body: (String, [UInt8]) throws -> Void) rethrows {
+        guard let values = partitions[partition] else { return }
+        for key in values.keys.sorted(by: StateKeyOrder.precedes) { try body(key, values[key]!) }
     }
 
     /// The latest value of each key changed since the last call, as changelog records.

@@ -16,6 +16,11 @@ public protocol RecordProcessor: AnyObject {
     /// Drop their state.
     func partitionsRevoked(_ partitions: [TopicPartition])
 
+    /// As ``partitionsRevoked(_:)``, telling whether every output and changelog record of these
+    /// partitions was acknowledged first (false when draining failed): only then may a disk-backed
+    /// store keep a local checkpoint. The default calls ``partitionsRevoked(_:)``.
+    func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool)
+
     /// Handles one record, appending the records it causes.
     func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws
 
@@ -35,6 +40,7 @@ public protocol RecordProcessor: AnyObject {
 extension RecordProcessor {
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {}
     public func partitionsRevoked(_ partitions: [TopicPartition]) {}
+    public func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) { partitionsRevoked(partitions) }
     public func takeStateChanges() -> [ProducerRecord] { [] }
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
     public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}

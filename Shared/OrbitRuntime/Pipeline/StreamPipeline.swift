@@ -354,12 +354,14 @@ public final class StreamPipeline: RebalanceListener {
     }
 
     public func partitionsRevoked(_ partitions: [TopicPartition]) {
+        var drained = callbackFailure == nil
         do {
             try drain()
         } catch {
             callbackFailure = callbackFailure ?? error
+            drained = false
         }
-        processor.partitionsRevoked(partitions)
+        processor.partitionsRevoked(partitions, cleanly: drained)
         lag.revoked(partitions)
         updateAssignment(removing: partitions)
     }

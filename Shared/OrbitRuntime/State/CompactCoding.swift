@@ -105,4 +105,37 @@ public enum StableHash {
         }
         return hash
     }
+
+    /// A 64-bit hash of a whole byte array, eight bytes per step (MurmurHash3's mixing on one lane):
+    /// for telling whether an encoded output changed. FNV-1a's multiply per byte was 4 % of the
+    /// scorer's CPU on 700-byte profiles. Stable across processes and versions of Swift (no seed);
+    /// the words are read little-endian on every platform.
+    public static func content(_ bytes: [UInt8]) -> UInt64 {
+        let c1: UInt64 = 0x87c3_7b91_1142_53d5, c2: UInt64 = 0x4cf5_ad43_2745_937f
+        var hash: UInt64 = 0x9e37_79b9_7f4a_7c15 ^ UInt64(bytes.count)
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                var word: UInt64
+                if raw.count - offset >= 8 {
+                    word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                } else {
+                    word = 0
+                    for i in offset..<raw.count { word |= UInt64(raw[i]) << (8 * UInt64(i - offset)) }
+                }
+                offset += 8
+                word = (word &* c1).rotated(31) &* c2
+                hash = ((hash ^ word).rotated(27) &* 5) &+ 0x52dc_e729
+            }
+        }
+        hash ^= hash >> 33
+        hash = hash &* 0xff51_afd7_ed55_8ccd
+        hash ^= hash >> 33
+        hash = hash &* 0xc4ce_b9fe_1a85_ec53
+        return hash ^ (hash >> 33)
+    }
+}
+
+extension UInt64 {
+    @inline(__always) fileprivate func rotated(_ bits: UInt64) -> UInt64 { (self << bits) | (self >> (64 - bits)) }
 }

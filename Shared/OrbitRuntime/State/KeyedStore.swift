@@ -47,14 +47,31 @@ public final class KeyedStore<Value: StateCodable> {
         case retained
     }
 
-    // Visible to inlinable code: the hot methods below are specialised in each service's module.
-    @usableFromInline let bytes: ChangelogStore
-    @usableFromInline let cachePolicy: CachePolicy
-    @usableFromInline var cache: [Int32: [String: Value]] = [:]
-    @usableFromInline var changed: [Int32: Set<String>] = [:]
+    /// A decoded value and whether it changed since the changes were last taken.
+    @usableFromInline
+    struct Entry {
+        @usableFromInline var value: Value
+        @usableFromInline var changed: Bool
 
-    public init(changelogTopic: String, cachePolicy: CachePolicy = .perBatch) {
-        self.bytes = ChangelogStore(changelogTopic: changelogTopic)
+        @inlinable init(_ value: Value, changed: Bool) {
+            self.value = value
+            self.changed = changed
+        }
+    }
+
+    // Visible to inlinable code: the hot methods below are specialised in each service's module.
+    // One hash of the key finds a value and its changed flag; the changed keys are kept as a list in
+    // first-change order (a delete may repeat a key) and put in key order once per batch.
+    @usableFromInline let bytes: any StateBackend
+    @usableFromInline let cachePolicy: CachePolicy
+    @usableFromInline var cache: [Int32: [String: Entry]] = [:]
+    @usableFromInline var changed: [Int32: [String]] = [:]
+    @usableFromInline var ordered: [(partition: Int32, keys: [String])]?
+
+    /// - Parameter backend: where encoded values live between batches (`state.store`): memory by
+    ///   default, or SQLite files on local disk for state larger than memory.
+    public init(changelogTopic: String, cachePolicy: CachePolicy = .perBatch, backend: StateStoreKind = .memory) {
+        self.bytes = backend.backend(changelogTopic: changelogTopic)
         self.cachePolicy = cachePolicy
     }
 
@@ -68,10 +85,10 @@ public final class KeyedStore<Value: StateCodable> {
     /// that do not decode.
     @inlinable
     public func get(_ partition: Int32, _ key: String) throws(UnreadableState) -> Value? {
-        if let value = cache[partition]?[key] { return value }
+        if let entry = cache[partition]?[key] { return entry.value }
         guard let stored = bytes.get(partition, key) else { return nil }
         let value = try decode(stored, partition, key)
-        cache[partition, default: [:]][key] = value
+        cache[partition, default: [:]][key] = Entry(value, changed: false)
         return value
     }
 
@@ -85,6 +102,13 @@ public final class KeyedStore<Value: StateCodable> {
         }
     }
 
+    /// Records that `key` changed: listed once however often it changes (until it is deleted).
+    @inlinable
+    func noteChange(_ partition: Int32, _ key: String) {
+        changed[partition, default: []].append(key)
+        ordered = nil
+    }
+
     /// Applies one changelog record as restoring does (bytes as stored, decoded when first read).
     public func restore(_ partition: Int32, _ key: String, _ bytes: [UInt8]?) {
         cache[partition]?[key] = nil
@@ -93,37 +117,63 @@ public final class KeyedStore<Value: StateCodable> {
 
     @inlinable
     public func put(_ partition: Int32, _ key: String, _ value: Value) {
-        cache[partition, default: [:]][key] = value
-        changed[partition, default: []].insert(key)
+        let wasChanged = cache[partition, default: [:]].updateValue(Entry(value, changed: true), forKey: key)?.changed ?? false
+        if !wasChanged { noteChange(partition, key) }
     }
 
     /// Changes the value of `key` in place, starting from `initial` when the store has none; the
     /// value is marked changed when `body` returns true. A value created here that `body` leaves
     /// unchanged is not kept.
     ///
-    /// Prefer this to `get` then `put` on a hot path: the value is looked up once and mutated where
-    /// it lives, so its arrays are uniquely referenced and are not copied on write.
+    /// Prefer this to `get` then `put` on a hot path: the value is looked up once (one hash of the
+    /// key) and mutated where it lives, so its arrays are uniquely referenced and not copied on write.
     @inlinable
     @discardableResult
     public func update(_ partition: Int32, _ key: String, initial: () -> Value, _ body: (inout Value) -> Bool) throws(UnreadableState) -> Bool {
-        var created = false
-        if try get(partition, key) == nil {  // decodes into the cache when stored
-            cache[partition, default: [:]][key] = initial()
-            created = true
+        if let index = cache[partition]?.index(forKey: key) {
+            guard body(&cache[partition]!.values[index].value) else { return false }
+            if !cache[partition]!.values[index].changed {
+                cache[partition]!.values[index].changed = true
+                noteChange(partition, key)
+            }
+            return true
         }
-        let changedValue = body(&cache[partition]![key]!)
-        if changedValue {
-            changed[partition, default: []].insert(key)
-        } else if created {
-            cache[partition]![key] = nil
+        var value: Value
+        let stored: Bool
+        if let bytes = bytes.get(partition, key) {
+            value = try decode(bytes, partition, key)
+            stored = true
+        } else {
+            value = initial()
+            stored = false
         }
+        let changedValue = body(&value)
+        if changedValue || stored { cache[partition, default: [:]][key] = Entry(value, changed: changedValue) }
+        if changedValue { noteChange(partition, key) }
         return changedValue
     }
 
     public func delete(_ partition: Int32, _ key: String) {
         cache[partition]?[key] = nil
-        bytes.delete(partition, key)
-        changed[partition, default: []].insert(key)
+        bytes.remove(partition, key)
+        noteChange(partition, key)
+    }
+
+    /// The changed keys per partition, partitions and keys in order, each key once (computed once
+    /// per batch: the batch-end pass and the changelog share it).
+    @inlinable
+    func changesInOrder() -> [(partition: Int32, keys: [String])] {
+        if let ordered { return ordered }
+        var result: [(partition: Int32, keys: [String])] = []
+        for partition in changed.keys.sorted() {
+            let sorted = changed[partition]!.sorted()
+            var unique: [String] = []
+            unique.reserveCapacity(sorted.count)
+            for key in sorted where unique.last != key { unique.append(key) }
+            result.append((partition, unique))
+        }
+        ordered = result
+        return result
     }
 
     /// Runs `body` on every value put since the last ``takeChanges()``, in partition and key order,
@@ -131,52 +181,78 @@ public final class KeyedStore<Value: StateCodable> {
     /// one output per changed key.
     @inlinable
     public func updateChanged(_ body: (Int32, String, inout Value) throws -> Void) rethrows {
-        for partition in changed.keys.sorted() {
-            for key in changed[partition]!.sorted() where cache[partition]?[key] != nil {
-                try body(partition, key, &cache[partition]![key]!)
+        for (partition, keys) in changesInOrder() {
+            for key in keys {
+                guard let index = cache[partition]?.index(forKey: key) else { continue }  // deleted
+                try body(partition, key, &cache[partition]!.values[index].value)
             }
         }
     }
 
     /// The keys put or deleted since the last ``takeChanges()``, in partition and key order.
     public var changedKeys: [(partition: Int32, key: String)] {
-        changed.keys.sorted().flatMap { partition in changed[partition]!.sorted().map { (partition, $0) } }
+        changesInOrder().flatMap { entry in entry.keys.map { (entry.partition, $0) } }
     }
 
     /// Every key of a partition, in key order (deterministic).
     public func keys(_ partition: Int32) -> [String] {
         var keys: Set<String> = []
-        if let stored = bytes.keys(partition) { keys.formUnion(stored) }
+        bytes.forEachStored(partition) { key, _ in keys.insert(key) }
         if let cached = cache[partition] { keys.formUnion(cached.keys) }
         return keys.sorted()
     }
 
-    /// Every value of a partition in key order, decoded without filling the cache (a pass over a
-    /// whole partition must not keep a million values decoded).
+    /// Every value of a partition in key order (``StateKeyOrder``), decoded without filling the
+    /// cache and read from the backend as it goes: a pass over a whole partition never holds a
+    /// million values, or a million keys, at once.
     public func forEach(_ partition: Int32, _ body: (String, Value) throws -> Void) throws {
-        for key in keys(partition) {
-            if let cached = cache[partition]?[key] {
-                try body(key, cached)
-            } else if let stored = bytes.get(partition, key) {
+        let table = cache[partition] ?? [:]
+        // Values only cached so far (new this batch) are merged into the stored sequence in order.
+        let onlyCached = table.keys.filter { bytes.get(partition, $0) == nil }.sorted(by: StateKeyOrder.precedes)
+        var next = 0
+        try bytes.forEachStored(partition) { key, stored in
+            while next < onlyCached.count, StateKeyOrder.precedes(onlyCached[next], key) {
+                try body(onlyCached[next], table[onlyCached[next]]!.value)
+                next += 1
+            }
+            if let cached = table[key] {
+                try body(key, cached.value)
+            } else {
                 try body(key, try decode(stored, partition, key))
             }
         }
+        for key in onlyCached[next...] { try body(key, table[key]!.value) }
     }
 
-    /// Encodes every changed value once and returns the changelog records (tombstones for deletes).
+    /// Encodes every changed value once, stores its bytes, and returns the changelog records in
+    /// partition and key order (tombstones for deletes).
     public func takeChanges() -> [ProducerRecord] {
-        for (partition, keys) in changed {
+        var records: [ProducerRecord] = []
+        bytes.writing {
+        for (partition, keys) in changesInOrder() {
+            records.reserveCapacity(records.count + keys.count)
             for key in keys {
-                if let value = cache[partition]?[key] { bytes.put(partition, key, value.stateBytes()) }
+                let value: [UInt8]?
+                if let index = cache[partition]?.index(forKey: key) {
+                    let encoded = cache[partition]![index].value.value.stateBytes()
+                    bytes.store(partition, key, encoded)
+                    cache[partition]!.values[index].changed = false
+                    value = encoded
+                } else {
+                    value = bytes.get(partition, key)  // nil when deleted: a tombstone, which compaction removes
+                }
+                records.append(ProducerRecord(topic: changelogTopic, partition: partition, key: Array(key.utf8), value: value))
             }
         }
+        }
         changed.removeAll(keepingCapacity: true)
+        ordered = nil
         if cachePolicy == .perBatch {
             // Each partition's table keeps its capacity: the next batch touches about as many keys,
             // and regrowing the table from empty every batch was a measured cost (rehashing).
             for partition in cache.keys { cache[partition]!.removeAll(keepingCapacity: true) }
         }
-        return bytes.takeChanges()
+        return records
     }
 
     /// Restores the assigned partitions of `topic` that this store does not hold yet (see
@@ -186,12 +262,15 @@ public final class KeyedStore<Value: StateCodable> {
         try bytes.restoreNewlyAssigned(assigned.filter { $0.topic == topic }, reader: reader, logger: logger, noun: noun)
     }
 
-    /// Forgets the revoked partitions of `topic`.
-    public func drop(_ revoked: [TopicPartition], of topic: String) {
-        for partition in revoked where partition.topic == topic {
-            bytes.drop(partition.partition)
-            cache[partition.partition] = nil
-            changed[partition.partition] = nil
+    /// Forgets the revoked partitions of `topic`. `cleanly`: the pipeline acknowledged every
+    /// changelog record first, so a disk backend keeps a checkpoint (``RecordProcessor/partitionsRevoked(_:cleanly:)``).
+    public func drop(_ revoked: [TopicPartition], of topic: String, cleanly: Bool = false) {
+        let partitions = revoked.filter { $0.topic == topic }.map(\.partition)
+        bytes.drop(partitions, cleanly: cleanly)
+        for partition in partitions {
+            cache[partition] = nil
+            changed[partition] = nil
         }
+        ordered = nil
     }
 }

@@ -53,12 +53,12 @@ public final class ScoringProcessor: RecordProcessor {
     ///   - partitionCount: the input's partition count (``CoPartitioning/check(_:kafka:logger:)``).
     ///   - sketches: the global table of every partition's sketches, fed by the pipeline.
     public init(settings: ScoringSettings, partitionCount: Int, sketches: GlobalTableView, deadLetters: DeadLetters, logger: Logger,
-                privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-scorer") {
+                privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-scorer", stateStore: StateStoreKind = .memory) {
         self.settings = settings
         self.privacy = privacy
         self.service = service
         self.evaluator = ProfileEvaluator(policy: settings.policy)
-        self.store = KeyedStore(changelogTopic: settings.stateChangelogTopic, cachePolicy: .perBatch)
+        self.store = KeyedStore(changelogTopic: settings.stateChangelogTopic, cachePolicy: .perBatch, backend: stateStore)
         self.logger = logger
         self.partitionCount = partitionCount
         self.sketches = sketches
@@ -74,8 +74,10 @@ public final class ScoringProcessor: RecordProcessor {
         evaluatedDay = .min  // re-evaluate at the next punctuation
     }
 
-    public func partitionsRevoked(_ partitions: [TopicPartition]) {
-        store.drop(partitions, of: settings.inputTopic)
+    public func partitionsRevoked(_ partitions: [TopicPartition]) { partitionsRevoked(partitions, cleanly: false) }
+
+    public func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) {
+        store.drop(partitions, of: settings.inputTopic, cleanly: cleanly)
         for partition in partitions where partition.topic == settings.inputTopic { census.revoked(partition.partition) }
         usersGauge.record(store.count)
     }
@@ -215,28 +217,31 @@ public final class ScoringProcessor: RecordProcessor {
     }
 
     /// Evaluates one user, appending its profile when it changed and its segment changes; true
-    /// when the state changed (what was published is remembered in it).
+    /// when the state changed. Evaluation changes only what was published (the profile's hash and
+    /// the last segment, stage, tier and super-user flag), so only that is compared: a copy of the
+    /// whole state per user was a measured cost.
     private func evaluate(_ state: inout UserState, _ key: String, day: Int32, outputs: inout [ProducerRecord]) -> Bool {
         if state.profilingWithheld { return withhold(&state, key, day: day, outputs: &outputs) }
-        let before = state
+        let before = state.published
         let (profile, changes) = evaluator.evaluate(&state, userID: key, today: day, thresholds: thresholds)
         let bytes = profile.encoded()
-        let hash = StableHash.fnv1a(bytes: bytes)
+        let hash = StableHash.content(bytes)
+        let keyBytes = Array(key.utf8)
         if hash != state.lastProfileHash {
             state.lastProfileHash = hash
-            outputs.append(ProducerRecord(topic: settings.profilesTopic, key: Array(key.utf8), value: bytes))
+            outputs.append(ProducerRecord(topic: settings.profilesTopic, key: keyBytes, value: bytes))
         }
         for change in changes {
-            outputs.append(ProducerRecord(topic: settings.segmentChangesTopic, key: Array(key.utf8), value: change.encoded()))
+            outputs.append(ProducerRecord(topic: settings.segmentChangesTopic, key: keyBytes, value: change.encoded()))
         }
-        return state != before
+        return state.published != before
     }
 
     /// The profile of a user without consent to profiling: the reason, nothing evaluated.
     private func withhold(_ state: inout UserState, _ key: String, day: Int32, outputs: inout [ProducerRecord]) -> Bool {
         guard !state.isEmpty else { return false }  // known only by their preferences: no profile yet
         let bytes = UserProfile.withheld(userID: key, evaluatedDay: day)
-        let hash = StableHash.fnv1a(bytes: bytes)
+        let hash = StableHash.content(bytes)
         guard hash != state.lastProfileHash else { return false }
         state.lastProfileHash = hash
         outputs.append(ProducerRecord(topic: settings.profilesTopic, key: Array(key.utf8), value: bytes))
@@ -312,7 +317,7 @@ public enum ScorerService {
             let sketches = GlobalTableView()
             let processor = ScoringProcessor(settings: scoring, partitionCount: partitions, sketches: sketches,
                                              deadLetters: DeadLetters(topic: scoring.deadLettersTopic, service: runtime.serviceName), logger: logger,
-                                             privacy: runtime.privacy, service: runtime.serviceName)
+                                             privacy: runtime.privacy, service: runtime.serviceName, stateStore: runtime.stateStore)
             return StreamPipeline(
                 settings: .init(groupID: scoring.groupID, inputTopics: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic], runtime: runtime,
                                 transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),

@@ -166,16 +166,20 @@ public struct SegmentChange: Sendable, Equatable {
 /// Turns a user's state into their profile, and notes what changed since the last publication.
 public struct ProfileEvaluator: Sendable {
     public let policy: ScoringPolicy
+    /// Minor units per major unit of the reporting currency (looked up once, not per user).
+    let scale: Double
 
-    public init(policy: ScoringPolicy) { self.policy = policy }
+    public init(policy: ScoringPolicy) {
+        self.policy = policy
+        let digits = policy.currencyDigits[policy.reportingCurrency] ?? 2
+        self.scale = (0..<digits).reduce(1.0) { v, _ in v * 10 }
+    }
 
     /// The churn models' view of a user, in model time units.
     public func history(_ state: UserState, today: Int32) -> CustomerHistory? {
         guard let first = state.firstPurchaseDay, let last = state.lastPurchaseDay else { return nil }
         let unit = policy.modelTimeUnitDays
         let repeats = Double(max(0, state.purchases - 1))
-        let digits = policy.currencyDigits[policy.reportingCurrency] ?? 2
-        let scale = (0..<digits).reduce(1.0) { v, _ in v * 10 }
         let repeatMean = repeats > 0 ? Double(state.grossMinor - state.firstPurchaseMinor) / repeats / scale : 0
         return CustomerHistory(frequency: repeats, recency: Double(last - first) / unit,
                                age: Double(max(today, last) - first) / unit, monetaryValue: max(0, repeatMean))
@@ -191,8 +195,6 @@ public struct ProfileEvaluator: Sendable {
         let history = self.history(state, today: today)
         let alive = history.map { policy.purchaseModel.probabilityAlive($0) }
         let unit = policy.modelTimeUnitDays
-        let digits = policy.currencyDigits[policy.reportingCurrency] ?? 2
-        let scale = (0..<digits).reduce(1.0) { v, _ in v * 10 }
         let expected30 = history.map { policy.purchaseModel.expectedPurchases(in: 30 / unit, $0) }
         let expected90 = history.map { policy.purchaseModel.expectedPurchases(in: 90 / unit, $0) }
         let orderValue = history.map { policy.spendModel.expectedAverageValue($0) * scale }

@@ -85,6 +85,22 @@ public struct UserState: Sendable, Equatable {
     /// their activity is still counted, but no segment, tier, lifecycle or prediction is made.
     public var profilingWithheld = false
 
+    /// What evaluation writes: the last published segment, stage, tier, super-user flag and
+    /// profile hash (to tell whether an evaluation changed the state without comparing all of it).
+    public struct Published: Equatable, Sendable {
+        var lifecycle: LifecycleStage?
+        var lifecycleSince: Int32
+        var segment: RFMSegment?
+        var tier: ValueTier?
+        var superUser: Bool
+        var profileHash: UInt64
+    }
+
+    public var published: Published {
+        Published(lifecycle: lastLifecycle, lifecycleSince: lastLifecycleSince, segment: lastSegment, tier: lastTier,
+                  superUser: lastSuperUser, profileHash: lastProfileHash)
+    }
+
     public init() {}
 
     public var isEmpty: Bool { firstSeenDay == .max }
