@@ -42,9 +42,11 @@ final class DiskStateTests: XCTestCase {
         try store.restoreNewlyAssigned(partitions([0, 1]), of: "in", reader: reader, logger: logger, noun: "counts")
         for i in 0..<100 { store.put(Int32(i % 2), "k\(i)", Count(value: i)) }
         try broker.publish(store.takeChanges())
-        // A change whose changelog record never reached Kafka (as in a crash before it was sent).
+        // The store writes k0 = 1000; the changelog gets another value for it (so the file and the
+        // changelog can be told apart below; the number of records is what the checkpoint checks).
         store.put(0, "k0", Count(value: 1000))
-        _ = store.takeChanges()
+        XCTAssertEqual(store.takeChanges().count, 1)
+        try broker.publish([ProducerRecord(topic: "changelog", partition: 0, key: Array("k0".utf8), value: Array("555".utf8))])
         XCTAssertEqual(store.count, 100)
         store.drop(partitions([0, 1]), of: "in", cleanly: true)
 
@@ -62,25 +64,62 @@ final class DiskStateTests: XCTestCase {
         store.drop(partitions([0, 1]), of: "in", cleanly: false)
         store = diskStore()
         try store.restoreNewlyAssigned(partitions([0, 1]), of: "in", reader: reader, logger: logger, noun: "counts")
-        XCTAssertEqual(try store.get(0, "k0")?.value, 0, "the changelog's value: the unacknowledged one is gone")
+        XCTAssertEqual(try store.get(0, "k0")?.value, 555, "the changelog's value")
         XCTAssertEqual(try store.get(1, "late")?.value, 7)
         XCTAssertEqual(store.count, 101)
-        store.drop(partitions([0, 1]), of: "in", cleanly: false)
 
-        // A checkpoint opened and not closed cleanly again is gone: a crash after a fast restart
-        // still restores from the changelog.
-        store = diskStore()
-        try store.restoreNewlyAssigned(partitions([0, 1]), of: "in", reader: reader, logger: logger, noun: "counts")
+        // A clean drop whose changelog does not end where this copy left it (a record of this store
+        // never reached Kafka; or another owner wrote) keeps no checkpoint either.
         store.put(0, "k0", Count(value: 2000))
         _ = store.takeChanges()
         store.drop(partitions([0, 1]), of: "in", cleanly: true)
         store = diskStore()
-        try store.restoreNewlyAssigned(partitions([0]), of: "in", reader: reader, logger: logger, noun: "counts")
-        XCTAssertEqual(try store.get(0, "k0")?.value, 2000)
-        // "Crash": the process ends without a drop; the next start finds no checkpoint.
+        try store.restoreNewlyAssigned(partitions([0, 1]), of: "in", reader: reader, logger: logger, noun: "counts")
+        XCTAssertEqual(try store.get(0, "k0")?.value, 555, "no checkpoint: the unacknowledged 2000 is gone")
+        store.drop(partitions([0, 1]), of: "in", cleanly: true)
+
+        // A checkpoint is deleted when its file is opened: a crash after a fast restart (no drop)
+        // restores from the changelog again.
         store = diskStore()
         try store.restoreNewlyAssigned(partitions([0]), of: "in", reader: reader, logger: logger, noun: "counts")
-        XCTAssertEqual(try store.get(0, "k0")?.value, 0, "no checkpoint survives an open without a clean drop")
+        store.drop(partitions([0]), of: "in", cleanly: false)  // what a crash leaves: the file, no checkpoint
+        store = diskStore()
+        try store.restoreNewlyAssigned(partitions([0]), of: "in", reader: reader, logger: logger, noun: "counts")
+        XCTAssertEqual(try store.get(0, "k0")?.value, 555)
+        store.drop(partitions([0]), of: "in", cleanly: false)
+    }
+
+    func testFilesOfPartitionsHeldElsewhereAreDeletedUnlessTheyHaveAFreshCheckpoint() throws {
+        let broker = try LocalBroker(topics: [TopicSpec(name: "changelog", partitions: 3)])
+        defer { broker.stop() }
+        let reader = ChangelogReader(kafka: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
+        var store = diskStore()
+        try store.restoreNewlyAssigned(partitions([0, 1, 2]), of: "in", reader: reader, logger: logger, noun: "counts")
+        for p in [0, 1, 2] as [Int32] { store.put(p, "user-\(p)", Count(value: 1)) }
+        try broker.publish(store.takeChanges())
+        store.drop(partitions([1]), of: "in", cleanly: true)   // handed over cleanly: kept for a quick return
+        store.drop(partitions([2]), of: "in", cleanly: false)  // no checkpoint: of no use to anyone
+        store.drop(partitions([0]), of: "in", cleanly: false)
+        store = diskStore()
+        try store.restoreNewlyAssigned(partitions([0]), of: "in", reader: reader, logger: logger, noun: "counts")
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory + "/changelog").filter { $0.hasSuffix(".sqlite") })
+        XCTAssertEqual(files, ["0.sqlite", "1.sqlite"], "the file without a checkpoint is deleted, user data and all")
+    }
+
+    func testAnOpenPartitionFileIsHeldByOneStoreOnly() throws {
+        let broker = try LocalBroker(topics: [TopicSpec(name: "changelog", partitions: 1)])
+        defer { broker.stop() }
+        let reader = ChangelogReader(kafka: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
+        let first = diskStore()
+        try first.restoreNewlyAssigned(partitions([0]), of: "in", reader: reader, logger: logger, noun: "counts")
+        let started = Date()
+        XCTAssertThrowsError(try diskStore().restoreNewlyAssigned(partitions([0]), of: "in", reader: reader, logger: logger, noun: "counts")) { error in
+            XCTAssertTrue("\(error)".contains("another store holds"), "\(error)")
+        }
+        XCTAssertGreaterThan(Date().timeIntervalSince(started), 9, "it waits for a hand-over before giving up")
+        first.drop(partitions([0]), of: "in", cleanly: false)
+        let second = diskStore()
+        XCTAssertEqual(try second.restoreNewlyAssigned(partitions([0]), of: "in", reader: reader, logger: logger, noun: "counts"), [0])
     }
 
     func testDiskAndMemoryGiveTheSameValuesInTheSameOrder() throws {
@@ -91,7 +130,7 @@ final class DiskStateTests: XCTestCase {
         let disk = diskStore()
         for store in [memory, disk] {
             try store.restoreNewlyAssigned(partitions([0]), of: "in", reader: reader, logger: logger, noun: "counts")
-            for key in ["b", "d", "f", "Z", "é"] { store.put(0, key, Count(value: key.utf8.count)) }
+            for key in ["b", "d", "f", "Z", "é", "b\u{0}x"] { store.put(0, key, Count(value: key.utf8.count)) }
             _ = store.takeChanges()
             // This batch: one stored key changed, one deleted, two new ones between the stored keys.
             try store.update(0, "d", initial: { Count(value: 0) }) { $0.value = 40; return true }
@@ -105,11 +144,11 @@ final class DiskStateTests: XCTestCase {
             try store.forEach(0) { key, value in sequence.append("\(key)=\(value.value)") }
             sequences.append(sequence)
         }
-        XCTAssertEqual(sequences[0], ["Z=1", "a=1", "b=1", "c=3", "d=40", "é=2"], "byte order of the keys, this batch's values")
+        XCTAssertEqual(sequences[0], ["Z=1", "a=1", "b=1", "b\u{0}x=3", "c=3", "d=40", "é=2"], "byte order of the keys, this batch's values")
         XCTAssertEqual(sequences[1], sequences[0])
         XCTAssertEqual(memory.takeChanges().map(\.key), disk.takeChanges().map(\.key))
-        XCTAssertEqual(disk.count, 6)
-        XCTAssertEqual(memory.count, 6)
+        XCTAssertEqual(disk.count, 7, "a key with U+0000 is a key of its own")
+        XCTAssertEqual(memory.count, 7)
         XCTAssertNil(try disk.get(0, "f"))
     }
 
@@ -124,13 +163,17 @@ final class DiskStateTests: XCTestCase {
         try broker.publish(store.takeChanges())
         store.delete(0, "erase-me-user-4711")
         try broker.publish(store.takeChanges())
-        store.drop(partitions([0]), of: "in", cleanly: true)
-        var found: [String] = []
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory + "/changelog") {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: directory + "/changelog/" + name))
-            for marker in ["erase-me-user-4711", "987654321987"] where bytes.range(of: Data(marker.utf8)) != nil { found.append("\(name): \(marker)") }
+        func traces() throws -> [String] {
+            var found: [String] = []
+            for name in try FileManager.default.contentsOfDirectory(atPath: directory + "/changelog") {
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: directory + "/changelog/" + name))
+                for marker in ["erase-me-user-4711", "987654321987"] where bytes.range(of: Data(marker.utf8)) != nil { found.append("\(name): \(marker)") }
+            }
+            return found
         }
-        XCTAssertEqual(found, [], "secure delete: nothing of an erased key or value stays in the files")
+        XCTAssertEqual(try traces(), [], "while running: nothing of an erased key or value stays in the file or its write-ahead log")
+        store.drop(partitions([0]), of: "in", cleanly: true)
+        XCTAssertEqual(try traces(), [], "after the stop")
     }
 
     func testAnUnusableFileIsRebuiltFromTheChangelog() throws {

@@ -203,6 +203,7 @@ final class TimedProcessor: RecordProcessor {
 
     func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws { try inner.partitionsAssigned(partitions, restorer: restorer) }
     func partitionsRevoked(_ partitions: [TopicPartition]) { inner.partitionsRevoked(partitions) }
+    func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) { inner.partitionsRevoked(partitions, cleanly: cleanly) }
     func takeStateChanges() -> [ProducerRecord] { inner.takeStateChanges() }
     func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws { try inner.flush(context: context, outputs: &outputs) }
     func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws { try inner.punctuate(context: context, outputs: &outputs) }

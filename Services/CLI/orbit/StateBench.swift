@@ -21,27 +21,42 @@ struct StateBench: AsyncParsableCommand {
     @Option(help: "Directory for the SQLite files (removed afterwards); default: a temporary one.") var dir: String?
 
     func run() async throws {
-        let bench = try BenchBroker(input: "bench-state-input", partitions: partitions)
-        defer { bench.broker.stop() }
-        let (broker, kafka, logger) = (bench.broker, bench.kafka, bench.logger)
-        let changelog = "bench-state-changelog"
-        try broker.createTopic(TopicSpec(name: changelog, partitions: partitions))
+        BenchCommand.quietLogs()
+        let logger = Logger(label: "orbit.bench")
+        // The broker runs in a process of its own (`orbit broker`), as it would beside a scorer:
+        // the local broker keeps its records in memory, and in this process they would count as
+        // the store's resident memory.
+        let brokerHome = NSTemporaryDirectory() + "orbit-bench-state-broker-\(getpid())"
+        let brokerProcess = try Self.startBroker(home: brokerHome, partitions: partitions)
+        defer {
+            brokerProcess.terminate()
+            brokerProcess.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: brokerHome)
+        }
+        let bootstrap = try String(contentsOfFile: brokerHome + "/bootstrap", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let kafka = KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": bootstrap]) { a, _ in a })
+        // The scorer's own topics, which `orbit broker` makes (the local broker has no admin API).
+        let changelog = "orbit-scorer.user-state-changelog"
+        let input = "orbit.user-events.valid"
         let directory = dir ?? NSTemporaryDirectory() + "orbit-bench-state-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let backend = StateStoreKind.disk(directory: directory, cacheKiB: cacheKib)
         let reader = ChangelogReader(kafka: kafka, logger: logger)
-        let assigned = (0..<Int32(partitions)).map { TopicPartition(bench.input, $0) }
+        let assigned = (0..<Int32(partitions)).map { TopicPartition(input, $0) }
         Output.line("orbit bench state: \(users) users in the scorer's store on disk, \(partitions) partition files, \(cacheKib) KiB page cache each, batches of \(batch)")
 
         // Fill, as a scorer's batches would: each user's state put once, changes taken per batch.
         let baseline = Memory.residentBytes()
         var store: KeyedStore<UserState>? = KeyedStore<UserState>(changelogTopic: changelog, cachePolicy: .perBatch, backend: backend)
-        try store!.restoreNewlyAssigned(assigned, of: bench.input, reader: reader, logger: logger, noun: "users")
+        try store!.restoreNewlyAssigned(assigned, of: input, reader: reader, logger: logger, noun: "users")
         let started = ContinuousClock.now
         var peak = 0
-        var lastChanges: [ProducerRecord] = []
         var states = ScorerBench.states(users).makeIterator()
         var written = 0
+        // Every batch's changelog records go to Kafka, acknowledged before the next batch, as a
+        // pipeline's are before it commits (the local broker keeps only the newest 5 MiB of each
+        // partition, but its offsets count every record: what a checkpoint is checked against).
+        let producer = try KafkaProducer(configuration: kafka, name: "bench-state", logger: logger)
         while written < users {
             for index in written..<min(users, written + batch) {
                 let key = "user-\(index)"
@@ -49,23 +64,23 @@ struct StateBench: AsyncParsableCommand {
                 try store!.update(KeyPartitioner.partition(of: key, partitionCount: partitions), key, initial: { state }) { _ in true }
             }
             written = min(users, written + batch)
-            lastChanges = store!.takeChanges()
+            let acknowledged = DeliveryBatch()
+            for record in store!.takeChanges() { try producer.send(record, in: acknowledged) }
+            try acknowledged.waitForAll()
             peak = max(peak, Memory.residentBytes())
             if written % 1_000_000 == 0 { Output.line("  \(written) users written, resident \(peak / 1_000_000) MB at most so far") }
         }
+        producer.close()
         let fillSeconds = (ContinuousClock.now - started).seconds
-        // The last batch's changelog records reach Kafka, as a pipeline's would before it commits
-        // (the earlier batches' are left out: the local broker keeps 5 MiB per partition).
-        try Self.publish(lastChanges, kafka: kafka, logger: logger)
         Memory.trim()
         let resident = Memory.residentBytes()
-        Output.line(String(format: "fill:             %d users in %.1f s (%.0f users/s); %d held", users, fillSeconds, Double(users) / fillSeconds, store!.count))
+        Output.line(String(format: "fill:             %d users in %.1f s (%.0f users/s, changelog records acknowledged per batch); %d held", users, fillSeconds, Double(users) / fillSeconds, store!.count))
         Output.line(String(format: "memory:           resident %.0f MB with %d users (peak while filling %.0f MB, process baseline %.0f MB; target < 300 MB) %@",
                            Double(resident) / 1e6, store!.count, Double(peak) / 1e6, Double(baseline) / 1e6, max(peak, resident) < 300_000_000 ? "PASS" : "ABOVE TARGET"))
         Output.line(String(format: "disk:             %.0f MB in %@", Double(Self.bytes(under: directory)) / 1e6, directory))
 
         // A clean stop: every changelog record acknowledged, a checkpoint per partition file.
-        store!.drop(assigned, of: bench.input, cleanly: true)
+        store!.drop(assigned, of: input, cleanly: true)
         store = nil
         // Another writer appends after the checkpoints: the restore must read those records.
         try Self.publish((0..<tail).map { index in
@@ -75,7 +90,7 @@ struct StateBench: AsyncParsableCommand {
 
         let restarted = KeyedStore<UserState>(changelogTopic: changelog, cachePolicy: .perBatch, backend: backend)
         let restoreStarted = ContinuousClock.now
-        try restarted.restoreNewlyAssigned(assigned, of: bench.input, reader: reader, logger: logger, noun: "users")
+        try restarted.restoreNewlyAssigned(assigned, of: input, reader: reader, logger: logger, noun: "users")
         let restoreSeconds = (ContinuousClock.now - restoreStarted).seconds
         Output.line(String(format: "restore:          %.2f s from the local checkpoints (%d changelog records after them), %d users held (target < 2 s) %@",
                            restoreSeconds, tail, restarted.count, restoreSeconds < 2 ? "PASS" : "ABOVE TARGET"))
@@ -91,7 +106,26 @@ struct StateBench: AsyncParsableCommand {
             }
         }
         Output.line(String(format: "reads:            1000 random users decoded and checked in %.1f ms (cold cache)", (ContinuousClock.now - lookupsStarted).seconds * 1000))
-        restarted.drop(assigned, of: bench.input, cleanly: false)
+        restarted.drop(assigned, of: input, cleanly: false)
+    }
+
+    /// `orbit broker` (this executable) with its own home; returns once its address file exists.
+    static func startBroker(home: String, partitions: Int) throws -> Process {
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        process.arguments = ["broker", "--partitions", String(partitions)]
+        process.environment = ProcessInfo.processInfo.environment.merging(["ORBIT_HOME": home]) { _, new in new }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<300 where !FileManager.default.fileExists(atPath: home + "/bootstrap") { Thread.sleep(forTimeInterval: 0.1) }
+        guard FileManager.default.fileExists(atPath: home + "/bootstrap") else {
+            process.terminate()
+            throw ValidationError("orbit broker did not start (no \(home)/bootstrap)")
+        }
+        Thread.sleep(forTimeInterval: 0.2)  // the file is written once the broker listens; let it settle
+        return process
     }
 
     static func publish(_ records: [ProducerRecord], kafka: KafkaConfiguration, logger: Logger) throws {

@@ -22,14 +22,25 @@ public struct ChangelogReader: Sendable {
     /// returns how many it read.
     @discardableResult
     public func readAll(_ partitions: [TopicPartition], apply: (ConsumerRecord) throws -> Void) throws -> Int {
-        try read(partitions, from: [:], apply: apply)
+        try read(partitions, from: [:], invalidCheckpoint: { _ in }, apply: apply).records
+    }
+
+    /// What ``read(_:from:invalidCheckpoint:apply:)`` read: the records, and the end offset each
+    /// partition was read up to (where the copy it rebuilt is complete).
+    public struct Result: Sendable {
+        public var records = 0
+        public var ends: [TopicPartition: Int64] = [:]
     }
 
     /// Like ``readAll(_:apply:)``, but each partition from the offset given for it (a local
-    /// checkpoint), or from its first retained record when that is later or none is given.
-    @discardableResult
-    public func read(_ partitions: [TopicPartition], from checkpoints: [TopicPartition: Int64], apply: (ConsumerRecord) throws -> Void) throws -> Int {
-        guard !partitions.isEmpty else { return 0 }
+    /// checkpoint). A checkpoint outside the partition's offsets (below its first retained record:
+    /// records were deleted or expired; above its end: the topic was recreated or truncated) cannot
+    /// be trusted: `invalidCheckpoint` is told, so the caller empties its copy, and the partition
+    /// is read from its first record.
+    public func read(_ partitions: [TopicPartition], from checkpoints: [TopicPartition: Int64],
+                     invalidCheckpoint: (TopicPartition) throws -> Void, apply: (ConsumerRecord) throws -> Void) throws -> Result {
+        var result = Result()
+        guard !partitions.isEmpty else { return result }
         let started = ContinuousClock.now
         let consumer = try KafkaConsumer(configuration: kafka, name: "changelog-reader", logger: logger)
         defer { consumer.close() }
@@ -38,13 +49,22 @@ public struct ChangelogReader: Sendable {
         let watermarks = try consumer.watermarks(partitions)
         for partition in partitions {
             let (low, high) = watermarks[partition]!
-            let start = max(low, checkpoints[partition] ?? low)
+            result.ends[partition] = high
+            var start = low
+            if let checkpoint = checkpoints[partition] {
+                if (low...high).contains(checkpoint) {
+                    start = checkpoint
+                } else {
+                    logger.warning("checkpoint \(checkpoint) of \(partition) is outside its offsets \(low)..<\(high): restoring it from the changelog")
+                    try invalidCheckpoint(partition)
+                }
+            }
             if high > start {
                 endOffsets[partition] = high
                 starts.append(TopicPartitionOffset(partition, offset: start))
             }
         }
-        guard !starts.isEmpty else { return 0 }
+        guard !starts.isEmpty else { return result }
         try consumer.assign(starts)
         var count = 0
         var lastProgress = ContinuousClock.now
@@ -76,7 +96,8 @@ public struct ChangelogReader: Sendable {
             }
         }
         logger.info("restored \(count) changelog records from \(partitions.count) partitions in \(ContinuousClock.now - started)")
-        return count
+        result.records = count
+        return result
     }
 
     /// The end offset (high watermark) of each partition: where a checkpoint taken now resumes.

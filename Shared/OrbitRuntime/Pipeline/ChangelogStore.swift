@@ -101,6 +101,8 @@ public final class ChangelogStore: StateBackend {
 
     public func writing(_ body: () throws -> Void) rethrows { try body() }
 
+    public func changelogRecordsWritten(_ partition: Int32, count: Int) {}
+
     public func forEachStored(_ partition: Int32, _ body: (String, [UInt8]) throws -> Void) rethrows {
         guard let values = partitions[partition] else { return }
         for key in values.keys.sorted(by: StateKeyOrder.precedes) { try body(key, values[key]!) }

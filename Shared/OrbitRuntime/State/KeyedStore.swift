@@ -243,6 +243,7 @@ public final class KeyedStore<Value: StateCodable> {
                 }
                 records.append(ProducerRecord(topic: changelogTopic, partition: partition, key: Array(key.utf8), value: value))
             }
+            bytes.changelogRecordsWritten(partition, count: keys.count)
         }
         }
         changed.removeAll(keepingCapacity: true)

@@ -71,8 +71,18 @@ final class SQLiteStatement {
 
     deinit { sqlite3_finalize(statement) }
 
+    /// Binds text with its byte length, so a key holding U+0000 is not cut short there.
     func bind(_ index: Int32, _ text: String) {
-        sqlite3_bind_text(statement, index, text, -1, Self.transient)
+        var text = text
+        text.withUTF8 { utf8 in
+            utf8.withMemoryRebound(to: CChar.self) { chars in
+                if let base = chars.baseAddress {
+                    _ = sqlite3_bind_text(statement, index, base, Int32(chars.count), Self.transient)
+                } else {
+                    _ = sqlite3_bind_text(statement, index, "", 0, Self.transient)  // "" is text, not NULL
+                }
+            }
+        }
     }
 
     func bind(_ index: Int32, _ bytes: [UInt8]) {

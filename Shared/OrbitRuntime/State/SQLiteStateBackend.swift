@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Metrics
 import OrbitKafka
@@ -7,23 +10,39 @@ import OrbitKafka
 /// than memory (only SQLite's bounded page cache and the store's per-batch cache are resident).
 ///
 /// The changelog topic stays the source of truth. The file is a copy of it plus a **checkpoint**:
-/// the changelog offset the copy is complete up to. The checkpoint exists only between a clean
-/// drop (every changelog record acknowledged, see ``StateBackend/drop(_:cleanly:)``) and the next
-/// time the partition is opened, where it is deleted before anything is written. So:
+/// the changelog offset the copy is complete up to. A checkpoint is written only by a clean drop,
+/// and only when the changelog's end is exactly where this copy left it: the end the restore read
+/// up to plus the records this store wrote since (all acknowledged: the pipeline drained first).
+/// Anything else (a record written by another owner after the partition was lost, a transaction
+/// marker, a write that failed) means the copy may differ, and no checkpoint is kept. The
+/// checkpoint is deleted when the file is opened again. So:
 /// - a same-instance restart after a clean stop reads only the changelog after the checkpoint;
-/// - after a crash (no checkpoint) or with a file from elsewhere (another topic or partition), the
-///   file is emptied and the partition restored from the whole changelog, as in memory.
+/// - after a crash (no checkpoint), with a checkpoint older than ``maximumCheckpointAge`` (the
+///   changelog's tombstones may be compacted away by then), outside the partition's offsets, or of
+///   another topic or partition, the file is emptied and the partition restored from the whole
+///   changelog, as in memory.
+///
+/// Each open file is held with an exclusive lock (`flock` on `<partition>.lock`), so two pipelines
+/// or processes never write one file. Files of partitions that moved away are deleted once their
+/// checkpoint is older than ``maximumCheckpointAge`` (an erased user's bytes must not stay on a
+/// disk that no longer serves them); deletes are secure (overwritten) in the file and its
+/// write-ahead log is truncated after a batch that deleted.
 ///
 /// Reading failures stop the service (``UnreadableState``); a failed write (a full or broken disk)
 /// stops the process with the file and SQLite's message: the changelog holds every acknowledged
 /// value, so the restart loses nothing.
 public final class SQLiteStateBackend: StateBackend {
+    /// How long a checkpoint stays usable: under the default `delete.retention.ms` (24 h), after
+    /// which a compacted changelog may no longer hold the tombstones written since.
+    public static let maximumCheckpointAge: Duration = .seconds(3600)
+
     public let changelogTopic: String
     let directory: String
     let cacheKiB: Int
     private var files: [Int32: PartitionFile] = [:]
     private var writingBatch = false
     private var openTransactions: Set<Int32> = []
+    private var deletedIn: Set<Int32> = []
     /// Kept from the last restore: it knows the cluster, to read end offsets for checkpoints.
     private var reader: ChangelogReader?
     private var logger = Logger(label: "orbit.state")
@@ -47,35 +66,53 @@ public final class SQLiteStateBackend: StateBackend {
     }
 
     public func store(_ partition: Int32, _ key: String, _ value: [UInt8]) {
-        guard let file = opened(partition) else { return }
+        let file = opened(partition)
         Self.orStop(file) { () throws(SQLiteError) in try file.store(key, value) }
     }
 
     public func remove(_ partition: Int32, _ key: String) {
-        guard let file = opened(partition) else { return }
+        let file = opened(partition)
         Self.orStop(file) { () throws(SQLiteError) in try file.remove(key) }
+        deletedIn.insert(partition)
     }
 
     public func restore(_ partition: Int32, _ key: String, _ value: [UInt8]?) {
         if let value, !value.isEmpty { store(partition, key, value) } else { remove(partition, key) }
     }
 
+    public func changelogRecordsWritten(_ partition: Int32, count: Int) {
+        files[partition]?.writtenSinceRestore += count
+    }
+
     public func writing(_ body: () throws -> Void) rethrows {
         guard !writingBatch else { return try body() }
         writingBatch = true
+        var succeeded = false
         defer {
             writingBatch = false
             for partition in openTransactions.sorted() {
-                if let file = files[partition] { Self.orStop(file) { () throws(SQLiteError) in try file.database.execute("COMMIT") } }
+                guard let file = files[partition] else { continue }
+                Self.orStop(file) { () throws(SQLiteError) in try file.database.execute(succeeded ? "COMMIT" : "ROLLBACK") }
             }
             openTransactions.removeAll()
+            // An erased value may still be in the write-ahead log: fold it into the file, where
+            // secure delete overwrote it, and truncate the log.
+            for partition in deletedIn.sorted() {
+                guard let file = files[partition] else { continue }
+                Self.orStop(file) { () throws(SQLiteError) in try file.database.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
+            }
+            deletedIn.removeAll()
         }
         try body()
+        succeeded = true
     }
 
-    /// The partition's file, inside the batch's transaction when one is open.
-    private func opened(_ partition: Int32) -> PartitionFile? {
-        guard let file = files[partition] else { return nil }
+    /// The partition's file, inside the batch's transaction when one is open. Writing to a
+    /// partition that was never restored is a bug in the caller, not a state to carry on from.
+    private func opened(_ partition: Int32) -> PartitionFile {
+        guard let file = files[partition] else {
+            preconditionFailure("state store \(changelogTopic): partition \(partition) written before it was restored")
+        }
         if writingBatch, openTransactions.insert(partition).inserted {
             Self.orStop(file) { () throws(SQLiteError) in try file.database.execute("BEGIN") }
         }
@@ -106,39 +143,70 @@ public final class SQLiteStateBackend: StateBackend {
             files[partition] = file
             if let checkpoint { checkpoints[TopicPartition(changelogTopic, partition)] = checkpoint }
         }
-        let records = try writing {
-            try reader.read(numbers.map { TopicPartition(changelogTopic, $0) }, from: checkpoints) { record in
+        let result = try writingResult {
+            try reader.read(numbers.map { TopicPartition(changelogTopic, $0) }, from: checkpoints, invalidCheckpoint: { partition in
+                checkpoints[partition] = nil
+                try files[partition.partition]!.empty()
+            }) { record in
                 guard let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) else { return }
                 restore(record.partition, key, record.value)
             }
         }
+        for partition in numbers { files[partition]!.restoredEnd = result.ends[TopicPartition(changelogTopic, partition)] }
+        removeStaleFiles(except: Set(files.keys))
         let elapsed = ContinuousClock.now - started
         Metrics.Timer(label: "orbit_state_restore_duration_seconds", dimensions: [("store", changelogTopic)], preferredDisplayUnit: .seconds)
             .recordNanoseconds(elapsed.nanoseconds)
-        Counter(label: "orbit_state_restored_records_total", dimensions: [("store", changelogTopic)]).increment(by: records)
+        Counter(label: "orbit_state_restored_records_total", dimensions: [("store", changelogTopic)]).increment(by: result.records)
         Counter(label: "orbit_state_restored_partitions_total", dimensions: [("store", changelogTopic)]).increment(by: numbers.count)
         let held = numbers.reduce(0) { $0 + (files[$1]?.count ?? 0) }
-        logger.info("restored \(held) \(noun) of partitions \(numbers) on disk (\(checkpoints.count) from a local checkpoint) from \(records) changelog records in \(elapsed)")
+        logger.info("restored \(held) \(noun) of partitions \(numbers) on disk (\(checkpoints.count) from a local checkpoint) from \(result.records) changelog records in \(elapsed)")
         return numbers
     }
 
-    private func writing<T>(_ body: () throws -> T) throws -> T {
+    private func writingResult<T>(_ body: () throws -> T) throws -> T {
         var result: T?
         try writing { () throws -> Void in result = try body() }
         return result!
     }
 
-    /// Opens a partition's file: its checkpoint when it has a valid one, or emptied when it has
-    /// none; either way the checkpoint is deleted before anything else is written.
+    /// Opens a partition's file (locked for this store): its checkpoint when it has a usable one,
+    /// or emptied when it has none; either way the checkpoint is deleted before anything else is
+    /// written.
     private func open(_ partition: Int32) throws -> (PartitionFile, checkpoint: Int64?) {
         let path = self.path(partition)
+        let lock = try FileLock.acquire(path + ".lock", waiting: .seconds(10))
         do {
-            return try PartitionFile.open(path: path, topic: changelogTopic, partition: partition, cacheKiB: cacheKiB)
+            do {
+                return try PartitionFile.open(path: path, topic: changelogTopic, partition: partition, cacheKiB: cacheKiB, lock: lock,
+                                              maximumAge: Self.maximumCheckpointAge)
+            } catch let error as SQLiteError where error.code == 26 || error.code == 11 {  // SQLITE_NOTADB, SQLITE_CORRUPT
+                // A file SQLite cannot use (damaged, another format): the changelog rebuilds it.
+                // The lock is held, so no other connection has it open.
+                logger.warning("state file \(path) cannot be used (\(error)); restoring the partition from the changelog")
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                return try PartitionFile.open(path: path, topic: changelogTopic, partition: partition, cacheKiB: cacheKiB, lock: lock,
+                                              maximumAge: Self.maximumCheckpointAge)
+            }
         } catch {
-            // A file SQLite cannot use (damaged, another format): the changelog rebuilds it.
-            logger.warning("state file \(path) cannot be used (\(error)); restoring the partition from the changelog")
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-            return try PartitionFile.open(path: path, topic: changelogTopic, partition: partition, cacheKiB: cacheKiB)
+            lock.release()
+            throw error
+        }
+    }
+
+    /// Deletes the files of partitions this store does not hold whose checkpoint is missing or
+    /// too old to be used (skipping any file another store holds locked).
+    private func removeStaleFiles(except held: Set<Int32>) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasSuffix(".sqlite") {
+            guard let partition = Int32(name.dropLast(".sqlite".count)), !held.contains(partition) else { continue }
+            let path = self.path(partition)
+            guard let lock = try? FileLock.acquire(path + ".lock", waiting: .zero) else { continue }
+            defer { lock.release() }
+            if PartitionFile.usableCheckpoint(path: path, topic: changelogTopic, partition: partition, maximumAge: Self.maximumCheckpointAge) == nil {
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                logger.info("deleted the state file of \(changelogTopic)/\(partition): held elsewhere, and its checkpoint is missing or older than \(Self.maximumCheckpointAge)")
+            }
         }
     }
 
@@ -156,15 +224,20 @@ public final class SQLiteStateBackend: StateBackend {
         for partition in dropping {
             guard let file = files.removeValue(forKey: partition) else { continue }
             if let end = ends[TopicPartition(changelogTopic, partition)] {
-                do {
-                    try file.checkpoint(at: end)
-                } catch {
-                    logger.warning("no local checkpoint for \(changelogTopic)/\(partition): \(error)")
+                if let restored = file.restoredEnd, end == restored + Int64(file.writtenSinceRestore) {
+                    do {
+                        try file.checkpoint(at: end)
+                    } catch {
+                        logger.warning("no local checkpoint for \(changelogTopic)/\(partition): \(error)")
+                    }
+                } else {
+                    logger.info("no local checkpoint for \(changelogTopic)/\(partition): its changelog ends at \(end), not where this copy left it (\(file.restoredEnd.map(String.init) ?? "?") + \(file.writtenSinceRestore) written)")
                 }
             }
-            file.database.close()
+            file.close()
         }
         openTransactions.subtract(dropping)
+        deletedIn.subtract(dropping)
     }
 
     /// Runs a SQLite call whose failure leaves the store unusable: stops the process, naming the
@@ -179,21 +252,58 @@ public final class SQLiteStateBackend: StateBackend {
     }
 }
 
+/// An exclusive advisory lock on a file (`flock`), held while a store has a partition file open.
+final class FileLock {
+    private var descriptor: Int32
+
+    private init(descriptor: Int32) { self.descriptor = descriptor }
+
+    /// Takes the lock, retrying for up to `waiting` while another holder (a pipeline or process
+    /// still handing the partition over) has it.
+    static func acquire(_ path: String, waiting: Duration) throws -> FileLock {
+        let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw SQLiteError(path: path, code: errno, message: "cannot open the lock file: \(String(cString: strerror(errno)))") }
+        let deadline = ContinuousClock.now + waiting
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK, ContinuousClock.now < deadline else {
+                Glibc.close(descriptor)
+                throw SQLiteError(path: path, code: EWOULDBLOCK, message: "another store holds this partition's file")
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return FileLock(descriptor: descriptor)
+    }
+
+    func release() {
+        guard descriptor >= 0 else { return }
+        flock(descriptor, LOCK_UN)
+        Glibc.close(descriptor)
+        descriptor = -1
+    }
+
+    deinit { release() }
+}
+
 /// One partition's SQLite file: the `state` table (key, encoded value) and the `checkpoint` table.
 final class PartitionFile {
     let database: SQLiteDatabase
     let topic: String
     let partition: Int32
+    private let lock: FileLock
+    /// The changelog's end offset the restore read up to, and the changelog records written since.
+    var restoredEnd: Int64?
+    var writtenSinceRestore = 0
     private(set) var count: Int
     private let select: SQLiteStatement
     private let update: SQLiteStatement
     private let insert: SQLiteStatement
     private let delete: SQLiteStatement
 
-    private init(database: SQLiteDatabase, topic: String, partition: Int32) throws(SQLiteError) {
+    private init(database: SQLiteDatabase, topic: String, partition: Int32, lock: FileLock) throws(SQLiteError) {
         self.database = database
         self.topic = topic
         self.partition = partition
+        self.lock = lock
         select = try database.prepare("SELECT value FROM state WHERE key = ?1")
         update = try database.prepare("UPDATE state SET value = ?2 WHERE key = ?1")
         insert = try database.prepare("INSERT INTO state (key, value) VALUES (?1, ?2)")
@@ -203,37 +313,63 @@ final class PartitionFile {
         count = Int(counting.int64(0))
     }
 
-    /// Opens (or creates) the file. Returns the checkpoint offset when the file holds a checkpoint
-    /// of this very topic and partition; otherwise the file is emptied. Either way no checkpoint is
-    /// left in it: one is written again only by a clean ``checkpoint(at:)``.
-    static func open(path: String, topic: String, partition: Int32, cacheKiB: Int) throws(SQLiteError) -> (PartitionFile, checkpoint: Int64?) {
+    /// Opens (or creates) the file. Returns the checkpoint offset when the file holds a usable
+    /// checkpoint of this very topic and partition; otherwise the file is emptied. Either way no
+    /// checkpoint is left in it: one is written again only by a clean ``checkpoint(at:)``.
+    static func open(path: String, topic: String, partition: Int32, cacheKiB: Int, lock: FileLock, maximumAge: Duration) throws(SQLiteError) -> (PartitionFile, checkpoint: Int64?) {
         let database = try SQLiteDatabase(path: path)
         // WAL with NORMAL sync: a killed process loses nothing committed; a power loss may lose the
         // last commits but never leaves the file inconsistent (and the changelog has them).
         // secure_delete: an erased user's bytes are overwritten, not left in free pages.
         try database.execute("""
+            PRAGMA busy_timeout = 5000;
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = NORMAL;
+            PRAGMA journal_size_limit = 0;
             PRAGMA cache_size = -\(max(64, cacheKiB));
             PRAGMA mmap_size = 0;
             PRAGMA secure_delete = ON;
             CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS checkpoint (topic TEXT NOT NULL, partition INTEGER NOT NULL, changelog_offset INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS checkpoint (topic TEXT NOT NULL, partition INTEGER NOT NULL, changelog_offset INTEGER NOT NULL,
+                                                   written_at_millis INTEGER NOT NULL);
             """)
-        var checkpoint: Int64?
-        let read = try database.prepare("SELECT topic, partition, changelog_offset FROM checkpoint")
-        var rows = 0
-        while try read.step() {
-            rows += 1
-            if read.text(0) == topic, read.int64(1) == Int64(partition) { checkpoint = read.int64(2) }
-        }
-        read.reset()
-        if rows != 1 { checkpoint = nil }
+        let checkpoint = try readCheckpoint(database, topic: topic, partition: partition, maximumAge: maximumAge)
         try database.execute("BEGIN")
         if checkpoint == nil { try database.execute("DELETE FROM state") }
         try database.execute("DELETE FROM checkpoint")
         try database.execute("COMMIT")
-        return (try PartitionFile(database: database, topic: topic, partition: partition), checkpoint)
+        return (try PartitionFile(database: database, topic: topic, partition: partition, lock: lock), checkpoint)
+    }
+
+    /// The checkpoint offset if the file has exactly one, of this topic and partition, written
+    /// less than `maximumAge` ago.
+    private static func readCheckpoint(_ database: SQLiteDatabase, topic: String, partition: Int32, maximumAge: Duration) throws(SQLiteError) -> Int64? {
+        let read = try database.prepare("SELECT topic, partition, changelog_offset, written_at_millis FROM checkpoint")
+        defer { read.reset() }
+        var rows: [(String, Int64, Int64, Int64)] = []
+        while try read.step() { rows.append((read.text(0), read.int64(1), read.int64(2), read.int64(3))) }
+        guard rows.count == 1, rows[0].0 == topic, rows[0].1 == Int64(partition) else { return nil }
+        let age = Int64(Date().timeIntervalSince1970 * 1000) - rows[0].3
+        guard age >= 0, age < maximumAge.components.seconds * 1000 else { return nil }
+        return rows[0].2
+    }
+
+    /// The usable checkpoint of a file not open anywhere, or nil (no file, no checkpoint, too old).
+    static func usableCheckpoint(path: String, topic: String, partition: Int32, maximumAge: Duration) -> Int64? {
+        guard FileManager.default.fileExists(atPath: path), let database = try? SQLiteDatabase(path: path) else { return nil }
+        defer { database.close() }
+        return try? readCheckpoint(database, topic: topic, partition: partition, maximumAge: maximumAge)
+    }
+
+    /// Empties the file (its checkpoint turned out unusable): a full restore follows.
+    func empty() throws(SQLiteError) {
+        try database.execute("DELETE FROM state")
+        count = 0
+    }
+
+    func close() {
+        database.close()
+        lock.release()
     }
 
     func get(_ key: String) throws(SQLiteError) -> [UInt8]? {
@@ -262,14 +398,15 @@ final class PartitionFile {
     /// Records that the file holds the changelog up to `offset` (exclusive), durably.
     func checkpoint(at offset: Int64) throws(SQLiteError) {
         try database.execute("PRAGMA synchronous = FULL")
-        let write = try database.prepare("INSERT INTO checkpoint (topic, partition, changelog_offset) VALUES (?1, ?2, ?3)")
+        let write = try database.prepare("INSERT INTO checkpoint (topic, partition, changelog_offset, written_at_millis) VALUES (?1, ?2, ?3, ?4)")
         write.bind(1, topic)
         write.bind(2, Int64(partition))
         write.bind(3, offset)
+        write.bind(4, Int64(Date().timeIntervalSince1970 * 1000))
         try database.execute("BEGIN")
         try database.execute("DELETE FROM checkpoint")
         try write.run()
         try database.execute("COMMIT")
-        try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try? database.execute("PRAGMA wal_checkpoint(TRUNCATE)")  // the row is committed either way
     }
 }

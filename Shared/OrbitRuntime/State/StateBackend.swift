@@ -19,6 +19,9 @@ public protocol StateBackend: AnyObject {
     func remove(_ partition: Int32, _ key: String)
     /// Runs `body` with every writing call of one batch: a disk backend makes them one transaction.
     func writing(_ body: () throws -> Void) rethrows
+    /// The store returned `count` changelog records for `partition` (the pipeline writes them
+    /// before it commits): a disk backend checks its checkpoint against them.
+    func changelogRecordsWritten(_ partition: Int32, count: Int)
     /// Applies one changelog record as restoring does: a null or empty value deletes.
     func restore(_ partition: Int32, _ key: String, _ value: [UInt8]?)
     /// Every stored key and value of a partition in key order (byte order of the UTF-8 keys),
