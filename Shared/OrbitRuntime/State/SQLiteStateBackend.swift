@@ -184,7 +184,7 @@ public final class SQLiteStateBackend: StateBackend {
                 // A file SQLite cannot use (damaged, another format): the changelog rebuilds it.
                 // The lock is held, so no other connection has it open.
                 logger.warning("state file \(path) cannot be used (\(error)); restoring the partition from the changelog")
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                Self.removeDatabase(at: path)
                 return try PartitionFile.open(path: path, topic: changelogTopic, partition: partition, cacheKiB: cacheKiB, lock: lock,
                                               maximumAge: Self.maximumCheckpointAge)
             }
@@ -204,7 +204,7 @@ public final class SQLiteStateBackend: StateBackend {
             guard let lock = try? FileLock.acquire(path + ".lock", waiting: .zero) else { continue }
             defer { lock.release() }
             if PartitionFile.usableCheckpoint(path: path, topic: changelogTopic, partition: partition, maximumAge: Self.maximumCheckpointAge) == nil {
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                Self.removeDatabase(at: path)
                 logger.info("deleted the state file of \(changelogTopic)/\(partition): held elsewhere, and its checkpoint is missing or older than \(Self.maximumCheckpointAge)")
             }
         }
@@ -238,6 +238,11 @@ public final class SQLiteStateBackend: StateBackend {
         }
         openTransactions.subtract(dropping)
         deletedIn.subtract(dropping)
+    }
+
+    /// Deletes a database file with its write-ahead log and shared-memory index.
+    private static func removeDatabase(at path: String) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
     /// Runs a SQLite call whose failure leaves the store unusable: stops the process, naming the
