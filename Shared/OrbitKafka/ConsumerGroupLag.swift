@@ -12,9 +12,9 @@ public func consumerLag(kafka: KafkaConfiguration, group: String, topics: [Strin
     for topic in topics {
         let partitions = (0..<(try consumer.partitionCount(of: topic))).map { TopicPartition(topic, Int32($0)) }
         let committed = try consumer.committed(partitions)
+        let watermarks = try consumer.watermarks(committed.map(\.topicPartition))
         for entry in committed {
-            let high = try consumer.watermarks(entry.topicPartition).high
-            lag += high - max(0, entry.offset)
+            lag += watermarks[entry.topicPartition]!.high - max(0, entry.offset)
         }
     }
     return lag

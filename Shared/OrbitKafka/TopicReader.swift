@@ -50,8 +50,7 @@ public final class TopicReader {
     /// Returns false if `timeout` passed first.
     @discardableResult
     public func readToEnd(timeout: TimeInterval = 60) throws -> Bool {
-        var ends: [TopicPartition: Int64] = [:]
-        for partition in partitions { ends[partition] = try consumer.watermarks(partition).high }
+        let ends = try consumer.watermarks(partitions).mapValues(\.high)
         return try read(timeout: timeout) { _ in
             ends.allSatisfy { partition, end in (self.positions[partition] ?? 0) >= end }
         }

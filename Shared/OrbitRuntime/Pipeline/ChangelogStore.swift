@@ -1,20 +1,17 @@
 import OrbitKafka
 
-/// A key-value state store per input partition, backed by a changelog topic (Kafka Streams'
-/// persistent store, kept in memory): values are opaque bytes, keyed by text (a user id).
+/// The in-memory ``StateBackend``: each partition's encoded values, keyed by text (a user id), as
+/// the changelog topic holds them (Kafka Streams' persistent store, kept in memory).
 ///
-/// - Writes are coalesced: `takeChanges` returns only the latest value of each key changed since
-///   the last call (as Kafka Streams' record cache does), so a user updated 100 times in a batch
-///   costs one changelog record.
-/// - Partition N of the store is written to partition N of the changelog, keyed like the input,
-///   so a compacted changelog keeps exactly the latest value per key.
-/// - `restore` rebuilds partitions from the changelog (latest value per key, empty value = deleted)
-///   before their records are processed (a tombstone or an empty value deletes); `drop` forgets a
-///   partition that moved elsewhere.
+/// - ``KeyedStore`` coalesces writes and writes the changelog records; this keeps their bytes.
+/// - Partition N of the store is partition N of the changelog, keyed like the input, so a
+///   compacted changelog keeps exactly the latest value per key.
+/// - `restore` rebuilds partitions from the changelog (latest value per key; a tombstone or an
+///   empty value deletes) before their records are processed; `drop` forgets a partition that
+///   moved elsewhere.
 public final class ChangelogStore: StateBackend {
     public let changelogTopic: String
     private var partitions: [Int32: [String: [UInt8]]] = [:]
-    private var dirty: [Int32: Set<String>] = [:]
 
     public init(changelogTopic: String) { self.changelogTopic = changelogTopic }
 
@@ -24,34 +21,19 @@ public final class ChangelogStore: StateBackend {
 
     public func get(_ partition: Int32, _ key: String) -> [UInt8]? { partitions[partition]?[key] }
 
-    public func put(_ partition: Int32, _ key: String, _ value: [UInt8]) {
-        partitions[partition, default: [:]][key] = value
-        dirty[partition, default: []].insert(key)
-    }
-
     /// Applies one changelog record as restoring does (not a change to write back): a null or
     /// empty value deletes.
     public func restore(_ partition: Int32, _ key: String, _ value: [UInt8]?) {
         if let value, !value.isEmpty { partitions[partition, default: [:]][key] = value } else { partitions[partition]?[key] = nil }
     }
 
-    /// Keeps `value` as the latest of `key` without marking it for ``takeChanges()``: for a typed
-    /// store that writes its own changelog records.
     public func store(_ partition: Int32, _ key: String, _ value: [UInt8]) {
         partitions[partition, default: [:]][key] = value
     }
 
-    /// Forgets `key` without marking it for ``takeChanges()`` (see ``store(_:_:_:)``).
     public func remove(_ partition: Int32, _ key: String) {
         partitions[partition]?[key] = nil
     }
-
-    public func delete(_ partition: Int32, _ key: String) {
-        partitions[partition]?[key] = nil
-        dirty[partition, default: []].insert(key)
-    }
-
-    public func keys(_ partition: Int32) -> Dictionary<String, [UInt8]>.Keys? { partitions[partition]?.keys }
 
     /// Rebuilds these partitions from the changelog. Returns the number of records read.
     @discardableResult
@@ -66,10 +48,7 @@ public final class ChangelogStore: StateBackend {
                 restored[record.partition]?[key] = nil
             }
         }
-        for (p, values) in restored {
-            partitions[p] = values
-            dirty[p] = nil
-        }
+        for (p, values) in restored { partitions[p] = values }
         return count
     }
 
@@ -82,19 +61,12 @@ public final class ChangelogStore: StateBackend {
         let started = ContinuousClock.now
         let records = try restore(numbers, reader: reader)
         let elapsed = ContinuousClock.now - started
-        Metrics.Timer(label: "orbit_state_restore_duration_seconds", dimensions: [("store", changelogTopic)], preferredDisplayUnit: .seconds)
-            .recordNanoseconds(elapsed.nanoseconds)
-        // Restore progress on the dashboards: changelog records read and partitions restored.
-        Counter(label: "orbit_state_restored_records_total", dimensions: [("store", changelogTopic)]).increment(by: records)
-        Counter(label: "orbit_state_restored_partitions_total", dimensions: [("store", changelogTopic)]).increment(by: numbers.count)
+        StateRestoreMetrics.record(store: changelogTopic, elapsed: elapsed, records: records, partitions: numbers.count)
         logger.info("restored \(numbers.map { count($0) }.reduce(0, +)) \(noun) of partitions \(numbers) from \(records) changelog records in \(elapsed)")
         return numbers
     }
 
-    public func drop(_ partition: Int32) {
-        partitions[partition] = nil
-        dirty[partition] = nil
-    }
+    public func drop(_ partition: Int32) { partitions[partition] = nil }
 
     /// Memory keeps nothing for the next owner: a restart restores from the changelog.
     public func drop(_ partitions: [Int32], cleanly: Bool) { for partition in partitions { drop(partition) } }
@@ -107,24 +79,9 @@ public final class ChangelogStore: StateBackend {
         guard let values = partitions[partition] else { return }
         for key in values.keys.sorted(by: StateKeyOrder.precedes) { try body(key, values[key]!) }
     }
-
-    /// The latest value of each key changed since the last call, as changelog records.
-    public func takeChanges() -> [ProducerRecord] {
-        var records: [ProducerRecord] = []
-        for (partition, keys) in dirty.sorted(by: { $0.key < $1.key }) {
-            for key in keys.sorted() {
-                // A deleted key is a tombstone (a null value), which compaction removes.
-                records.append(ProducerRecord(topic: changelogTopic, partition: partition, key: Array(key.utf8),
-                                              value: partitions[partition]?[key]))
-            }
-        }
-        dirty.removeAll(keepingCapacity: true)
-        return records
-    }
 }
 
 import Logging
-import Metrics
 
 extension Duration {
     /// Whole nanoseconds, for metrics timers.

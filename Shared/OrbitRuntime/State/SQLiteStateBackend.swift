@@ -3,7 +3,6 @@ import Foundation
 import Glibc
 #endif
 import Logging
-import Metrics
 import OrbitKafka
 
 /// A state backend on local disk: one SQLite file per store partition, so state can be larger
@@ -155,10 +154,7 @@ public final class SQLiteStateBackend: StateBackend {
         for partition in numbers { files[partition]!.restoredEnd = result.ends[TopicPartition(changelogTopic, partition)] }
         removeStaleFiles(except: Set(files.keys))
         let elapsed = ContinuousClock.now - started
-        Metrics.Timer(label: "orbit_state_restore_duration_seconds", dimensions: [("store", changelogTopic)], preferredDisplayUnit: .seconds)
-            .recordNanoseconds(elapsed.nanoseconds)
-        Counter(label: "orbit_state_restored_records_total", dimensions: [("store", changelogTopic)]).increment(by: result.records)
-        Counter(label: "orbit_state_restored_partitions_total", dimensions: [("store", changelogTopic)]).increment(by: numbers.count)
+        StateRestoreMetrics.record(store: changelogTopic, elapsed: elapsed, records: result.records, partitions: numbers.count)
         let held = numbers.reduce(0) { $0 + (files[$1]?.count ?? 0) }
         logger.info("restored \(held) \(noun) of partitions \(numbers) on disk (\(checkpoints.count) from a local checkpoint) from \(result.records) changelog records in \(elapsed)")
         return numbers

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import OrbitKafka
 
 /// Where a ``KeyedStore`` keeps its encoded values: in memory (``ChangelogStore``, the default) or
@@ -58,5 +59,17 @@ public enum StateKeyOrder {
     @inlinable
     public static func precedes(_ a: String, _ b: String) -> Bool {
         a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+}
+
+/// The metrics of one restore, the same for every backend: its duration
+/// (`orbit_state_restore_duration_seconds`) and, for restore progress on the dashboards, the
+/// changelog records read and the partitions restored.
+enum StateRestoreMetrics {
+    static func record(store: String, elapsed: Duration, records: Int, partitions: Int) {
+        Metrics.Timer(label: "orbit_state_restore_duration_seconds", dimensions: [("store", store)], preferredDisplayUnit: .seconds)
+            .recordNanoseconds(elapsed.nanoseconds)
+        Counter(label: "orbit_state_restored_records_total", dimensions: [("store", store)]).increment(by: records)
+        Counter(label: "orbit_state_restored_partitions_total", dimensions: [("store", store)]).increment(by: partitions)
     }
 }
