@@ -71,6 +71,8 @@ bootstrap() {  # the local broker's address, from the volume the stack shares
 up() {  # the order local.yml documents: broker and Prometheus, topics, then the services
   compose up -d --no-build --no-deps local-broker local-prometheus 2>>"$work/up.log" || { cat "$work/up.log" >&2; return 1; }
   B=$(bootstrap)
+  # The pseudonym key every service reads from the orbit-secrets volume, made once as the image's user.
+  compose up --no-build --no-deps --exit-code-from privacy-key-init privacy-key-init >"$work/privacy-key-init.log" 2>&1 || { cat "$work/privacy-key-init.log" >&2; return 1; }
   compose up --no-build --no-deps --exit-code-from topic-init topic-init >"$work/topic-init.log" 2>&1 || { cat "$work/topic-init.log" >&2; return 1; }
   compose up -d --no-deps "$@" orbit-ingest orbit-scorer orbit-members orbit-notify 2>>"$work/up.log" || { cat "$work/up.log" >&2; return 1; }
   wait_healthy

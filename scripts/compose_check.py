@@ -150,6 +150,15 @@ def same_profiles(args):
     print(f"compose check: the final profiles of {len(a)} users are identical")
 
 
+def stand_in_key():
+    import tempfile
+    path = os.path.join(tempfile.gettempdir(), f"orbit-compose-check-{os.getpid()}.key")
+    if not os.path.exists(path):
+        with open(path, "wb") as f:
+            f.write(os.urandom(32))
+    return path
+
+
 def contract(args):
     import yaml  # Debian's docker-compose depends on python3-yaml
     base = yaml.safe_load(open(args.files[0]))
@@ -194,6 +203,9 @@ def contract(args):
             # Every ORBIT__ key must be a setting the service knows: the service itself says so.
             env = {k: v for k, v in os.environ.items() if not k.startswith("ORBIT__")}
             env.update({k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", v) for k, v in merged.items()})
+            # The shared pseudonym key exists only in its volume: the check reads a stand-in.
+            if env.get("ORBIT__PRIVACY__PSEUDONYM_KEY_FILE", "").startswith("/var/lib/orbit-secrets/"):
+                env["ORBIT__PRIVACY__PSEUDONYM_KEY_FILE"] = stand_in_key()
             check = subprocess.run([os.path.join(bin_dir, executable), "--config", f"deploy/config/{config}", "--check-config"],
                                    cwd=ROOT, env=env, capture_output=True, text=True)
             if check.returncode != 0:
@@ -201,6 +213,22 @@ def contract(args):
     init = services.get("topic-init", {}).get("command", [])
     if init[:3] != ["orbit", "topics", "create"]:
         problems.append(f"topic-init does not run `orbit topics create`: {init}")
+    # One pseudonym key for every service: made by privacy-key-init where the services read it.
+    key_init = services.get("privacy-key-init", {})
+    key_command = key_init.get("command", [])
+    if key_command[:2] != ["orbit", "privacy-key"] or len(key_command) != 3:
+        problems.append(f"privacy-key-init does not run `orbit privacy-key FILE`: {key_command}")
+    else:
+        key_dir = os.path.dirname(key_command[2])
+        if not any(isinstance(v, str) and v.split(":")[1] == key_dir and not v.endswith(":ro") for v in key_init.get("volumes", [])):
+            problems.append(f"privacy-key-init does not write a volume at {key_dir}")
+        for name in SERVICES:
+            service = services.get(name, {})
+            key_file = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str((service.get("environment") or {}).get("ORBIT__PRIVACY__PSEUDONYM_KEY_FILE", "")))
+            if key_file != key_command[2]:
+                problems.append(f"{name}: ORBIT__PRIVACY__PSEUDONYM_KEY_FILE is {key_file or 'unset'}, not the shared key {key_command[2]}")
+            if not any(isinstance(v, str) and v.split(":")[1] == key_dir for v in service.get("volumes", [])):
+                problems.append(f"{name}: the pseudonym key's volume is not mounted at {key_dir}")
     if args.topics_list:
         catalogue = {}
         for line in open(args.topics_list):

@@ -86,7 +86,7 @@ def main():
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--bin-dir", default=os.path.join(ROOT, ".build/release"))
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--partitions", type=int, default=64,
+    parser.add_argument("--partitions", type=int, default=256,
                         help="partitions per topic: the local broker keeps 5 MiB per partition and drops older records, read or not, so the flood's backlog must fit")
     parser.add_argument("--window", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -108,12 +108,15 @@ def main():
             signups.append(f'{{"id":"signup-{u}","user_id":"{u}","type":"signup","time":"{when}"}}')
         stack.publish("orbit.user-events", signups)
         stack.settle(args.timeout)
-        # Calibration: the rate the whole pipeline sustains, from publish to settled.
+        # Calibration: the rate the whole pipeline sustains, from publish to settled. Mail
+        # delivery is left out: it runs at the pace of the mail server (here a Python SMTP sink
+        # that takes a few hundred messages a second), not Orbit's, and waits on the outbox topic,
+        # not in memory. The catch-up below waits for it too.
         calibration = events(users, args.calibration, "cal", rng, now)
         path = write(stack, calibration, "calibration.jsonl")
         started = time.time()
         stack.orbit("publish", path)
-        stack.settle(args.timeout, quiet=3)
+        stack.settle(args.timeout, quiet=3, skip=("orbit-notify-delivery",))
         sustained = args.calibration / (time.time() - started - 3)
         time.sleep(5)
         idle = dict(sampler.last)

@@ -71,6 +71,17 @@ final class KubernetesManifestTests: XCTestCase {
             // The same port as in docker-compose.yml, so one Prometheus configuration fits both.
             let composeEnvironment = ((composeServices[name] as? [String: Any])?["environment"] as? [String: Any]) ?? [:]
             XCTAssertEqual("\(composeEnvironment["ORBIT__SERVICE__HTTP_PORT"] ?? "")", environment["ORBIT__SERVICE__HTTP_PORT"], name)
+            // One pseudonym key for every pod: the Secret, mounted where the setting names the file.
+            let keyFile = try XCTUnwrap(environment["ORBIT__PRIVACY__PSEUDONYM_KEY_FILE"], "\(name) reads the shared pseudonym key")
+            let keyMount = try XCTUnwrap(mounts.first { $0["mountPath"] as? String == (keyFile as NSString).deletingLastPathComponent }, "\(name) mounts the key's directory")
+            let keyVolume = (pod["volumes"] as? [[String: Any]] ?? []).first { $0["name"] as? String == keyMount["name"] as? String }
+            XCTAssertEqual((keyVolume?["secret"] as? [String: Any])?["secretName"] as? String, "orbit-pseudonym-key", name)
+            XCTAssertEqual((pod["securityContext"] as? [String: Any])?["fsGroup"] as? Int, 10001, "\(name): the non-root user can read the Secret's file")
+            // The key is only in the cluster: the check below reads a stand-in.
+            let standIn = NSTemporaryDirectory() + "orbit-k8s-check-\(getpid()).key"
+            try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: standIn))
+            defer { try? FileManager.default.removeItem(atPath: standIn) }
+            environment["ORBIT__PRIVACY__PSEUDONYM_KEY_FILE"] = standIn
             // Every ORBIT__ variable is a setting the service knows: the service itself says so.
             let check = try run(name, ["--config", "deploy/config/\(services[name]!)", "--check-config"], environment: environment)
             XCTAssertEqual(check.status, 0, "\(name): \(check.output)")

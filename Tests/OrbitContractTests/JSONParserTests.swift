@@ -341,4 +341,18 @@ final class JSONParserTests: XCTestCase {
         let value = try XCTUnwrap(parse(#"{"a":[1,2,{"b":"c\n"}],"d":"é"}"#))
         XCTAssertEqual(JSONWriter.encode(value), JSONWriter.encode(value))
     }
+
+    /// Commas stay right below, at and beyond the 64 levels the writer keeps in one word.
+    func testWriterCommasAcrossMoreThanSixtyFourLevels() throws {
+        for depth in [63, 64, 65, 130] {
+            var value = JSONValue.array([.number(JSONNumber(1)), .string("x")])
+            for level in 0..<depth {
+                value = level.isMultiple(of: 2)
+                    ? .array([.number(JSONNumber(level)), value, .bool(true)])
+                    : .object(JSONObject([("a", .null), ("b", value), ("c", .number(JSONNumber(level)))]))
+            }
+            let bytes = JSONWriter.encode(value)
+            XCTAssertEqual(try JSONParser.parse(bytes, maxDepth: depth + 2), value, "depth \(depth)")
+        }
+    }
 }

@@ -146,6 +146,20 @@ final class DiskStateTests: XCTestCase {
         }
         XCTAssertEqual(sequences[0], ["Z=1", "a=1", "b=1", "b\u{0}x=3", "c=3", "d=40", "é=2"], "byte order of the keys, this batch's values")
         XCTAssertEqual(sequences[1], sequences[0])
+        // A pass in parts (as the scorer's daily re-evaluation goes, a batch's worth at a time)
+        // sees the same values in the same order, whatever the part size, with either backend.
+        for store in [memory, disk] {
+            for size in 1...8 {
+                var sequence: [String] = []
+                var cursor: String?
+                var parts = 0
+                repeat {
+                    cursor = try store.forEach(0, after: cursor, limit: size) { key, value in sequence.append("\(key)=\(value.value)") }
+                    parts += 1
+                } while cursor != nil && parts < 100
+                XCTAssertEqual(sequence, sequences[0], "parts of \(size)")
+            }
+        }
         XCTAssertEqual(memory.takeChanges().map(\.key), disk.takeChanges().map(\.key))
         XCTAssertEqual(disk.count, 7, "a key with U+0000 is a key of its own")
         XCTAssertEqual(memory.count, 7)

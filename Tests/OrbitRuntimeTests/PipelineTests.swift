@@ -89,6 +89,32 @@ final class PipelineTests: XCTestCase {
         }
     }
 
+    /// Work a punctuation leaves for later is done in parts right after it, each part sealed as a
+    /// batch of its own (not all outputs in one batch, and not one part per interval), while
+    /// records keep flowing between parts.
+    func testWorkAPunctuationLeavesIsDoneInPartsABatchEach() throws {
+        let broker = try LocalBroker(topics: ["in", "out"].map { TopicSpec(name: $0, partitions: 1) })
+        defer { broker.stop() }
+        let processor = PartedPunctuation(parts: 10, perPart: 5, output: "out")
+        let pipeline = StreamPipeline(settings: .init(groupID: "parted", inputTopics: ["in"], runtime: runtime(broker, batch: 1000), punctuationInterval: .seconds(2)),
+                                      processor: processor, logger: logger)
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
+        defer { producer.close() }
+        try running(pipeline) {
+            let batch = DeliveryBatch()
+            for i in 0..<20 { try producer.send(ProducerRecord(topic: "in", key: "k", value: Array("\(i)".utf8)), in: batch) }
+            try batch.waitForAll()
+            let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: ["out"])
+            XCTAssertTrue(try reader.read(timeout: 60) { $0["out"]!.count >= 70 })
+            let parts = reader.records["out"]!.compactMap { String(decoding: $0.value!, as: UTF8.self).split(separator: "/").first.map(String.init) }
+            XCTAssertEqual(Set(parts.filter { $0.hasPrefix("part") }).count, 10)
+        }
+        let sealed = processor.partsPerSeal.withLock { $0 }
+        XCTAssertEqual(sealed.filter { $0 > 0 }.count, 10, "each part sealed on its own: \(sealed)")
+        XCTAssertTrue(sealed.allSatisfy { $0 <= 1 }, "never two parts in one batch: \(sealed)")
+        XCTAssertEqual(processor.punctuationsWhenDone.withLock { $0 }, 1, "the parts follow each other, not one per interval")
+    }
+
     /// Every input offset is committed once its outputs and state are written; a new member of
     /// the group restores the state and goes on where the first stopped.
     func testCommittedBatchesAndRestoredStateContinueExactly() throws {
@@ -234,6 +260,47 @@ final class RunningCount: RecordProcessor {
         outputs.append(ProducerRecord(topic: output, key: record.key, value: count.stateBytes()))
     }
     func takeStateChanges() -> [ProducerRecord] { store.takeChanges() }
+}
+
+/// Echoes records; its first punctuation leaves `parts` parts of `perPart` outputs each for later.
+final class PartedPunctuation: RecordProcessor {
+    let parts: Int
+    let perPart: Int
+    let output: String
+    private var started = false
+    private var left = 0
+    private var partsSinceSeal = 0
+    private var punctuations = 0
+    let partsPerSeal = Mutex<[Int]>([])
+    let punctuationsWhenDone = Mutex<Int>(0)
+    init(parts: Int, perPart: Int, output: String) {
+        self.parts = parts
+        self.perPart = perPart
+        self.output = output
+    }
+    func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) {
+        outputs.append(ProducerRecord(topic: output, key: record.key, value: Array("record/".utf8) + (record.value ?? [])))
+    }
+    func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) {
+        punctuations += 1
+        guard !started else { return }
+        started = true
+        left = parts
+    }
+    var hasPendingPunctuation: Bool { left > 0 }
+    func continuePunctuation(context: ProcessingContext, outputs: inout [ProducerRecord]) {
+        let part = parts - left
+        for n in 0..<perPart { outputs.append(ProducerRecord(topic: output, key: "p", value: Array("part\(part)/\(n)".utf8))) }
+        left -= 1
+        partsSinceSeal += 1
+        if left == 0 { punctuationsWhenDone.withLock { [punctuations] in $0 = punctuations } }
+    }
+    func takeStateChanges() -> [ProducerRecord] {
+        let count = partsSinceSeal
+        partsSinceSeal = 0
+        partsPerSeal.withLock { $0.append(count) }
+        return []
+    }
 }
 
 /// Copies what the global table view holds at each punctuation.

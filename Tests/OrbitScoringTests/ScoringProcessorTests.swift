@@ -111,6 +111,47 @@ final class ScoringProcessorTests: XCTestCase {
         XCTAssertEqual(profile?["rfm"]?.objectValue?["frequency"]?.numberValue?.int64Value, 3)
     }
 
+    /// The daily re-evaluation of every user goes a batch's worth of users at a time (each part a
+    /// batch of its own, records flowing between), and publishes what one pass over everyone would.
+    func testTheDailyReevaluationGoesABatchsWorthOfUsersAtATime() throws {
+        func run(part: Int) throws -> (outputs: [ProducerRecord], parts: Int, largestPart: Int) {
+            var settings = ScoringSettings()
+            settings.policy.rfmMode = .thresholds
+            let processor = ScoringProcessor(settings: settings, partitionCount: Self.partitions, sketches: GlobalTableView(),
+                                             deadLetters: DeadLetters(topic: OrbitTopics.scorerDeadLetters, service: "test"), logger: Logger(label: "test"),
+                                             reevaluationPart: part)
+            let driver = ProcessorTestDriver(processor, nowMillis: try RFC3339.parse("2026-03-10T12:00:00Z"))
+            for n in 0..<20 { try driver.pipe(record(driver, purchase("p\(n)", "2026-03-02T10:00:00Z", minor: 5_000, user: "u\(n)"))) }
+            try driver.endBatch()
+            try driver.punctuate()
+            driver.advance(days: 61)
+            let context = ProcessingContext(nowMillis: driver.nowMillis)
+            var outputs: [ProducerRecord] = []
+            try processor.punctuate(context: context, outputs: &outputs)
+            var parts = 1
+            var largestPart = outputs.filter { $0.topic == OrbitTopics.userProfiles }.count
+            while processor.hasPendingPunctuation {
+                outputs += try driver.endBatch().outputs
+                var part: [ProducerRecord] = []
+                try processor.continuePunctuation(context: context, outputs: &part)
+                largestPart = max(largestPart, part.filter { $0.topic == OrbitTopics.userProfiles }.count)
+                outputs += part
+                parts += 1
+            }
+            outputs += try driver.endBatch().outputs
+            return (outputs.filter { $0.topic != OrbitTopics.scorerSketches }, parts, largestPart)
+        }
+        let whole = try run(part: 5000)
+        let inParts = try run(part: 3)
+        XCTAssertEqual(whole.parts, 1)
+        XCTAssertGreaterThanOrEqual(inParts.parts, 7, "20 users, 3 a part")
+        XCTAssertLessThanOrEqual(inParts.largestPart, 3)
+        XCTAssertEqual(changes(whole.outputs, dimension: "lifecycle"), Array(repeating: "at_risk", count: 20))
+        XCTAssertEqual(inParts.outputs.map(\.topic), whole.outputs.map(\.topic))
+        XCTAssertEqual(inParts.outputs.map(\.key), whole.outputs.map(\.key), "the same users in the same order")
+        XCTAssertEqual(inParts.outputs.map(\.value), whole.outputs.map(\.value), "the same bytes")
+    }
+
     func testAReplayedRecordChangesNothing() throws {
         let (driver, _) = makeDriver("2026-03-10T00:00:00Z")
         let first = record(driver, purchase("p1", "2026-03-02T10:00:00Z", minor: 5_000))

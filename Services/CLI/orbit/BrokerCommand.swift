@@ -48,7 +48,9 @@ struct BrokerCommand: AsyncParsableCommand {
 extension LocalBroker {
     /// A local broker with every Orbit topic created, its address published for other processes.
     static func startOrbit(brokers: Int = 1, partitions: Int = TopicCatalogue.defaultPartitions) throws -> LocalBroker {
-        guard (1...64).contains(partitions) else { throw ValidationError("--partitions must be 1...64") }
+        // Up to 256: the local broker keeps at most 5 MiB per partition, so a large run (a flood's
+        // backlog) needs many partitions to keep every record.
+        guard (1...256).contains(partitions) else { throw ValidationError("--partitions must be 1...256") }
         let broker = try LocalBroker(brokers: brokers, topics: TopicCatalogue.orbitTopics(partitions: partitions))
         try LocalBrokerAddress.write(broker.bootstrapServers)
         return broker

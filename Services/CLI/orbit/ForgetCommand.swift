@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OrbitContract
 import OrbitKafka
+import OrbitRuntime
 
 /// `orbit forget USER_ID`: the right to be forgotten, as a request every service acts on.
 struct ForgetCommand: AsyncParsableCommand {
@@ -30,5 +31,29 @@ struct ForgetCommand: AsyncParsableCommand {
         try producer.send(ProducerRecord(topic: topic, key: Array(userID.utf8), value: request.encoded(), timestampMillis: now), in: batch)
         try batch.waitForAll()
         Output.line("erase request \(request.requestID) published to \(topic); check with: orbit verify erased \(userID)")
+    }
+}
+
+/// `orbit privacy-key FILE`: makes a deployment's one pseudonym key, shared by every service and
+/// instance (`privacy.pseudonym_key_file`), so a user has one pseudonym everywhere.
+struct PrivacyKeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "privacy-key",
+        abstract: "Create the pseudonym key file every service shares (32 random bytes, mode 0600) unless it exists; never overwrites.",
+        discussion: """
+            docker-compose runs it once (the privacy-key-init service) into a volume every Orbit service mounts. \
+            Keep the file as a secret: with it, a pseudonym can be matched to a user id one guess at a time; \
+            without it, never. A new key gives every user a new pseudonym.
+            """)
+
+    @Argument(help: "The key file to create.") var file: String
+
+    func run() throws {
+        let directory = (file as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let created = try PrivacySettings.createKeyFile(at: file)
+        // Whether made now or before, it must be a usable key: the services would refuse it at start.
+        _ = try PrivacySettings(pseudonymKeyFile: file).loadPseudonymizer()
+        Output.line(created ? "created the pseudonym key \(file)" : "the pseudonym key \(file) exists; kept")
     }
 }

@@ -19,6 +19,7 @@ struct StateBench: AsyncParsableCommand {
     @Option(help: "SQLite page cache per partition file, KiB (state.cache_kib).") var cacheKib = 1024
     @Option(help: "Changelog records another writer appends after the checkpoint (the restore reads them).") var tail = 10_000
     @Option(help: "Directory for the SQLite files (removed afterwards); default: a temporary one.") var dir: String?
+    @Flag(inversion: .prefixedNo, help: "Run the scorer's daily re-evaluation of every user on the restored store.") var reevaluate = true
 
     func run() async throws {
         BenchCommand.quietLogs()
@@ -106,7 +107,55 @@ struct StateBench: AsyncParsableCommand {
             }
         }
         Output.line(String(format: "reads:            1000 random users decoded and checked in %.1f ms (cold cache)", (ContinuousClock.now - lookupsStarted).seconds * 1000))
-        restarted.drop(assigned, of: input, cleanly: false)
+        restarted.drop(assigned, of: input, cleanly: true)
+        if reevaluate {
+            // Parts as the scorer sizes them for a batch of this size.
+            try Self.reevaluateEveryone(assigned: assigned, partitions: partitions, part: ScoringProcessor.reevaluationPart(maxBatchRecords: batch),
+                                        backend: backend, reader: reader, logger: logger)
+        }
+    }
+
+    /// The scorer's daily pass over every user, by the scorer's processor on these files: every
+    /// user publishes a profile (none was published yet), a batch's worth of users per part, each
+    /// part's outputs and changelog records taken before the next, as the runtime does.
+    static func reevaluateEveryone(assigned: [TopicPartition], partitions: Int, part: Int, backend: StateStoreKind,
+                                   reader: ChangelogReader, logger: Logger) throws {
+        let settings = ScoringSettings()
+        let processor = ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
+                                         deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "bench"), logger: logger,
+                                         stateStore: backend, reevaluationPart: part)
+        try processor.partitionsAssigned(assigned, restorer: reader)
+        Memory.trim()
+        let before = Memory.residentBytes()
+        var peak = before
+        var largestPart = 0
+        var profiles = 0
+        var changes = 0
+        var parts = 0
+        let started = ContinuousClock.now
+        let context = ProcessingContext(nowMillis: Int64(Date().timeIntervalSince1970 * 1000))
+        var outputs: [ProducerRecord] = []
+        func endPart() {
+            let published = outputs.count { $0.topic == settings.profilesTopic }
+            profiles += published
+            largestPart = max(largestPart, published)
+            outputs.removeAll(keepingCapacity: true)
+            changes += processor.takeStateChanges().count
+            parts += 1
+            peak = max(peak, Memory.residentBytes())
+        }
+        try processor.punctuate(context: context, outputs: &outputs)
+        endPart()
+        while processor.hasPendingPunctuation {
+            try processor.continuePunctuation(context: context, outputs: &outputs)
+            endPart()
+        }
+        let seconds = (ContinuousClock.now - started).seconds
+        Output.line(String(format: "re-evaluation:    %d profiles and %d changelog records in %.1f s, %d parts (at most %d profiles each): the scorer's daily pass over every user",
+                           profiles, changes, seconds, parts, largestPart))
+        Output.line(String(format: "memory:           resident %.0f MB before the pass, peak %.0f MB during it (target < 300 MB) %@",
+                           Double(before) / 1e6, Double(peak) / 1e6, peak < 300_000_000 ? "PASS" : "ABOVE TARGET"))
+        processor.partitionsRevoked(assigned, cleanly: false)
     }
 
     /// `orbit broker` (this executable) with its own home; returns once its address file exists.

@@ -5,9 +5,13 @@
 public struct JSONWriter: Sendable {
     public private(set) var bytes: [UInt8] = []
     /// Whether the next value at the current level needs a comma before it; the outer levels'
-    /// flags wait in `outerNeedsComma` (touched only when a level opens or closes, not per value).
+    /// flags wait on a stack touched only when a level opens or closes, not per value. The first
+    /// 64 levels are bits of one word (no allocation per record written); deeper ones, which no
+    /// Orbit record has, go to an array.
     private var needsComma = false
-    private var outerNeedsComma: [Bool] = []
+    private var outerBits: UInt64 = 0
+    private var depth = 0
+    private var deeperNeedsComma: [Bool] = []
 
     public init(reservingCapacity capacity: Int = 256) {
         bytes.reserveCapacity(capacity)
@@ -18,8 +22,25 @@ public struct JSONWriter: Sendable {
     public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); openLevel() }
     public mutating func endArray() { closeLevel(); bytes.append(UInt8(ascii: "]")) }
 
-    private mutating func openLevel() { outerNeedsComma.append(needsComma); needsComma = false }
-    private mutating func closeLevel() { needsComma = outerNeedsComma.removeLast() }
+    private mutating func openLevel() {
+        if depth < 64 {
+            outerBits = outerBits << 1 | (needsComma ? 1 : 0)
+        } else {
+            deeperNeedsComma.append(needsComma)
+        }
+        depth += 1
+        needsComma = false
+    }
+
+    private mutating func closeLevel() {
+        depth -= 1
+        if depth < 64 {
+            needsComma = outerBits & 1 == 1
+            outerBits >>= 1
+        } else {
+            needsComma = deeperNeedsComma.removeLast()
+        }
+    }
 
     /// Writes a member name; the next value call writes its value.
     public mutating func key(_ name: String) {

@@ -12,6 +12,9 @@ import OrbitKafka
 public final class ChangelogStore: StateBackend {
     public let changelogTopic: String
     private var partitions: [Int32: [String: [UInt8]]] = [:]
+    /// Each partition's keys in order, kept until a key is added or removed: a pass over a
+    /// partition in parts (``forEachStored(_:after:limit:_:)``) sorts its keys once, not per part.
+    private var sortedKeys: [Int32: [String]] = [:]
 
     public init(changelogTopic: String) { self.changelogTopic = changelogTopic }
 
@@ -24,15 +27,15 @@ public final class ChangelogStore: StateBackend {
     /// Applies one changelog record as restoring does (not a change to write back): a null or
     /// empty value deletes.
     public func restore(_ partition: Int32, _ key: String, _ value: [UInt8]?) {
-        if let value, !value.isEmpty { partitions[partition, default: [:]][key] = value } else { partitions[partition]?[key] = nil }
+        if let value, !value.isEmpty { store(partition, key, value) } else { remove(partition, key) }
     }
 
     public func store(_ partition: Int32, _ key: String, _ value: [UInt8]) {
-        partitions[partition, default: [:]][key] = value
+        if partitions[partition, default: [:]].updateValue(value, forKey: key) == nil { sortedKeys[partition] = nil }
     }
 
     public func remove(_ partition: Int32, _ key: String) {
-        partitions[partition]?[key] = nil
+        if partitions[partition]?.removeValue(forKey: key) != nil { sortedKeys[partition] = nil }
     }
 
     /// Rebuilds these partitions from the changelog. Returns the number of records read.
@@ -48,7 +51,10 @@ public final class ChangelogStore: StateBackend {
                 restored[record.partition]?[key] = nil
             }
         }
-        for (p, values) in restored { partitions[p] = values }
+        for (p, values) in restored {
+            partitions[p] = values
+            sortedKeys[p] = nil
+        }
         return count
     }
 
@@ -66,7 +72,10 @@ public final class ChangelogStore: StateBackend {
         return numbers
     }
 
-    public func drop(_ partition: Int32) { partitions[partition] = nil }
+    public func drop(_ partition: Int32) {
+        partitions[partition] = nil
+        sortedKeys[partition] = nil
+    }
 
     /// Memory keeps nothing for the next owner: a restart restores from the changelog.
     public func drop(_ partitions: [Int32], cleanly: Bool) { for partition in partitions { drop(partition) } }
@@ -75,9 +84,25 @@ public final class ChangelogStore: StateBackend {
 
     public func changelogRecordsWritten(_ partition: Int32, count: Int) {}
 
-    public func forEachStored(_ partition: Int32, _ body: (String, [UInt8]) throws -> Void) rethrows {
-        guard let values = partitions[partition] else { return }
-        for key in values.keys.sorted(by: StateKeyOrder.precedes) { try body(key, values[key]!) }
+    public func forEachStored(_ partition: Int32, after start: String?, limit: Int, _ body: (String, [UInt8]) throws -> Void) rethrows {
+        guard let values = partitions[partition], limit > 0 else { return }
+        let keys: [String]
+        if let sorted = sortedKeys[partition] {
+            keys = sorted
+        } else {
+            keys = values.keys.sorted(by: StateKeyOrder.precedes)
+            sortedKeys[partition] = keys
+        }
+        // The first key after `start`, by binary search.
+        var low = 0
+        if let start {
+            var high = keys.count
+            while low < high {
+                let middle = (low + high) / 2
+                if StateKeyOrder.precedes(start, keys[middle]) { high = middle } else { low = middle + 1 }
+            }
+        }
+        for key in keys[low...].prefix(limit) { try body(key, values[key]!) }
     }
 }
 

@@ -46,11 +46,16 @@ public final class ProcessorTestDriver {
         return (outputs, changes)
     }
 
-    /// Runs the processor's punctuation at the current time; returns its outputs.
+    /// Runs the processor's punctuation at the current time, and every part it leaves for later
+    /// as the runtime does (each part after the batch before it ended); returns the outputs.
     @discardableResult
     public func punctuate() throws -> [ProducerRecord] {
         var outputs: [ProducerRecord] = []
         try processor.punctuate(context: ProcessingContext(nowMillis: nowMillis), outputs: &outputs)
+        while processor.hasPendingPunctuation {
+            outputs += try endBatch().outputs
+            try processor.continuePunctuation(context: ProcessingContext(nowMillis: nowMillis), outputs: &outputs)
+        }
         return outputs
     }
 }

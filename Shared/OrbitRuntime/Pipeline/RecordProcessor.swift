@@ -32,6 +32,16 @@ public protocol RecordProcessor: AnyObject {
     /// depends on time passing rather than on records. Outputs join the current batch.
     func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws
 
+    /// True while a punctuation left work for later: work done in parts, such as re-evaluating
+    /// every user a batch's worth at a time. The runtime then calls
+    /// ``continuePunctuation(context:outputs:)`` after each batch it seals, and seals each part as
+    /// its own batch, instead of waiting for the next interval. So no punctuation holds a whole
+    /// store's outputs and changelog records in one batch, and records keep flowing between parts.
+    var hasPendingPunctuation: Bool { get }
+
+    /// Does the next part of the work a punctuation left (see ``hasPendingPunctuation``).
+    func continuePunctuation(context: ProcessingContext, outputs: inout [ProducerRecord]) throws
+
     /// The state changes made since the last call, as changelog records. The runtime writes them
     /// after the batch's outputs are acknowledged and before its offsets commit.
     func takeStateChanges() -> [ProducerRecord]
@@ -44,6 +54,8 @@ extension RecordProcessor {
     public func takeStateChanges() -> [ProducerRecord] { [] }
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
     public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
+    public var hasPendingPunctuation: Bool { false }
+    public func continuePunctuation(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
 }
 
 /// What the runtime tells a processor with each call: the one clock. Processors never read the

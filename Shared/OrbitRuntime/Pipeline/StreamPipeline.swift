@@ -179,7 +179,10 @@ public final class StreamPipeline: RebalanceListener {
             // With a batch open and sealing when drained, look without waiting: nothing queued
             // means the input is drained, and the batch ends now.
             let drainCheck = batchOpen && settings.runtime.sealWhenDrained
-            let timeout: Duration = !batchOpen ? .milliseconds(100) : drainCheck ? .zero : max(.milliseconds(1), min(.milliseconds(100), maxWait - (now - batchStarted)))
+            // Work left by a punctuation is done between batches; an idle input must not slow it.
+            let pendingPunctuation = processor.hasPendingPunctuation
+            let timeout: Duration = !batchOpen ? (pendingPunctuation ? .zero : .milliseconds(100))
+                : drainCheck ? .zero : max(.milliseconds(1), min(.milliseconds(100), maxWait - (now - batchStarted)))
             let polledAt = now
             let record = try consumer.poll(timeout: inFlight.isEmpty ? timeout : min(timeout, .milliseconds(5)))
             if let record { try handle(record) }
@@ -199,14 +202,24 @@ public final class StreamPipeline: RebalanceListener {
                 try sealBatch()
                 now = ContinuousClock.now
             }
+            if !batchOpen, processor.hasPendingPunctuation {
+                // The next part, as a batch of its own.
+                try punctuate(continuing: true)
+                try sealBatch()
+                now = ContinuousClock.now
+            }
             try advance(blocking: false)
         }
     }
 
-    private func punctuate() throws {
-        for table in globalTables { try table.refresh() }
+    private func punctuate(continuing: Bool = false) throws {
         outputs.removeAll(keepingCapacity: true)
-        try processor.punctuate(context: ProcessingContext(nowMillis: settings.clock()), outputs: &outputs)
+        if continuing {
+            try processor.continuePunctuation(context: ProcessingContext(nowMillis: settings.clock()), outputs: &outputs)
+        } else {
+            for table in globalTables { try table.refresh() }
+            try processor.punctuate(context: ProcessingContext(nowMillis: settings.clock()), outputs: &outputs)
+        }
         guard !outputs.isEmpty else { return }
         try beginBatchIfNeeded()
         for output in outputs { try producer.send(output, in: batch) }

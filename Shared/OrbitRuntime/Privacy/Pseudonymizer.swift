@@ -68,6 +68,28 @@ public struct PrivacySettings: Sendable {
         pseudonymizer = try loadPseudonymizer(section: section)  // a bad key stops the service at start, not at the first request
     }
 
+    /// Makes a key file of 32 random bytes (mode 0600) at `path` unless one is there: returns
+    /// false when it was already there. Never overwrites: a new key would give every user new
+    /// pseudonyms. The file is linked into place exclusively, so of processes starting together
+    /// one writes and all read its key. Used for the default key file, and by
+    /// `orbit privacy-key` for a deployment's shared one (docker-compose's `privacy-key-init`).
+    @discardableResult
+    public static func createKeyFile(at path: String) throws -> Bool {
+        let manager = FileManager.default
+        if manager.fileExists(atPath: path) { return false }
+        struct CannotCreate: Error, CustomStringConvertible { let description: String }
+        let staging = path + ".new-\(getpid())"
+        guard manager.createFile(atPath: staging, contents: Data(randomKey()), attributes: [.posixPermissions: 0o600]) else {
+            throw CannotCreate(description: "cannot write \(staging)")
+        }
+        defer { try? manager.removeItem(atPath: staging) }
+        if link(staging, path) != 0 {
+            if errno == EEXIST { return false }
+            throw CannotCreate(description: "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        return true
+    }
+
     /// Reads the key (creating the default file, with a random key, when it does not exist yet).
     public func loadPseudonymizer(section: ConfigSection? = nil) throws(ConfigError) -> Pseudonymizer {
         func invalid(_ message: String) -> ConfigError {
@@ -75,15 +97,9 @@ public struct PrivacySettings: Sendable {
                 ?? ConfigError(file: "(privacy settings)", line: nil, field: "privacy.pseudonym_key_file", message: message)
         }
         let manager = FileManager.default
-        if pseudonymKeyFile == Self.defaultKeyFile, !manager.fileExists(atPath: pseudonymKeyFile) {
-            let staging = pseudonymKeyFile + ".new-\(getpid())"
+        if pseudonymKeyFile == Self.defaultKeyFile {
             try? manager.createDirectory(atPath: LocalBrokerAddress.directory, withIntermediateDirectories: true)
-            // Linked into place exclusively: of processes starting together, one writes and all read its key.
-            guard manager.createFile(atPath: staging, contents: Data(Self.randomKey()), attributes: [.posixPermissions: 0o600]) else {
-                throw invalid("is not set, and \(pseudonymKeyFile) could not be created")
-            }
-            defer { try? manager.removeItem(atPath: staging) }
-            if link(staging, pseudonymKeyFile) != 0 && errno != EEXIST {
+            guard (try? Self.createKeyFile(at: pseudonymKeyFile)) != nil else {
                 throw invalid("is not set, and \(pseudonymKeyFile) could not be created")
             }
         }

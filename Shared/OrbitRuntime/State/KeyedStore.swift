@@ -70,6 +70,9 @@ public final class KeyedStore<Value: StateCodable> {
 
     /// - Parameter backend: where encoded values live between batches (`state.store`): memory by
     ///   default, or SQLite files on local disk for state larger than memory.
+    /// The most entries a partition's per-batch cache keeps room for between batches.
+    static var keptCacheCapacity: Int { 4096 }
+
     public init(changelogTopic: String, cachePolicy: CachePolicy = .perBatch, backend: StateStoreKind = .memory) {
         self.bytes = backend.backend(changelogTopic: changelogTopic)
         self.cachePolicy = cachePolicy
@@ -206,11 +209,22 @@ public final class KeyedStore<Value: StateCodable> {
     /// cache and read from the backend as it goes: a pass over a whole partition never holds a
     /// million values, or a million keys, at once.
     public func forEach(_ partition: Int32, _ body: (String, Value) throws -> Void) throws {
+        _ = try forEach(partition, after: nil, limit: .max, body)
+    }
+
+    /// Part of a pass over a partition in key order: the values after `start` (from the first when
+    /// nil), about `limit` of them. Returns the key to start the next part after, or nil when the
+    /// partition is done. Values written since the last part are seen as they are now.
+    public func forEach(_ partition: Int32, after start: String?, limit: Int, _ body: (String, Value) throws -> Void) throws -> String? {
         let table = cache[partition] ?? [:]
         // Values only cached so far (new this batch) are merged into the stored sequence in order.
-        let onlyCached = table.keys.filter { bytes.get(partition, $0) == nil }.sorted(by: StateKeyOrder.precedes)
+        let onlyCached = table.keys.filter { key in
+            (start.map { StateKeyOrder.precedes($0, key) } ?? true) && bytes.get(partition, key) == nil
+        }.sorted(by: StateKeyOrder.precedes)
         var next = 0
-        try bytes.forEachStored(partition) { key, stored in
+        var stored = 0
+        var last: String?
+        try bytes.forEachStored(partition, after: start, limit: limit) { key, value in
             while next < onlyCached.count, StateKeyOrder.precedes(onlyCached[next], key) {
                 try body(onlyCached[next], table[onlyCached[next]]!.value)
                 next += 1
@@ -218,10 +232,15 @@ public final class KeyedStore<Value: StateCodable> {
             if let cached = table[key] {
                 try body(key, cached.value)
             } else {
-                try body(key, try decode(stored, partition, key))
+                try body(key, try decode(value, partition, key))
             }
+            stored += 1
+            last = key
         }
+        // A full part may have more after it; the cached-only keys past its last key wait for it.
+        if stored == limit, let last { return last }
         for key in onlyCached[next...] { try body(key, table[key]!.value) }
+        return nil
     }
 
     /// Encodes every changed value once, stores its bytes, and returns the changelog records in
@@ -250,8 +269,12 @@ public final class KeyedStore<Value: StateCodable> {
         ordered = nil
         if cachePolicy == .perBatch {
             // Each partition's table keeps its capacity: the next batch touches about as many keys,
-            // and regrowing the table from empty every batch was a measured cost (rehashing).
-            for partition in cache.keys { cache[partition]!.removeAll(keepingCapacity: true) }
+            // and regrowing the table from empty every batch was a measured cost (rehashing). Not a
+            // large one, though: a pass over every user (the scorer's daily re-evaluation) fills
+            // each partition's table in turn, and keeping them all would hold room for every user.
+            for partition in cache.keys {
+                cache[partition]!.removeAll(keepingCapacity: cache[partition]!.count <= Self.keptCacheCapacity)
+            }
         }
         return records
     }

@@ -118,9 +118,16 @@ public final class SQLiteStateBackend: StateBackend {
         return file
     }
 
-    public func forEachStored(_ partition: Int32, _ body: (String, [UInt8]) throws -> Void) rethrows {
-        guard let file = files[partition] else { return }
-        let statement = Self.orStop(file) { () throws(SQLiteError) in try file.database.prepare("SELECT key, value FROM state ORDER BY key") }
+    public func forEachStored(_ partition: Int32, after start: String?, limit: Int, _ body: (String, [UInt8]) throws -> Void) rethrows {
+        guard let file = files[partition], limit > 0 else { return }
+        // Keys compare as BINARY text: byte order of their UTF-8, as StateKeyOrder says.
+        let statement = Self.orStop(file) { () throws(SQLiteError) in
+            let statement = try file.database.prepare(start == nil ? "SELECT key, value FROM state ORDER BY key LIMIT ?2"
+                                                                   : "SELECT key, value FROM state WHERE key > ?1 ORDER BY key LIMIT ?2")
+            if let start { statement.bind(1, start) }
+            statement.bind(2, Int64(limit))
+            return statement
+        }
         defer { statement.reset() }
         while Self.orStop(file, { () throws(SQLiteError) in try statement.step() }) {
             try body(statement.text(0), statement.blob(1))

@@ -25,15 +25,22 @@ public protocol StateBackend: AnyObject {
     func changelogRecordsWritten(_ partition: Int32, count: Int)
     /// Applies one changelog record as restoring does: a null or empty value deletes.
     func restore(_ partition: Int32, _ key: String, _ value: [UInt8]?)
-    /// Every stored key and value of a partition in key order (byte order of the UTF-8 keys),
-    /// without holding them all at once.
-    func forEachStored(_ partition: Int32, _ body: (String, [UInt8]) throws -> Void) rethrows
+    /// The stored keys and values of a partition in key order (byte order of the UTF-8 keys),
+    /// without holding them all at once: those after `key` (all when nil), at most `limit`.
+    func forEachStored(_ partition: Int32, after key: String?, limit: Int, _ body: (String, [UInt8]) throws -> Void) rethrows
     /// Restores the assigned partitions not held yet. Returns the partitions restored.
     func restoreNewlyAssigned(_ assigned: [TopicPartition], reader: ChangelogReader, logger: Logger, noun: String) throws -> [Int32]
     /// Forgets partitions that moved elsewhere (or a service that stops). `cleanly` says every
     /// changelog record written for them is acknowledged, so a disk backend may keep a checkpoint
     /// for a fast restore.
     func drop(_ partitions: [Int32], cleanly: Bool)
+}
+
+extension StateBackend {
+    /// Every stored key and value of a partition, in key order.
+    public func forEachStored(_ partition: Int32, _ body: (String, [UInt8]) throws -> Void) rethrows {
+        try forEachStored(partition, after: nil, limit: .max, body)
+    }
 }
 
 /// How a service's keyed stores keep their values (`state.store` in the service's configuration).

@@ -31,8 +31,8 @@ public enum NotificationPreview {
         let chosenLocale = locale ?? policy.templates.locale(for: r.contacts.locale)
         let eventObject = event.flatMap { try? JSONParser.parse($0).objectValue } ?? JSONObject()
         let variant = trigger?.experiment?.assign(userID: userID)
-        var variables = Variables.make(userID: userID, recipient: r, event: eventObject, trigger: template, campaign: trigger == nil ? template : nil,
-                                       variant: variant, digest: trigger?.digestWindowMillis ?? 0 > 0 ? (1, 0) : nil, policy: policy)
+        var variables = TemplateVariables(userID: userID, recipient: r, event: eventObject, trigger: template, campaign: trigger == nil ? template : nil,
+                                          variant: variant, digest: trigger?.digestWindowMillis ?? 0 > 0 ? (1, 0) : nil, policy: policy)
         var results: [Result] = []
         for channel in channels {
             var suppression: String?
@@ -43,7 +43,7 @@ public enum NotificationPreview {
                case .deferUntil(let due) = policy.delivery.firing(category: category, recipient: r, at: now) {
                 suppression = "\(SuppressionReason.quietHoursDeferred.rawValue) until \(RFC3339.format(millis: due))"
             }
-            variables["notification"] = ["id": "preview:\(template):\(userID):\(channel.rawValue)", "channel": channel.rawValue]
+            variables.notification = ("preview:\(template):\(userID):\(channel.rawValue)", channel.rawValue)
             let content = policy.templates.render(template, variant: variant, channel: channel, locale: chosenLocale, variables: variables)
             results.append(Result(channel: channel, locale: chosenLocale, to: r.contacts.address(for: channel), suppression: suppression, content: content))
         }

@@ -287,8 +287,8 @@ public final class NotifyProcessor: RecordProcessor {
         if case .suppressed(let reason) = firing { return suppressAll(reason) }
         if let trigger = message.trigger { r.fired.append(.init(trigger: trigger.id, atMillis: time)) }
         var counted = false
-        let variables = Variables.make(userID: userID, recipient: r, event: message.event, trigger: message.name, campaign: message.campaign?.id,
-                                       variant: variant, digest: message.digest, policy: policy)
+        var variables = TemplateVariables(userID: userID, recipient: r, event: message.event, trigger: message.name, campaign: message.campaign?.id,
+                                          variant: variant, digest: message.digest, policy: policy)
         for channel in message.channels {
             let id = "\(message.idBase):\(channel.rawValue)"
             if let reason = policy.delivery.channelSuppression(channel, category: category.name, recipient: r) {
@@ -297,9 +297,8 @@ public final class NotifyProcessor: RecordProcessor {
                 continue
             }
             let locale = policy.templates.locale(for: r.contacts.locale)
-            var channelVariables = variables
-            channelVariables["notification"] = ["id": id, "channel": channel.rawValue]
-            guard let content = policy.templates.render(message.template, variant: variant, channel: channel, locale: locale, variables: channelVariables) else {
+            variables.notification = (id, channel.rawValue)
+            guard let content = policy.templates.render(message.template, variant: variant, channel: channel, locale: locale, variables: variables) else {
                 emit.delivery(.init(notificationID: id, userID: userID, trigger: message.name, channel: channel, status: .failed, reason: "no_template", timeMillis: time,
                                     detail: "no \(channel.rawValue) template \(message.template) in \(locale)"))
                 continue

@@ -177,7 +177,9 @@ public struct TemplateCatalog: Sendable {
     }
 
     /// Renders a message; `variant`'s own template (`trigger.variant`) wins over the trigger's.
-    public func render(_ template: String, variant: String? = nil, channel: Channel, locale: String, variables: [String: Any]) -> RenderedMessage? {
+    /// `variables` is what Mustache reads: a dictionary, or a `MustacheParent` that looks values
+    /// up as the template names them.
+    public func render(_ template: String, variant: String? = nil, channel: Channel, locale: String, variables: Any) -> RenderedMessage? {
         let name = variant.map { "\(template).\($0)" }.flatMap { has($0, channel: channel, locale: locale) ? $0 : nil } ?? template
         var parts: [(MessagePart, String)] = []
         for part in MessagePart.required(for: channel) {

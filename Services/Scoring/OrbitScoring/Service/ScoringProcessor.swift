@@ -41,6 +41,17 @@ public final class ScoringProcessor: RecordProcessor {
     private var tableVersion = -1
     private(set) public var thresholds: PopulationThresholds
     private var evaluatedDay: Int32 = .min
+    /// Users re-evaluated per part of a re-evaluation pass (``reevaluationPart(maxBatchRecords:)``).
+    let reevaluationPart: Int
+
+    /// Users per part of a re-evaluation pass: a batch's worth (`max_batch_records`), and at most
+    /// 5,000. A part publishes a profile, segment changes and a changelog record per user, several
+    /// times what a batch of events writes, so parts stay small (measured: 5M users on disk, parts
+    /// of 50,000 peaked near 400 MB more than parts of 5,000, which take no longer in all).
+    public static func reevaluationPart(maxBatchRecords: Int) -> Int { max(1, min(maxBatchRecords, 5000)) }
+    /// A re-evaluation of every owned user that is under way, a part per batch: the day it
+    /// evaluates, the partitions left, and the key the current one resumes after.
+    private var reevaluation: (day: Int32, partitions: [Int32], after: String?)?
 
     private let eventsApplied = Counter(label: "orbit_scorer_events_applied_total")
     private let duplicatesSkipped = Counter(label: "orbit_scorer_replays_skipped_total")
@@ -53,8 +64,10 @@ public final class ScoringProcessor: RecordProcessor {
     ///   - partitionCount: the input's partition count (``CoPartitioning/check(_:kafka:logger:)``).
     ///   - sketches: the global table of every partition's sketches, fed by the pipeline.
     public init(settings: ScoringSettings, partitionCount: Int, sketches: GlobalTableView, deadLetters: DeadLetters, logger: Logger,
-                privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-scorer", stateStore: StateStoreKind = .memory) {
+                privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-scorer", stateStore: StateStoreKind = .memory,
+                reevaluationPart: Int = 5000) {
         self.settings = settings
+        self.reevaluationPart = max(1, reevaluationPart)
         self.privacy = privacy
         self.service = service
         self.evaluator = ProfileEvaluator(policy: settings.policy)
@@ -282,17 +295,43 @@ public final class ScoringProcessor: RecordProcessor {
                 logger.info("thresholds from \(global.buyers) buyers in \(table.values.count) partitions: recency_days \(rfm.recencyDays) frequency \(rfm.frequency) monetary_minor \(rfm.monetaryMinor) super_user_spend \(next.superUserSpendMinor.map { String($0) } ?? "unknown")")
             }
         }
-        // 3. Re-evaluate everyone when the day or the thresholds changed.
+        // 3. Re-evaluate everyone when the day or the thresholds changed: a pass that starts now
+        //    (over again if one was under way) and goes on a batch's worth of users at a time, so
+        //    millions of users never put their profiles and changelog records in one batch.
         guard changedThresholds || day != evaluatedDay else { return }
         evaluatedDay = day
-        for partition in store.ownedPartitions {
+        reevaluation = (day, store.ownedPartitions, nil)
+        try continuePunctuation(context: context, outputs: &outputs)
+    }
+
+    public var hasPendingPunctuation: Bool { reevaluation != nil }
+
+    /// The next part of the re-evaluation pass: up to `reevaluationPart` users, in partition and
+    /// key order. Users an event touched meanwhile were evaluated with it and publish nothing new.
+    public func continuePunctuation(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        guard var pass = reevaluation else { return }
+        var budget = reevaluationPart
+        while budget > 0, let partition = pass.partitions.first {
+            var visited = 0
             var updated: [(String, UserState)] = []
-            try store.forEach(partition) { key, state in
-                var state = state
-                if evaluate(&state, key, day: day, outputs: &outputs) { updated.append((key, state)) }
-            }
+            // A partition revoked since the pass began is skipped; its new owner evaluates it.
+            let resume = try store.ownedPartitions.contains(partition)
+                ? store.forEach(partition, after: pass.after, limit: budget) { key, state in
+                    visited += 1
+                    var state = state
+                    if evaluate(&state, key, day: pass.day, outputs: &outputs) { updated.append((key, state)) }
+                }
+                : nil
             for (key, state) in updated { store.put(partition, key, state) }
+            budget -= max(visited, 1)
+            if let resume {
+                pass.after = resume
+            } else {
+                pass.partitions.removeFirst()
+                pass.after = nil
+            }
         }
+        reevaluation = pass.partitions.isEmpty ? nil : pass
     }
 
     public func takeStateChanges() -> [ProducerRecord] {
@@ -317,7 +356,8 @@ public enum ScorerService {
             let sketches = GlobalTableView()
             let processor = ScoringProcessor(settings: scoring, partitionCount: partitions, sketches: sketches,
                                              deadLetters: DeadLetters(topic: scoring.deadLettersTopic, service: runtime.serviceName), logger: logger,
-                                             privacy: runtime.privacy, service: runtime.serviceName, stateStore: runtime.stateStore)
+                                             privacy: runtime.privacy, service: runtime.serviceName, stateStore: runtime.stateStore,
+                                             reevaluationPart: ScoringProcessor.reevaluationPart(maxBatchRecords: runtime.maxBatchRecords))
             return StreamPipeline(
                 settings: .init(groupID: scoring.groupID, inputTopics: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic], runtime: runtime,
                                 transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),
