@@ -156,6 +156,8 @@ def stand_in_key():
     if not os.path.exists(path):
         with open(path, "wb") as f:
             f.write(os.urandom(32))
+        import atexit
+        atexit.register(lambda: os.path.exists(path) and os.remove(path))
     return path
 
 
@@ -220,14 +222,14 @@ def contract(args):
         problems.append(f"privacy-key-init does not run `orbit privacy-key FILE`: {key_command}")
     else:
         key_dir = os.path.dirname(key_command[2])
-        if not any(isinstance(v, str) and v.split(":")[1] == key_dir and not v.endswith(":ro") for v in key_init.get("volumes", [])):
+        if not any(isinstance(v, str) and v.count(":") >= 1 and v.split(":")[1] == key_dir and not v.endswith(":ro") for v in key_init.get("volumes", [])):
             problems.append(f"privacy-key-init does not write a volume at {key_dir}")
         for name in SERVICES:
             service = services.get(name, {})
             key_file = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str((service.get("environment") or {}).get("ORBIT__PRIVACY__PSEUDONYM_KEY_FILE", "")))
             if key_file != key_command[2]:
                 problems.append(f"{name}: ORBIT__PRIVACY__PSEUDONYM_KEY_FILE is {key_file or 'unset'}, not the shared key {key_command[2]}")
-            if not any(isinstance(v, str) and v.split(":")[1] == key_dir for v in service.get("volumes", [])):
+            if not any(isinstance(v, str) and v.count(":") >= 1 and v.split(":")[1] == key_dir for v in service.get("volumes", [])):
                 problems.append(f"{name}: the pseudonym key's volume is not mounted at {key_dir}")
     if args.topics_list:
         catalogue = {}

@@ -152,6 +152,36 @@ final class ScoringProcessorTests: XCTestCase {
         XCTAssertEqual(inParts.outputs.map(\.value), whole.outputs.map(\.value), "the same bytes")
     }
 
+    /// Midnight during a pass: the pass starts over for the new day, so no user is evaluated for
+    /// the old day once the new one has begun (and every user gets the new day's profile).
+    func testAPassThatRunsPastMidnightStartsOverForTheNewDay() throws {
+        var settings = ScoringSettings()
+        settings.policy.rfmMode = .thresholds
+        let processor = ScoringProcessor(settings: settings, partitionCount: Self.partitions, sketches: GlobalTableView(),
+                                         deadLetters: DeadLetters(topic: OrbitTopics.scorerDeadLetters, service: "test"), logger: Logger(label: "test"),
+                                         reevaluationPart: 3)
+        let driver = ProcessorTestDriver(processor, nowMillis: try RFC3339.parse("2026-03-10T12:00:00Z"))
+        for n in 0..<20 { try driver.pipe(record(driver, purchase("p\(n)", "2026-03-02T10:00:00Z", minor: 5_000, user: "u\(n)"))) }
+        try driver.endBatch()
+        try driver.punctuate()
+        driver.advance(days: 61)
+        var outputs: [ProducerRecord] = []
+        try processor.punctuate(context: ProcessingContext(nowMillis: driver.nowMillis), outputs: &outputs)
+        XCTAssertTrue(processor.hasPendingPunctuation)
+        let firstPart = Set(outputs.filter { $0.topic == OrbitTopics.userProfiles }.compactMap(\.key))
+        XCTAssertEqual(firstPart.count, 3)
+        try driver.endBatch()
+        driver.advance(days: 1)
+        var afterMidnight: [ProducerRecord] = []
+        while processor.hasPendingPunctuation {
+            try processor.continuePunctuation(context: ProcessingContext(nowMillis: driver.nowMillis), outputs: &afterMidnight)
+            afterMidnight += try driver.endBatch().outputs
+        }
+        let profiled = afterMidnight.filter { $0.topic == OrbitTopics.userProfiles }.compactMap(\.key)
+        XCTAssertEqual(profiled.count, 20, "every user once, for the new day, the first part's users again")
+        XCTAssertTrue(firstPart.isSubset(of: Set(profiled)))
+    }
+
     func testAReplayedRecordChangesNothing() throws {
         let (driver, _) = makeDriver("2026-03-10T00:00:00Z")
         let first = record(driver, purchase("p1", "2026-03-02T10:00:00Z", minor: 5_000))

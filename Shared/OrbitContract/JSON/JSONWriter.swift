@@ -33,6 +33,7 @@ public struct JSONWriter: Sendable {
     }
 
     private mutating func closeLevel() {
+        precondition(depth > 0, "JSONWriter: an end without its begin")
         depth -= 1
         if depth < 64 {
             needsComma = outerBits & 1 == 1

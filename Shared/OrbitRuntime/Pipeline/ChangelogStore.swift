@@ -103,6 +103,8 @@ public final class ChangelogStore: StateBackend {
             }
         }
         for key in keys[low...].prefix(limit) { try body(key, values[key]!) }
+        // The pass is through this partition: its keys need not stay sorted in memory.
+        if keys.count - low <= limit { sortedKeys[partition] = nil }
     }
 }
 

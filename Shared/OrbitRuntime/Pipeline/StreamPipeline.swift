@@ -215,6 +215,8 @@ public final class StreamPipeline: RebalanceListener {
     private func punctuate(continuing: Bool = false) throws {
         outputs.removeAll(keepingCapacity: true)
         if continuing {
+            // A part is a batch even without outputs: its state changes are written with it.
+            try beginBatchIfNeeded()
             try processor.continuePunctuation(context: ProcessingContext(nowMillis: settings.clock()), outputs: &outputs)
         } else {
             for table in globalTables { try table.refresh() }

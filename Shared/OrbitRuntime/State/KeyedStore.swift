@@ -68,11 +68,11 @@ public final class KeyedStore<Value: StateCodable> {
     @usableFromInline var changed: [Int32: [String]] = [:]
     @usableFromInline var ordered: [(partition: Int32, keys: [String])]?
 
-    /// - Parameter backend: where encoded values live between batches (`state.store`): memory by
-    ///   default, or SQLite files on local disk for state larger than memory.
     /// The most entries a partition's per-batch cache keeps room for between batches.
     static var keptCacheCapacity: Int { 4096 }
 
+    /// - Parameter backend: where encoded values live between batches (`state.store`): memory by
+    ///   default, or SQLite files on local disk for state larger than memory.
     public init(changelogTopic: String, cachePolicy: CachePolicy = .perBatch, backend: StateStoreKind = .memory) {
         self.bytes = backend.backend(changelogTopic: changelogTopic)
         self.cachePolicy = cachePolicy
@@ -273,7 +273,7 @@ public final class KeyedStore<Value: StateCodable> {
             // large one, though: a pass over every user (the scorer's daily re-evaluation) fills
             // each partition's table in turn, and keeping them all would hold room for every user.
             for partition in cache.keys {
-                cache[partition]!.removeAll(keepingCapacity: cache[partition]!.count <= Self.keptCacheCapacity)
+                cache[partition]!.removeAll(keepingCapacity: cache[partition]!.capacity <= Self.keptCacheCapacity)
             }
         }
         return records

@@ -52,6 +52,8 @@ public final class ScoringProcessor: RecordProcessor {
     /// A re-evaluation of every owned user that is under way, a part per batch: the day it
     /// evaluates, the partitions left, and the key the current one resumes after.
     private var reevaluation: (day: Int32, partitions: [Int32], after: String?)?
+    /// Thresholds changed during a pass: another pass follows it.
+    private var reevaluationDue = false
 
     private let eventsApplied = Counter(label: "orbit_scorer_events_applied_total")
     private let duplicatesSkipped = Counter(label: "orbit_scorer_replays_skipped_total")
@@ -295,13 +297,23 @@ public final class ScoringProcessor: RecordProcessor {
                 logger.info("thresholds from \(global.buyers) buyers in \(table.values.count) partitions: recency_days \(rfm.recencyDays) frequency \(rfm.frequency) monetary_minor \(rfm.monetaryMinor) super_user_spend \(next.superUserSpendMinor.map { String($0) } ?? "unknown")")
             }
         }
-        // 3. Re-evaluate everyone when the day or the thresholds changed: a pass that starts now
-        //    (over again if one was under way) and goes on a batch's worth of users at a time, so
-        //    millions of users never put their profiles and changelog records in one batch.
-        guard changedThresholds || day != evaluatedDay else { return }
+        // 3. Re-evaluate everyone when the day or the thresholds changed: a pass that goes a part
+        //    of users at a time, so millions of users never put their profiles and changelog
+        //    records in one batch. A new day (or new partitions) starts the pass over at once.
+        //    New thresholds during a pass apply to the rest of it, and one more pass follows it
+        //    for the users before: restarting instead could keep the last partitions from ever
+        //    being reached, since thresholds can change at every punctuation.
+        let dayChanged = day != evaluatedDay
+        if changedThresholds || dayChanged { reevaluationDue = true }
         evaluatedDay = day
-        reevaluation = (day, store.ownedPartitions, nil)
+        guard reevaluationDue, reevaluation == nil || dayChanged else { return }
+        startReevaluation(day: day)
         try continuePunctuation(context: context, outputs: &outputs)
+    }
+
+    private func startReevaluation(day: Int32) {
+        reevaluationDue = false
+        reevaluation = (day, store.ownedPartitions, nil)
     }
 
     public var hasPendingPunctuation: Bool { reevaluation != nil }
@@ -309,6 +321,13 @@ public final class ScoringProcessor: RecordProcessor {
     /// The next part of the re-evaluation pass: up to `reevaluationPart` users, in partition and
     /// key order. Users an event touched meanwhile were evaluated with it and publish nothing new.
     public func continuePunctuation(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        // Midnight during a pass: the users already evaluated for a new day (by their events)
+        // must not be evaluated for the old one; the pass starts over for the new day.
+        let today = UserState.day(context.nowMillis)
+        if let pass = reevaluation, pass.day != today {
+            evaluatedDay = today
+            startReevaluation(day: today)
+        }
         guard var pass = reevaluation else { return }
         var budget = reevaluationPart
         while budget > 0, let partition = pass.partitions.first {
@@ -332,6 +351,8 @@ public final class ScoringProcessor: RecordProcessor {
             }
         }
         reevaluation = pass.partitions.isEmpty ? nil : pass
+        // Thresholds that changed during the pass: once more for everyone, now.
+        if reevaluation == nil, reevaluationDue { startReevaluation(day: pass.day) }
     }
 
     public func takeStateChanges() -> [ProducerRecord] {
