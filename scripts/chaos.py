@@ -460,7 +460,8 @@ def main():
     parser.add_argument("--kills", type=int, default=12)
     parser.add_argument("--window", type=float, default=120, help="seconds over which events are published and kills happen")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--partitions", type=int, default=64, help="partitions per topic (the local broker keeps 5 MiB per partition)")
+    parser.add_argument("--partitions", type=int, default=256,
+                        help="partitions per topic: the local broker keeps 5 MiB per partition, and the full run's notify state changelog needs 256")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to settle")
     parser.add_argument("--bin-dir", default=os.path.join(ROOT, ".build/release"))
     parser.add_argument("--keep", action="store_true", help="keep each run's directory (logs, received mail)")

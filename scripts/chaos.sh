@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--short" ]; then
   shift
   swift build
-  exec python3 scripts/chaos.py --events 20000 --commands 2000 --kills 8 --window 40 --timeout 300 --bin-dir .build/debug "$@"
+  exec python3 scripts/chaos.py --events 20000 --commands 2000 --kills 8 --window 40 --timeout 300 --partitions 64 --bin-dir .build/debug "$@"
 fi
 scripts/install-deps.sh --test >/dev/null
 swift build -c release
