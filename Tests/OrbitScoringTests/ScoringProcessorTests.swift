@@ -11,11 +11,12 @@ import XCTest
 final class ScoringProcessorTests: XCTestCase {
     static let partitions = 4
 
-    func makeDriver(_ now: String) -> (ProcessorTestDriver, ScoringProcessor) {
+    func makeDriver(_ now: String, reevaluationPart: Int = 5000) -> (ProcessorTestDriver, ScoringProcessor) {
         var settings = ScoringSettings()
         settings.policy.rfmMode = .thresholds
         let processor = ScoringProcessor(settings: settings, partitionCount: Self.partitions, sketches: GlobalTableView(),
-                                         deadLetters: DeadLetters(topic: OrbitTopics.scorerDeadLetters, service: "test"), logger: Logger(label: "test"))
+                                         deadLetters: DeadLetters(topic: OrbitTopics.scorerDeadLetters, service: "test"), logger: Logger(label: "test"),
+                                         reevaluationPart: reevaluationPart)
         return (ProcessorTestDriver(processor, nowMillis: try! RFC3339.parse(now)), processor)
     }
 
@@ -115,12 +116,7 @@ final class ScoringProcessorTests: XCTestCase {
     /// batch of its own, records flowing between), and publishes what one pass over everyone would.
     func testTheDailyReevaluationGoesABatchsWorthOfUsersAtATime() throws {
         func run(part: Int) throws -> (outputs: [ProducerRecord], parts: Int, largestPart: Int) {
-            var settings = ScoringSettings()
-            settings.policy.rfmMode = .thresholds
-            let processor = ScoringProcessor(settings: settings, partitionCount: Self.partitions, sketches: GlobalTableView(),
-                                             deadLetters: DeadLetters(topic: OrbitTopics.scorerDeadLetters, service: "test"), logger: Logger(label: "test"),
-                                             reevaluationPart: part)
-            let driver = ProcessorTestDriver(processor, nowMillis: try RFC3339.parse("2026-03-10T12:00:00Z"))
+            let (driver, processor) = makeDriver("2026-03-10T12:00:00Z", reevaluationPart: part)
             for n in 0..<20 { try driver.pipe(record(driver, purchase("p\(n)", "2026-03-02T10:00:00Z", minor: 5_000, user: "u\(n)"))) }
             try driver.endBatch()
             try driver.punctuate()
@@ -155,12 +151,7 @@ final class ScoringProcessorTests: XCTestCase {
     /// Midnight during a pass: the pass starts over for the new day, so no user is evaluated for
     /// the old day once the new one has begun (and every user gets the new day's profile).
     func testAPassThatRunsPastMidnightStartsOverForTheNewDay() throws {
-        var settings = ScoringSettings()
-        settings.policy.rfmMode = .thresholds
-        let processor = ScoringProcessor(settings: settings, partitionCount: Self.partitions, sketches: GlobalTableView(),
-                                         deadLetters: DeadLetters(topic: OrbitTopics.scorerDeadLetters, service: "test"), logger: Logger(label: "test"),
-                                         reevaluationPart: 3)
-        let driver = ProcessorTestDriver(processor, nowMillis: try RFC3339.parse("2026-03-10T12:00:00Z"))
+        let (driver, processor) = makeDriver("2026-03-10T12:00:00Z", reevaluationPart: 3)
         for n in 0..<20 { try driver.pipe(record(driver, purchase("p\(n)", "2026-03-02T10:00:00Z", minor: 5_000, user: "u\(n)"))) }
         try driver.endBatch()
         try driver.punctuate()

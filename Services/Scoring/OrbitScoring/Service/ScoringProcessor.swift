@@ -67,7 +67,7 @@ public final class ScoringProcessor: RecordProcessor {
     ///   - sketches: the global table of every partition's sketches, fed by the pipeline.
     public init(settings: ScoringSettings, partitionCount: Int, sketches: GlobalTableView, deadLetters: DeadLetters, logger: Logger,
                 privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-scorer", stateStore: StateStoreKind = .memory,
-                reevaluationPart: Int = 5000) {
+                reevaluationPart: Int = ScoringProcessor.reevaluationPart(maxBatchRecords: .max)) {
         self.settings = settings
         self.reevaluationPart = max(1, reevaluationPart)
         self.privacy = privacy
