@@ -56,8 +56,14 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
-        // glibc's <malloc.h> (mallopt), for the runtime's heap tuning.
-        .systemLibrary(name: "CMalloc", path: "Shared/CMalloc"),
+        // jemalloc, from Debian's libjemalloc-dev: every Orbit executable allocates with it (see
+        // OrbitRuntime's Allocator for why and what it measured).
+        .systemLibrary(
+            name: "CJemalloc",
+            path: "Shared/CJemalloc",
+            pkgConfig: "jemalloc",
+            providers: [.apt(["libjemalloc-dev"])]
+        ),
         // The message contract: pure Swift, no I/O. Other teams' schema lives in deploy/schemas.
         .target(name: "OrbitContract", path: "Shared/OrbitContract"),
         // A safe Swift layer over librdkafka. No C pointer leaves this module.
@@ -76,7 +82,7 @@ let package = Package(
             dependencies: [
                 "OrbitKafka",
                 "OrbitContract",
-                "CMalloc",
+                "CJemalloc",
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

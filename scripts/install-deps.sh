@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Orbit needs beyond the Swift toolchain, and does nothing for what is present:
-# - librdkafka (Debian's librdkafka-dev), SQLite (libsqlite3-dev, the disk-backed state store) and
-#   pkg-config, to build;
+# - librdkafka (Debian's librdkafka-dev), SQLite (libsqlite3-dev, the disk-backed state store),
+#   jemalloc (libjemalloc-dev, the allocator every Orbit process uses) and pkg-config, to build;
 # - a Python environment with aiosmtpd (from PyPI) at .build/test-tools: the real SMTP server the
 #   notification tests and `orbit demo` deliver mail to, next to Python's own HTTP server for webhooks.
 set -euo pipefail
@@ -22,6 +22,9 @@ if ! pkg-config --exists rdkafka 2>/dev/null || [ ! -f /usr/include/librdkafka/r
 fi
 if ! pkg-config --exists sqlite3 2>/dev/null; then
   apt_install libsqlite3-dev pkg-config
+fi
+if ! pkg-config --exists jemalloc 2>/dev/null; then
+  apt_install libjemalloc-dev pkg-config
 fi
 
 tools=.build/test-tools

@@ -5,6 +5,9 @@ import Foundation
 ///
 /// `@unchecked Sendable` on subclasses below: every mutable field is guarded by an `NSCondition`.
 public class DeliveryReceiver: @unchecked Sendable {
+    /// Whether a report must carry the record's topic and offset. A batch only counts its
+    /// reports, and the topic's name would cost a string made per record.
+    var wantsMetadata: Bool { true }
     func delivered(_ result: Result<RecordMetadata, KafkaError>) {}
 }
 
@@ -17,6 +20,8 @@ public final class DeliveryBatch: DeliveryReceiver, @unchecked Sendable {
     private var firstFailure: KafkaError?
 
     public override init() {}
+
+    override var wantsMetadata: Bool { false }
 
     func willSend() {
         condition.lock()
@@ -39,7 +44,8 @@ public final class DeliveryBatch: DeliveryReceiver, @unchecked Sendable {
         case .success: acknowledged += 1
         case .failure(let error): if firstFailure == nil { firstFailure = error }
         }
-        condition.broadcast()
+        // Waiters wait for the last report; waking them for every record cost a futex call each.
+        if pending == 0 { condition.broadcast() }
         condition.unlock()
     }
 

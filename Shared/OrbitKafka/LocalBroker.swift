@@ -17,6 +17,8 @@ public final class LocalBroker: @unchecked Sendable {
     private var handle: OpaquePointer?
     private var cluster: OpaquePointer?
     public let bootstrapServers: String
+    /// Listening sockets found and set to TCP_NODELAY at start (one per broker when all went well).
+    public let listenersWithNoDelay: Int
     private let lock = NSLock()
 
     public init(brokers: Int = 1, topics: [TopicSpec] = [], logger: Logger = Logger(label: "orbit.local-broker")) throws(KafkaError) {
@@ -34,8 +36,36 @@ public final class LocalBroker: @unchecked Sendable {
         handle = rk
         cluster = mock
         bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(mock))
+        listenersWithNoDelay = Self.disableNagle(onListenersOf: bootstrapServers)
+        if listenersWithNoDelay < brokers { logger.warning("local broker: TCP_NODELAY set on \(listenersWithNoDelay) of \(brokers) listening sockets; replies on the others may wait for delayed ACKs (~40 ms)") }
         for topic in topics { try createTopic(topic) }
         logger.info("local broker listening on \(bootstrapServers)")
+    }
+
+    /// Sets TCP_NODELAY on the mock's listening sockets (Linux hands it on to every connection they
+    /// accept); returns how many it found.
+    ///
+    /// Apache Kafka's brokers set TCP_NODELAY on their connections; the mock cluster does not. With
+    /// Nagle's algorithm on the broker side, a reply written in pieces after an idle moment waited
+    /// for the client's delayed ACK: measured, 1,000 records acknowledged in 47 ms instead of 7, and
+    /// every hop of a pipeline paid it. The mock keeps its sockets private, so they are found among
+    /// this process's descriptors: a listening TCP socket bound to one of the bootstrap ports.
+    static func disableNagle(onListenersOf bootstraps: String) -> Int {
+        let ports = Set(bootstraps.split(separator: ",").compactMap { $0.split(separator: ":").last.flatMap { UInt16($0) } })
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.compactMap { Int32($0) } ?? Array(0..<1024)
+        var found = 0
+        for fd in descriptors {
+            var address = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+            guard named == 0, address.sin_family == sa_family_t(AF_INET), ports.contains(UInt16(bigEndian: address.sin_port)) else { continue }
+            var listening: Int32 = 0
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0, listening == 1 else { continue }
+            var on: Int32 = 1
+            if setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size)) == 0 { found += 1 }
+        }
+        return found
     }
 
     /// Creates a topic with its partition count. (Topic configs such as compaction are not modelled

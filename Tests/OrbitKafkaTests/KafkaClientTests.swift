@@ -202,4 +202,51 @@ final class KafkaClientTests: XCTestCase {
         }
         producer.close(timeout: .seconds(1))
     }
+
+    /// Apache Kafka's brokers turn Nagle's algorithm off; so does the local broker, on its
+    /// listening sockets, and Linux hands the setting on to the connections they accept.
+    func testTheLocalBrokersConnectionsHaveNagleOff() async throws {
+        let broker = try LocalBroker(brokers: 3, topics: [TopicSpec(name: "t", partitions: 3)])
+        defer { broker.stop() }
+        XCTAssertEqual(broker.listenersWithNoDelay, 3)
+        let producer = try KafkaProducer(configuration: config(broker), logger: logger)
+        defer { producer.close() }
+        _ = try await producer.send(ProducerRecord(topic: "t", key: Array("k".utf8), value: [1]))
+        let accepted = Self.acceptedSockets(onPortsOf: broker.bootstrapServers)
+        XCTAssertFalse(accepted.isEmpty, "no connection accepted by the local broker was found")
+        for fd in accepted {
+            var on: Int32 = 0
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            XCTAssertEqual(getsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, &size), 0)
+            XCTAssertEqual(on, 1, "accepted socket \(fd) has Nagle's algorithm on")
+        }
+    }
+
+    func testLearningTopicsAsksTheBrokerAndFailsTypedWhenItIsAway() throws {
+        let broker = try makeBroker([TopicSpec(name: "t", partitions: 3)])
+        defer { broker.stop() }
+        let producer = try KafkaProducer(configuration: config(broker), logger: logger)
+        XCTAssertNoThrow(try producer.learnTopics(timeout: .seconds(10)))
+        producer.close()
+        let away = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": "127.0.0.1:1"]), logger: logger)
+        XCTAssertThrowsError(try away.learnTopics(timeout: .milliseconds(500))) { error in
+            XCTAssertTrue((error as? KafkaError)?.isRetriable ?? false, "\(error)")
+        }
+        away.close(timeout: .seconds(1))
+    }
+
+    /// This process's connected TCP sockets whose local port is one of the broker's.
+    static func acceptedSockets(onPortsOf bootstraps: String) -> [Int32] {
+        let ports = Set(bootstraps.split(separator: ",").compactMap { $0.split(separator: ":").last.flatMap { UInt16($0) } })
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.compactMap { Int32($0) } ?? []
+        return descriptors.filter { fd in
+            var address = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+            guard named == 0, address.sin_family == sa_family_t(AF_INET), ports.contains(UInt16(bigEndian: address.sin_port)) else { return false }
+            var listening: Int32 = 0
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 && listening == 0
+        }
+    }
 }

@@ -51,6 +51,7 @@ struct PipelineBench: AsyncParsableCommand {
         let kafka = KafkaConfiguration(LocalProfile.kafkaOverrides.merging(["bootstrap.servers": stack.broker.bootstrapServers]) { a, _ in a })
         try waitForGroups(kafka)
         let stages: [(name: String, topic: String, timeField: [String])] = [
+            ("publish -> input", OrbitTopics.userEvents, ["time"]),  // the broker alone: the floor every stage stands on
             ("ingest -> .valid", OrbitTopics.validEvents, ["time"]),
             ("scorer -> profile", OrbitTopics.userProfiles, ["last_event_time"]),
             ("members -> ledger", OrbitTopics.pointsLedger, ["time"]),

@@ -159,12 +159,7 @@ enum Memory {
     }
 
     /// Returns freed heap to the system, so RSS shows what is still in use.
-    static func trim() {
-        // glibc's malloc_trim is not in Swift's Glibc module; look it up at run time.
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
-        typealias MallocTrim = @convention(c) (Int) -> Int32
-        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
-    }
+    static func trim() { Allocator.releaseFreedMemory() }
 }
 
 /// A local broker for a benchmark, with quiet logs and one input topic to load.

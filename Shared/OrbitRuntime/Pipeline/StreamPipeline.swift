@@ -163,6 +163,11 @@ public final class StreamPipeline: RebalanceListener {
         }
         producer = try KafkaProducer(configuration: KafkaConfiguration(producerProperties), name: "\(settings.runtime.serviceName)-producer", logger: logger)
         if settings.runtime.guarantee == .exactlyOnce { try producer.initTransactions() }
+        do {
+            try producer.learnTopics(timeout: .seconds(2))
+        } catch {
+            logger.debug("topic metadata not learnt ahead of the first records (\(error)); librdkafka looks topics up as they are used")
+        }
         consumer = try KafkaConsumer(configuration: KafkaConfiguration(consumerProperties), name: "\(settings.runtime.serviceName)-consumer", logger: logger, rebalanceListener: self)
         globalTables = try settings.globalTables.map { try GlobalTableFeed($0, kafka: settings.runtime.kafka, logger: logger) }
         try consumer.subscribe(settings.inputTopics)

@@ -26,7 +26,6 @@ public enum ServiceMain {
         stages build: (Settings, RuntimeSettings, Logger) throws -> [StreamPipeline]
     ) async -> Int32 {
         let environment = ProcessInfo.processInfo.environment
-        HeapTuning.apply(environment: environment)
         var path = environment["ORBIT_CONFIG"]
         var explicit = path != nil
         var checkOnly = false
