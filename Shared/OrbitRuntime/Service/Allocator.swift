@@ -8,8 +8,13 @@ import CJemalloc
 /// cross-thread frees contend for the owning arena's lock: in a profile of ingestion the lock's
 /// wait and wake paths were 8% of the process's CPU. Measured with jemalloc, three alternating
 /// runs each of `orbit bench ingest --events 300000 --rounds 1`: ingestion 14.0 → 10.8 µs CPU per
-/// event, raw pass-through 5.1 → 4.0, throughput +20%. The price is memory: a restored scorer
-/// state of 1M users grew from 137 to 180 bytes per user (`orbit bench scorer`).
+/// event, raw pass-through 5.1 → 4.0, throughput +20%. Memory: `orbit bench state` held 5M users
+/// in 159 MB resident (163 before); `orbit bench scorer`'s restored users took 91-210 bytes each
+/// over runs (137 in the one run before).
+///
+/// It also replaces the glibc thresholds the runtime used to raise at start (so a batch's freed
+/// memory was not returned and faulted in again each batch): jemalloc keeps freed pages for reuse
+/// and returns them after a decay time (10 s by default; `MALLOC_CONF` tunes it).
 public enum Allocator {
     /// jemalloc's version, or nil when another allocator serves `malloc`.
     public static var version: String? {
