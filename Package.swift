@@ -82,7 +82,6 @@ let package = Package(
             dependencies: [
                 "OrbitKafka",
                 "OrbitContract",
-                "CJemalloc",
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -203,6 +202,13 @@ let package = Package(
         ),
     ]
 )
+
+// jemalloc serves every process's malloc (see OrbitRuntime's Allocator), except under
+// AddressSanitizer: ASan interposes malloc itself, and memory one allocator made the other then
+// freed (the fuzz run's first `free` aborted with "not malloc()-ed").
+if !fuzzing, let runtime = package.targets.first(where: { $0.name == "OrbitRuntime" }) {
+    runtime.dependencies.append("CJemalloc")
+}
 
 if fuzzing {
     package.products.append(.executable(name: "orbit-fuzz", targets: ["orbit-fuzz"]))
