@@ -126,6 +126,9 @@ class Stack:
             "ORBIT__DELIVERY__SMS__URL": f"http://127.0.0.1:{hook_port}/sms",
             "ORBIT__DELIVERY__PUSH__URL": f"http://127.0.0.1:{hook_port}/push",
             "ORBIT_WEBHOOK_SECRET": "chaos-secret",
+            # No default quiet hours: the reference and the chaos run must not differ because
+            # one of them started after 22:00 UTC and deferred its messages to the morning.
+            "ORBIT__NOTIFY__QUIET_HOURS": "",
         })
         for service, _, _ in SERVICES:
             self.start(service)
