@@ -184,6 +184,36 @@ final class ScoringProcessorTests: XCTestCase {
         XCTAssertTrue(batch.changes.isEmpty)
     }
 
+    /// A batch's profiles are handed to the runtime in parts as they are made (the pipeline sends
+    /// each part at once): the parts together are exactly what one flush appends, in the same order.
+    func testBatchEndOutputsHandedOverInPartsAreExactlyTheOutputsOfOneFlush() throws {
+        let (parted, _) = makeDriver("2026-03-10T00:00:00Z")
+        let (_, whole) = makeDriver("2026-03-10T00:00:00Z")
+        for n in 0..<700 {
+            let event = purchase("p\(n)", "2026-03-0\(1 + n % 9)T10:00:00Z", minor: Int64(1_000 + n), user: "user-\(n % 600)")
+            let record = record(parted, event)
+            try parted.pipe(record)
+            var unused: [ProducerRecord] = []
+            try whole.process(record, context: ProcessingContext(nowMillis: parted.nowMillis), outputs: &unused)
+        }
+        var parts = 0
+        var handedOver: [ProducerRecord] = []
+        var rest: [ProducerRecord] = []
+        try (parted.processor as! ScoringProcessor).flush(context: ProcessingContext(nowMillis: parted.nowMillis), outputs: &rest) { part in
+            XCTAssertFalse(part.isEmpty)
+            parts += 1
+            handedOver += part
+            part.removeAll()
+        }
+        var all: [ProducerRecord] = []
+        try whole.flush(context: ProcessingContext(nowMillis: parted.nowMillis), outputs: &all)
+        XCTAssertGreaterThan(parts, 2, "600 users' profiles and segment changes come in several parts")
+        XCTAssertEqual(all.count, 600 + all.filter { $0.topic == OrbitTopics.segmentChanges }.count, "a profile per user, and their segment changes")
+        XCTAssertEqual((handedOver + rest).map { "\($0.topic) \(String(decoding: $0.key!, as: UTF8.self)) \(String(decoding: $0.value!, as: UTF8.self))" },
+                       all.map { "\($0.topic) \(String(decoding: $0.key!, as: UTF8.self)) \(String(decoding: $0.value!, as: UTF8.self))" })
+        XCTAssertEqual(parted.processor.takeStateChanges().map(\.value), whole.takeStateChanges().map(\.value))
+    }
+
     /// Failed before: undecodable records were logged and skipped, with no record of them anywhere.
     func testUndecodableRecordsBecomeDeadLettersWithAReason() throws {
         let (driver, _) = makeDriver("2026-03-10T00:00:00Z")

@@ -206,7 +206,12 @@ final class TimedProcessor: RecordProcessor {
     func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) { inner.partitionsRevoked(partitions, cleanly: cleanly) }
     func takeStateChanges() -> [ProducerRecord] { inner.takeStateChanges() }
     func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws { try inner.flush(context: context, outputs: &outputs) }
+    func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
+        try inner.flush(context: context, outputs: &outputs, deliver: deliver)
+    }
     func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws { try inner.punctuate(context: context, outputs: &outputs) }
+    var hasPendingPunctuation: Bool { inner.hasPendingPunctuation }
+    func continuePunctuation(context: ProcessingContext, outputs: inout [ProducerRecord]) throws { try inner.continuePunctuation(context: context, outputs: &outputs) }
     func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
         if firstRecordAt == nil { firstRecordAt = .now }
         try inner.process(record, context: context, outputs: &outputs)

@@ -39,8 +39,14 @@ public final class ProcessorTestDriver {
     /// ``changelog``, and returned as the second element).
     @discardableResult
     public func endBatch() throws -> (outputs: [ProducerRecord], changes: [ProducerRecord]) {
+        // Outputs handed over in parts are collected in order, as the pipeline sends them.
+        var delivered: [ProducerRecord] = []
         var outputs: [ProducerRecord] = []
-        try processor.flush(context: ProcessingContext(nowMillis: nowMillis), outputs: &outputs)
+        try processor.flush(context: ProcessingContext(nowMillis: nowMillis), outputs: &outputs) { part in
+            delivered += part
+            part.removeAll()
+        }
+        outputs = delivered + outputs
         let changes = processor.takeStateChanges()
         changelog += changes
         return (outputs, changes)

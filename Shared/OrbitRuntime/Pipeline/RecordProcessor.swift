@@ -28,6 +28,15 @@ public protocol RecordProcessor: AnyObject {
     /// touched, not one per event) are appended here and sent with the batch.
     func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws
 
+    /// As ``flush(context:outputs:)``, handing the outputs over as they are made: `deliver` sends
+    /// what `outputs` holds and empties it. A processor with an output per key touched (the
+    /// scorer: a profile per user) calls it every few hundred outputs, so a batch that touched
+    /// 100,000 users never holds 100,000 encoded profiles at once, and the first ones are on their
+    /// way while the rest are evaluated. Outputs still belong to the batch (its transaction, its
+    /// acknowledgements) exactly as if they were appended. The default calls
+    /// ``flush(context:outputs:)``.
+    func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws
+
     /// Called every `punctuationInterval` of the runtime's clock, between records: for work that
     /// depends on time passing rather than on records. Outputs join the current batch.
     func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws
@@ -53,6 +62,13 @@ extension RecordProcessor {
     public func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) { partitionsRevoked(partitions) }
     public func takeStateChanges() -> [ProducerRecord] { [] }
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
+    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
+        try flush(context: context, outputs: &outputs)
+    }
+
+    /// Outputs a flush hands over at a time (``flush(context:outputs:deliver:)``): enough that
+    /// handing over costs nothing, few enough that they are still in the CPU's cache when sent.
+    public static var outputPart: Int { 256 }
     public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
     public var hasPendingPunctuation: Bool { false }
     public func continuePunctuation(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}

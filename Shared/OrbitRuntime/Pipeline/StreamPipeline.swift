@@ -229,6 +229,12 @@ public final class StreamPipeline: RebalanceListener {
         }
         guard !outputs.isEmpty else { return }
         try beginBatchIfNeeded()
+        try send(outputs)
+    }
+
+    /// Sends outputs as part of the open batch.
+    private func send(_ outputs: [ProducerRecord]) throws {
+        guard !outputs.isEmpty else { return }
         for output in outputs { try producer.send(output, in: batch) }
         recordsOut.increment(by: outputs.count)
     }
@@ -249,9 +255,8 @@ public final class StreamPipeline: RebalanceListener {
         let context = ProcessingContext(nowMillis: batchClock)
         outputs.removeAll(keepingCapacity: true)
         try processor.process(record, context: context, outputs: &outputs)
-        for output in outputs { try producer.send(output, in: batch) }
+        try send(outputs)
         recordsIn.increment()
-        recordsOut.increment(by: outputs.count)
         pendingOffsets[record.topicPartition] = record.offset + 1
         batchRecords += 1
     }
@@ -261,8 +266,11 @@ public final class StreamPipeline: RebalanceListener {
     private func sealBatch() throws {
         guard batchOpen else { return }
         outputs.removeAll(keepingCapacity: true)
-        try processor.flush(context: ProcessingContext(nowMillis: batchClock), outputs: &outputs)
-        for output in outputs { try producer.send(output, in: batch) }
+        try processor.flush(context: ProcessingContext(nowMillis: batchClock), outputs: &outputs) { outputs in
+            try send(outputs)
+            outputs.removeAll(keepingCapacity: true)
+        }
+        try send(outputs)
         let changes = processor.takeStateChanges()
         let offsets = pendingOffsets.map { TopicPartitionOffset($0.key, offset: $0.value) }
         switch settings.runtime.guarantee {

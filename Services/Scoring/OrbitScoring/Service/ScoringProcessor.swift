@@ -226,9 +226,19 @@ public final class ScoringProcessor: RecordProcessor {
         erased.increment()
     }
 
-    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) {
+    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        try flush(context: context, outputs: &outputs, deliver: { _ in })
+    }
+
+    /// One profile per user touched, handed over every ``RecordProcessor/outputPart`` outputs: a batch's profiles
+    /// and segment changes were its largest allocation (measured: 126 of 220 MB live at the peak
+    /// with batches of 50,000 events), and made the heap grow page by page each batch.
+    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
         let day = UserState.day(context.nowMillis)
-        store.updateChanged { _, key, state in _ = evaluate(&state, key, day: day, outputs: &outputs) }
+        try store.updateChanged { _, key, state in
+            _ = evaluate(&state, key, day: day, outputs: &outputs)
+            if outputs.count >= Self.outputPart { try deliver(&outputs) }
+        }
     }
 
     /// Evaluates one user, appending its profile when it changed and its segment changes; true
