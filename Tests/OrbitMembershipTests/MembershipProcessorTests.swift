@@ -66,6 +66,32 @@ final class MembershipProcessorTests: XCTestCase {
         XCTAssertEqual(processor.takeStateChanges().count, 2, "one state record per member per batch")
     }
 
+    /// Accounts are handed to the runtime in parts as they are made: the parts, called as the
+    /// runtime calls them (through `any RecordProcessor`), are exactly one flush's accounts in order.
+    func testAccountsHandedOverInPartsAreExactlyTheAccountsOfOneFlush() throws {
+        let parted: any RecordProcessor = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
+        let whole = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
+        var unused: [ProducerRecord] = []
+        for n in 0..<600 {
+            let purchase = event(.purchase, user: "member-\(n)", id: "p\(n)", minor: Int64(1_000 + n))
+            try parted.process(purchase, context: context, outputs: &unused)
+            try whole.process(purchase, context: context, outputs: &unused)
+        }
+        var handedOver: [ProducerRecord] = []
+        var rest: [ProducerRecord] = []
+        try parted.flush(context: context, outputs: &rest) { part in
+            XCTAssertEqual(part.count, MembershipProcessor.outputPart, "one account per member: parts of exactly a part's worth")
+            handedOver += part
+            part.removeAll()
+        }
+        var all: [ProducerRecord] = []
+        try whole.flush(context: context, outputs: &all)
+        XCTAssertEqual(all.count, 600)
+        XCTAssertEqual(handedOver.count, 512)
+        XCTAssertEqual((handedOver + rest).map { "\(String(decoding: $0.key!, as: UTF8.self)) \(String(decoding: $0.value!, as: UTF8.self))" },
+                       all.map { "\(String(decoding: $0.key!, as: UTF8.self)) \(String(decoding: $0.value!, as: UTF8.self))" })
+    }
+
     func testAReplayedInputChangesNothing() throws {
         let processor = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
         var out: [ProducerRecord] = []

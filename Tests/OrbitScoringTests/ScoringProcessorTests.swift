@@ -185,32 +185,41 @@ final class ScoringProcessorTests: XCTestCase {
     }
 
     /// A batch's profiles are handed to the runtime in parts as they are made (the pipeline sends
-    /// each part at once): the parts together are exactly what one flush appends, in the same order.
+    /// each part at once): the parts together are exactly what one flush appends, in the same order,
+    /// called as the runtime calls it (through `any RecordProcessor`) and through the test driver.
     func testBatchEndOutputsHandedOverInPartsAreExactlyTheOutputsOfOneFlush() throws {
         let (parted, _) = makeDriver("2026-03-10T00:00:00Z")
+        let (driven, _) = makeDriver("2026-03-10T00:00:00Z")
         let (_, whole) = makeDriver("2026-03-10T00:00:00Z")
+        let context = ProcessingContext(nowMillis: parted.nowMillis)
         for n in 0..<700 {
             let event = purchase("p\(n)", "2026-03-0\(1 + n % 9)T10:00:00Z", minor: Int64(1_000 + n), user: "user-\(n % 600)")
             let record = record(parted, event)
             try parted.pipe(record)
+            try driven.pipe(record)
             var unused: [ProducerRecord] = []
-            try whole.process(record, context: ProcessingContext(nowMillis: parted.nowMillis), outputs: &unused)
+            try whole.process(record, context: context, outputs: &unused)
         }
+        let processor: any RecordProcessor = parted.processor
         var parts = 0
         var handedOver: [ProducerRecord] = []
         var rest: [ProducerRecord] = []
-        try (parted.processor as! ScoringProcessor).flush(context: ProcessingContext(nowMillis: parted.nowMillis), outputs: &rest) { part in
-            XCTAssertFalse(part.isEmpty)
+        try processor.flush(context: context, outputs: &rest) { part in
+            XCTAssertGreaterThanOrEqual(part.count, ScoringProcessor.outputPart, "a part is handed over once it holds a part's worth")
             parts += 1
             handedOver += part
             part.removeAll()
         }
         var all: [ProducerRecord] = []
-        try whole.flush(context: ProcessingContext(nowMillis: parted.nowMillis), outputs: &all)
-        XCTAssertGreaterThan(parts, 2, "600 users' profiles and segment changes come in several parts")
+        try whole.flush(context: context, outputs: &all)
+        XCTAssertGreaterThan(parts, 2, "600 profiles and their segment changes come in several parts")
+        XCTAssertLessThan(rest.count, ScoringProcessor.outputPart, "what is left for the runtime is less than a part")
         XCTAssertEqual(all.count, 600 + all.filter { $0.topic == OrbitTopics.segmentChanges }.count, "a profile per user, and their segment changes")
-        XCTAssertEqual((handedOver + rest).map { "\($0.topic) \(String(decoding: $0.key!, as: UTF8.self)) \(String(decoding: $0.value!, as: UTF8.self))" },
-                       all.map { "\($0.topic) \(String(decoding: $0.key!, as: UTF8.self)) \(String(decoding: $0.value!, as: UTF8.self))" })
+        func lines(_ records: [ProducerRecord]) -> [String] {
+            records.map { "\($0.topic) \($0.partition.map(String.init) ?? "-") \(String(decoding: $0.key!, as: UTF8.self)) \(String(decoding: $0.value!, as: UTF8.self)) \($0.headers.count)" }
+        }
+        XCTAssertEqual(lines(handedOver + rest), lines(all))
+        XCTAssertEqual(lines(try driven.endBatch().outputs), lines(all), "the test driver hands its processor's parts back in order")
         XCTAssertEqual(parted.processor.takeStateChanges().map(\.value), whole.takeStateChanges().map(\.value))
     }
 

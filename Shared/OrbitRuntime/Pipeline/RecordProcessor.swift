@@ -5,8 +5,10 @@ import OrbitKafka
 /// and the clock.
 ///
 /// All methods are called on the pipeline's thread, one at a time. A method throws only when the
-/// service cannot go on (state that cannot be read): the pipeline then stops loudly, committing
-/// nothing past what is safe. Bad input never throws: it is an output too (a dead letter).
+/// service cannot go on (state that cannot be read, or an output the runtime could not send from
+/// ``flush(context:outputs:deliver:)``'s `deliver`, which a processor passes on, never catches):
+/// the pipeline then stops loudly, committing nothing past what is safe. Bad input never throws:
+/// it is an output too (a dead letter).
 public protocol RecordProcessor: AnyObject {
     /// These partitions are now this instance's. Restore their state (for example with
     /// ``ChangelogReader``) before returning: no record of theirs is processed until then.
@@ -66,8 +68,9 @@ extension RecordProcessor {
         try flush(context: context, outputs: &outputs)
     }
 
-    /// Outputs a flush hands over at a time (``flush(context:outputs:deliver:)``): enough that
-    /// handing over costs nothing, few enough that they are still in the CPU's cache when sent.
+    /// Outputs a flush holds before it hands them over (``flush(context:outputs:deliver:)``): a
+    /// part is at least this many, plus the rest of the key that reached it. Enough that handing
+    /// over costs nothing, few enough that they are still in the CPU's cache when sent.
     public static var outputPart: Int { 256 }
     public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
     public var hasPendingPunctuation: Bool { false }

@@ -230,9 +230,10 @@ public final class ScoringProcessor: RecordProcessor {
         try flush(context: context, outputs: &outputs, deliver: { _ in })
     }
 
-    /// One profile per user touched, handed over every ``RecordProcessor/outputPart`` outputs: a batch's profiles
-    /// and segment changes were its largest allocation (measured: 126 of 220 MB live at the peak
-    /// with batches of 50,000 events), and made the heap grow page by page each batch.
+    /// One profile per user touched, handed over whenever ``RecordProcessor/outputPart`` outputs or
+    /// more are held: a batch's profiles and segment changes were its largest allocation
+    /// (measured: 126 of 220 MB live at the peak with batches of 50,000 events), and made the heap
+    /// grow page by page each batch.
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
         let day = UserState.day(context.nowMillis)
         try store.updateChanged { _, key, state in
