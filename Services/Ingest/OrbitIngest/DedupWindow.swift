@@ -24,8 +24,11 @@ public struct DedupWindow: Sendable {
     /// Remembers an id. Returns false if it was already remembered.
     @discardableResult
     public mutating func insert(_ id: String, at time: Int64) -> Bool {
-        guard receivedAt[id] == nil else { return false }
-        receivedAt[id] = time
+        // One hash for a new id (the usual case); a repeat puts its first time back.
+        if let first = receivedAt.updateValue(time, forKey: id) {
+            receivedAt[id] = first
+            return false
+        }
         order.append((id, time))
         newest = max(newest, time)
         if receivedAt.count > maxEntries { evictOldest() }

@@ -96,20 +96,27 @@ public enum RFC3339 {
         let days = totalSeconds >= 0 ? totalSeconds / 86_400 : (totalSeconds - 86_399) / 86_400
         let secondOfDay = Int(totalSeconds - days * 86_400)
         let (y, m, d) = civilFromDays(Int(days))
-        func digits(_ value: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var v = max(0, value)
-            if v >= divisor * 10 { v %= divisor * 10 }
-            while divisor > 0 {
-                bytes.append(UInt8(48 + v / divisor))
-                v %= divisor
-                divisor /= 10
+        // Written into 24 bytes on the stack and appended once: one capacity check instead of 24
+        // (this runs for every record ingestion writes and every profile).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { out in
+            func digits(_ value: Int, _ width: Int, at start: Int) {
+                var divisor = 1
+                for _ in 1..<width { divisor *= 10 }
+                var v = max(0, value)
+                if v >= divisor * 10 { v %= divisor * 10 }
+                var i = start
+                while divisor > 0 {
+                    out[i] = UInt8(48 + v / divisor)
+                    v %= divisor
+                    divisor /= 10
+                    i += 1
+                }
             }
+            digits(y, 4, at: 0); out[4] = 0x2D; digits(m, 2, at: 5); out[7] = 0x2D; digits(d, 2, at: 8); out[10] = 0x54
+            digits(secondOfDay / 3600, 2, at: 11); out[13] = 0x3A; digits(secondOfDay / 60 % 60, 2, at: 14); out[16] = 0x3A
+            digits(secondOfDay % 60, 2, at: 17); out[19] = 0x2E; digits(ms, 3, at: 20); out[23] = 0x5A
+            bytes.append(contentsOf: UnsafeBufferPointer(out))
         }
-        digits(y, 4); bytes.append(0x2D); digits(m, 2); bytes.append(0x2D); digits(d, 2); bytes.append(0x54)
-        digits(secondOfDay / 3600, 2); bytes.append(0x3A); digits(secondOfDay / 60 % 60, 2); bytes.append(0x3A)
-        digits(secondOfDay % 60, 2); bytes.append(0x2E); digits(ms, 3); bytes.append(0x5A)
     }
 
     static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }

@@ -25,12 +25,12 @@ public struct UserEvent: Sendable, Equatable {
     public func encoded() -> [UInt8] {
         var writer = JSONWriter(reservingCapacity: 256)
         writer.beginObject()
-        writer.key("schema_version"); writer.int(Self.schemaVersion)
-        writer.key("id"); writer.string(id)
-        writer.key("user_id"); writer.string(userID)
-        writer.key("type"); writer.string(type.name)
-        writer.key("time"); writer.timestamp(millis: timeMillis)
-        writer.key("properties"); writer.value(.object(properties))
+        writer.field("schema_version"); writer.int(Self.schemaVersion)
+        writer.field("id"); writer.string(id)
+        writer.field("user_id"); writer.string(userID)
+        writer.field("type"); writer.string(type.name)
+        writer.field("time"); writer.timestamp(millis: timeMillis)
+        writer.field("properties"); writer.value(.object(properties))
         writer.endObject()
         return writer.bytes
     }

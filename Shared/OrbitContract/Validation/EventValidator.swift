@@ -138,19 +138,18 @@ public struct EventValidator: Sendable {
         var output: [JSONValue] = []
         output.reserveCapacity(elements.count)
         for (index, element) in elements.enumerated() {
-            let path = "properties.items[\(index)]"
             guard case .object(let item) = element else {
-                throw EventRejection(.wrongType, field: path, "each item must be an object")
+                throw EventRejection(.wrongType, field: "properties.items[\(index)]", "each item must be an object")
             }
-            var reader = PropertyReader(input: item, path: path)
+            var reader = PropertyReader(input: item, path: "properties.items", index: index)
             try reader.identifier("sku", self)
             try reader.identifier("category", self, required: false)
             let quantity = try reader.integer("quantity", range: 1...1_000_000)
             try reader.put("quantity", .number(JSONNumber(quantity)))
             guard let price = reader.take("price"), price != .null else {
-                throw EventRejection(.missingField, field: "\(path).price", "price is required")
+                throw EventRejection(.missingField, field: reader.field("price"), "price is required")
             }
-            let minor = try amount(price, currency: currency, field: "\(path).price")
+            let minor = try amount(price, currency: currency, field: reader.field("price"))
             try reader.put("price_minor", .number(JSONNumber(minor)))
             output.append(.object(try reader.finish()))
         }
@@ -159,53 +158,68 @@ public struct EventValidator: Sendable {
 
     // MARK: Field rules
 
-    func requiredString(_ value: JSONValue?, field: String) throws(EventRejection) -> String {
+    // The field names below are autoclosures: a nested name such as "properties.items[3].sku" is
+    // built only for a rejection, not for every valid event (it was a tenth of ingestion's core).
+
+    func requiredString(_ value: JSONValue?, field: @autoclosure () -> String) throws(EventRejection) -> String {
         switch value {
-        case nil, .null?: throw EventRejection(.missingField, field: field, "\(field) is required")
         case .string(let s)?: return s
-        case let other?: throw EventRejection(.wrongType, field: field, "\(field) must be a string, not \(other.typeName)")
+        case nil, .null?:
+            let field = field()
+            throw EventRejection(.missingField, field: field, "\(field) is required")
+        case let other?:
+            let field = field()
+            throw EventRejection(.wrongType, field: field, "\(field) must be a string, not \(other.typeName)")
         }
     }
 
     /// Identifiers follow ``IdentifierRules`` (length, white space, invisible characters, NFC).
-    func identifier(_ value: JSONValue?, field: String) throws(EventRejection) -> String {
-        let s = try requiredString(value, field: field)
+    func identifier(_ value: JSONValue?, field: @autoclosure () -> String) throws(EventRejection) -> String {
+        let s = try requiredString(value, field: field())
         if let violation = IdentifierRules.violation(s) {
+            let field = field()
             throw EventRejection(.invalidValue, field: field, "\(field) \(violation)")
         }
         return s
     }
 
-    func timestamp(_ text: String, field: String) throws(EventRejection) -> Int64 {
+    func timestamp(_ text: String, field: @autoclosure () -> String) throws(EventRejection) -> Int64 {
         do {
             return try RFC3339.parse(text)
         } catch {
+            let field = field()
             throw EventRejection(.invalidTime, field: field, "\(field) \"\(text.prefix(64))\": \(error.message)")
         }
     }
 
-    func currencyCode(_ value: JSONValue?, field: String, required: Bool) throws(EventRejection) -> String? {
+    func currencyCode(_ value: JSONValue?, field: @autoclosure () -> String, required: Bool) throws(EventRejection) -> String? {
         switch value {
         case nil, .null?:
-            if required { throw EventRejection(.missingField, field: field, "\(field) is required") }
+            if required {
+                let field = field()
+                throw EventRejection(.missingField, field: field, "\(field) is required")
+            }
             return nil
         case .string(let s)?:
             let code = s.uppercased()
             guard policy.currencies.digits(for: code) != nil else {
-                throw EventRejection(.unknownCurrency, field: field, "currency \"\(s.prefix(16))\" is not configured")
+                throw EventRejection(.unknownCurrency, field: field(), "currency \"\(s.prefix(16))\" is not configured")
             }
             return code
         case let other?:
+            let field = field()
             throw EventRejection(.wrongType, field: field, "\(field) must be a string, not \(other.typeName)")
         }
     }
 
-    func amount(_ value: JSONValue, currency: String, field: String) throws(EventRejection) -> Int64 {
+    func amount(_ value: JSONValue, currency: String, field: @autoclosure () -> String) throws(EventRejection) -> Int64 {
         let lexeme: String
         switch value {
         case .number(let n): lexeme = n.lexeme
         case .string(let s): lexeme = s
-        default: throw EventRejection(.wrongType, field: field, "\(field) must be a number or a decimal string, not \(value.typeName)")
+        default:
+            let field = field()
+            throw EventRejection(.wrongType, field: field, "\(field) must be a number or a decimal string, not \(value.typeName)")
         }
         let digits = policy.currencies.digits(for: currency) ?? 2
         do {
@@ -218,6 +232,7 @@ public struct EventValidator: Sendable {
             case .tooManyDecimals(let allowed): reason = "has more than \(allowed) decimals, which \(currency) allows"
             case .tooLarge: reason = "is too large"
             }
+            let field = field()
             throw EventRejection(.invalidAmount, field: field, "\(field) \"\(lexeme.prefix(40))\" \(reason)")
         }
     }
@@ -246,48 +261,70 @@ enum UTF8Check {
 
 /// Walks one properties object: known keys are taken and normalised, unknown keys are kept in
 /// source order after them.
+///
+/// Allocation-light on purpose, because it runs for every event: taking a key removes it in
+/// place, the produced keys are the output's own keys (a handful, scanned linearly), and a
+/// field's dotted name is built only when it goes into a rejection.
 struct PropertyReader {
-    private var remaining: JSONObject
-    private var output = JSONObject()
-    private var produced: Set<String> = []
-    let path: String
+    private var remaining: [(key: String, value: JSONValue)]
+    private var output: [(key: String, value: JSONValue)] = []
+    /// "properties", or "properties.items" with the item's index.
+    private let base: String
+    private let index: Int?
 
-    init(input: JSONObject, path: String = "properties") {
-        self.remaining = input
-        self.path = path
+    init(input: JSONObject, path: String = "properties", index: Int? = nil) {
+        self.remaining = input.members
+        self.base = path
+        self.index = index
+        output.reserveCapacity(input.count + 2)
     }
 
+    /// The object's path in rejections: `properties` or `properties.items[3]`.
+    var path: String { index.map { "\(base)[\($0)]" } ?? base }
+
+    /// A member's path in rejections: `properties.amount`, `properties.items[3].price`.
+    func field(_ key: String) -> String { "\(path).\(key)" }
+
     mutating func take(_ key: String) -> JSONValue? {
-        guard let value = remaining[key] else { return nil }
-        remaining = JSONObject(remaining.members.filter { $0.key != key })
-        return value
+        guard let position = remaining.firstIndex(where: { $0.key == key }) else { return nil }
+        return remaining.remove(at: position).value
     }
 
     mutating func put(_ key: String, _ value: JSONValue) throws(EventRejection) {
-        output.set(key, value)
-        produced.insert(key)
+        if let position = output.firstIndex(where: { $0.key == key }) {
+            output[position].value = value
+        } else {
+            output.append((key, value))
+        }
     }
 
     @discardableResult
     mutating func identifier(_ key: String, _ validator: EventValidator, required: Bool = true) throws(EventRejection) -> String? {
         let value = take(key)
         if !required, value == nil || value == .null { return nil }
-        let id = try validator.identifier(value, field: "\(path).\(key)")
+        let id = try validator.identifier(value, field: field(key))
         try put(key, .string(id))
         return id
     }
 
     mutating func integer(_ key: String, range: ClosedRange<Int64>) throws(EventRejection) -> Int64 {
-        let field = "\(path).\(key)"
         switch take(key) {
-        case nil, .null?: throw EventRejection(.missingField, field: field, "\(field) is required")
         case .number(let n)?:
-            guard let value = n.int64Value else { throw EventRejection(.wrongType, field: field, "\(field) must be an integer") }
+            guard let value = n.int64Value else {
+                let field = field(key)
+                throw EventRejection(.wrongType, field: field, "\(field) must be an integer")
+            }
             guard range.contains(value) else {
+                let field = field(key)
                 throw EventRejection(.invalidValue, field: field, "\(field) must be between \(range.lowerBound) and \(range.upperBound)")
             }
             return value
-        case let other?: throw EventRejection(.wrongType, field: field, "\(field) must be an integer, not \(other.typeName)")
+        case nil, .null?:
+            let field = field(key)
+            throw EventRejection(.missingField, field: field, "\(field) is required")
+        case let other?:
+            let field = field(key)
+            throw EventRejection(.wrongType, field: field, "\(field) must be an integer, not \(other.typeName)")
         }
     }
 
@@ -297,15 +334,18 @@ struct PropertyReader {
         let amountValue = take(amountKey)
         let currencyValue = take("currency")
         if amountValue == nil || amountValue == .null {
-            if required { throw EventRejection(.missingField, field: "\(path).\(amountKey)", "\(path).\(amountKey) is required") }
-            if let code = try validator.currencyCode(currencyValue, field: "\(path).currency", required: false) {
+            if required {
+                let field = field(amountKey)
+                throw EventRejection(.missingField, field: field, "\(field) is required")
+            }
+            if let code = try validator.currencyCode(currencyValue, field: field("currency"), required: false) {
                 try put("currency", .string(code))
             }
             return nil
         }
-        let currency = try validator.currencyCode(currencyValue, field: "\(path).currency", required: currencyRequired)
+        let currency = try validator.currencyCode(currencyValue, field: field("currency"), required: currencyRequired)
             ?? validator.policy.defaultCurrency
-        let minor = try validator.amount(amountValue!, currency: currency, field: "\(path).\(amountKey)")
+        let minor = try validator.amount(amountValue!, currency: currency, field: field(amountKey))
         try put(outputKey, .number(JSONNumber(minor)))
         try put("currency", .string(currency))
         return currency
@@ -313,12 +353,16 @@ struct PropertyReader {
 
     /// The normalised object: produced keys first, then the caller's own keys untouched.
     mutating func finish() throws(EventRejection) -> JSONObject {
-        for member in remaining.members {
-            guard !produced.contains(member.key) else {
-                throw EventRejection(.invalidValue, field: "\(path).\(member.key)", "\(path).\(member.key) is computed by Orbit and must not be sent")
+        let producedCount = output.count
+        for member in remaining {
+            // The remaining keys are unique (the parser rejects duplicates), so a clash can only
+            // be with a key Orbit produced.
+            guard !output[..<producedCount].contains(where: { $0.key == member.key }) else {
+                let field = field(member.key)
+                throw EventRejection(.invalidValue, field: field, "\(field) is computed by Orbit and must not be sent")
             }
-            output.set(member.key, member.value)
+            output.append(member)
         }
-        return output
+        return JSONObject(output)
     }
 }
