@@ -205,7 +205,6 @@ final class TimedProcessor: RecordProcessor {
     func partitionsRevoked(_ partitions: [TopicPartition]) { inner.partitionsRevoked(partitions) }
     func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) { inner.partitionsRevoked(partitions, cleanly: cleanly) }
     func takeStateChanges() -> [ProducerRecord] { inner.takeStateChanges() }
-    func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws { try inner.flush(context: context, outputs: &outputs) }
     func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
         try inner.flush(context: context, outputs: &outputs, deliver: deliver)
     }

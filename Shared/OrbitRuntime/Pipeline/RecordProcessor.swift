@@ -27,16 +27,18 @@ public protocol RecordProcessor: AnyObject {
     func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws
 
     /// The batch is ending: outputs coalesced over the batch (for example one profile per user
-    /// touched, not one per event) are appended here and sent with the batch.
-    func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws
-
-    /// As ``flush(context:outputs:)``, handing the outputs over as they are made: `deliver` sends
-    /// what `outputs` holds and empties it. A processor with an output per key touched (the
-    /// scorer: a profile per user) calls it every few hundred outputs, so a batch that touched
-    /// 100,000 users never holds 100,000 encoded profiles at once, and the first ones are on their
-    /// way while the rest are evaluated. Outputs still belong to the batch (its transaction, its
-    /// acknowledgements) exactly as if they were appended. The default calls
-    /// ``flush(context:outputs:)``.
+    /// touched, not one per event) are appended to `outputs` and sent with the batch.
+    ///
+    /// `deliver` hands over what `outputs` holds so far and empties it. A processor with an output
+    /// per key touched (the scorer: a profile per user) calls it every ``outputPart`` outputs, so a
+    /// batch that touched 100,000 users never holds 100,000 encoded profiles at once, and the first
+    /// ones are on their way while the rest are evaluated. A processor with a few outputs just
+    /// appends them and never calls it. Either way the outputs belong to the batch (its
+    /// transaction, its acknowledgements) exactly as if they were all appended. The default
+    /// appends nothing.
+    ///
+    /// This is the one batch-end requirement: the runtime calls it and nothing else.
+    /// ``flush(context:outputs:)`` is a convenience for tests and tools, not a second requirement.
     func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws
 
     /// Called every `punctuationInterval` of the runtime's clock, between records: for work that
@@ -63,9 +65,13 @@ extension RecordProcessor {
     public func partitionsRevoked(_ partitions: [TopicPartition]) {}
     public func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) { partitionsRevoked(partitions) }
     public func takeStateChanges() -> [ProducerRecord] { [] }
-    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
-    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
-        try flush(context: context, outputs: &outputs)
+    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {}
+
+    /// Every output of ``flush(context:outputs:deliver:)`` in `outputs`, none handed over early:
+    /// for tests and tools that want a batch end's outputs as one list. Not a requirement, so a
+    /// processor implements the `deliver` form only.
+    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        try flush(context: context, outputs: &outputs, deliver: { _ in })
     }
 
     /// Outputs a flush holds before it hands them over (``flush(context:outputs:deliver:)``): a

@@ -319,10 +319,6 @@ public final class MembershipProcessor: RecordProcessor {
 
     // MARK: Batch end and time
 
-    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
-        try flush(context: context, outputs: &outputs, deliver: { _ in })
-    }
-
     /// An account per member touched, handed to the runtime a few hundred at a time (as the
     /// scorer's profiles), so a large batch never holds all its accounts at once.
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {

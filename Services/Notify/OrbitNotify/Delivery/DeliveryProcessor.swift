@@ -93,7 +93,7 @@ public final class DeliveryProcessor: RecordProcessor {
         batch.append((record.partition, notification, value, 1))
     }
 
-    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
         let attempts = batch
         batch.removeAll()
         try attempt(attempts, now: context.nowMillis, outputs: &outputs)

@@ -426,7 +426,8 @@ public final class NotifyProcessor: RecordProcessor {
         for id in campaigns.keys(partition) { try run(id, partition: partition, at: time, emit: &emit) }
     }
 
-    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+    /// A campaign's progress per campaign touched: a few records, appended without handing over.
+    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
         for (partition, id) in campaigns.changedKeys {
             guard let progress = try campaigns.get(partition, id) else { continue }
             outputs.append(ProducerRecord(topic: settings.progressTopic, key: Array("\(id)/\(partition)".utf8), value: progress.encoded(partition: partition)))

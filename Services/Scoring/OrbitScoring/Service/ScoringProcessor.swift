@@ -226,10 +226,6 @@ public final class ScoringProcessor: RecordProcessor {
         erased.increment()
     }
 
-    public func flush(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
-        try flush(context: context, outputs: &outputs, deliver: { _ in })
-    }
-
     /// One profile per user touched, handed over whenever ``RecordProcessor/outputPart`` outputs or
     /// more are held: a batch's profiles and segment changes were its largest allocation
     /// (measured: 126 of 220 MB live at the peak with batches of 50,000 events), and made the heap
