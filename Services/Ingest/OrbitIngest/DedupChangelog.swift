@@ -19,10 +19,11 @@ public enum DedupChangelog {
 
         public mutating func add(_ id: String, at time: Int64) {
             if chunks[chunks.count - 1].count > DedupChangelog.maxRecordBytes { chunks.append([]) }
-            chunks[chunks.count - 1].append(contentsOf: id.utf8)
-            chunks[chunks.count - 1].append(0x09)
-            chunks[chunks.count - 1].append(contentsOf: String(time).utf8)
-            chunks[chunks.count - 1].append(0x0A)
+            let last = chunks.count - 1
+            chunks[last].append(contentsOf: id.utf8)
+            chunks[last].append(0x09)
+            IngestProcessor.appendDecimal(time, to: &chunks[last])
+            chunks[last].append(0x0A)
         }
 
         public func records(topic: String, partition: Int32) -> [ProducerRecord] {
