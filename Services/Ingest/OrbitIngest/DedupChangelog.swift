@@ -1,3 +1,4 @@
+import OrbitContract
 import OrbitKafka
 
 /// The format of `orbit-ingest.dedup-changelog`: per input partition and batch, one record (or a
@@ -22,7 +23,7 @@ public enum DedupChangelog {
             let last = chunks.count - 1
             chunks[last].append(contentsOf: id.utf8)
             chunks[last].append(0x09)
-            IngestProcessor.appendDecimal(time, to: &chunks[last])
+            DecimalDigits.append(time, to: &chunks[last])
             chunks[last].append(0x0A)
         }
 

@@ -121,23 +121,10 @@ public final class IngestProcessor: RecordProcessor {
         bytes.reserveCapacity(record.topic.utf8.count + 32)
         bytes.append(contentsOf: record.topic.utf8)
         bytes.append(UInt8(ascii: "/"))
-        appendDecimal(Int64(record.partition), to: &bytes)
+        DecimalDigits.append(Int64(record.partition), to: &bytes)
         bytes.append(UInt8(ascii: "/"))
-        appendDecimal(record.offset, to: &bytes)
+        DecimalDigits.append(record.offset, to: &bytes)
         return bytes
-    }
-
-    /// An integer's decimal digits, as `String(value)` writes them, without the `String`.
-    static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var divisor: UInt64 = 1
-        while magnitude / divisor >= 10 { divisor *= 10 }
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude / divisor))
-            magnitude %= divisor
-            divisor /= 10
-        }
     }
 
     private func rejectionCounter(_ code: RejectionCode) -> Counter {

@@ -83,7 +83,7 @@ public struct JSONWriter: Sendable {
         let millionths = Int64((value * 1_000_000).rounded())
         if millionths < 0 || (millionths == 0 && value.sign == .minus) { bytes.append(UInt8(ascii: "-")) }
         let magnitude = millionths.magnitude
-        appendDigits(magnitude / 1_000_000)
+        DecimalDigits.append(magnitude: magnitude / 1_000_000, to: &bytes)
         bytes.append(UInt8(ascii: "."))
         let fraction = magnitude % 1_000_000
         var divisor: UInt64 = 100_000
@@ -101,19 +101,9 @@ public struct JSONWriter: Sendable {
     }
     public mutating func int(_ value: Int64) {
         separate()
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        appendDigits(value.magnitude)
+        DecimalDigits.append(value, to: &bytes)
     }
 
-    private mutating func appendDigits(_ value: UInt64) {
-        guard value >= 10 else { bytes.append(UInt8(ascii: "0") + UInt8(value)); return }
-        var divisor: UInt64 = 1
-        while value / divisor >= 10 { divisor *= 10 }
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-            divisor /= 10
-        }
-    }
     public mutating func int(_ value: Int) { int(Int64(value)) }
     public mutating func bool(_ value: Bool) { separate(); bytes.append(contentsOf: (value ? "true" : "false").utf8) }
     public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
@@ -191,10 +181,7 @@ public struct JSONWriter: Sendable {
     /// Appends text to the open string value, escaped.
     public mutating func stringPart(_ text: String) { appendEscaped(text) }
     /// Appends an integer's decimal digits to the open string value.
-    public mutating func stringPart(_ value: Int64) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        appendDigits(value.magnitude)
-    }
+    public mutating func stringPart(_ value: Int64) { DecimalDigits.append(value, to: &bytes) }
     /// Appends one ASCII character (a separator) to the open string value.
     public mutating func stringPart(ascii: Unicode.Scalar) { bytes.append(UInt8(ascii: ascii)) }
     public mutating func endString() { bytes.append(UInt8(ascii: "\"")) }

@@ -27,13 +27,33 @@ public struct CompactWriter {
     }
 
     public mutating func string(_ value: String?) {
-        guard let value else { unsigned(0); return }
-        let utf8 = Array(value.utf8)
-        unsigned(UInt64(utf8.count + 1))
-        bytes.append(contentsOf: utf8)
+        guard var value else { unsigned(0); return }
+        // Copied straight from the string's storage: no array per string.
+        value.withUTF8 { utf8 in
+            unsigned(UInt64(utf8.count + 1))
+            bytes.append(contentsOf: utf8)
+        }
     }
 
     public mutating func double(_ value: Double) { fixed64(value.bitPattern) }
+
+    public mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
+
+    /// A signed integer that may be absent: a presence byte, then the value.
+    public mutating func optionalSigned(_ value: Int64?) {
+        guard let value else { bytes.append(0); return }
+        bytes.append(1)
+        signed(value)
+    }
+
+    /// Bytes kept as they are (an encoded record), length-prefixed.
+    public mutating func blob(_ value: [UInt8]) {
+        unsigned(UInt64(value.count))
+        bytes.append(contentsOf: value)
+    }
+
+    /// How many elements follow; the reader checks it against the bytes left.
+    public mutating func count(_ value: Int) { unsigned(UInt64(value)) }
 }
 
 public struct CompactReader {
@@ -81,13 +101,49 @@ public struct CompactReader {
     public mutating func string() throws(Failure) -> String? {
         let length = try unsigned()
         guard length > 0 else { return nil }
+        // Compared as UInt64 first: a hostile length beyond Int.max must throw, not trap.
+        guard length - 1 <= UInt64(bytes.count - index) else { throw .truncated }
         let count = Int(length - 1)
-        guard count <= bytes.count - index else { throw .truncated }
         defer { index += count }
         return String(decoding: bytes[index..<(index + count)], as: UTF8.self)
     }
 
     public mutating func double() throws(Failure) -> Double { Double(bitPattern: try fixed64()) }
+
+    public mutating func bool() throws(Failure) -> Bool {
+        switch try unsigned() {
+        case 0: return false
+        case 1: return true
+        default: throw .malformed
+        }
+    }
+
+    public mutating func optionalSigned() throws(Failure) -> Int64? {
+        try bool() ? try signed() : nil
+    }
+
+    /// A string that must be present (`string()` reads an absent one as nil).
+    public mutating func requiredString() throws(Failure) -> String {
+        guard let value = try string() else { throw .malformed }
+        return value
+    }
+
+    public mutating func blob() throws(Failure) -> [UInt8] {
+        let length = try unsigned()
+        guard length <= UInt64(bytes.count - index) else { throw .truncated }
+        let count = Int(length)
+        defer { index += count }
+        return Array(bytes[index..<(index + count)])
+    }
+
+    /// An element count written by ``CompactWriter/count(_:)``. Every element takes at least one
+    /// byte, so a count beyond the bytes left is malformed: hostile bytes cannot make a reader
+    /// reserve memory they do not hold.
+    public mutating func count() throws(Failure) -> Int {
+        let value = try unsigned()
+        guard value <= UInt64(bytes.count - index) else { throw .malformed }
+        return Int(value)
+    }
 }
 
 /// FNV-1a, 64 bits: a stable hash (Swift's `Hasher` is seeded per process, so it cannot be stored).

@@ -6,7 +6,10 @@ import OrbitRuntime
 /// locales and templates. Validated at start-up; errors name the file, line and field.
 public struct NotifyPolicy: Sendable {
     public var configVersion = "unversioned"
-    public var triggers: [Trigger] = []
+    public var triggers: [Trigger] = [] { didSet { triggersBySource = Self.bySource(triggers) } }
+    /// `triggers` by source, in their configured order: looked up for every input record, where
+    /// filtering the list (an array and a copy of each trigger) was a measured cost.
+    private var triggersBySource: [TriggerSource: [Trigger]] = [:]
     public var delivery: DeliveryPolicy
     public var templates: TemplateCatalog
     /// How long marks for caps and deduplication are kept (at least a week, for weekly caps).
@@ -16,9 +19,14 @@ public struct NotifyPolicy: Sendable {
         self.triggers = triggers
         self.delivery = delivery
         self.templates = templates
+        triggersBySource = Self.bySource(triggers)
     }
 
-    public func triggers(for source: TriggerSource) -> [Trigger] { triggers.filter { $0.source == source } }
+    public func triggers(for source: TriggerSource) -> [Trigger] { triggersBySource[source] ?? [] }
+
+    private static func bySource(_ triggers: [Trigger]) -> [TriggerSource: [Trigger]] {
+        Dictionary(grouping: triggers, by: \.source)
+    }
     public func trigger(named id: String) -> Trigger? { triggers.first { $0.id == id } }
 
     /// Reads the `notify` section. `configFile` anchors the relative templates directory.
@@ -109,6 +117,7 @@ public struct NotifyPolicy: Sendable {
             triggers.append(trigger)
         }
         stateRetentionMillis = max(stateRetentionMillis, (triggers.map(\.dedupWindowMillis).max() ?? 0) + DeliveryPolicy.weekMillis)
+        triggersBySource = Self.bySource(triggers)  // observers do not run inside an initializer
     }
 
     static func isName(_ text: String) -> Bool {
