@@ -26,11 +26,12 @@ extension Recipient: StateCodable {
         w.string(account.level); w.signed(account.balance); w.signed(account.available); w.signed(account.expiringNext); w.string(account.nextExpiry)
         w.string(contacts.name); w.string(contacts.email); w.string(contacts.phone); w.string(contacts.pushToken)
         w.string(contacts.locale); w.string(contacts.timeZone)
-        for flags in [preferences.channels, preferences.categories] {
+        func flags(_ map: [String: Bool]) {
             // Sorted: equal states give equal bytes in every process (dictionary order is seeded).
-            w.count(flags.count)
-            for (key, value) in flags.sorted(by: { $0.key < $1.key }) { w.string(key); w.bool(value) }
+            w.count(map.count)
+            for (key, value) in map.sorted(by: { $0.key < $1.key }) { w.string(key); w.bool(value) }
         }
+        flags(preferences.channels); flags(preferences.categories)
         w.string(preferences.quietHours?.description)
         let withdrawn = preferences.consents.withdrawn.map(\.rawValue).sorted()
         w.count(withdrawn.count); for purpose in withdrawn { w.string(purpose) }
