@@ -24,6 +24,7 @@ final class ShippedConfigurationTests: XCTestCase {
         let scoring = try ScoringSettings(document: document)
         XCTAssertEqual(scoring.policy.purchaseModel.r, 0.2426, accuracy: 0.0001, "the fitted model file is read")
         XCTAssertEqual(scoring.policy.superUser.minConvertedReferrals, nil, "null switches a criterion off")
+        XCTAssertEqual(scoring.policy.tier.weights, TierWeights.defaults, "the file repeats the default weights")
     }
 
     func testMembershipConfiguration() throws {

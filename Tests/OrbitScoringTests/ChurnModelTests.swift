@@ -70,6 +70,35 @@ final class ChurnModelTests: XCTestCase {
         XCTAssertGreaterThan(undiscounted.value(customer, months: 12, unitsPerMonth: 52.0 / 12), year)
     }
 
+    /// The precomputed monthly discounts give the very bits of the formula worked on the spot,
+    /// within the precomputed horizon and beyond it.
+    func testLifetimeValueEqualsTheMonthByMonthFormulaBitForBit() {
+        func reference(_ ltv: LifetimeValue, _ c: CustomerHistory, months: Int, unitsPerMonth: Double) -> Double {
+            let orderValue = ltv.spend.expectedAverageValue(c) * ltv.margin
+            let monthlyRate = pow(1 + ltv.annualDiscountRate, 1.0 / 12) - 1
+            var total = 0.0
+            var previous = 0.0
+            for month in 1...max(1, months) {
+                let cumulative = ltv.purchases.expectedPurchases(in: Double(month) * unitsPerMonth, c)
+                total += (cumulative - previous) * orderValue / pow(1 + monthlyRate, Double(month))
+                previous = cumulative
+            }
+            return total
+        }
+        var seed: UInt64 = 7
+        func next() -> UInt64 { seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407; return seed >> 33 }
+        for rate in [0, 0.1, 0.37] {
+            let ltv = LifetimeValue(purchases: Self.published, spend: GammaGammaModel(p: 6.25, q: 3.74, v: 15.44), margin: 0.8, annualDiscountRate: rate)
+            for months in [1, 12, 59, 60, 61, 120] {
+                let frequency = Double(next() % 20)
+                let age = 1 + Double(next() % 400) / 10
+                let c = CustomerHistory(frequency: frequency, recency: frequency > 0 ? age * 0.7 : 0, age: age, monetaryValue: 5 + Double(next() % 500))
+                XCTAssertEqual(ltv.value(c, months: months, unitsPerMonth: 4.348).bitPattern,
+                               reference(ltv, c, months: months, unitsPerMonth: 4.348).bitPattern, "rate \(rate), \(months) months")
+            }
+        }
+    }
+
     func testCSVErrorsNameTheLine() {
         XCTAssertThrowsError(try CustomerHistoryCSV.parse("frequency,recency,T\n1,2,3\n2,x,4\n")) { error in
             XCTAssertEqual((error as? CustomerHistoryCSV.ParseError)?.line, 3)

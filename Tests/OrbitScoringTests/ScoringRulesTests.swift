@@ -1,4 +1,5 @@
 import OrbitScoring
+import OrbitRuntime
 import XCTest
 
 final class RFMTests: XCTestCase {
@@ -163,9 +164,29 @@ final class TierAndSuperUserTests: XCTestCase {
 
     func testTierWeightsComeFromConfiguration() {
         var policy = TierPolicy()
-        policy.weights = ["spend": 0, "complaints": 10]
+        policy.weights = TierWeights(complaints: 10)
         XCTAssertEqual(policy.score(EvaluationInputs(spend: 10_000)), 0)
         XCTAssertLessThan(policy.score(EvaluationInputs(complaints: 1)), -6)
+    }
+
+    func testTierWeightsAreReadByNameAndAnUnknownNameIsAnError() throws {
+        let yaml = "scoring:\n  tier:\n    weights:\n      spend: 2.5\n      refund_ratio: 0\n"
+        let settings = try ScoringSettings(document: ConfigDocument(yaml: yaml, file: "scoring.yaml", environment: [:]))
+        var expected = TierWeights.defaults
+        expected.spend = 2.5
+        expected.refundRatio = 0
+        XCTAssertEqual(settings.policy.tier.weights, expected, "named weights replace the defaults, the others stay")
+        for variable in TierVariable.allCases {
+            var weights = TierWeights()
+            weights[variable] = 7
+            XCTAssertEqual(weights[variable], 7)
+            XCTAssertEqual(TierVariable.allCases.filter { weights[$0] != 0 }, [variable], "\(variable) has a field of its own")
+        }
+        let typo = "scoring:\n  tier:\n    weights:\n      spend: 1\n      speed: 2\n"
+        XCTAssertThrowsError(try ScoringSettings(document: ConfigDocument(yaml: typo, file: "scoring.yaml", environment: [:]))) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("scoring.yaml") && message.contains("speed"), message)
+        }
     }
 
     func testSuperUserNeedsEveryConfiguredCriterion() {

@@ -95,9 +95,10 @@ public struct ScoringSettings: Sendable {
         let tier = scoring.section("tier")
         try tier.rejectUnknownKeys(["weights", "s_cutoff", "a_cutoff"])
         let weights = tier.section("weights")
-        try weights.rejectUnknownKeys(Set(TierPolicy.plusVariables + TierPolicy.minusVariables))
-        for name in try weights.scalars().keys {
-            p.tier.weights[name] = try weights.double(name, range: 0...1000)
+        try weights.rejectUnknownKeys(Set(TierVariable.allCases.map(\.rawValue)))
+        let named = try weights.scalars()
+        for variable in TierVariable.allCases where named[variable.rawValue] != nil {
+            p.tier.weights[variable] = try weights.double(variable.rawValue, range: 0...1000)
         }
         p.tier.sCutoff = try tier.double("s_cutoff", default: p.tier.sCutoff, range: -1e6...1e6)
         p.tier.aCutoff = try tier.double("a_cutoff", default: p.tier.aCutoff, range: -1e6...1e6)

@@ -171,11 +171,15 @@ public struct ProfileEvaluator: Sendable {
     public let policy: ScoringPolicy
     /// Minor units per major unit of the reporting currency (looked up once, not per user).
     let scale: Double
+    /// The CLV model with its discounts worked out once, not per user.
+    let lifetimeValue: LifetimeValue
 
     public init(policy: ScoringPolicy) {
         self.policy = policy
         let digits = policy.currencyDigits[policy.reportingCurrency] ?? 2
         self.scale = (0..<digits).reduce(1.0) { v, _ in v * 10 }
+        self.lifetimeValue = LifetimeValue(purchases: policy.purchaseModel, spend: policy.spendModel, margin: policy.clvMargin,
+                                           annualDiscountRate: policy.clvAnnualDiscountRate)
     }
 
     /// The churn models' view of a user, in model time units.
@@ -201,10 +205,7 @@ public struct ProfileEvaluator: Sendable {
         let expected30 = history.map { policy.purchaseModel.expectedPurchases(in: 30 / unit, $0) }
         let expected90 = history.map { policy.purchaseModel.expectedPurchases(in: 90 / unit, $0) }
         let orderValue = history.map { policy.spendModel.expectedAverageValue($0) * scale }
-        let clv = history.map {
-            LifetimeValue(purchases: policy.purchaseModel, spend: policy.spendModel, margin: policy.clvMargin, annualDiscountRate: policy.clvAnnualDiscountRate)
-                .value($0, months: policy.clvMonths, unitsPerMonth: 30.4375 / unit) * scale
-        }
+        let clv = history.map { lifetimeValue.value($0, months: policy.clvMonths, unitsPerMonth: 30.4375 / unit) * scale }
 
         let facts = LifecycleFacts(signupDay: state.signupDay, firstSeenDay: state.firstSeenDay,
                                    lastActivityDay: state.lastActivityDay == .min ? state.firstSeenDay : state.lastActivityDay,
