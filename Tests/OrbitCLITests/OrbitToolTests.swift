@@ -178,4 +178,34 @@ final class OrbitToolTests: XCTestCase {
         XCTAssertNotEqual(finish(publish), 0)
         XCTAssertTrue(publish.output.contains { $0.contains("no Kafka to talk to") }, publish.output.joined(separator: "\n"))
     }
+
+    func testANumberOutOfRangeIsAUsageErrorNamingTheOptionNotATrap() throws {
+        let cases: [([String], String)] = [
+            (["bench", "scorer", "--rounds", "0"], "--rounds must be from 1 to 100, not 0"),
+            (["bench", "scorer", "--core-only", "--users", "0"], "--users must be at least 1, not 0"),
+            (["bench", "ingest", "--events=-5"], "--events must be at least 1, not -5"),
+            (["bench", "pipeline", "--scorers", "1,x,3"], "--scorers takes comma-separated counts"),
+            (["bench", "notify", "--fetch-wait-ms", "400000"], "--fetch-wait-ms must be from 0 to 300000"),
+            (["user", "ann", "--entries=-1"], "--entries must be from 0 to 10000, not -1"),
+            (["model", "score", "--csv", "x.csv", "--horizon-days", "nan"], "--horizon-days must be a number above 0"),
+            (["topics", "create", "--replication-factor", "0"], "--replication-factor must be -1"),
+        ]
+        for (arguments, message) in cases {
+            let process = try orbit(arguments)
+            XCTAssertEqual(finish(process), 64, "\(arguments): ArgumentParser's usage-error status")
+            XCTAssertTrue(process.output.contains { $0.contains(message) }, "\(arguments): \(process.output.joined(separator: "\n"))")
+        }
+    }
+
+    /// The scorer's core-only benchmark is deterministic: every round writes the same bytes, which is
+    /// what lets its digest compare two builds.
+    func testTheScorersCoreOnlyBenchmarkWritesTheSameBytesEveryRound() throws {
+        let bench = try ServiceProcess(executable: "orbit", arguments: ["bench", "scorer", "--core-only", "--events", "3000", "--users", "300", "--rounds", "2"],
+                                       environment: ["ORBIT_HOME": home.path])
+        XCTAssertEqual(finish(bench, timeout: 120), 0, bench.output.joined(separator: "\n"))
+        let digests = bench.output.compactMap { line in line.range(of: "outputs digest ").map { String(line[$0.upperBound...]) } }
+        XCTAssertEqual(digests.count, 2, bench.output.joined(separator: "\n"))
+        XCTAssertEqual(Set(digests).count, 1, "two rounds, two different outputs: \(digests)")
+        XCTAssertTrue(bench.output.contains { $0.contains(" 300 profiles") }, "3,000 events of 300 users in one batch: one profile per user. \(bench.output)")
+    }
 }

@@ -41,6 +41,14 @@ struct IngestBench: AsyncParsableCommand {
     @Option(help: "Use this Kafka instead of an embedded local broker.") var bootstrap: String?
     @Flag(help: "Measure only the processor, without Kafka (for profiling).") var coreOnly = false
 
+    func validate() throws {
+        try OptionChecks.require(events, "events", in: OptionChecks.positive)
+        try OptionChecks.require(rounds, "rounds", in: OptionChecks.rounds)
+        try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+        try OptionChecks.require(batchRecords, "batch-records", in: OptionChecks.positive)
+        try OptionChecks.require(inFlight, "in-flight", in: OptionChecks.positive)
+    }
+
     func run() async throws {
         BenchCommand.quietLogs()
         let population = Self.population(events)

@@ -16,6 +16,11 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "A timed plan of broker faults (YAML: brokers down and up, request errors, round-trip delay, leader moves; see BrokerFaultPlan).")
     var faults: String?
 
+    func validate() throws {
+        try OptionChecks.require(brokers, "brokers", in: 1...16)
+        try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+    }
+
     func run() async throws {
         // The plan is checked before the broker starts: a mistake in it is an error, not a quiet run.
         let plan = try faults.map { path in try BrokerFaultPlan.load(path: path) }

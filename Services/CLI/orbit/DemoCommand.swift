@@ -27,6 +27,11 @@ struct DemoCommand: AsyncParsableCommand {
     var gatewayPort: Int?
     @OptionGroup var connection: ConnectionOptions
 
+    func validate() throws {
+        try OptionChecks.require(users, "users", in: 1...1_000_000)
+        try OptionChecks.require(timeout, "timeout", above: 0)
+    }
+
     func run() async throws {
         let started = Date()
         let population = DemoPopulation(users: users, seed: seed, now: Int64(Date().timeIntervalSince1970 * 1000)).generate()

@@ -17,6 +17,14 @@ struct MembersBench: AsyncParsableCommand {
     @Option(help: "Rounds.") var rounds = 2
     @Option(help: "Records per batch (commit interval), for both measurements: membership.yaml's max_batch_records.") var batchRecords = 20_000
 
+    func validate() throws {
+        try OptionChecks.require(events, "events", in: OptionChecks.positive)
+        try OptionChecks.require(users, "users", in: OptionChecks.positive)
+        try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+        try OptionChecks.require(rounds, "rounds", in: OptionChecks.rounds)
+        try OptionChecks.require(batchRecords, "batch-records", in: OptionChecks.positive)
+    }
+
     func run() async throws {
         let bench = try BenchBroker(input: "bench-members-input", partitions: partitions)
         defer { bench.broker.stop() }

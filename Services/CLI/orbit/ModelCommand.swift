@@ -27,6 +27,10 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Write the fitted models to this model file.") var write: String?
         @OptionGroup var connection: ConnectionOptions
 
+        func validate() throws {
+            try OptionChecks.require(timeUnitDays, "time-unit-days", above: 0)
+        }
+
         func run() async throws {
             let customers: [CustomerHistory]
             let source: String
@@ -102,6 +106,12 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Horizon of the expected purchases, in days.") var horizonDays: Double = 90
         @Option(help: "CLV horizon in months (default: the model file's).") var months: Int?
         @Option(help: "Write the CSV here instead of standard output.") var output: String?
+
+        func validate() throws {
+            try OptionChecks.require(timeUnitDays, "time-unit-days", above: 0)
+            try OptionChecks.require(horizonDays, "horizon-days", above: 0)
+            try OptionChecks.require(months, "months", in: 1...1_200)
+        }
 
         func run() async throws {
             var policy = ScoringPolicy()

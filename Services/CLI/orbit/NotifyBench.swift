@@ -19,6 +19,13 @@ struct NotifyBench: AsyncParsableCommand {
     @Option(help: "Rounds.") var rounds = 2
     @Option(help: "fetch.wait.max.ms of every stage and of pass-through.") var fetchWaitMs = 100
 
+    func validate() throws {
+        try OptionChecks.require(events, "events", in: OptionChecks.positive)
+        try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+        try OptionChecks.require(rounds, "rounds", in: OptionChecks.rounds)
+        try OptionChecks.require(fetchWaitMs, "fetch-wait-ms", in: OptionChecks.fetchWaitMs)
+    }
+
     func run() async throws {
         let bench = try BenchBroker(input: "bench-notify-input", partitions: partitions)
         defer { bench.broker.stop() }

@@ -25,12 +25,22 @@ struct PipelineBench: AsyncParsableCommand {
     var fetchWaitMs = 5
     @Flag(help: "Only the latency run.") var latencyOnly = false
 
+    func validate() throws {
+        try OptionChecks.require(rate, "rate", in: OptionChecks.positive)
+        try OptionChecks.require(seconds, "seconds", in: OptionChecks.positive)
+        try OptionChecks.require(users, "users", in: OptionChecks.positive)
+        _ = try OptionChecks.instanceCounts(scorers, "scorers", in: 1...16)
+        try OptionChecks.require(throughputEvents, "throughput-events", in: OptionChecks.positive)
+        try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+        try OptionChecks.require(fetchWaitMs, "fetch-wait-ms", in: OptionChecks.fetchWaitMs)
+    }
+
     func run() async throws {
         BenchCommand.quietLogs()
         Output.line("orbit bench pipeline: \(rate) events/s for \(seconds) s (+5 s warm-up), \(users) users, \(partitions) partitions, fetch.wait.max.ms \(fetchWaitMs), \(ProcessInfo.processInfo.activeProcessorCount) CPUs")
         try latencyRun()
         guard !latencyOnly else { return }
-        for count in scorers.split(separator: ",").compactMap({ Int($0) }) {
+        for count in try OptionChecks.instanceCounts(scorers, "scorers", in: 1...16) {
             try throughputRun(scorers: count)
         }
     }

@@ -20,6 +20,10 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "Days of the model calibration's holdout period (the last days of purchases).") var holdoutDays = 90.0
     @OptionGroup var connection: ConnectionOptions
 
+    func validate() throws {
+        try OptionChecks.require(holdoutDays, "holdout-days", above: 0)
+    }
+
     func run() async throws {
         guard let html else { throw CleanExit.helpRequest(self) }
         let kafka = try connection.configuration()
@@ -58,6 +62,11 @@ struct ReportCommand: AsyncParsableCommand {
             abstract: "Per experiment and variant: users assigned and sent to, conversions, rate, uplift against holdout with a 95% interval, and the sample size needed.")
         @Option(help: "The smallest absolute uplift worth detecting, for the sample size (0.02 is two percentage points).") var minEffect = 0.02
         @OptionGroup var connection: ConnectionOptions
+
+        func validate() throws {
+            try OptionChecks.require(minEffect, "min-effect", above: 0)
+            guard minEffect < 1 else { throw ValidationError("--min-effect is a difference of two rates: below 1, not \(minEffect)") }
+        }
 
         func run() async throws {
             let reader = try TopicReader(kafka: try connection.configuration(), topics: [OrbitTopics.experimentOutcomes, OrbitTopics.notifications, OrbitTopics.notificationDeliveries])

@@ -22,6 +22,14 @@ struct ScorerBench: AsyncParsableCommand {
     @Option(help: "Rounds of the throughput measurement.") var rounds = 2
     @Flag(help: "Measure only the scoring processor with the shipped rules and batch size, without Kafka (steady figures for profiling and for comparing builds).") var coreOnly = false
 
+    func validate() throws {
+        try OptionChecks.require(events, "events", in: OptionChecks.positive)
+        try OptionChecks.require(users, "users", in: OptionChecks.positive)
+        try OptionChecks.require(restoreUsers, "restore-users", in: OptionChecks.positive)
+        try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+        try OptionChecks.require(rounds, "rounds", in: OptionChecks.rounds)
+    }
+
     func run() async throws {
         if coreOnly { return try measureCoreOnly() }
         let bench = try BenchBroker(input: "bench-scorer-input", partitions: partitions)

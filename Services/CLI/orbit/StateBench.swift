@@ -21,6 +21,14 @@ struct StateBench: AsyncParsableCommand {
     @Option(help: "Directory for the SQLite files (removed afterwards); default: a temporary one.") var dir: String?
     @Flag(inversion: .prefixedNo, help: "Run the scorer's daily re-evaluation of every user on the restored store.") var reevaluate = true
 
+    func validate() throws {
+        try OptionChecks.require(users, "users", in: OptionChecks.positive)
+        try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+        try OptionChecks.require(batch, "batch", in: OptionChecks.positive)
+        try OptionChecks.require(cacheKib, "cache-kib", in: OptionChecks.positive)
+        try OptionChecks.require(tail, "tail", in: 0...Int.max)
+    }
+
     func run() async throws {
         BenchCommand.quietLogs()
         let logger = Logger(label: "orbit.bench")

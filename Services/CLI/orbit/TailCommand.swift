@@ -18,6 +18,11 @@ struct TailCommand: AsyncParsableCommand {
     var toEnd = false
     @OptionGroup var connection: ConnectionOptions
 
+    func validate() throws {
+        try OptionChecks.require(limit, "limit", in: OptionChecks.positive)
+        try OptionChecks.require(idleExit, "idle-exit", above: 0)
+    }
+
     func run() async throws {
         let consumer = try KafkaConsumer(configuration: try connection.configuration(), name: "orbit-tail", logger: Logger(label: "orbit.tail"))
         defer { consumer.close() }

@@ -18,6 +18,14 @@ struct TopicsCommand: AsyncParsableCommand {
         var wait = 0
         @OptionGroup var connection: ConnectionOptions
 
+        func validate() throws {
+            try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+            guard replicationFactor == -1 || (1...32).contains(replicationFactor) else {
+                throw ValidationError("--replication-factor must be -1 (the broker's default) or from 1 to 32, not \(replicationFactor)")
+            }
+            try OptionChecks.require(wait, "wait", in: 0...86_400)
+        }
+
         func run() async throws {
             let specs = TopicCatalogue.orbitTopics(partitions: partitions).map {
                 TopicSpec(name: $0.name, partitions: $0.partitions, replicationFactor: replicationFactor, configs: $0.configs)
@@ -56,6 +64,11 @@ struct TopicsCommand: AsyncParsableCommand {
         @Option(help: "Partitions of the keyed topics, as given to `orbit topics create` (0: do not check counts).") var partitions = 0
         @Option(help: "Seconds to keep trying while the cluster or a topic is not there yet.") var wait = 0
         @OptionGroup var connection: ConnectionOptions
+
+        func validate() throws {
+            try OptionChecks.require(partitions, "partitions", in: 0...OptionChecks.partitions.upperBound)
+            try OptionChecks.require(wait, "wait", in: 0...86_400)
+        }
 
         func run() async throws {
             let deadline = ContinuousClock.now + .seconds(wait)
@@ -112,6 +125,11 @@ struct TopicsCommand: AsyncParsableCommand {
         @Option(help: "Partitions of the keyed topics.") var partitions = 12
         @Option(help: "Replicas of every topic.") var replicas = 3
         @Option(help: "The Strimzi Kafka cluster's name (the strimzi.io/cluster label).") var cluster = "orbit"
+
+        func validate() throws {
+            try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+            try OptionChecks.require(replicas, "replicas", in: 1...32)
+        }
 
         func run() async throws {
             var out = "# Orbit's topics for Strimzi's topic operator. Generated: orbit topics manifest --partitions \(partitions) --replicas \(replicas) --cluster \(cluster)\n"

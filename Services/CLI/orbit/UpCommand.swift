@@ -13,6 +13,10 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Partitions per Orbit topic.") var partitions = TopicCatalogue.defaultPartitions
     @Option(help: "Directory of the services' YAML configuration.") var configDirectory = "deploy/config"
 
+    func validate() throws {
+        try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+    }
+
     func run() async throws {
         let stack = try LocalStack.start(partitions: partitions, configDirectory: configDirectory)
         Output.line("orbit up: broker on \(stack.broker.bootstrapServers); services: \(ServiceProcesses.services.map(\.name).joined(separator: ", ")). Ctrl-C stops everything.")

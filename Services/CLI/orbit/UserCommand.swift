@@ -13,6 +13,10 @@ struct UserCommand: AsyncParsableCommand {
     @Argument(help: "The user id.") var userID: String
     @OptionGroup var connection: ConnectionOptions
 
+    func validate() throws {
+        try OptionChecks.require(entries, "entries", in: 0...10_000)
+    }
+
     func run() async throws {
         let topics = [OrbitTopics.userProfiles, OrbitTopics.memberAccounts, OrbitTopics.pointsLedger]
         let reader = try TopicReader(kafka: try connection.configuration(), topics: topics)
