@@ -30,6 +30,9 @@ struct DemoCommand: AsyncParsableCommand {
     func validate() throws {
         try OptionChecks.require(users, "users", in: 1...1_000_000)
         try OptionChecks.require(timeout, "timeout", above: 0)
+        try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+        try OptionChecks.require(mailPort, "mail-port", in: OptionChecks.port)
+        try OptionChecks.require(gatewayPort, "gateway-port", in: OptionChecks.port)
     }
 
     func run() async throws {

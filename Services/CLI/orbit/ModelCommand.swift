@@ -119,7 +119,6 @@ struct ModelCommand: AsyncParsableCommand {
             guard let text = try? String(contentsOfFile: csv, encoding: .utf8) else { throw ValidationError("cannot read \(csv)") }
             let rows: [(id: String?, history: CustomerHistory)]
             do { rows = try CustomerHistoryCSV.parseRows(text) } catch { throw ValidationError("\(csv): \(error)") }
-            guard horizonDays >= 0, horizonDays.isFinite else { throw ValidationError("--horizon-days must be >= 0") }
             let unit = policy.modelTimeUnitDays
             let scale = (timeUnitDays ?? unit) / unit  // CSV units -> model units
             let clv = LifetimeValue(purchases: policy.purchaseModel, spend: policy.spendModel, margin: policy.clvMargin, annualDiscountRate: policy.clvAnnualDiscountRate)

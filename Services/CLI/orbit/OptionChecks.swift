@@ -21,13 +21,17 @@ enum OptionChecks {
     /// A finite number above `bound` (durations, horizons, time units).
     static func require(_ value: Double?, _ option: String, above bound: Double) throws {
         guard let value else { return }
-        guard value.isFinite, value > bound else { throw ValidationError("--\(option) must be a number above \(bound.formatted()), not \(value)") }
+        guard value.isFinite, value > bound else { throw ValidationError("--\(option) must be a number above \(bound), not \(value)") }
     }
 
     /// Rounds: each one is a whole measurement, so a hundred is already hours.
     static let rounds = 1...100
-    /// Partitions of a benchmark topic on the local broker.
+    /// Partitions of a topic on the local broker (benchmarks, `orbit up`, `orbit broker`).
     static let partitions = 1...1_000
+    /// Partitions of a topic on a real cluster (`orbit topics create|check|manifest`).
+    static let clusterPartitions = 1...10_000
+    /// A TCP port.
+    static let port = 1...65_535
     /// librdkafka's own range for `fetch.wait.max.ms`.
     static let fetchWaitMs = 0...300_000
     static let positive = 1...Int.max

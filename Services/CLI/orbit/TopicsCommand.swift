@@ -19,7 +19,7 @@ struct TopicsCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func validate() throws {
-            try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+            try OptionChecks.require(partitions, "partitions", in: OptionChecks.clusterPartitions)
             guard replicationFactor == -1 || (1...32).contains(replicationFactor) else {
                 throw ValidationError("--replication-factor must be -1 (the broker's default) or from 1 to 32, not \(replicationFactor)")
             }
@@ -66,7 +66,7 @@ struct TopicsCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func validate() throws {
-            try OptionChecks.require(partitions, "partitions", in: 0...OptionChecks.partitions.upperBound)
+            try OptionChecks.require(partitions, "partitions", in: 0...OptionChecks.clusterPartitions.upperBound)
             try OptionChecks.require(wait, "wait", in: 0...86_400)
         }
 
@@ -127,7 +127,7 @@ struct TopicsCommand: AsyncParsableCommand {
         @Option(help: "The Strimzi Kafka cluster's name (the strimzi.io/cluster label).") var cluster = "orbit"
 
         func validate() throws {
-            try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+            try OptionChecks.require(partitions, "partitions", in: OptionChecks.clusterPartitions)
             try OptionChecks.require(replicas, "replicas", in: 1...32)
         }
 
