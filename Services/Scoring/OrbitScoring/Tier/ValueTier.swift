@@ -58,8 +58,6 @@ public enum TierVariable: String, Sendable, CaseIterable {
     case overdue
     case refundRatio = "refund_ratio"
     case complaints
-
-    public var lowersTheScore: Bool { self == .overdue || self == .refundRatio || self == .complaints }
 }
 
 /// The weight of each evaluation-score variable, as named fields.
