@@ -200,12 +200,22 @@ final class PipelineTests: XCTestCase {
             var seen: [String] = []
             store.updateChanged { partition, key, value in seen.append("\(partition)/\(key)=\(value.value)") }
             XCTAssertEqual(seen, ["0/a=3", "0/b=11"], "\(policy)")
+            var read: [String] = []
+            store.forEachChanged { partition, key, value in read.append("\(partition)/\(key)=\(value.value)") }
+            XCTAssertEqual(read, seen, "the read-only pass sees what the in-place one does")
             let changes = store.takeChanges()
             XCTAssertEqual(changes.map { "\(String(decoding: $0.key!, as: UTF8.self))=\($0.value.map { String(decoding: $0, as: UTF8.self) } ?? "nil")" },
                            ["a=3", "b=11"], "one record per key, in key order, after a delete and a re-creation")
             XCTAssertNil(try store.get(0, "c"))
             XCTAssertTrue(store.takeChanges().isEmpty, "nothing is written twice")
             XCTAssertEqual(try store.get(0, "a")?.value, 3)
+            // A cached value the body leaves alone is not a change; one it changes is, once.
+            XCTAssertFalse(try store.update(0, "a", initial: { Count(value: 0) }) { _ in false })
+            XCTAssertTrue(store.changedKeys.isEmpty, "\(policy)")
+            XCTAssertTrue(try store.update(0, "a", initial: { Count(value: 0) }) { $0.value += 1; return true })
+            XCTAssertFalse(try store.update(0, "a", initial: { Count(value: 0) }) { _ in false })
+            XCTAssertEqual(store.changedKeys.map(\.key), ["a"], "\(policy)")
+            XCTAssertEqual(store.takeChanges().map { $0.value.map { String(decoding: $0, as: UTF8.self) } }, ["4"])
         }
     }
 

@@ -70,8 +70,13 @@ struct PipelineBench: AsyncParsableCommand {
         let watcher = try LatencyWatcher(kafka: kafka, stages: stages.map { ($0.topic, $0.timeField) })
         let warmUpEnds = Date().addingTimeInterval(5)
         let started = Date()
-        let published = try publish(kafka, rate: rate, duration: TimeInterval(seconds + 5)) { watcher.poll() }
+        var cpuAtWarmUpEnd: CPUSnapshot?
+        let published = try publish(kafka, rate: rate, duration: TimeInterval(seconds + 5)) {
+            watcher.poll()
+            if cpuAtWarmUpEnd == nil, Date() >= warmUpEnds { cpuAtWarmUpEnd = CPUSnapshot(stack.services) }
+        }
         let publishSeconds = Date().timeIntervalSince(started)
+        let cpuAtPublishEnd = CPUSnapshot(stack.services)
         // Let the last events through.
         let drainUntil = Date().addingTimeInterval(15)
         while Date() < drainUntil { watcher.poll() }
@@ -89,9 +94,35 @@ struct PipelineBench: AsyncParsableCommand {
             Output.line(String(format: "  %@ %8d %6d ms %6d ms %6d ms %6d ms", stage.name.padding(toLength: 22, withPad: " ", startingAt: 0), histogram.totalCount,
                                histogram.valueAtPercentile(50), histogram.valueAtPercentile(99), histogram.valueAtPercentile(99.9), histogram.max))
         }
+        printWindows(stages: stages.map(\.name), samples: watcher.samples, from: counted)
+        if let cpuAtWarmUpEnd { cpuAtPublishEnd.printShares(since: cpuAtWarmUpEnd) }
         for (stage, histogram) in zip(stages, histograms) where stage.topic == OrbitTopics.userProfiles || stage.topic == OrbitTopics.pointsLedger {
             let p99 = histogram.totalCount > 0 ? histogram.valueAtPercentile(99) : .max
             Output.line("  target p99 < 100 ms, \(stage.name): \(p99 < 100 ? "PASS" : "BELOW TARGET") (\(p99) ms)")
+        }
+    }
+
+    /// The p99 of each stage per 5-second window of publication after the warm-up. A latency that
+    /// climbs from window to window at a steady input rate is a cost that grows with the run, not a
+    /// stage's own: on the local broker, each fetch walks the partition's batches from the oldest
+    /// (README, "Where the time goes").
+    func printWindows(stages: [String], samples: [[(eventMillis: Int64, latencyMillis: Int64)]], from start: Int64) {
+        let width: Int64 = 5_000
+        let windows = Int((Int64(seconds) * 1000 + width - 1) / width)
+        guard windows > 1 else { return }
+        Output.line("  p99 by 5 s window of publication (ms):")
+        for (name, stageSamples) in zip(stages, samples) {
+            var perWindow = Array(repeating: [Int64](), count: windows)
+            for sample in stageSamples where sample.eventMillis >= start {
+                let window = Int((sample.eventMillis - start) / width)
+                if window < windows { perWindow[window].append(max(0, sample.latencyMillis)) }
+            }
+            let figures = perWindow.map { values -> String in
+                guard !values.isEmpty else { return "     -" }
+                let sorted = values.sorted()
+                return String(format: "%6d", sorted[min(sorted.count - 1, sorted.count * 99 / 100)])
+            }
+            Output.line("  \(name.padding(toLength: 22, withPad: " ", startingAt: 0))\(figures.joined())")
         }
     }
 
@@ -236,5 +267,31 @@ final class LatencyWatcher {
             guard let text = node?.stringValue, let millis = try? RFC3339.parse(text) else { continue }
             samples[index].append((millis, seen - millis))
         }
+    }
+}
+
+/// CPU seconds so far of the embedded broker's thread, of the rest of this process (publisher and
+/// latency reader) and of each service process: where the two cores went during the latency run.
+struct CPUSnapshot {
+    let taken = Date()
+    let broker = ThreadCPU.liveThreadSeconds(named: ["rdk:mock"])
+    let bench = ThreadCPU.seconds()
+    let services: [(name: String, seconds: Double)]
+
+    init(_ processes: ServiceProcesses) { services = processes.cpuSeconds }
+
+    /// One line: each part's share of one core between `earlier` and this snapshot.
+    func printShares(since earlier: CPUSnapshot) {
+        let wall = taken.timeIntervalSince(earlier.taken)
+        guard wall > 0 else { return }
+        func share(_ seconds: Double) -> String { String(format: "%.0f %%", 100 * seconds / wall) }
+        var parts = [("local broker", broker - earlier.broker), ("publisher and reader", bench - earlier.bench)]
+        for service in services {
+            guard let before = earlier.services.first(where: { $0.name == service.name }) else { continue }
+            parts.append((service.name, service.seconds - before.seconds))
+        }
+        let total = parts.reduce(0) { $0 + $1.1 }
+        Output.line("  CPU after the warm-up, % of one core (of \(ProcessInfo.processInfo.activeProcessorCount * 100) %): "
+                    + parts.map { "\($0.0) \(share($0.1))" }.joined(separator: ", ") + ", total \(share(total))")
     }
 }

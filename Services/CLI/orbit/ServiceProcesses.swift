@@ -64,6 +64,12 @@ final class ServiceProcesses: @unchecked Sendable {
         return children.filter { !$0.process.isRunning }.map { ($0.name, $0.process.terminationStatus) }
     }
 
+    /// Each running child's CPU seconds so far (user and system, every thread), by name.
+    var cpuSeconds: [(name: String, seconds: Double)] {
+        lock.lock(); defer { lock.unlock() }
+        return children.compactMap { child in ThreadCPU.processSeconds(child.process.processIdentifier).map { (child.name, $0) } }
+    }
+
     /// SIGTERM to every child, in reverse start order; SIGKILL after `grace`.
     func stopAll(grace: TimeInterval = 30) {
         lock.lock()

@@ -16,19 +16,29 @@ enum ThreadCPU {
 
     /// User and system CPU of the live threads whose names start with one of `prefixes`.
     static func liveThreadSeconds(named prefixes: [String]) -> Double {
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return 0 }
         var total = 0.0
         for task in tasks {
-            guard let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
-                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
-            let name = String(stat[stat.index(after: open)..<close])
-            guard prefixes.contains(where: { name.hasPrefix($0) }) else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            // After the name: state is field 3, utime 14 and stime 15 (1-based, man proc).
-            guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
-            total += (user + system) / ticks
+            guard let (name, seconds) = statSeconds("/proc/self/task/\(task)/stat"),
+                  prefixes.contains(where: { name.hasPrefix($0) }) else { continue }
+            total += seconds
         }
         return total
+    }
+
+    /// User and system CPU of another process, with the time of its ended threads (`/proc/PID/stat`
+    /// sums them), or nil when it has gone.
+    static func processSeconds(_ pid: Int32) -> Double? {
+        statSeconds("/proc/\(pid)/stat")?.seconds
+    }
+
+    /// The name and the user plus system seconds in a `/proc` stat file.
+    private static func statSeconds(_ path: String) -> (name: String, seconds: Double)? {
+        guard let stat = try? String(contentsOfFile: path, encoding: .utf8),
+              let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the name: state is field 3, utime 14 and stime 15 (1-based, man proc).
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (String(stat[stat.index(after: open)..<close]), (user + system) / Double(sysconf(Int32(_SC_CLK_TCK))))
     }
 }

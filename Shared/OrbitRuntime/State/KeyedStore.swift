@@ -57,6 +57,24 @@ public final class KeyedStore<Value: StateCodable> {
             self.value = value
             self.changed = changed
         }
+
+        /// Runs `body` on the value where it lives and marks the entry changed when `body` says it
+        /// changed it. `first` is true when this is the entry's first change since the changes were
+        /// last taken.
+        @inlinable
+        static func change(_ entry: inout Entry, _ body: (inout Value) -> Bool) -> (made: Bool, first: Bool) {
+            guard body(&entry.value) else { return (false, false) }
+            defer { entry.changed = true }
+            return (true, !entry.changed)
+        }
+
+        /// The value's bytes for the changelog, the entry marked unchanged, in one access to the
+        /// entry where it lives (reading it through a getter would copy the whole value first).
+        @inlinable
+        static func settle(_ entry: inout Entry) -> [UInt8] {
+            entry.changed = false
+            return entry.value.stateBytes()
+        }
     }
 
     // Visible to inlinable code: the hot methods below are specialised in each service's module.
@@ -134,12 +152,12 @@ public final class KeyedStore<Value: StateCodable> {
     @discardableResult
     public func update(_ partition: Int32, _ key: String, initial: () -> Value, _ body: (inout Value) -> Bool) throws(UnreadableState) -> Bool {
         if let index = cache[partition]?.index(forKey: key) {
-            guard body(&cache[partition]!.values[index].value) else { return false }
-            if !cache[partition]!.values[index].changed {
-                cache[partition]!.values[index].changed = true
-                noteChange(partition, key)
-            }
-            return true
+            // One in-place access: reading `.changed` through `values[index]` on its own would go
+            // through the subscript's getter, which copies the whole entry (every reference in the
+            // value retained and released) to read one flag.
+            let change = Entry.change(&cache[partition]!.values[index], body)
+            if change.first { noteChange(partition, key) }
+            return change.made
         }
         var value: Value
         let stored: Bool
@@ -190,6 +208,14 @@ public final class KeyedStore<Value: StateCodable> {
                 try body(partition, key, &cache[partition]!.values[index].value)
             }
         }
+    }
+
+    /// Runs `body` on every value put since the last ``takeChanges()``, in partition and key order,
+    /// reading it where it lives: a batch-end pass that only reads (one output per changed key)
+    /// does not copy each value out of the cache, as `get` must.
+    @inlinable
+    public func forEachChanged(_ body: (Int32, String, borrowing Value) throws -> Void) rethrows {
+        try updateChanged { partition, key, value in try body(partition, key, value) }
     }
 
     /// The keys put or deleted since the last ``takeChanges()``, in partition and key order.
@@ -253,9 +279,8 @@ public final class KeyedStore<Value: StateCodable> {
             for key in keys {
                 let value: [UInt8]?
                 if let index = cache[partition]?.index(forKey: key) {
-                    let encoded = cache[partition]![index].value.value.stateBytes()
+                    let encoded = Entry.settle(&cache[partition]!.values[index])
                     bytes.store(partition, key, encoded)
-                    cache[partition]!.values[index].changed = false
                     value = encoded
                 } else {
                     value = bytes.get(partition, key)  // nil when deleted: a tombstone, which compaction removes

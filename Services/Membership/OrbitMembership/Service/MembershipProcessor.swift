@@ -322,8 +322,7 @@ public final class MembershipProcessor: RecordProcessor {
     /// An account per member touched, handed to the runtime a few hundred at a time (as the
     /// scorer's profiles), so a large batch never holds all its accounts at once.
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
-        for (partition, key) in store.changedKeys {
-            guard let state = try store.get(partition, key) else { continue }
+        try store.forEachChanged { _, key, state in
             // The account as of the member's own latest input, never the flush's wall-clock time:
             // a replay then writes the same bytes.
             outputs.append(ProducerRecord(topic: settings.accountsTopic, key: Array(key.utf8), value: Outputs.account(state, userID: key, policy: policy, at: state.lastInputMillis)))
