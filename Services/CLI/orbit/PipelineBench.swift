@@ -108,7 +108,7 @@ struct PipelineBench: AsyncParsableCommand {
     /// (README, "Where the time goes").
     func printWindows(stages: [String], samples: [[(eventMillis: Int64, latencyMillis: Int64)]], from start: Int64) {
         let width: Int64 = 5_000
-        let windows = Int((Int64(seconds) * 1000 + width - 1) / width)
+        let windows = Int((Int64(seconds) * 1000 + width - 1) / width)  // the last may be shorter
         guard windows > 1 else { return }
         Output.line("  p99 by 5 s window of publication (ms):")
         for (name, stageSamples) in zip(stages, samples) {
@@ -119,8 +119,9 @@ struct PipelineBench: AsyncParsableCommand {
             }
             let figures = perWindow.map { values -> String in
                 guard !values.isEmpty else { return "     -" }
+                // Nearest rank, as the histogram's percentiles: the smallest value at or above 99 %.
                 let sorted = values.sorted()
-                return String(format: "%6d", sorted[min(sorted.count - 1, sorted.count * 99 / 100)])
+                return String(format: "%6d", sorted[(sorted.count * 99 + 99) / 100 - 1])
             }
             Output.line("  \(name.padding(toLength: 22, withPad: " ", startingAt: 0))\(figures.joined())")
         }

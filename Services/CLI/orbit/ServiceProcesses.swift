@@ -67,7 +67,7 @@ final class ServiceProcesses: @unchecked Sendable {
     /// Each running child's CPU seconds so far (user and system, every thread), by name.
     var cpuSeconds: [(name: String, seconds: Double)] {
         lock.lock(); defer { lock.unlock() }
-        return children.compactMap { child in ThreadCPU.processSeconds(child.process.processIdentifier).map { (child.name, $0) } }
+        return children.filter(\.process.isRunning).compactMap { child in ThreadCPU.processSeconds(child.process.processIdentifier).map { (child.name, $0) } }
     }
 
     /// SIGTERM to every child, in reverse start order; SIGKILL after `grace`.

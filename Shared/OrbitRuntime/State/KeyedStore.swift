@@ -212,7 +212,9 @@ public final class KeyedStore<Value: StateCodable> {
 
     /// Runs `body` on every value put since the last ``takeChanges()``, in partition and key order,
     /// reading it where it lives: a batch-end pass that only reads (one output per changed key)
-    /// does not copy each value out of the cache, as `get` must.
+    /// does not copy each value out of the cache, as `get` must. `body` runs inside the store's
+    /// access to its cache, so it must not call this store (Swift's exclusivity check stops the
+    /// process); collect what it needs first.
     @inlinable
     public func forEachChanged(_ body: (Int32, String, borrowing Value) throws -> Void) rethrows {
         try updateChanged { partition, key, value in try body(partition, key, value) }
