@@ -61,7 +61,7 @@ struct DemoCommand: AsyncParsableCommand {
         // notification service has read them before the events arrive.
         let notify = NotifyDemo(kafka: kafka, mail: target.mail, gateway: target.gateway)
         try notify.publishContacts(users: (0..<users).map { String(format: "u%06d", $0) }, now: Int64(Date().timeIntervalSince1970 * 1000))
-        _ = try eventuallyQuiet(timeout: timeout, notify.lag)
+        _ = notify.caughtUp(timeout: timeout)
 
         let producer = try KafkaProducer(configuration: kafka, name: "orbit-demo", logger: Logger(label: "orbit.demo"))
         let batch = DeliveryBatch()
@@ -104,11 +104,12 @@ struct DemoCommand: AsyncParsableCommand {
 
         // Membership: wait until both of its stages have read everything; then some members redeem
         // (one in five asks for 500 points, a few ask twice with the same request id).
-        let membersLag: () -> Int64 = {
-            ((try? consumerLag(kafka: kafka, group: "orbit-members-router", topics: [OrbitTopics.validEvents, OrbitTopics.memberCommands, OrbitTopics.membersInternal])) ?? 1)
-                + ((try? consumerLag(kafka: kafka, group: "orbit-members", topics: [OrbitTopics.membersInputs])) ?? 1)
+        let membersCaughtUp = {
+            waitUntilCaughtUp(kafka: kafka, groups: [("orbit-members-router", [OrbitTopics.validEvents, OrbitTopics.memberCommands, OrbitTopics.membersInternal]),
+                                            ("orbit-members", [OrbitTopics.membersInputs])],
+                     outputs: [OrbitTopics.pointsLedger, OrbitTopics.memberEvents], minimumRounds: 2, timeout: timeout)
         }
-        _ = try eventuallyQuiet(timeout: timeout, membersLag)
+        _ = membersCaughtUp()
         let commandProducer = try KafkaProducer(configuration: kafka, name: "orbit-demo-commands", logger: Logger(label: "orbit.demo"))
         let commands = DeliveryBatch()
         for (index, user) in report.users.sorted().enumerated() where index % 5 == 0 {
@@ -118,16 +119,16 @@ struct DemoCommand: AsyncParsableCommand {
         }
         try commands.waitForAll()
         commandProducer.close()
-        _ = try eventuallyQuiet(timeout: timeout, membersLag)
+        _ = membersCaughtUp()
         let points = try TopicReader(kafka: kafka, topics: [OrbitTopics.pointsLedger, OrbitTopics.memberAccounts])
         try points.readToEnd()
         let membership = MembershipReport(ledger: points.records[OrbitTopics.pointsLedger] ?? [], accounts: points.records[OrbitTopics.memberAccounts] ?? [])
         membership.print()
 
         // Notification: let it catch up with the triggers, run a campaign to loyal users, report.
-        _ = try eventuallyQuiet(timeout: timeout, notify.lag)
+        _ = notify.caughtUp(timeout: timeout)
         _ = try notify.startCampaign()
-        let notified = try eventuallyQuiet(timeout: timeout, notify.lag)
+        let notified = notify.caughtUp(timeout: timeout)
         var problems: [String] = try notify.report()
         if !notified { problems.append("timed out waiting for orbit-notify") }
 
@@ -250,14 +251,37 @@ extension String {
     func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }
 
-/// Waits until `lag` has been 0 for 3 seconds.
-func eventuallyQuiet(timeout: TimeInterval, _ lag: () -> Int64) throws -> Bool {
+/// Waits until consumer groups have worked through everything on their topics and what it set off:
+/// in rounds, each group must commit up to where its topics ended when the round began, and the
+/// rounds go on until one adds nothing to `outputs` (at least `minimumRounds`, one per hop of the
+/// cascade). Unlike waiting for a lag of zero, this ends while clock ticks keep arriving: a service
+/// that turns time into inputs (every 2 s locally) is never idle for long, and a lag sampled every
+/// few hundred milliseconds then catches a tick in flight often enough to wait out any timeout.
+func waitUntilCaughtUp(kafka: KafkaConfiguration, groups: [(group: String, topics: [String])], outputs: [String],
+                       minimumRounds: Int = 3, pause: TimeInterval = 2.5, timeout: TimeInterval) -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
-    var quietSince: Date?
+    func positions() -> [[TopicPartition: (committed: Int64, high: Int64)]]? {
+        try? groups.map { try consumerPositions(kafka: kafka, group: $0.group, topics: $0.topics) }
+    }
+    func produced() -> Int64? {
+        try? consumerPositions(kafka: kafka, group: "orbit-demo-probe", topics: outputs).values.reduce(0) { $0 + $1.high }
+    }
+    var rounds = 0
+    var before = produced()
     while Date() < deadline {
-        if lag() == 0 { quietSince = quietSince ?? Date() } else { quietSince = nil }
-        if let quietSince, Date().timeIntervalSince(quietSince) > 3 { return true }
-        usleep(300_000)
+        guard let targets = positions() else { usleep(200_000); continue }
+        while Date() < deadline {
+            if let now = positions(), zip(now, targets).allSatisfy({ current, target in
+                target.allSatisfy { partition, position in (current[partition]?.committed ?? 0) >= position.high }
+            }) { break }
+            usleep(200_000)
+        }
+        guard Date() < deadline else { return false }
+        rounds += 1
+        usleep(UInt32(pause * 1_000_000))
+        let after = produced()
+        if rounds >= minimumRounds, let before, let after, after == before { return true }
+        before = after
     }
     return false
 }

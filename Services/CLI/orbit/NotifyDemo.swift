@@ -21,8 +21,9 @@ struct NotifyDemo {
         ("orbit-notify-delivery", [OrbitTopics.notifications]),
     ]
 
-    func lag() -> Int64 {
-        Self.groups.reduce(0) { $0 + ((try? consumerLag(kafka: kafka, group: $1.group, topics: $1.topics)) ?? 1) }
+    /// Until the three stages have worked through everything and their messages stop coming.
+    func caughtUp(timeout: TimeInterval) -> Bool {
+        waitUntilCaughtUp(kafka: kafka, groups: Self.groups, outputs: [OrbitTopics.notifications, OrbitTopics.notificationDeliveries, OrbitTopics.userInbox], timeout: timeout)
     }
 
     /// Contacts (every user; two in three with a phone; Chinese and English), preferences (half opted
