@@ -18,14 +18,14 @@ struct MembersBench: AsyncParsableCommand {
     @Option(help: "Members.") var users = 20_000
     @Option(help: "Partitions.") var partitions = 16
     @Option(help: "Rounds.") var rounds = 2
-    @Option(help: "Records per batch (commit interval), for both measurements: membership.yaml's max_batch_records.") var batchRecords = 20_000
+    @Option(help: "Records per batch (commit interval), for every measurement (default: membership.yaml's max_batch_records).") var batchRecords: Int?
 
     func validate() throws {
         try OptionChecks.require(events, "events", in: OptionChecks.positive)
         try OptionChecks.require(users, "users", in: OptionChecks.positive)
         try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
         try OptionChecks.require(rounds, "rounds", in: OptionChecks.rounds)
-        try OptionChecks.require(batchRecords, "batch-records", in: OptionChecks.positive)
+        if let batchRecords { try OptionChecks.require(batchRecords, "batch-records", in: OptionChecks.positive) }
     }
 
     func run() async throws {
@@ -47,7 +47,7 @@ struct MembersBench: AsyncParsableCommand {
             // orbit-members runs them; the pass-through runs with the same.
             var runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
             runtime.kafka = kafka
-            runtime.maxBatchRecords = batchRecords
+            if let batchRecords { runtime.maxBatchRecords = batchRecords }
             let (raw, rawCPU) = try IngestBench().measureWithCPU((0..<runtime.streamThreads).map { _ in PassThroughProcessor(outputTopic: "\(prefix)-raw") }, group: "\(prefix)-raw", input: input, runtime: runtime, expected: records.count, logger: logger)
             Output.line(String(format: "  round %d raw pass-through: %8.0f events/s, %5.1f µs CPU per event", round, raw, rawCPU))
 
