@@ -6,6 +6,13 @@ import OrbitRuntime
 /// are left out) and stops when the `exit` pipelines have read `expected` records. Returns records
 /// per second and CPU microseconds per record (every thread of the process but the broker's).
 enum StagedBench {
+    /// For a service that makes its stages per stream thread, in order (`stages` pipelines per
+    /// thread: the first reads the input, the last is timed).
+    static func measure(_ pipelines: [StreamPipeline], stages: Int, expected: Int) throws -> (rate: Double, cpuMicros: Double) {
+        try measure(pipelines, entry: pipelines.enumerated().filter { $0.offset % stages == 0 }.map(\.element),
+                    exit: pipelines.enumerated().filter { $0.offset % stages == stages - 1 }.map(\.element), expected: expected)
+    }
+
     static func measure(_ pipelines: [StreamPipeline], entry: [StreamPipeline], exit: [StreamPipeline], expected: Int) throws -> (rate: Double, cpuMicros: Double) {
         let stop = StopSignal()
         let done = DispatchSemaphore(value: 0)
