@@ -75,7 +75,9 @@ struct MembersBench: AsyncParsableCommand {
             // reader a fetch, that the two copies above do not pay; so the same two hops are run
             // again writing as many records, still doing no work: the most a membership service
             // with these outputs could score on this broker, however cheap its own rules.
-            let written = try ["ledger", "accounts", "events", "changelog"].map { ($0, try recordsWritten(to: "\(prefix)-\($0)", partitions: partitions, kafka: kafka, logger: logger)) }
+            let outputs = ["ledger", "accounts", "events", "changelog"]
+            let ends = try consumerPositions(kafka: kafka, group: "\(prefix)-count", topics: outputs.map { "\(prefix)-\($0)" })
+            let written = outputs.map { output in (output, ends.filter { $0.key.topic == "\(prefix)-\(output)" }.values.reduce(Int64(0)) { $0 + $1.high }) }
             let perEvent = Double(written.reduce(0) { $0 + $1.1 }) / Double(records.count)
             Output.line("    (records written per event besides the router's copy: "
                 + written.map { String(format: "%@ %.2f", $0.0, Double($0.1) / Double(records.count)) }.joined(separator: ", ")
@@ -105,13 +107,6 @@ struct MembersBench: AsyncParsableCommand {
                             processor: FanOutProcessor(outputTopic: name + "-out", perRecord: perRecord), logger: logger)]
         }
         return try StagedBench.measure(pipelines, stages: 2, expected: expected)
-    }
-
-    /// Records on every partition of a topic the bench created (each starts at offset 0).
-    private func recordsWritten(to topic: String, partitions: Int, kafka: KafkaConfiguration, logger: Logger) throws -> Int64 {
-        let consumer = try KafkaConsumer(configuration: kafka, name: "bench-members-count", logger: logger)
-        defer { consumer.close() }
-        return try (0..<partitions).reduce(Int64(0)) { $0 + (try consumer.watermarks(TopicPartition(topic, Int32($1))).high) }
     }
 }
 
