@@ -164,6 +164,9 @@ struct IngestBench: AsyncParsableCommand {
         stop.set()
         for _ in pipelines { done.wait() }
         guard let first = timed.compactMap(\.firstRecordAt).min() else { throw CLIError("no record was processed") }
+        if let assigned = timed.compactMap(\.firstAssignedAt).min() {
+            print(String(format: "    (first record %.3f s after the first assignment)", (first - assigned).seconds))
+        }
         return (Double(expected) / (end - first).seconds, cpu * 1e6 / Double(expected))
     }
 
@@ -210,9 +213,13 @@ final class PassThroughProcessor: RecordProcessor {
 final class TimedProcessor: RecordProcessor {
     let inner: any RecordProcessor
     private(set) var firstRecordAt: ContinuousClock.Instant?
+    private(set) var firstAssignedAt: ContinuousClock.Instant?
     init(_ inner: any RecordProcessor) { self.inner = inner }
 
-    func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws { try inner.partitionsAssigned(partitions, restorer: restorer) }
+    func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
+        if firstAssignedAt == nil { firstAssignedAt = .now }
+        try inner.partitionsAssigned(partitions, restorer: restorer)
+    }
     func partitionsRevoked(_ partitions: [TopicPartition]) { inner.partitionsRevoked(partitions) }
     func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) { inner.partitionsRevoked(partitions, cleanly: cleanly) }
     func takeStateChanges() -> [ProducerRecord] { inner.takeStateChanges() }

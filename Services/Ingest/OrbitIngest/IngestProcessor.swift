@@ -70,7 +70,7 @@ public final class IngestProcessor: RecordProcessor {
         let clock = context.nowMillis
         let receivedAt = min(record.timestampMillis ?? clock, clock)
         let source = Self.sourceCoordinates(record)
-        switch validator.validate(record.value, referenceTimeMillis: receivedAt) {
+        switch validator.validateRecord(record.value, referenceTimeMillis: receivedAt) {
         case .success(let event):
             let inserted = windows[record.partition, default: DedupWindow(windowMillis: settings.dedupWindowMillis, maxEntries: settings.dedupMaxIDsPerPartition)]
                 .insert(event.id, at: receivedAt)
@@ -80,7 +80,7 @@ public final class IngestProcessor: RecordProcessor {
             }
             pendingIDs[record.partition, default: DedupChangelog.Builder(firstOffset: record.offset)].add(event.id, at: receivedAt)
             outputs.append(ProducerRecord(
-                topic: settings.validTopic, key: Array(event.userID.utf8), value: event.encoded(),
+                topic: settings.validTopic, key: event.key, value: event.value,
                 headers: [KafkaHeader(Self.sourceHeader, source)], timestampMillis: event.timeMillis))
             validCounter.increment()
         case .failure(let rejection):

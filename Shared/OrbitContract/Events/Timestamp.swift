@@ -17,7 +17,14 @@ public enum RFC3339 {
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` and returns epoch milliseconds.
     public static func parse(_ text: String) throws(ParseError) -> Int64 {
-        let b = Array(text.utf8)
+        let bytes = Array(text.utf8)
+        return try bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(ParseError) in try parse(utf8: buffer) }
+        }.get()
+    }
+
+    /// The same over the text's UTF-8 bytes (ingestion reads `time` in place, without a `String`).
+    public static func parse(utf8 b: UnsafeBufferPointer<UInt8>) throws(ParseError) -> Int64 {
         var i = 0
         func digits(_ count: Int) throws(ParseError) -> Int {
             guard i + count <= b.count else { throw .syntax("expected RFC 3339 date-time such as 2026-01-31T09:30:00Z") }

@@ -173,6 +173,33 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    // MARK: Copies of source bytes already known to be canonical
+
+    // For the one-pass event reader: it has checked that these bytes need no escaping (printable
+    // ASCII without a quote or a backslash) or are a JSON number's lexeme, so they are copied as they are,
+    // and the result is byte for byte what `string(_:)`, `key(_:)` and `number(_:)` write.
+
+    /// A string value from source bytes that need no escaping.
+    mutating func plainString(_ source: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[range]))
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A member name from source bytes that need no escaping.
+    mutating func plainKey(_ source: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {
+        plainString(source, range)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// A number from its source lexeme.
+    mutating func numberLexeme(_ source: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {
+        separate()
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[range]))
+    }
+
     // MARK: A string value written in parts
 
     /// Opens a string value that the following `stringPart` calls fill and ``endString()`` closes:

@@ -55,6 +55,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
     static func validator(_ input: [UInt8]) throws(FuzzFinding) {
         let validator = EventValidator(policy: ValidationPolicy())
+        // Ingestion's one-pass reader never changes an answer: what it accepts, the full
+        // validator accepts as the same record.
+        if let fast = validator.validateRecordInOnePass(input, referenceTimeMillis: reference) {
+            guard case .success(let full) = validator.validateRecordInFull(input, referenceTimeMillis: reference) else {
+                throw FuzzFinding("read in one pass, rejected by the full validator")
+            }
+            guard fast == full else { throw FuzzFinding("the one-pass reader writes a different .valid record") }
+        }
         switch validator.validate(input, referenceTimeMillis: reference) {
         case .success(let event):
             for (field, id) in [("id", event.id), ("user_id", event.userID)] {
