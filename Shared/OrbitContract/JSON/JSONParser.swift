@@ -40,21 +40,21 @@ public struct JSONParser {
     }
 
     public static func parse(_ array: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
-        let result: Result<JSONValue, JSONParseError> = array.withUnsafeBufferPointer { buffer in
-            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
-            do throws(JSONParseError) {
-                parser.skipWhitespace()
-                let value = try parser.parseValue(depth: 0)
-                parser.skipWhitespace()
-                if parser.index != buffer.count {
-                    throw parser.error(.malformed, "unexpected bytes after the JSON value")
-                }
-                return .success(value)
-            } catch {
-                return .failure(error)
-            }
+        try array.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONParseError) in try parse(buffer, maxDepth: maxDepth) }
+        }.get()
+    }
+
+    /// The same over bytes in place (a part of a larger record, with no copy).
+    static func parse(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
+        parser.skipWhitespace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipWhitespace()
+        if parser.index != buffer.count {
+            throw parser.error(.malformed, "unexpected bytes after the JSON value")
         }
-        return try result.get()
+        return value
     }
 
     public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {

@@ -63,6 +63,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             }
             guard fast == full else { throw FuzzFinding("the one-pass reader writes a different .valid record") }
         }
+        // Downstream services read `.valid` records in one pass too: the same event or the same error.
+        switch (Result { try UserEvent.decode(input) }, Result { try UserEvent.decode(input[...]) }) {
+        case (.success(let a), .success(let b)) where a == b: break
+        case (.failure(let a), .failure(let b)) where "\(a)" == "\(b)": break
+        default: throw FuzzFinding("UserEvent.decode in one pass and in full disagree")
+        }
         switch validator.validate(input, referenceTimeMillis: reference) {
         case .success(let event):
             for (field, id) in [("id", event.id), ("user_id", event.userID)] {
