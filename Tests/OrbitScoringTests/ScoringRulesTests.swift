@@ -1,5 +1,6 @@
 import OrbitScoring
 import OrbitRuntime
+import OrbitContract
 import XCTest
 
 final class RFMTests: XCTestCase {
@@ -189,6 +190,21 @@ final class TierAndSuperUserTests: XCTestCase {
         }
     }
 
+    /// The profile writes each shortfall part by part; what it writes is exactly its description.
+    func testSuperUserShortfallsAreWrittenAsTheirDescription() throws {
+        let all: [SuperUserShortfall] = [
+            .paidPurchases(1, needs: 2), .spendBelowTop(percent: 10), .populationSpendUnknown, .tenureDays(0, needs: 30),
+            .communityActions30d(12, needs: 100), .convertedReferrals(0, needs: 1),
+        ]
+        for shortfall in all {
+            var writer = JSONWriter()
+            shortfall.write(to: &writer)
+            XCTAssertEqual(try JSONParser.parse(writer.bytes), .string(shortfall.description))
+        }
+        XCTAssertEqual(all[0].description, "paid 1 times (needs 2)")
+        XCTAssertEqual(all[1].description, "spend below the top 10 %")
+    }
+
     func testSuperUserNeedsEveryConfiguredCriterion() {
         var policy = SuperUserPolicy()
         policy.minConvertedReferrals = 1
@@ -198,7 +214,7 @@ final class TierAndSuperUserTests: XCTestCase {
         oneShort.paidPurchases = 1
         let result = policy.evaluate(oneShort, spendThreshold: 80_000)
         XCTAssertFalse(result.isSuperUser)
-        XCTAssertEqual(result.missing, ["paid 1 times (needs 2)"])
+        XCTAssertEqual(result.missing.map(\.description), ["paid 1 times (needs 2)"])
         XCTAssertFalse(policy.evaluate(mvp, spendThreshold: 95_000).isSuperUser, "not in the top decile")
         XCTAssertFalse(policy.evaluate(mvp, spendThreshold: nil).isSuperUser, "no population figure yet")
         var lenient = SuperUserPolicy()

@@ -24,7 +24,7 @@ public struct UserProfile: Sendable, Equatable {
     public var evaluationScore: Double
     public var tier: ValueTier
     public var superUser: Bool
-    public var superUserMissing: [String]
+    public var superUserMissing: [SuperUserShortfall]
     public var probabilityAlive: Double?
     public var expectedPurchases30d: Double?
     public var expectedPurchases90d: Double?
@@ -80,7 +80,10 @@ public struct UserProfile: Sendable, Equatable {
         w.field("r"); w.int(rfmScore.recency)
         w.field("f"); w.int(rfmScore.frequency)
         w.field("m"); w.int(rfmScore.monetary)
-        w.field("score"); w.string(rfmScore.description)
+        // `rfmScore.description`, written without building the `String`.
+        w.field("score"); w.beginString()
+        w.stringPart(Int64(rfmScore.recency)); w.stringPart(Int64(rfmScore.frequency)); w.stringPart(Int64(rfmScore.monetary))
+        w.endString()
         w.endObject()
         w.field("segment"); w.string(segment.rawValue)
         w.field("lifecycle")
@@ -92,7 +95,7 @@ public struct UserProfile: Sendable, Equatable {
         w.field("tier"); w.string(tier.rawValue)
         w.field("evaluation_score"); rounded(&w, evaluationScore, 1000)
         w.field("super_user"); w.bool(superUser)
-        w.field("super_user_missing"); w.beginArray(); for m in superUserMissing { w.string(m) }; w.endArray()
+        w.field("super_user_missing"); w.beginArray(); for m in superUserMissing { m.write(to: &w) }; w.endArray()
         w.field("churn")
         w.beginObject()
         w.field("probability_alive"); rounded(&w, probabilityAlive)
@@ -242,7 +245,7 @@ public struct ProfileEvaluator: Sendable {
         }
         if state.lastSuperUser != mvp.isSuperUser, !(state.lastTier == nil && !mvp.isSuperUser) {
             changes.append(SegmentChange(userID: userID, dimension: .superUser, from: String(state.lastSuperUser), to: String(mvp.isSuperUser),
-                                         reason: mvp.isSuperUser ? "meets every super-user criterion" : "no longer: " + mvp.missing.joined(separator: "; "), day: today))
+                                         reason: mvp.isSuperUser ? "meets every super-user criterion" : "no longer: " + mvp.missing.map(\.description).joined(separator: "; "), day: today))
         }
         state.lastSegment = segment
         state.lastLifecycle = lifecycle.stage
