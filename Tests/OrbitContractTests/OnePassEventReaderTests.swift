@@ -47,6 +47,11 @@ final class OnePassEventReaderTests: XCTestCase {
         #"{"id":"e1","user_id":"u1","type":"login","time":"2026-06-01T10:00:00Z","schema_version":2}"#,
         #"{"id":"e1","user_id":"u1","type":"login","time":"2026-06-01T10:00:00Z"} x"#,
         #"[{"id":"e1","user_id":"u1","type":"login","time":"2026-06-01T10:00:00Z"}]"#,
+        // Kinds with required properties, sent without any.
+        #"{"id":"e1","user_id":"u1","type":"purchase","time":"2026-06-01T10:00:00Z"}"#,
+        #"{"id":"e1","user_id":"u1","type":"refund","time":"2026-06-01T10:00:00Z","properties":null}"#,
+        #"{"id":"e1","user_id":"u1","type":"referral","time":"2026-06-01T10:00:00Z","properties":{}}"#,
+        #"{"id":"e1","user_id":"u1","properties":null,"type":"purchase","time":"2026-06-01T10:00:00Z"}"#,
     ]
 
     static let policy = ValidationPolicy(extraEventTypes: [EventType("game_played")])
@@ -91,7 +96,12 @@ final class OnePassEventReaderTests: XCTestCase {
         var readInOnePass = 0
         for iteration in 0..<40_000 {
             var bytes = Array(Self.common[iteration % Self.common.count].utf8)
-            for _ in 0..<(1 + random.int(3)) {
+            // Half the time, first change the event's shape: a member dropped, nulled, or given the
+            // value of another event's member (what byte mutations rarely produce).
+            if iteration % 2 == 1 {
+                bytes = Self.reshaped(bytes, &random)
+            }
+            for _ in 0..<random.int(3) {
                 let position = random.int(bytes.count + 1)
                 switch random.int(5) {
                 case 0 where !bytes.isEmpty: bytes[min(position, bytes.count - 1)] = UInt8(truncatingIfNeeded: 0x20 + random.int(0x60))
@@ -117,5 +127,30 @@ final class OnePassEventReaderTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(readInOnePass, 1_000, "many mutations stay on the one-pass path")
+    }
+
+    /// Drops, nulls or replaces one member of the event or of its properties (or of an item).
+    static func reshaped(_ bytes: [UInt8], _ random: inout SeededRandom) -> [UInt8] {
+        guard case .object(let event)? = try? JSONParser.parse(bytes) else { return bytes }
+        let donors = common.compactMap { (try? JSONParser.parse(Array($0.utf8)))?.objectValue }
+        let donated = donors[random.int(donors.count)]
+        let values = donated.members.map(\.value) + (donated["properties"]?.objectValue?.members.map(\.value) ?? [])
+        func change(_ object: JSONObject) -> JSONObject {
+            guard !object.members.isEmpty else { return object }
+            var members = object.members
+            let index = random.int(members.count)
+            switch random.int(4) {
+            case 0: members.remove(at: index)
+            case 1: members[index].value = .null
+            case 2: members[index].value = values[random.int(values.count)]
+            default:
+                if case .object(let inner) = members[index].value { members[index].value = .object(change(inner)) }
+                else if case .array(let elements) = members[index].value, let first = elements.first?.objectValue {
+                    members[index].value = .array([.object(change(first))] + elements.dropFirst())
+                } else { members.remove(at: index) }
+            }
+            return JSONObject(members)
+        }
+        return JSONWriter.encode(.object(change(event)))
     }
 }

@@ -22,7 +22,8 @@ final class UserEventDecodingTests: XCTestCase {
         for iteration in 0..<40_000 {
             var bytes = Array(Self.records[iteration % Self.records.count].utf8)
             if iteration >= Self.records.count {
-                for _ in 0..<(1 + random.int(3)) {
+                if iteration % 2 == 1 { bytes = OnePassEventReaderTests.reshaped(bytes, &random) }
+                for _ in 0..<random.int(3) {
                     let position = random.int(bytes.count + 1)
                     switch random.int(4) {
                     case 0 where !bytes.isEmpty: bytes.remove(at: min(position, bytes.count - 1))

@@ -76,6 +76,9 @@ struct OnePassEventReader {
                 try writeProperties(&reader, kind: kind, user: user, to: &output)
                 guard reader.index == properties.end else { throw NotOnePass() }
             } else {
+                // No properties: fine for the kinds whose properties are all optional; the others
+                // miss a required one, which the full validator words.
+                guard kind == .passThrough || kind == .community else { throw NotOnePass() }
                 output.beginObject()
                 output.endObject()
             }
