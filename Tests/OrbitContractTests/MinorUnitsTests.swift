@@ -55,6 +55,9 @@ final class MinorUnitsTests: XCTestCase {
         XCTAssertEqual(minor("0e-50"), 0)
         XCTAssertEqual(minor("-0"), 0)
         XCTAssertEqual(minor("-0.00"), 0)
+        // Hostile lengths stay linear: 60,000 leading zeros.
+        XCTAssertEqual(minor(String(repeating: "0", count: 60_000) + "1"), 100)
+        XCTAssertEqual(minor(String(repeating: "0", count: 60_000)), 0)
     }
 
     func testLeadingZerosInStringsAreAccepted() {
@@ -105,6 +108,12 @@ final class MinorUnitsTests: XCTestCase {
         assertError("-0.01", .negative)
         assertError("-19.99", .negative)
         assertError("-1e3", .negative)
+        // One sign at most: a run of signs is not a number (it was once parsed recursively, a
+        // level per sign, and "--0" passed as zero).
+        assertError("--0", .notADecimal)
+        assertError("-+1", .notADecimal)
+        assertError("-", .notADecimal)
+        assertError(String(repeating: "-", count: 60_000) + "0", .notADecimal)
     }
 
     func testNotADecimal() {

@@ -19,6 +19,11 @@ public enum MinorUnits {
         let b = Array(lexeme.utf8)
         var i = 0
         if i < b.count, b[i] == UInt8(ascii: "-") {
+            // Zero written with a sign ("-0", "-0.00") is zero; anything else below zero is refused.
+            // One sign only: this used to recurse once per leading "-", copying the rest each time,
+            // so a 64 KiB string of dashes was a deep recursion and gigabytes of copying (a poison
+            // pill); "--0" was accepted as zero. Now the rest must be an unsigned decimal.
+            guard b.count > 1, b[1] != UInt8(ascii: "-"), b[1] != UInt8(ascii: "+") else { throw .notADecimal }
             let rest = String(decoding: b[1...], as: UTF8.self)
             if (try? parse(rest, digits: digits)) == 0 { return 0 }
             throw .negative
@@ -55,7 +60,8 @@ public enum MinorUnits {
         // value = 0.digits * 10^shift; we need value * 10^digits as an integer.
         var all = integerDigits + fractionDigits
         var scale = digits + exponent - fractionDigits.count   // power of ten applied to `all`
-        while let first = all.first, first == 0, all.count > 1 { all.removeFirst() }
+        // Leading zeros dropped at once (one at a time was quadratic in a string of 64 KiB of them).
+        if let firstNonZero = all.firstIndex(where: { $0 != 0 }) { all.removeFirst(firstNonZero) } else { all = [0] }
         if scale < 0 {
             let drop = -scale
             if drop >= all.count {
