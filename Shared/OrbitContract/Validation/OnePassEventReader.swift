@@ -5,16 +5,14 @@
 ///
 /// It answers only when it is sure, and returns nil for anything else, which the full
 /// ``EventValidator`` then decides: a string with an escape or a byte outside printable ASCII,
-/// a kind with rarer rules (subscriptions, overdue payments, complaints), an upper-case type, and
-/// every invalid input. So every rejection, and every unusual event, goes through the one set of
+/// a kind with rarer rules (subscriptions, overdue payments, complaints), an upper-case type, an
+/// object of more than 16 members or nesting deeper than 16 (``ByteCursor``), and every invalid
+/// input. So every rejection, and every unusual event, goes through the one set of
 /// rules docs/CONTRACT.md describes, and this reader adds none of its own. What it accepts it
 /// writes byte for byte as `validate(_:referenceTimeMillis:)` and ``UserEvent/encoded()`` would;
 /// `OnePassEventReaderTests` and the validator fuzz target hold the two paths equal.
 struct OnePassEventReader {
     let policy: ValidationPolicy
-
-    /// Deeper nesting (in pass-through properties) goes to the full validator.
-    static let maxDepth = 16
 
     func read(_ payload: [UInt8], referenceTimeMillis: Int64) -> ValidEventRecord? {
         guard !payload.isEmpty, payload.count <= policy.maxPayloadBytes else { return nil }
@@ -45,10 +43,10 @@ struct OnePassEventReader {
             case .type: type = try cursor.plainString()
             case .time: time = try cursor.plainString()
             case .schemaVersion:
-                if try cursor.peek() == .n { try cursor.literal("null"); break }
+                if try cursor.peek() == .letterN { try cursor.literal("null"); break }
                 guard let version = cursor.bytes.smallInteger(try cursor.number()), version >= 1, version <= policy.maxSchemaVersion else { throw NotOnePass() }
             case .properties:
-                if try cursor.peek() == .n { try cursor.literal("null"); break }
+                if try cursor.peek() == .letterN { try cursor.literal("null"); break }
                 guard try cursor.peek() == .openBrace else { throw NotOnePass() }
                 if let id, let user, let type, let time {
                     let kind: Kind
@@ -287,9 +285,6 @@ struct OnePassEventReader {
     }
 }
 
-/// Not for the one-pass reader: the full validator decides.
-struct NotOnePass: Error {}
-
 /// The contract's top-level fields, as bits of the set of those seen.
 private enum TopLevelField: UInt8 {
     case id = 1, userID = 2, type = 4, time = 8, properties = 16, schemaVersion = 32
@@ -340,138 +335,7 @@ struct ObjectMembers {
     }
 }
 
-// MARK: Reading bytes
-
-/// A position in an event's bytes, with the few JSON productions the reader accepts. Each
-/// either reads exactly what RFC 8259 allows (restricted to printable ASCII without escapes in
-/// strings) or throws ``NotOnePass``.
-struct ByteCursor {
-    let bytes: UnsafeBufferPointer<UInt8>
-    private(set) var index: Int
-
-    init(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int = 0) {
-        self.bytes = bytes
-        self.index = index
-    }
-
-    mutating func skipWhitespace() {
-        while index < bytes.count {
-            switch bytes[index] {
-            case 0x20, 0x0A, 0x0D, 0x09: index += 1
-            default: return
-            }
-        }
-    }
-
-    /// The next byte after white space, not consumed.
-    mutating func peek() throws(NotOnePass) -> UInt8 {
-        skipWhitespace()
-        guard index < bytes.count else { throw NotOnePass() }
-        return bytes[index]
-    }
-
-    /// Consumes `byte` if it comes next (after white space).
-    mutating func consume(_ byte: UInt8) -> Bool {
-        skipWhitespace()
-        guard index < bytes.count, bytes[index] == byte else { return false }
-        index += 1
-        return true
-    }
-
-    mutating func expect(_ byte: UInt8) throws(NotOnePass) {
-        guard consume(byte) else { throw NotOnePass() }
-    }
-
-    mutating func literal(_ text: StaticString) throws(NotOnePass) {
-        let count = text.utf8CodeUnitCount
-        guard index + count <= bytes.count, bytes[index..<(index + count)].equals(text) else { throw NotOnePass() }
-        index += count
-    }
-
-    /// A string of printable ASCII without escapes; returns where its content is.
-    mutating func plainString() throws(NotOnePass) -> Range<Int> {
-        try expect(.quote)
-        let start = index
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == .quote {
-                index += 1
-                return start..<(index - 1)
-            }
-            guard byte >= 0x20, byte < 0x7F, byte != .backslash else { throw NotOnePass() }
-            index += 1
-        }
-        throw NotOnePass()
-    }
-
-    /// A number as RFC 8259's grammar has it; returns its lexeme.
-    mutating func number() throws(NotOnePass) -> Range<Int> {
-        skipWhitespace()
-        let start = index
-        if index < bytes.count, bytes[index] == .minus { index += 1 }
-        guard isDigit(at: index) else { throw NotOnePass() }
-        if bytes[index] == .zero {
-            index += 1
-            guard !isDigit(at: index) else { throw NotOnePass() }
-        } else {
-            while isDigit(at: index) { index += 1 }
-        }
-        if index < bytes.count, bytes[index] == .dot {
-            index += 1
-            guard isDigit(at: index) else { throw NotOnePass() }
-            while isDigit(at: index) { index += 1 }
-        }
-        if index < bytes.count, bytes[index] == .e || bytes[index] == .capitalE {
-            index += 1
-            if index < bytes.count, bytes[index] == .plus || bytes[index] == .minus { index += 1 }
-            guard isDigit(at: index) else { throw NotOnePass() }
-            while isDigit(at: index) { index += 1 }
-        }
-        return start..<index
-    }
-
-    private func isDigit(at position: Int) -> Bool {
-        position < bytes.count && bytes[position] >= .zero && bytes[position] <= .nine
-    }
-
-    /// Any JSON value, written to `sink` in the canonical form `JSONWriter.value` gives the
-    /// parsed value (no white space; strings, numbers and literals as in the source). An object
-    /// with a repeated key, or anything this reader does not take, throws.
-    mutating func copyValue<Sink: CanonicalSink>(to sink: inout Sink, depth: Int) throws(NotOnePass) {
-        guard depth <= OnePassEventReader.maxDepth else { throw NotOnePass() }
-        switch try peek() {
-        case .quote: sink.plainString(bytes, try plainString())
-        case .openBrace:
-            index += 1
-            sink.beginObject()
-            if !consume(.closeBrace) {
-                var keys = KeyList()
-                repeat {
-                    let key = try plainString()
-                    try keys.add(key, in: bytes)
-                    try expect(.colon)
-                    sink.plainKey(bytes, key)
-                    try copyValue(to: &sink, depth: depth + 1)
-                } while consume(.comma)
-                try expect(.closeBrace)
-            }
-            sink.endObject()
-        case .openBracket:
-            index += 1
-            sink.beginArray()
-            if !consume(.closeBracket) {
-                repeat { try copyValue(to: &sink, depth: depth + 1) } while consume(.comma)
-                try expect(.closeBracket)
-            }
-            sink.endArray()
-        case .t: try literal("true"); sink.bool(true)
-        case .f: try literal("false"); sink.bool(false)
-        case .n: try literal("null"); sink.null()
-        case .minus, .zero ... .nine: sink.numberLexeme(bytes, try number())
-        default: throw NotOnePass()
-        }
-    }
-
+extension ByteCursor {
     /// An object whose `known` names are read into slots (strings, numbers, null, or an array's
     /// position) and whose other members are checked and remembered, to be copied later.
     mutating func members(known names: [StaticString]) throws(NotOnePass) -> ObjectMembers {
@@ -486,8 +350,8 @@ struct ByteCursor {
             if let slot = names.firstIndex(where: { bytes[key].equals($0) }) {
                 switch try peek() {
                 case .quote: members.known[slot] = .string(try plainString())
-                case .n: try literal("null"); members.known[slot] = .null
-                case .minus, .zero ... .nine: members.known[slot] = .number(try number())
+                case .letterN: try literal("null"); members.known[slot] = .null
+                case .minus, .digitZero ... .digitNine: members.known[slot] = .number(try number())
                 case .openBracket:
                     members.known[slot] = .array(index)
                     var discard = DiscardingSink()
@@ -506,29 +370,6 @@ struct ByteCursor {
     }
 }
 
-/// An object's keys so far, to refuse a repeated one; kept inline (no allocation per object).
-/// An object with more members than it holds is left to the full validator.
-struct KeyList {
-    private var keys = InlineArray<16, Range<Int>>(repeating: 0..<0)
-    private var count = 0
-
-    mutating func add(_ key: Range<Int>, in bytes: UnsafeBufferPointer<UInt8>) throws(NotOnePass) {
-        guard count < keys.count else { throw NotOnePass() }
-        for index in 0..<count where keys[index].count == key.count && bytes[keys[index]].elementsEqual(bytes[key]) {
-            throw NotOnePass()
-        }
-        keys[count] = key
-        count += 1
-    }
-}
-
-extension Slice<UnsafeBufferPointer<UInt8>> {
-    /// Whether these bytes are `text`'s.
-    func equals(_ text: StaticString) -> Bool {
-        count == text.utf8CodeUnitCount && elementsEqual(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-    }
-}
-
 extension UnsafeBufferPointer<UInt8> {
     /// ``IdentifierRules`` for printable ASCII (the only bytes the reader's strings hold):
     /// 1 to 128 characters, no space at either end.
@@ -542,57 +383,9 @@ extension UnsafeBufferPointer<UInt8> {
         guard !lexeme.isEmpty, lexeme.count <= 9 else { return nil }
         var value = 0
         for byte in self[lexeme] {
-            guard byte >= .zero, byte <= .nine else { return nil }
-            value = value * 10 + Int(byte - .zero)
+            guard byte >= .digitZero, byte <= .digitNine else { return nil }
+            value = value * 10 + Int(byte - .digitZero)
         }
         return value
     }
-}
-
-/// Where ``ByteCursor/copyValue(to:depth:)`` writes: a `JSONWriter`, or nothing (a check only).
-protocol CanonicalSink {
-    mutating func beginObject()
-    mutating func endObject()
-    mutating func beginArray()
-    mutating func endArray()
-    mutating func plainKey(_ source: UnsafeBufferPointer<UInt8>, _ range: Range<Int>)
-    mutating func plainString(_ source: UnsafeBufferPointer<UInt8>, _ range: Range<Int>)
-    mutating func numberLexeme(_ source: UnsafeBufferPointer<UInt8>, _ range: Range<Int>)
-    mutating func bool(_ value: Bool)
-    mutating func null()
-}
-
-extension JSONWriter: CanonicalSink {}
-
-struct DiscardingSink: CanonicalSink {
-    mutating func beginObject() {}
-    mutating func endObject() {}
-    mutating func beginArray() {}
-    mutating func endArray() {}
-    mutating func plainKey(_ source: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {}
-    mutating func plainString(_ source: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {}
-    mutating func numberLexeme(_ source: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {}
-    mutating func bool(_ value: Bool) {}
-    mutating func null() {}
-}
-
-private extension UInt8 {
-    static let quote = UInt8(ascii: "\"")
-    static let backslash = UInt8(ascii: "\\")
-    static let openBrace = UInt8(ascii: "{")
-    static let closeBrace = UInt8(ascii: "}")
-    static let openBracket = UInt8(ascii: "[")
-    static let closeBracket = UInt8(ascii: "]")
-    static let colon = UInt8(ascii: ":")
-    static let comma = UInt8(ascii: ",")
-    static let minus = UInt8(ascii: "-")
-    static let plus = UInt8(ascii: "+")
-    static let dot = UInt8(ascii: ".")
-    static let zero = UInt8(ascii: "0")
-    static let nine = UInt8(ascii: "9")
-    static let e = UInt8(ascii: "e")
-    static let capitalE = UInt8(ascii: "E")
-    static let t = UInt8(ascii: "t")
-    static let f = UInt8(ascii: "f")
-    static let n = UInt8(ascii: "n")
 }
