@@ -45,8 +45,7 @@ public struct JSONParser {
         }.get()
     }
 
-    /// The same over bytes in place (a part of a larger record, with no copy).
-    static func parse(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) throws(JSONParseError) -> JSONValue {
+    private static func parse(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
@@ -55,6 +54,16 @@ public struct JSONParser {
             throw parser.error(.malformed, "unexpected bytes after the JSON value")
         }
         return value
+    }
+
+    /// One value that begins at `start` inside a larger buffer, read in place: the value, and the
+    /// index just after it (so a reader of the enclosing record goes on from there, without
+    /// scanning the value a second time to find its end).
+    static func parseValue(in buffer: UnsafeBufferPointer<UInt8>, at start: Int, maxDepth: Int) throws(JSONParseError) -> (value: JSONValue, end: Int) {
+        var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
+        parser.index = start
+        let value = try parser.parseValue(depth: 0)
+        return (value, parser.index)
     }
 
     public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
