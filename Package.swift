@@ -155,11 +155,14 @@ let package = Package(
             dependencies: ["OrbitContract", "OrbitScoring", "OrbitNotify"],
             path: "Services/CLI/OrbitReport"
         ),
+        // The local stand-ins for mail and webhook endpoints (deploy/local) that `orbit up`,
+        // `orbit demo` and the tests run beside the services. Not part of any service.
+        .target(name: "OrbitLocalPeers", path: "Services/CLI/OrbitLocalPeers"),
         // The command-line tool: broker, publish, tail, up, demo, bench.
         .executableTarget(
             name: "orbit",
             dependencies: [
-                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify", "OrbitReport",
+                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify", "OrbitReport", "OrbitLocalPeers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -168,8 +171,15 @@ let package = Package(
         // Test helpers: child processes of the built services, topic readers, tiny HTTP client.
         .target(
             name: "OrbitTestSupport",
-            dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitNotify"],
+            dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitNotify", "OrbitLocalPeers"],
             path: "Tests/OrbitTestSupport"
+        ),
+        // The test kit: drives processors and whole declared topologies in process, without a broker
+        // (Kafka Streams' TopologyTestDriver). Test-only: no production module depends on it.
+        .target(
+            name: "OrbitTestKit",
+            dependencies: ["OrbitKafka", "OrbitRuntime"],
+            path: "Tests/OrbitTestKit"
         ),
         // The fuzz targets: parsers of what others write, with the invariants they must keep.
         .target(
@@ -180,20 +190,20 @@ let package = Package(
         // Every committed corpus input and crash regression, replayed through the fuzz targets.
         .testTarget(name: "OrbitFuzzTests", dependencies: ["OrbitFuzzTargets"]),
         .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
-        .testTarget(name: "OrbitMembershipTests", dependencies: ["OrbitMembership", "OrbitContract", "OrbitKafka", "OrbitRuntime"]),
-        .testTarget(name: "OrbitScoringTests", dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract"], exclude: ["Fixtures"]),
+        .testTarget(name: "OrbitMembershipTests", dependencies: ["OrbitMembership", "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitTestKit"]),
+        .testTarget(name: "OrbitScoringTests", dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestKit"], exclude: ["Fixtures"]),
         .testTarget(name: "OrbitRuntimeTests", dependencies: ["OrbitRuntime", "OrbitKafka", "OrbitContract", "OrbitTestSupport"]),
         .testTarget(name: "OrbitKafkaTests", dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitTestSupport"]),
         .testTarget(
             name: "OrbitIngestTests",
             // Depending on the executable makes `swift test` build it: the multi-process tests run it.
-            dependencies: ["OrbitIngest", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-ingest"]
+            dependencies: ["OrbitIngest", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "OrbitTestKit", "orbit-ingest"]
         ),
         .testTarget(
             name: "OrbitScorerServiceTests",
             dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-scorer"]
         ),
-        .testTarget(name: "OrbitNotifyTests", dependencies: ["OrbitNotify", "OrbitContract", "OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
+        .testTarget(name: "OrbitNotifyTests", dependencies: ["OrbitNotify", "OrbitContract", "OrbitRuntime", "OrbitKafka", "OrbitTestSupport", "OrbitTestKit", "OrbitLocalPeers"]),
         .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitReport", .product(name: "Yams", package: "Yams"),
                                                    "orbit", "orbit-ingest", "orbit-scorer", "orbit-members", "orbit-notify"]),
         .testTarget(

@@ -135,29 +135,6 @@ final class IngestServiceTests: XCTestCase {
         XCTAssertEqual(try second.terminate(), 0)
     }
 
-    func testDeduplicationMemorySurvivesARestart() throws {
-        let broker = try startBroker()
-        defer { broker.stop() }
-        let firstHalf = IngestWorkload.make(valid: 500, users: 50, duplicates: 0, badRepeats: 0, idPrefix: "old")
-        try publish(firstHalf.records, to: broker)
-        let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.validEvents])
-        let first = try ServiceProcess.ingest(bootstrap: broker.bootstrapServers)
-        XCTAssertTrue(try reader.read(timeout: 120) { $0[OrbitTopics.validEvents]!.count >= 500 })
-        XCTAssertEqual(try first.terminate(), 0)
-
-        let second = try ServiceProcess.ingest(bootstrap: broker.bootstrapServers)
-        let port = try second.httpPort()
-        let newEvents = IngestWorkload.make(valid: 200, users: 50, duplicates: 0, badRepeats: 0, idPrefix: "new")
-        try publish(Array(firstHalf.records.prefix(300)) + newEvents.records, to: broker)  // 300 re-sent
-        XCTAssertTrue(try eventually(timeout: 120) { (try? HTTPProbe.health(port: port))?.json["records_in"] as? Int == 500 },
-                      "the restarted instance consumed the 500 new records")
-        try reader.drain(for: 2)
-        let copies = try copiesByID(reader.records[OrbitTopics.validEvents]!)
-        XCTAssertEqual(copies.count, 700)
-        XCTAssertEqual(copies.values.filter { $0.count > 1 }.count, 0, "re-sent events were recognised after the restart")
-        XCTAssertEqual(try second.terminate(), 0)
-    }
-
     func testTwoInstancesSplitThePartitionsAndOneTakesOverWhenTheOtherStops() throws {
         let broker = try startBroker()
         defer { broker.stop() }

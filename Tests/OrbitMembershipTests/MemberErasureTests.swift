@@ -4,6 +4,7 @@ import OrbitContract
 import OrbitKafka
 import OrbitMembership
 import OrbitRuntime
+import OrbitTestKit
 import XCTest
 
 /// Erasure and bounded order memory in the membership processor (no broker).

@@ -5,6 +5,7 @@ import OrbitKafka
 import OrbitMembership
 import OrbitRuntime
 import Synchronization
+import OrbitTestKit
 import XCTest
 
 /// The membership processor driven directly (no broker): commands, repeats, statuses, the state format.

@@ -1,9 +1,11 @@
 import Foundation
 import OrbitContract
 import OrbitKafka
+import OrbitLocalPeers
 import OrbitNotify
 import OrbitRuntime
 import OrbitTestSupport
+import OrbitTestKit
 import XCTest
 
 /// The delivery stage against real servers: aiosmtpd for e-mail, an HTTP receiver that checks

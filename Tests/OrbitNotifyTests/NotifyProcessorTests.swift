@@ -3,6 +3,7 @@ import OrbitKafka
 import OrbitNotify
 import OrbitRuntime
 import OrbitTestSupport
+import OrbitTestKit
 import XCTest
 
 /// The shipped `deploy/config/notify.yaml`, its templates, and a processor under the test driver.

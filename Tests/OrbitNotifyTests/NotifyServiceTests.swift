@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OrbitContract
 import OrbitKafka
+import OrbitLocalPeers
 import OrbitNotify
 import OrbitRuntime
 import OrbitTestSupport

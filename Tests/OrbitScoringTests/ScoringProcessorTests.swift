@@ -4,6 +4,7 @@ import OrbitContract
 import OrbitKafka
 import OrbitRuntime
 import OrbitScoring
+import OrbitTestKit
 import XCTest
 
 /// The scoring processor driven by the runtime's test driver (no broker): records in, outputs out,

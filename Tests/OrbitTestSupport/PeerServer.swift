@@ -1,4 +1,5 @@
 import Foundation
+import OrbitLocalPeers
 import OrbitNotify
 
 /// The local SMTP sink and webhook receiver (``LocalPeer``) for tests, from this repository.

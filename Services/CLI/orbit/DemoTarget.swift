@@ -1,4 +1,5 @@
 import Foundation
+import OrbitLocalPeers
 import OrbitKafka
 import OrbitNotify
 import OrbitRuntime

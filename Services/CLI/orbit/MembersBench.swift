@@ -67,7 +67,7 @@ struct MembersBench: AsyncParsableCommand {
             settings.accountsTopic = "\(prefix)-accounts"
             settings.memberEventsTopic = "\(prefix)-events"
             settings.stateChangelogTopic = "\(prefix)-changelog"
-            let pipelines = try MembershipService.makePipelines(runtime: runtime, settings: settings, logger: logger)
+            let pipelines = try MembershipService.topology(settings, runtime: runtime).pipelines(runtime: runtime, logger: logger)
             // Pipelines come in pairs per stream thread: router, then ledger.
             let (rate, cpu) = try StagedBench.measure(pipelines, stages: 2, expected: records.count)
             Output.line(String(format: "  round %d members:          %8.0f events/s, %5.1f µs CPU per event (router and ledger together)", round, rate, cpu))

@@ -59,7 +59,7 @@ struct NotifyBench: AsyncParsableCommand {
             let (raw, rawCPU) = try IngestBench().measureWithCPU((0..<runtime.streamThreads).map { _ in PassThroughProcessor(outputTopic: "\(prefix)-raw") }, group: "\(prefix)-raw", input: input, runtime: runtime, expected: records.count, logger: logger)
             Output.line(String(format: "  round %d raw pass-through: %8.0f records/s, %5.1f µs CPU per record", round, raw, rawCPU))
 
-            let pipelines = try NotifyService.makePipelines(runtime: runtime, settings: settings, logger: logger, senders: ChannelSenders(senders: [:]))
+            let pipelines = try NotifyService.topology(settings, runtime: runtime, senders: ChannelSenders(senders: [:])).pipelines(runtime: runtime, logger: logger)
             // Pipelines come in threes per stream thread: router, notify, delivery.
             let (rate, cpu) = try StagedBench.measure(pipelines, stages: 3, expected: records.count)
             Output.line(String(format: "  round %d notify:           %8.0f notifications/s, %5.1f µs CPU per notification (all three stages)", round, rate, cpu))

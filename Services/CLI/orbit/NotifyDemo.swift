@@ -1,4 +1,5 @@
 import Foundation
+import OrbitLocalPeers
 import Logging
 import OrbitContract
 import OrbitKafka

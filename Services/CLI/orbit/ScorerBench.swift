@@ -107,7 +107,7 @@ struct ScorerBench: AsyncParsableCommand {
         Output.line(String(format: "memory:           %.0f bytes per user (RSS growth %.0f MB; target <= 400) %@", perUser, Double(after - before) / 1e6, perUser <= 400 ? "PASS" : "ABOVE TARGET"))
     }
 
-    /// The scoring processor alone, driven by the runtime's test driver: the same records, rules and
+    /// The scoring processor alone, driven as its pipeline drives it: the same records, rules and
     /// batch size as the Kafka measurement, but no broker, client or threads. Its CPU per event is
     /// what the processor itself costs; the difference to the full run is the Kafka client's share.
     /// Far steadier than a run through the broker on a busy machine, so builds compare on it.
@@ -123,10 +123,15 @@ struct ScorerBench: AsyncParsableCommand {
         for round in 1...rounds {
             let processor = ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
                                              deadLetters: DeadLetters(topic: "bench-dlq", service: "bench"), logger: Logger(label: "orbit.bench"))
-            let driver = ProcessorTestDriver(processor, nowMillis: lastEventMillis + 3_600_000)
+            // The processor driven as the pipeline drives it (records with consecutive offsets per
+            // partition, one clock, a flush and the state changes at each batch's end).
+            let context = ProcessingContext(nowMillis: lastEventMillis + 3_600_000)
+            var offsets: [Int32: Int64] = [:]
             let input = records.map { record in
-                driver.record(topic: settings.inputTopic, partition: KeyPartitioner.partition(of: record.key, partitionCount: partitions),
-                              key: String(decoding: record.key, as: UTF8.self), value: record.value)
+                let partition = KeyPartitioner.partition(of: record.key, partitionCount: partitions)
+                defer { offsets[partition, default: 0] += 1 }
+                return ConsumerRecord(topic: settings.inputTopic, partition: partition, offset: offsets[partition, default: 0],
+                                      key: record.key, value: record.value, headers: [], timestampMillis: nil)
             }
             var counts: [String: Int] = [:]
             // A digest of every output's topic, key and value in order: equal digests from two builds
@@ -148,9 +153,14 @@ struct ScorerBench: AsyncParsableCommand {
             var cpuBefore = ThreadCPU.seconds()
             var started = ContinuousClock.now
             for (index, record) in input.enumerated() {
-                batchOutputs += try driver.pipe(record)
+                try processor.process(record, context: context, outputs: &batchOutputs)
                 if (index + 1) % batch == 0 || index + 1 == input.count {
-                    let (outputs, changes) = try driver.endBatch()
+                    var outputs: [ProducerRecord] = []
+                    try processor.flush(context: context, outputs: &outputs) { part in
+                        batchOutputs += part
+                        part.removeAll()
+                    }
+                    let changes = processor.takeStateChanges()
                     seconds += (ContinuousClock.now - started).seconds
                     cpu += ThreadCPU.seconds() - cpuBefore
                     count(batchOutputs)

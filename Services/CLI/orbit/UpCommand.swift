@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OrbitLocalPeers
 import OrbitKafka
 import OrbitNotify
 import OrbitRuntime

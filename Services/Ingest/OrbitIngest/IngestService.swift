@@ -1,21 +1,17 @@
-import Logging
-import OrbitKafka
 import OrbitRuntime
 
-/// Wires the ingestion processor into the runtime.
+/// Ingestion as the runtime runs it: one stateless stage (its deduplication window is restored
+/// from its own changelog, not a keyed store) reading the raw events and privacy requests.
 public enum IngestService {
-    public static func makePipeline(runtime: RuntimeSettings, ingest: IngestSettings, logger: Logger, status: PipelineStatus = PipelineStatus()) -> StreamPipeline {
-        StreamPipeline(
-            settings: .init(groupID: ingest.groupID, inputTopics: [ingest.inputTopic, runtime.privacy.requestsTopic], runtime: runtime,
-                            transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName)),
-            processor: IngestProcessor(settings: ingest, privacy: runtime.privacy, service: runtime.serviceName),
-            logger: logger,
-            status: status)
-    }
-
-    /// The dedup changelog must have as many partitions as the input: partition N of one is the
-    /// memory of partition N of the other. Checked at start, before any record is read.
-    public static func checkTopics(runtime: RuntimeSettings, ingest: IngestSettings, logger: Logger) throws {
-        try CoPartitioning.check([ingest.inputTopic, ingest.dedupChangelogTopic], kafka: runtime.kafka, logger: logger)
+    public static func topology(_ ingest: IngestSettings, runtime: RuntimeSettings) -> ServiceTopology {
+        ServiceTopology(deadLettersTopic: ingest.deadLetterTopic, stages: [
+            StageDeclaration(
+                groupID: ingest.groupID, inputs: [ingest.inputTopic, runtime.privacy.requestsTopic],
+                // Partition N of the dedup changelog is the memory of partition N of the input.
+                coPartitioned: [ingest.inputTopic, ingest.dedupChangelogTopic]
+            ) { context in
+                IngestProcessor(settings: ingest, privacy: context.runtime.privacy, service: context.runtime.serviceName)
+            },
+        ])
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import OrbitMembership
 import OrbitRuntime
 
@@ -7,10 +6,6 @@ import OrbitRuntime
 ///
 /// Reads `orbit.user-events.valid`, `orbit.segment-changes` and `orbit.member-commands`; writes
 /// `orbit.points-ledger`, `orbit.member-accounts` and `orbit.member-events`.
-let exitCode = await ServiceMain.run(
+exit(await ServiceMain.run(
     name: "orbit-members", defaultConfig: "deploy/config/membership.yaml", defaultHTTPPort: 9103,
-    settings: { document in try MembershipSettings(document: document) },
-    stages: { settings, runtime, logger in
-        try MembershipService.makePipelines(runtime: runtime, settings: settings, logger: logger)
-    })
-exit(exitCode)
+    settings: MembershipSettings.init(document:), topology: MembershipService.topology))

@@ -9,10 +9,6 @@ import OrbitRuntime
 /// `orbit.user-preferences`, `orbit.user-tags` and `orbit.notify-commands`; writes
 /// `orbit.notifications`, `orbit.notification-deliveries`, `orbit.user-inbox`,
 /// `orbit.experiment-outcomes` and `orbit.campaign-progress`, and delivers e-mail and webhooks.
-let exitCode = await ServiceMain.run(
+exit(await ServiceMain.run(
     name: "orbit-notify", defaultConfig: "deploy/config/notify.yaml", defaultHTTPPort: 9104,
-    settings: { document in try NotifySettings(document: document) },
-    stages: { settings, runtime, logger in
-        try NotifyService.makePipelines(runtime: runtime, settings: settings, logger: logger)
-    })
-exit(exitCode)
+    settings: NotifySettings.init(document:), topology: { settings, runtime in NotifyService.topology(settings, runtime: runtime) }))

@@ -133,7 +133,12 @@ public struct RuntimeSettings: Sendable {
         let state = document.section("state")
         try state.rejectUnknownKeys(["store", "dir", "cache_kib"])
         switch try state.string("store", default: "memory") {
-        case "memory": stateStore = .memory
+        case "memory":
+            stateStore = .memory
+            // A disk setting beside `store: memory` would be parsed and then ignored.
+            for key in ["dir", "cache_kib"] where try state.optionalString(key) != nil {
+                throw state.invalid(key, "applies only to store: disk (store is memory)")
+            }
         case "disk":
             let directory = try state.optionalString("dir") ?? (LocalBrokerAddress.directory + "/state/" + serviceName)
             guard !directory.isEmpty else { throw state.invalid("dir", "must name a directory") }

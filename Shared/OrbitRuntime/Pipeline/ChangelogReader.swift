@@ -2,20 +2,31 @@ import Foundation
 import Logging
 import OrbitKafka
 
+/// Where a restore reads a changelog from: Kafka (``KafkaChangelogSource``) in a service, or a
+/// log held in process by a test driver. A source reads partitions outside any consumer group.
+public protocol ChangelogSource: Sendable {
+    /// Calls `apply` with the records of `partitions` in offset order, each partition from its
+    /// checkpoint when it has a valid one (within its offsets; otherwise `invalidCheckpoint` is
+    /// told and the partition is read from its first record), up to the end it had when the read
+    /// began.
+    func read(_ partitions: [TopicPartition], from checkpoints: [TopicPartition: Int64],
+              invalidCheckpoint: (TopicPartition) throws -> Void, apply: (ConsumerRecord) throws -> Void) throws -> ChangelogReader.Result
+    /// The end offset (high watermark) of each partition.
+    func endOffsets(_ partitions: [TopicPartition]) throws -> [TopicPartition: Int64]
+}
+
 /// Reads partitions of a changelog topic from their first retained record to their end, to rebuild
 /// a state store. Reads outside any consumer group, so it never disturbs the service's own.
 public struct ChangelogReader: Sendable {
-    let kafka: KafkaConfiguration
-    let logger: Logger
-    /// Giving up when a partition makes no progress for this long (a broker that is down).
-    let stallTimeout: Duration
+    let source: any ChangelogSource
 
     public init(kafka: KafkaConfiguration, logger: Logger, stallTimeout: Duration = .seconds(60)) {
-        var properties = kafka.properties
-        for key in ["group.id", "group.instance.id", "transactional.id"] { properties[key] = nil }
-        self.kafka = KafkaConfiguration(properties)
-        self.logger = logger
-        self.stallTimeout = stallTimeout
+        source = KafkaChangelogSource(kafka: kafka, logger: logger, stallTimeout: stallTimeout)
+    }
+
+    /// A reader of another source (a test driver's log held in process).
+    public init(source: any ChangelogSource) {
+        self.source = source
     }
 
     /// Calls `apply` with every record of these partitions, in offset order per partition, and
@@ -30,6 +41,8 @@ public struct ChangelogReader: Sendable {
     public struct Result: Sendable {
         public var records = 0
         public var ends: [TopicPartition: Int64] = [:]
+
+        public init() {}
     }
 
     /// Like ``readAll(_:apply:)``, but each partition from the offset given for it (a local
@@ -39,7 +52,33 @@ public struct ChangelogReader: Sendable {
     /// is read from its first record.
     public func read(_ partitions: [TopicPartition], from checkpoints: [TopicPartition: Int64],
                      invalidCheckpoint: (TopicPartition) throws -> Void, apply: (ConsumerRecord) throws -> Void) throws -> Result {
-        var result = Result()
+        try source.read(partitions, from: checkpoints, invalidCheckpoint: invalidCheckpoint, apply: apply)
+    }
+
+    /// The end offset (high watermark) of each partition: where a checkpoint taken now resumes.
+    public func endOffsets(_ partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
+        try source.endOffsets(partitions)
+    }
+}
+
+/// A changelog read from Kafka by an assign-only consumer.
+public struct KafkaChangelogSource: ChangelogSource {
+    let kafka: KafkaConfiguration
+    let logger: Logger
+    /// Giving up when a partition makes no progress for this long (a broker that is down).
+    let stallTimeout: Duration
+
+    public init(kafka: KafkaConfiguration, logger: Logger, stallTimeout: Duration = .seconds(60)) {
+        var properties = kafka.properties
+        for key in ["group.id", "group.instance.id", "transactional.id"] { properties[key] = nil }
+        self.kafka = KafkaConfiguration(properties)
+        self.logger = logger
+        self.stallTimeout = stallTimeout
+    }
+
+    public func read(_ partitions: [TopicPartition], from checkpoints: [TopicPartition: Int64],
+                     invalidCheckpoint: (TopicPartition) throws -> Void, apply: (ConsumerRecord) throws -> Void) throws -> ChangelogReader.Result {
+        var result = ChangelogReader.Result()
         guard !partitions.isEmpty else { return result }
         let started = ContinuousClock.now
         let consumer = try KafkaConsumer(configuration: kafka, name: "changelog-reader", logger: logger)
@@ -100,7 +139,6 @@ public struct ChangelogReader: Sendable {
         return result
     }
 
-    /// The end offset (high watermark) of each partition: where a checkpoint taken now resumes.
     public func endOffsets(_ partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
         guard !partitions.isEmpty else { return [:] }
         let consumer = try KafkaConsumer(configuration: kafka, name: "changelog-checkpoint", logger: logger)

@@ -84,7 +84,7 @@ extension RecordProcessor {
 }
 
 /// What the runtime tells a processor with each call: the one clock. Processors never read the
-/// wall clock themselves, so a test (``ProcessorTestDriver``) or a backfill (`fixed_now`) sets time
+/// wall clock themselves, so a test (OrbitTestKit's `ProcessorTestDriver`) or a backfill (`fixed_now`) sets time
 /// for the whole service in one place.
 public struct ProcessingContext: Sendable {
     /// The runtime clock's time, epoch milliseconds.

@@ -59,14 +59,3 @@ public final class InputRouter<Kind: InputKind>: RecordProcessor {
         record.header(kindHeader).flatMap { Kind(rawValue: String(decoding: $0, as: UTF8.self)) }
     }
 }
-
-extension InputRouter {
-    /// The router as a stage of its service: a pipeline of its own group reading its sources, one
-    /// per stream thread, with the service's transactional id for the `-router` stage.
-    public func stage(groupID: String, runtime: RuntimeSettings, thread: Int, logger: Logger) -> StreamPipeline {
-        StreamPipeline(
-            settings: .init(groupID: groupID, inputTopics: inputTopics, runtime: runtime,
-                            transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, stage: "-router", thread: thread, of: runtime.streamThreads)),
-            processor: self, logger: logger)
-    }
-}

@@ -9,21 +9,12 @@ import OrbitKafka
 public enum ServiceMain {
     /// - Parameters:
     ///   - settings: reads the service's own sections; every setting is validated before Kafka is contacted.
-    ///   - build: makes the pipeline (may contact Kafka, e.g. to check topics).
+    ///   - topology: declares the service's stages (``ServiceTopology``); pure, so `--check-config`
+    ///     also checks that the configuration asks nothing of the runtime that the stages cannot do.
     public static func run<Settings>(
         name: String, defaultConfig: String, defaultHTTPPort: Int, arguments: [String] = CommandLine.arguments,
         settings readSettings: (ConfigDocument) throws -> Settings,
-        build: (Settings, RuntimeSettings, Logger) throws -> StreamPipeline
-    ) async -> Int32 {
-        await run(name: name, defaultConfig: defaultConfig, defaultHTTPPort: defaultHTTPPort, arguments: arguments, settings: readSettings,
-                  stages: { settings, runtime, logger in [try build(settings, runtime, logger)] })
-    }
-
-    /// The same for a service made of several pipelines (stages) in one process.
-    public static func run<Settings>(
-        name: String, defaultConfig: String, defaultHTTPPort: Int, arguments: [String] = CommandLine.arguments,
-        settings readSettings: (ConfigDocument) throws -> Settings,
-        stages build: (Settings, RuntimeSettings, Logger) throws -> [StreamPipeline]
+        topology declare: (Settings, RuntimeSettings) throws -> ServiceTopology
     ) async -> Int32 {
         let environment = ProcessInfo.processInfo.environment
         var path = environment["ORBIT_CONFIG"]
@@ -50,7 +41,7 @@ public enum ServiceMain {
         let file = path ?? defaultConfig
         let document: ConfigDocument
         var runtime: RuntimeSettings
-        let service: Settings
+        let topology: ServiceTopology
         let pipelines: [StreamPipeline]
         let logger: Logger
         do {
@@ -60,7 +51,9 @@ public enum ServiceMain {
                 document = try ConfigDocument.load(path: file, environment: environment)
             }
             runtime = try RuntimeSettings(document: document, defaultServiceName: name, defaultHTTPPort: defaultHTTPPort)
-            service = try readSettings(document)
+            let service = try readSettings(document)
+            topology = try declare(service, runtime)
+            try topology.checkHonoured(by: runtime, state: document.section("state"))
             if checkOnly {
                 print("\(name): configuration OK (\(document.file))")
                 return 0
@@ -73,7 +66,7 @@ public enum ServiceMain {
         let registry = ServiceRunner.bootstrap(runtime)
         logger = Logger(label: runtime.serviceName)
         do {
-            pipelines = try build(service, runtime, logger)
+            pipelines = try topology.pipelines(runtime: runtime, logger: logger)
         } catch {
             logger.critical("cannot start: \(error)")
             return 1

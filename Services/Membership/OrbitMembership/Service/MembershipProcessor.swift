@@ -32,15 +32,18 @@ public final class MembershipProcessor: RecordProcessor {
     private let replays = Counter(label: "orbit_members_replays_skipped_total")
     private let erasures = Counter(label: "orbit_privacy_erasures_total", dimensions: [("service", "orbit-members")])
 
-    /// - Parameter deadLetters: where records the ledger cannot read go (by default the configured
-    ///   topic, counted under `orbit-members`).
-    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, logger: Logger, privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-members") {
+    /// - Parameters:
+    ///   - deadLetters: where records the ledger cannot read go (by default the configured topic,
+    ///     counted under `orbit-members`).
+    ///   - stateStore: where the member store keeps its values (`state.store`).
+    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, logger: Logger, privacy: PrivacySettings = PrivacySettings(),
+                service: String = "orbit-members", stateStore: StateStoreKind = .memory) {
         self.settings = settings
         self.privacy = privacy
         self.service = service
         self.policy = settings.policy
         self.levelCensus = LevelCensus(levels: settings.policy.levels.levels.map(\.name))
-        self.store = KeyedStore(changelogTopic: settings.stateChangelogTopic, cachePolicy: .retained)
+        self.store = KeyedStore(changelogTopic: settings.stateChangelogTopic, cachePolicy: .retained, backend: stateStore)
         self.logger = logger
         self.deadLetters = deadLetters ?? DeadLetters(topic: settings.deadLettersTopic, service: "orbit-members")
     }
@@ -51,8 +54,12 @@ public final class MembershipProcessor: RecordProcessor {
         try store.restoreNewlyAssigned(partitions, of: settings.inputsTopic, reader: restorer, logger: logger, noun: "members")
     }
 
-    public func partitionsRevoked(_ partitions: [TopicPartition]) {
-        store.drop(partitions, of: settings.inputsTopic)
+    public func partitionsRevoked(_ partitions: [TopicPartition]) { partitionsRevoked(partitions, cleanly: false) }
+
+    /// `cleanly`: every changelog record of these partitions was acknowledged, so a disk store may
+    /// keep its files as a checkpoint for the next restore.
+    public func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) {
+        store.drop(partitions, of: settings.inputsTopic, cleanly: cleanly)
         for partition in partitions where partition.topic == settings.inputsTopic { levelCensus.record([:], partition: partition.partition) }
     }
 
@@ -527,31 +534,27 @@ public enum MemberInput: String, InputKind {
     case privacyRequest = "privacy_request"
 }
 
-/// Wires the membership service into the runtime: two pipelines in one process, the router
-/// (stateless: four topics in, one merged stream out, placed by key) and the ledger (stateful, on
-/// that stream).
+/// The membership service as the runtime runs it: the router (stateless: five topics in, one
+/// merged stream out, placed by key) and the ledger (stateful, on that stream), sharing one
+/// dead-letter topic.
 public enum MembershipService {
-    public static func makePipelines(runtime: RuntimeSettings, settings: MembershipSettings, logger: Logger) throws -> [StreamPipeline] {
-        // Every input, the merged stream and the state changelog are co-partitioned by user id.
-        let partitions = try CoPartitioning.check([settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic,
-                                                   settings.inputsTopic, settings.stateChangelogTopic], kafka: runtime.kafka, logger: logger)
-        // One dead-letter topic for both stages.
-        let deadLetters = DeadLetters(topic: settings.deadLettersTopic, service: runtime.serviceName)
-        // Each stage runs `processing.stream_threads` pipelines (members of its group).
-        return (0..<runtime.streamThreads).flatMap { thread -> [StreamPipeline] in
-            let router = InputRouter<MemberInput>(
-                sources: [settings.eventsTopic: .event, settings.segmentChangesTopic: .segmentChange, settings.commandsTopic: .command, settings.internalTopic: .internal,
-                          runtime.privacy.requestsTopic: .privacyRequest],
-                output: settings.inputsTopic, partitionCount: partitions, deadLetters: deadLetters)
-            let routerStage = router.stage(groupID: settings.groupID + "-router", runtime: runtime, thread: thread, logger: logger)
-            let ledger = StreamPipeline(
-                settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime,
-                                transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),
-                                punctuationInterval: settings.evaluationInterval, clock: settings.processor.clock),
-                processor: MembershipProcessor(settings: settings, deadLetters: deadLetters, logger: logger, privacy: runtime.privacy, service: runtime.serviceName),
-                logger: logger)
-            return [routerStage, ledger]
-        }
+    public static func topology(_ settings: MembershipSettings, runtime: RuntimeSettings) -> ServiceTopology {
+        ServiceTopology(deadLettersTopic: settings.deadLettersTopic, stages: [
+            .router(groupID: settings.groupID + "-router",
+                    sources: [settings.eventsTopic: MemberInput.event, settings.segmentChangesTopic: .segmentChange, settings.commandsTopic: .command,
+                              settings.internalTopic: .internal, runtime.privacy.requestsTopic: .privacyRequest],
+                    output: settings.inputsTopic,
+                    // Every input, the merged stream and the state changelog are co-partitioned by user id.
+                    coPartitioned: [settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic, settings.inputsTopic]),
+            StageDeclaration(
+                groupID: settings.groupID, inputs: [settings.inputsTopic], coPartitioned: [settings.inputsTopic, settings.stateChangelogTopic],
+                stores: [StoreDeclaration(changelogTopic: settings.stateChangelogTopic, noun: "members")],
+                punctuation: settings.evaluationInterval, clock: settings.processor.clock
+            ) { context in
+                MembershipProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
+                                    service: context.runtime.serviceName, stateStore: context.stateStore)
+            },
+        ])
     }
 }
 

@@ -66,12 +66,13 @@ public final class DeliveryProcessor: RecordProcessor {
     private let retryCounter = Counter(label: "orbit_notify_retries_total")
     private let failedCounter = Counter(label: "orbit_notify_failed_total")
 
-    public init(settings: NotifySettings, senders: ChannelSenders, deadLetters: DeadLetters, logger: Logger) {
+    /// - Parameter stateStore: where the pending retries keep their values (`state.store`).
+    public init(settings: NotifySettings, senders: ChannelSenders, deadLetters: DeadLetters, logger: Logger, stateStore: StateStoreKind = .memory) {
         self.settings = settings
         self.senders = senders
         self.deadLetters = deadLetters
         self.logger = logger
-        self.retries = KeyedStore(changelogTopic: settings.retriesChangelogTopic, cachePolicy: .retained)
+        self.retries = KeyedStore(changelogTopic: settings.retriesChangelogTopic, cachePolicy: .retained, backend: stateStore)
         self.backoff = RetryBackoff(initialMillis: settings.delivery.backoffInitialMillis, maxMillis: settings.delivery.backoffMaxMillis)
     }
 
@@ -79,8 +80,12 @@ public final class DeliveryProcessor: RecordProcessor {
         try retries.restoreNewlyAssigned(partitions, of: settings.notificationsTopic, reader: restorer, logger: logger, noun: "pending retries")
     }
 
-    public func partitionsRevoked(_ partitions: [TopicPartition]) {
-        retries.drop(partitions, of: settings.notificationsTopic)
+    public func partitionsRevoked(_ partitions: [TopicPartition]) { partitionsRevoked(partitions, cleanly: false) }
+
+    /// `cleanly`: every changelog record of these partitions was acknowledged, so a disk store may
+    /// keep its files as a checkpoint for the next restore.
+    public func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) {
+        retries.drop(partitions, of: settings.notificationsTopic, cleanly: cleanly)
     }
 
     public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {

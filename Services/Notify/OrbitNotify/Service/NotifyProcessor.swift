@@ -49,13 +49,15 @@ public final class NotifyProcessor: RecordProcessor {
     private let erasures = Counter(label: "orbit_privacy_erasures_total", dimensions: [("service", "orbit-notify")])
     private let deliveryCounters = DeliveryCounters()
 
-    public init(settings: NotifySettings, deadLetters: DeadLetters, logger: Logger, privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-notify") {
+    /// - Parameter stateStore: where the recipient and campaign stores keep their values (`state.store`).
+    public init(settings: NotifySettings, deadLetters: DeadLetters, logger: Logger, privacy: PrivacySettings = PrivacySettings(),
+                service: String = "orbit-notify", stateStore: StateStoreKind = .memory) {
         self.settings = settings
         self.privacy = privacy
         self.service = service
         self.policy = settings.policy
-        self.recipients = KeyedStore(changelogTopic: settings.recipientsChangelogTopic, cachePolicy: .retained)
-        self.campaigns = KeyedStore(changelogTopic: settings.campaignsChangelogTopic, cachePolicy: .retained)
+        self.recipients = KeyedStore(changelogTopic: settings.recipientsChangelogTopic, cachePolicy: .retained, backend: stateStore)
+        self.campaigns = KeyedStore(changelogTopic: settings.campaignsChangelogTopic, cachePolicy: .retained, backend: stateStore)
         self.deadLetters = deadLetters
         self.logger = logger
     }
@@ -68,9 +70,13 @@ public final class NotifyProcessor: RecordProcessor {
         owned.formUnion(partitions.filter { $0.topic == settings.inputsTopic }.map(\.partition))
     }
 
-    public func partitionsRevoked(_ partitions: [TopicPartition]) {
-        recipients.drop(partitions, of: settings.inputsTopic)
-        campaigns.drop(partitions, of: settings.inputsTopic)
+    public func partitionsRevoked(_ partitions: [TopicPartition]) { partitionsRevoked(partitions, cleanly: false) }
+
+    /// `cleanly`: every changelog record of these partitions was acknowledged, so a disk store may
+    /// keep its files as a checkpoint for the next restore.
+    public func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) {
+        recipients.drop(partitions, of: settings.inputsTopic, cleanly: cleanly)
+        campaigns.drop(partitions, of: settings.inputsTopic, cleanly: cleanly)
         owned.subtract(partitions.filter { $0.topic == settings.inputsTopic }.map(\.partition))
     }
 
@@ -507,36 +513,51 @@ struct Emitter {
     mutating func deadLetter(_ record: ConsumerRecord, _ reason: String) { deadLetters.append((record, reason)) }
 }
 
-/// Wires the notification service into the runtime: a router stage merging every input into
-/// `orbit-notify.inputs`, the notify stage (triggers, campaigns, policies, rendering), and the
-/// delivery stage (channel senders), each `processing.stream_threads` times.
+/// The notification service as the runtime runs it: a router stage merging every input into
+/// `orbit-notify.inputs`, the notify stage (triggers, campaigns, policies, rendering) and the
+/// delivery stage (channel senders).
 public enum NotifyService {
-    public static func makePipelines(runtime: RuntimeSettings, settings: NotifySettings, logger: Logger,
-                                     senders: ChannelSenders? = nil) throws -> [StreamPipeline] {
-        // Every input, the merged stream and the state changelogs are co-partitioned by user id.
-        let partitions = try CoPartitioning.check([settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic], kafka: runtime.kafka, logger: logger)
-        // The outbox and the delivery stage's retry changelog too (partition N of one is the memory of N of the other).
-        _ = try CoPartitioning.check([settings.notificationsTopic, settings.retriesChangelogTopic], kafka: runtime.kafka, logger: logger)
-        let deadLetters = DeadLetters(topic: settings.deadLettersTopic, service: runtime.serviceName)
-        let senders = try senders ?? ChannelSenders(settings: settings.delivery, logger: logger)
-        return (0..<runtime.streamThreads).flatMap { thread -> [StreamPipeline] in
-            var sources = settings.sources
-            sources[runtime.privacy.requestsTopic] = .privacyRequest
-            let router = InputRouter<NotifyInput>(sources: sources, output: settings.inputsTopic, partitionCount: partitions,
-                                                  deadLetters: deadLetters, broadcast: [.campaign])
-            let routerStage = router.stage(groupID: settings.groupID + "-router", runtime: runtime, thread: thread, logger: logger)
-            let notify = StreamPipeline(
-                settings: .init(groupID: settings.groupID, inputTopics: [settings.inputsTopic], runtime: runtime,
-                                transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),
-                                punctuationInterval: settings.processor.evaluationInterval, clock: settings.processor.clock),
-                processor: NotifyProcessor(settings: settings, deadLetters: deadLetters, logger: logger, privacy: runtime.privacy, service: runtime.serviceName),
-                logger: logger)
-            let delivery = StreamPipeline(
-                settings: .init(groupID: settings.delivery.groupID, inputTopics: [settings.notificationsTopic], runtime: runtime,
-                                transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, stage: "-delivery", thread: thread, of: runtime.streamThreads),
-                                punctuationInterval: settings.delivery.retryInterval),
-                processor: DeliveryProcessor(settings: settings, senders: senders, deadLetters: deadLetters, logger: logger), logger: logger)
-            return [routerStage, notify, delivery]
+    /// - Parameter senders: the channel senders; by default made from the configuration when the
+    ///   first delivery pipeline is built (never by `--check-config`), and shared by every thread.
+    public static func topology(_ settings: NotifySettings, runtime: RuntimeSettings, senders: ChannelSenders? = nil) -> ServiceTopology {
+        var sources = settings.sources
+        sources[runtime.privacy.requestsTopic] = .privacyRequest
+        let shared = SharedSenders(senders)
+        return ServiceTopology(deadLettersTopic: settings.deadLettersTopic, stages: [
+            .router(groupID: settings.groupID + "-router", sources: sources, output: settings.inputsTopic, broadcast: [.campaign]),
+            StageDeclaration(
+                groupID: settings.groupID, inputs: [settings.inputsTopic],
+                // The merged stream and the state changelogs are co-partitioned by user id.
+                coPartitioned: [settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic],
+                stores: [StoreDeclaration(changelogTopic: settings.recipientsChangelogTopic, noun: "recipients"),
+                         StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic, noun: "campaigns")],
+                punctuation: settings.processor.evaluationInterval, clock: settings.processor.clock
+            ) { context in
+                NotifyProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
+                                service: context.runtime.serviceName, stateStore: context.stateStore)
+            },
+            StageDeclaration(
+                name: "-delivery", groupID: settings.delivery.groupID, inputs: [settings.notificationsTopic],
+                // Partition N of the retry changelog is the memory of partition N of the outbox.
+                coPartitioned: [settings.notificationsTopic, settings.retriesChangelogTopic],
+                stores: [StoreDeclaration(changelogTopic: settings.retriesChangelogTopic, noun: "pending retries")],
+                punctuation: settings.delivery.retryInterval
+            ) { context in
+                DeliveryProcessor(settings: settings, senders: try shared.get(settings: settings.delivery, logger: context.logger),
+                                  deadLetters: context.deadLetters, logger: context.logger, stateStore: context.stateStore)
+            },
+        ])
+    }
+
+    /// The senders every delivery pipeline of the process shares, made once.
+    private final class SharedSenders {
+        private var senders: ChannelSenders?
+        init(_ senders: ChannelSenders?) { self.senders = senders }
+        func get(settings: DeliverySettings, logger: Logger) throws -> ChannelSenders {
+            if let senders { return senders }
+            let made = try ChannelSenders(settings: settings, logger: logger)
+            senders = made
+            return made
         }
     }
 }

@@ -374,24 +374,25 @@ extension UserState: StateCodable {
     public func stateBytes() -> [UInt8] { encoded() }
 }
 
-/// Wires the scorer into the runtime: `processing.stream_threads` pipelines, each a member of the
-/// scorer's group with its own processor and store.
+/// The scorer as the runtime runs it: one stateful stage on the valid events, its referral
+/// credits (the repartition topic), preferences and privacy requests, with the user store and
+/// the global table of every partition's sketches.
 public enum ScorerService {
-    public static func makePipelines(runtime: RuntimeSettings, scoring: ScoringSettings, logger: Logger) throws -> [StreamPipeline] {
-        // The state changelog and the repartition topic are partitioned like the input.
-        let partitions = try CoPartitioning.check([scoring.inputTopic, scoring.referralCreditsTopic, scoring.stateChangelogTopic], kafka: runtime.kafka, logger: logger)
-        return (0..<runtime.streamThreads).map { thread in
-            let sketches = GlobalTableView()
-            let processor = ScoringProcessor(settings: scoring, partitionCount: partitions, sketches: sketches,
-                                             deadLetters: DeadLetters(topic: scoring.deadLettersTopic, service: runtime.serviceName), logger: logger,
-                                             privacy: runtime.privacy, service: runtime.serviceName, stateStore: runtime.stateStore,
-                                             reevaluationPart: ScoringProcessor.reevaluationPart(maxBatchRecords: runtime.maxBatchRecords))
-            return StreamPipeline(
-                settings: .init(groupID: scoring.groupID, inputTopics: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic], runtime: runtime,
-                                transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, thread: thread, of: runtime.streamThreads),
-                                punctuationInterval: scoring.evaluationInterval, clock: scoring.processor.clock,
-                                globalTables: [GlobalTableRegistration(topic: scoring.sketchesTopic, view: sketches)]),
-                processor: processor, logger: logger)
-        }
+    public static func topology(_ scoring: ScoringSettings, runtime: RuntimeSettings) -> ServiceTopology {
+        ServiceTopology(deadLettersTopic: scoring.deadLettersTopic, stages: [
+            StageDeclaration(
+                groupID: scoring.groupID,
+                inputs: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic],
+                // The state changelog and the repartition topic are partitioned like the input.
+                coPartitioned: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.stateChangelogTopic],
+                stores: [StoreDeclaration(changelogTopic: scoring.stateChangelogTopic, noun: "users")],
+                punctuation: scoring.evaluationInterval, clock: scoring.processor.clock, globalTables: [scoring.sketchesTopic]
+            ) { context in
+                ScoringProcessor(settings: scoring, partitionCount: context.partitionCount, sketches: context.globalTable(scoring.sketchesTopic),
+                                 deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
+                                 service: context.runtime.serviceName, stateStore: context.stateStore,
+                                 reevaluationPart: ScoringProcessor.reevaluationPart(maxBatchRecords: context.runtime.maxBatchRecords))
+            },
+        ])
     }
 }

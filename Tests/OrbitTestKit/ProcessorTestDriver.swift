@@ -1,4 +1,5 @@
 import OrbitKafka
+import OrbitRuntime
 
 /// Drives a ``RecordProcessor`` without a broker, as Kafka Streams' TopologyTestDriver does: records
 /// in, outputs and changelog records out, batches ended and time moved by the caller. Each

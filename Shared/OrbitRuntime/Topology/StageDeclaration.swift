@@ -1,0 +1,103 @@
+import Logging
+import OrbitKafka
+
+/// One stage of a service, declared as values: the consumer group it joins, the topics it reads,
+/// the topics that must share its partition count, the keyed stores it keeps, how often it
+/// punctuates and with which clock, the global tables it reads, and how to make its processor.
+///
+/// The runtime (``ServiceTopology``) turns the declaration into `processing.stream_threads`
+/// pipelines: it checks co-partitioning once, gives each pipeline its transactional id, feeds the
+/// global tables, and hands the processor a ``StageContext`` whose stores use the configured
+/// backend (`state.store`). A stage never builds a ``StreamPipeline`` itself.
+public struct StageDeclaration {
+    /// What the stage adds to the service's transactional id: "" for the service's main stage,
+    /// "-router", "-delivery".
+    public var name: String
+    public var groupID: String
+    public var inputs: [String]
+    /// Topics partitioned like the stage's keys: its inputs, its stores' changelogs, and any
+    /// output it places by key. Checked once at start; their count is ``StageContext/partitionCount``.
+    public var coPartitioned: [String]
+    /// The stage's keyed stores. Each is made with the backend `state.store` names.
+    public var stores: [StoreDeclaration]
+    /// How often the processor's `punctuate` runs; nil: never.
+    public var punctuation: Duration?
+    /// The one clock the processor is given (`fixed_now` makes it a fixed time).
+    public var clock: @Sendable () -> Int64
+    /// Topics read whole by every instance (``GlobalTableView``), refreshed before each punctuation.
+    public var globalTables: [String]
+    /// Makes one pipeline's processor.
+    public var makeProcessor: (StageContext) throws -> any RecordProcessor
+
+    public init(name: String = "", groupID: String, inputs: [String], coPartitioned: [String] = [], stores: [StoreDeclaration] = [],
+                punctuation: Duration? = nil, clock: @escaping @Sendable () -> Int64 = StreamPipeline.wallClock, globalTables: [String] = [],
+                makeProcessor: @escaping (StageContext) throws -> any RecordProcessor) {
+        self.name = name
+        self.groupID = groupID
+        self.inputs = inputs
+        self.coPartitioned = coPartitioned
+        self.stores = stores
+        self.punctuation = punctuation
+        self.clock = clock
+        self.globalTables = globalTables
+        self.makeProcessor = makeProcessor
+    }
+
+    /// A stateless router stage (``InputRouter``): `sources` merged into one stream per key on
+    /// `output`, in the group `groupID`, with transactional ids ending in `-router`. `output` is
+    /// co-partitioned with whatever else `coPartitioned` names; its count places the keys.
+    public static func router<Kind: InputKind>(groupID: String, sources: [String: Kind], output: String, broadcast: Set<Kind> = [],
+                                               coPartitioned: [String] = []) -> StageDeclaration {
+        StageDeclaration(name: "-router", groupID: groupID, inputs: sources.keys.sorted(),
+                         coPartitioned: coPartitioned.contains(output) ? coPartitioned : coPartitioned + [output]) { context in
+            InputRouter(sources: sources, output: output, partitionCount: context.partitionCount, deadLetters: context.deadLetters, broadcast: broadcast)
+        }
+    }
+}
+
+/// A keyed store a stage keeps: its changelog topic names it, and is where a restore reads it from.
+public struct StoreDeclaration: Sendable, Equatable {
+    public var changelogTopic: String
+    /// What the store holds, for logs and errors ("members", "pending retries").
+    public var noun: String
+
+    public init(changelogTopic: String, noun: String) {
+        self.changelogTopic = changelogTopic
+        self.noun = noun
+    }
+}
+
+/// What the runtime gives a stage's processor as it makes it: which pipeline it is, the stage's
+/// partition count, the service's dead letters, its stores' backend and its global tables.
+public struct StageContext {
+    /// The pipeline's stream thread, 0 ..< `processing.stream_threads`.
+    public let thread: Int
+    /// The partition count of the stage's co-partitioned topics (0 when it declares none).
+    public let partitionCount: Int
+    public let runtime: RuntimeSettings
+    public let logger: Logger
+    public let deadLetters: DeadLetters
+    let globalTableViews: [String: GlobalTableView]
+
+    /// The context of one pipeline of a stage; `globalTables` holds a view per declared global table.
+    public init(thread: Int, partitionCount: Int, runtime: RuntimeSettings, logger: Logger, deadLetters: DeadLetters,
+                globalTables: [String: GlobalTableView]) {
+        self.thread = thread
+        self.partitionCount = partitionCount
+        self.runtime = runtime
+        self.logger = logger
+        self.deadLetters = deadLetters
+        self.globalTableViews = globalTables
+    }
+
+    /// Where every keyed store of the stage keeps its values (`state.store`).
+    public var stateStore: StateStoreKind { runtime.stateStore }
+
+    /// The view of a declared global table.
+    public func globalTable(_ topic: String) -> GlobalTableView {
+        guard let view = globalTableViews[topic] else {
+            preconditionFailure("global table \(topic) is not declared by the stage")
+        }
+        return view
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import OrbitContract
+import OrbitKafka
+import OrbitNotify
+import OrbitRuntime
+import OrbitTestKit
+import XCTest
+
+/// orbit-notify's declared topology (router, notify, delivery) under the test kit: the recipient
+/// store and the delivery stage's pending retries honour `state.store: disk`, and a restart finds
+/// both.
+final class NotifyTopologyTests: XCTestCase {
+    var directory = ""
+
+    override func setUp() { directory = NSTemporaryDirectory() + "orbit-notify-topology-\(UUID().uuidString)" }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    func driver(_ settings: NotifySettings, runtime: RuntimeSettings) throws -> TopologyTestDriver {
+        let senders = try ChannelSenders(settings: settings.delivery, logger: .init(label: "test"))
+        return try TopologyTestDriver(NotifyService.topology(settings, runtime: runtime, senders: senders), runtime: runtime, nowMillis: NotifyFixture.noon)
+    }
+
+    func testRecipientsRestartOnTheDiskBackendAndAreFound() throws {
+        let settings = try NotifyFixture.settings()
+        let runtime = try RuntimeSettings.testing(service: "orbit-notify", diskStateIn: directory)
+        let driver = try driver(settings, runtime: runtime)
+        driver.send(settings.contactsTopic, key: "ada", value: Array(#"{"name":"Ada","email":"ada@example.com","locale":"en","time_zone":"UTC"}"#.utf8))
+        try driver.run()
+        let home = KeyPartitioner.partition(of: "ada", partitionCount: 4)
+        XCTAssertEqual(try driver.processor(NotifyProcessor.self).recipients.get(home, "ada")?.contacts.email, "ada@example.com")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/\(settings.recipientsChangelogTopic)/\(home).sqlite"))
+
+        let restored = driver.log.restoredRecords
+        try driver.restart()
+        XCTAssertEqual(driver.log.restoredRecords, restored, "from the files' checkpoint")
+        XCTAssertEqual(try driver.processor(NotifyProcessor.self).recipients.get(home, "ada")?.contacts.email, "ada@example.com",
+                       "found after the restart")
+    }
+
+    func testPendingRetriesRestartOnTheDiskBackendAndAreFound() throws {
+        var settings = try NotifyFixture.settings()
+        settings.delivery.email?.host = "127.0.0.1"
+        settings.delivery.email?.port = 1  // nothing listens: a transient failure, retried later
+        settings.delivery.timeoutMillis = 2000
+        let runtime = try RuntimeSettings.testing(service: "orbit-notify", diskStateIn: directory)
+        let driver = try driver(settings, runtime: runtime)
+        let notification = OutboxNotification(id: "n1:email", userID: "ada", trigger: "welcome", category: "account", categoryKind: .transactional,
+                                              channel: .email, locale: "en", to: "ada@example.com", createdMillis: NotifyFixture.noon,
+                                              content: RenderedMessage(parts: [(.subject, "Hello"), (.text, "text")]))
+        driver.send(settings.notificationsTopic, key: "ada", value: notification.encoded())
+        try driver.run()
+        let home = KeyPartitioner.partition(of: "ada", partitionCount: 4)
+        XCTAssertNotNil(try driver.processor(DeliveryProcessor.self, stage: "-delivery").retries.get(home, "n1:email"), "the retry is scheduled")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/\(settings.retriesChangelogTopic)/\(home).sqlite"))
+
+        let restored = driver.log.restoredRecords
+        try driver.restart()
+        XCTAssertEqual(driver.log.restoredRecords, restored, "from the files' checkpoint")
+        XCTAssertNotNil(try driver.processor(DeliveryProcessor.self, stage: "-delivery").retries.get(home, "n1:email"),
+                        "the pending retry is found after the restart")
+    }
+}
