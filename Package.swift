@@ -66,6 +66,13 @@ let package = Package(
         ),
         // The message contract: pure Swift, no I/O. Other teams' schema lives in deploy/schemas.
         .target(name: "OrbitContract", path: "Shared/OrbitContract"),
+        // What the rules and the runtime share, pure: configuration documents with errors that name
+        // file, line and field; compact state coding; the replay guard. Links no Kafka.
+        .target(
+            name: "OrbitCore",
+            dependencies: ["OrbitContract", .product(name: "Yams", package: "Yams")],
+            path: "Shared/OrbitCore"
+        ),
         // A safe Swift layer over librdkafka. No C pointer leaves this module.
         .target(
             name: "OrbitKafka",
@@ -82,6 +89,7 @@ let package = Package(
             dependencies: [
                 "OrbitKafka",
                 "OrbitContract",
+                "OrbitCore",
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -99,23 +107,40 @@ let package = Package(
             dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka"],
             path: "Services/Ingest/OrbitIngest"
         ),
-        // Scoring: RFM, segments, lifecycle, value tiers, super users, churn models. Pure rules.
+        // Each service is two modules: its pure rules (`Orbit<Service>Rules`: plain values in and
+        // out, no Kafka, no runtime, tested without a broker) and the service (`Orbit<Service>`:
+        // settings, the processor and its declared topology, on the runtime).
+        // Scoring's rules: RFM, segments, lifecycle, value tiers, super users, churn models.
+        .target(name: "OrbitScoringRules", dependencies: ["OrbitContract", "OrbitCore"], path: "Services/Scoring/OrbitScoringRules"),
+        // Scoring as a service: the processor over the user store.
         .target(
             name: "OrbitScoring",
-            dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka", .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log")],
+            dependencies: ["OrbitScoringRules", "OrbitContract", "OrbitRuntime", "OrbitKafka", .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log")],
             path: "Services/Scoring/OrbitScoring"
         ),
-        // Membership and points: earning rules, the ledger, lots, levels. Pure rules.
+        // Membership's rules: earning rules, the ledger, lots, levels, member state and commands.
+        .target(name: "OrbitMembershipRules", dependencies: ["OrbitContract", "OrbitCore"], path: "Services/Membership/OrbitMembershipRules"),
+        // Membership as a service: the router and the ledger over the member store.
         .target(
             name: "OrbitMembership",
-            dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")],
+            dependencies: ["OrbitMembershipRules", "OrbitContract", "OrbitRuntime", "OrbitKafka", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")],
             path: "Services/Membership/OrbitMembership"
         ),
-        // Notification: triggers, campaigns, policies, templates, experiments, channel senders.
+        // Notification's rules: triggers, campaigns, policies, templates, experiments, recipients.
+        .target(
+            name: "OrbitNotifyRules",
+            dependencies: [
+                "OrbitContract", "OrbitCore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            path: "Services/Notify/OrbitNotifyRules"
+        ),
+        // Notification as a service: the router, notify and delivery stages, the channel senders.
         .target(
             name: "OrbitNotify",
             dependencies: [
-                "OrbitContract", "OrbitRuntime", "OrbitKafka",
+                "OrbitNotifyRules", "OrbitContract", "OrbitRuntime", "OrbitKafka",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
@@ -152,7 +177,7 @@ let package = Package(
         // The operations report (`orbit report --html`): plain values in, one HTML page out.
         .target(
             name: "OrbitReport",
-            dependencies: ["OrbitContract", "OrbitScoring", "OrbitNotify"],
+            dependencies: ["OrbitContract", "OrbitScoringRules", "OrbitNotifyRules"],
             path: "Services/CLI/OrbitReport"
         ),
         // The local stand-ins for mail and webhook endpoints (deploy/local) that `orbit up`,
@@ -233,7 +258,8 @@ if fuzzing {
         swiftSettings: [.unsafeFlags(["-parse-as-library"])],
         linkerSettings: [.unsafeFlags(["-sanitize=address", "-Xlinker", driver, "-lstdc++"])]
     ))
-    let instrumented: Set<String> = ["OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify", "OrbitFuzzTargets", "orbit-fuzz"]
+    let instrumented: Set<String> = ["OrbitContract", "OrbitCore", "OrbitRuntime", "OrbitIngest", "OrbitScoringRules", "OrbitScoring", "OrbitMembershipRules",
+                                     "OrbitMembership", "OrbitNotifyRules", "OrbitNotify", "OrbitFuzzTargets", "orbit-fuzz"]
     for target in package.targets where instrumented.contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + fuzzed
     }

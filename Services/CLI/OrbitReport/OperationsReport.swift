@@ -1,6 +1,6 @@
 import Foundation
-import OrbitNotify
-import OrbitScoring
+import OrbitNotifyRules
+import OrbitScoringRules
 
 /// `orbit report --html`: one self-contained HTML page (inline SVG and CSS, no script, no network)
 /// that an operations team would rather look at than read.

@@ -1,6 +1,6 @@
 import Foundation
 import OrbitContract
-import OrbitScoring
+import OrbitScoringRules
 
 extension ReportData {
     /// The latest profile of each user from `orbit.user-profiles` values (later values win).

@@ -1,6 +1,6 @@
 import OrbitContract
-import OrbitNotify
-import OrbitScoring
+import OrbitNotifyRules
+import OrbitScoringRules
 
 /// Everything the operations report shows, as plain values: built from live topics by
 /// ``ReportData/from(_:)`` and rendered by ``OperationsReport``; tests build it by hand.

@@ -112,19 +112,28 @@ struct MembersBench: AsyncParsableCommand {
 
 /// Writes each record it reads to `outputTopic` `perRecord` times on average (an exact running
 /// share: after n records, floor(n × perRecord) written), unchanged: output volume without work.
+/// `forwardingOnce`: the first copy goes to `outputTopic` (the next hop reads each record once) and
+/// the others to `sideTopic`.
 final class FanOutProcessor: RecordProcessor {
     let outputTopic: String
     let perRecord: Double
+    let forwardingOnce: Bool
+    let sideTopic: String
     private var read = 0
     private var written = 0
-    init(outputTopic: String, perRecord: Double) { (self.outputTopic, self.perRecord) = (outputTopic, perRecord) }
+    init(outputTopic: String, perRecord: Double, forwardingOnce: Bool = false, sideTopic: String = "") {
+        (self.outputTopic, self.perRecord, self.forwardingOnce, self.sideTopic) = (outputTopic, perRecord, forwardingOnce, sideTopic)
+    }
 
     func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) {
         read += 1
         let due = Int(Double(read) * perRecord)
+        var first = true
         while written < due {
-            outputs.append(ProducerRecord(topic: outputTopic, key: record.key, value: record.value, headers: record.headers, timestampMillis: record.timestampMillis))
+            let topic = forwardingOnce && !first ? sideTopic : outputTopic
+            outputs.append(ProducerRecord(topic: topic, key: record.key, value: record.value, headers: record.headers, timestampMillis: record.timestampMillis))
             written += 1
+            first = false
         }
     }
 }

@@ -1,13 +1,6 @@
 import Logging
 import OrbitKafka
 
-/// A value a ``KeyedStore`` can keep: it writes itself to bytes for the changelog and reads
-/// itself back.
-public protocol StateCodable: Sendable {
-    init(stateBytes: [UInt8]) throws
-    func stateBytes() -> [UInt8]
-}
-
 /// State that cannot be read from its changelog. The service stops with this error: it never
 /// carries on with the key reset to empty, which would silently forget a user.
 public struct UnreadableState: Error, CustomStringConvertible {

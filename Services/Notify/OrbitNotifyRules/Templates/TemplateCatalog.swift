@@ -1,6 +1,6 @@
 import Foundation
 import Mustache
-import OrbitRuntime
+import OrbitCore
 import Yams
 
 /// The parts each channel's message has. Email has a subject, a text and an HTML part.

@@ -1,5 +1,5 @@
 import OrbitContract
-import OrbitRuntime
+import OrbitCore
 
 /// Everything the membership service keeps about one member (the state store's value).
 public struct MemberState: Sendable, Equatable {

@@ -1,6 +1,6 @@
 import Foundation
 import OrbitContract
-import OrbitRuntime
+import OrbitCore
 
 /// The business rules of `notify.yaml`'s `notify` section: categories, triggers, policies,
 /// locales and templates. Validated at start-up; errors name the file, line and field.

@@ -1,4 +1,4 @@
-import OrbitRuntime
+import OrbitCore
 import OrbitContract
 
 /// Everything the scorer remembers about one user: counters and a few recent facts, never the

@@ -31,7 +31,7 @@ public struct FieldCondition: Sendable, Equatable {
 
     /// A scalar at a dotted path as text: strings as they are, numbers by their lexeme, booleans
     /// as `true`/`false`; nil for objects, arrays, null and missing fields.
-    static func text(at path: ArraySlice<String>, in object: JSONObject) -> String? {
+    package static func text(at path: ArraySlice<String>, in object: JSONObject) -> String? {
         guard let first = path.first, let value = object[first] else { return nil }
         if path.count > 1 {
             guard case .object(let inner) = value else { return nil }

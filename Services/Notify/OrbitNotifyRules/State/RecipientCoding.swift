@@ -1,5 +1,5 @@
 import OrbitContract
-import OrbitRuntime
+import OrbitCore
 
 /// The changelog bytes of a ``Recipient``.
 ///
@@ -16,6 +16,7 @@ extension Recipient: StateCodable {
 
     public struct Unreadable: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     public func stateBytes() -> [UInt8] {

@@ -1,6 +1,6 @@
 import Foundation
 import OrbitContract
-import OrbitRuntime
+import OrbitCore
 
 extension Campaign {
     /// Reads a campaign file (YAML), checked against the notification configuration: its category

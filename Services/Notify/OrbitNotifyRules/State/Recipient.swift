@@ -1,5 +1,5 @@
 import OrbitContract
-import OrbitRuntime
+import OrbitCore
 
 /// Everything the notification service knows about one user, joined from the topics partitioned
 /// by user (never looked up per message): the latest profile and account facts, contacts,
@@ -87,6 +87,10 @@ public struct Recipient: Sendable, Equatable {
         public var notificationID: String
         public var dueMillis: Int64
         public var record: [UInt8]
+
+        public init(notificationID: String, dueMillis: Int64, record: [UInt8]) {
+            (self.notificationID, self.dueMillis, self.record) = (notificationID, dueMillis, record)
+        }
     }
 
     /// Events of a digest trigger collected until the window ends.
@@ -98,6 +102,10 @@ public struct Recipient: Sendable, Equatable {
         public var firstID: String
         /// The latest event of the window (its fields are the template's `event`).
         public var lastRecord: [UInt8]
+
+        public init(trigger: String, windowEndMillis: Int64, count: Int, sum: Int64, firstID: String, lastRecord: [UInt8]) {
+            (self.trigger, self.windowEndMillis, self.count, self.sum, self.firstID, self.lastRecord) = (trigger, windowEndMillis, count, sum, firstID, lastRecord)
+        }
     }
 
     /// A user's place in an experiment and whether they converted.
@@ -109,6 +117,11 @@ public struct Recipient: Sendable, Equatable {
         public var conversionEvent: String
         public var untilMillis: Int64
         public var convertedAtMillis: Int64?
+
+        public init(experiment: String, variant: String, atMillis: Int64, conversionEvent: String, untilMillis: Int64, convertedAtMillis: Int64? = nil) {
+            (self.experiment, self.variant, self.atMillis) = (experiment, variant, atMillis)
+            (self.conversionEvent, self.untilMillis, self.convertedAtMillis) = (conversionEvent, untilMillis, convertedAtMillis)
+        }
     }
 
     public var profile = ProfileFacts()

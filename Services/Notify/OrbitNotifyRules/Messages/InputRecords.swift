@@ -3,8 +3,8 @@ import OrbitContract
 
 /// Reads the facts the service keeps from `orbit.user-profiles` and `orbit.member-accounts`
 /// (Orbit's own records; see docs/CONTRACT.md).
-enum ProfileInput {
-    static func facts(_ o: JSONObject) -> Recipient.ProfileFacts {
+package enum ProfileInput {
+    package static func facts(_ o: JSONObject) -> Recipient.ProfileFacts {
         var f = Recipient.ProfileFacts()
         f.segment = o["segment"]?.stringValue
         f.lifecycle = o["lifecycle"]?.objectValue?["stage"]?.stringValue
@@ -16,7 +16,7 @@ enum ProfileInput {
         return f
     }
 
-    static func account(_ o: JSONObject) -> Recipient.AccountFacts {
+    package static func account(_ o: JSONObject) -> Recipient.AccountFacts {
         var a = Recipient.AccountFacts()
         a.level = o["level"]?.stringValue
         a.balance = o["balance"]?.numberValue?.int64Value ?? 0
@@ -29,10 +29,10 @@ enum ProfileInput {
 
 /// Reads `orbit.user-contacts` and `orbit.user-preferences`, published by other systems, so every
 /// field is checked: a record that cannot be used goes to the dead letters with the reason.
-enum ContactsInput {
-    static let maxFieldLength = 320
+package enum ContactsInput {
+    package static let maxFieldLength = 320
 
-    static func contacts(_ bytes: [UInt8]) -> Result<Recipient.Contacts, InvalidInput> {
+    package static func contacts(_ bytes: [UInt8]) -> Result<Recipient.Contacts, InvalidInput> {
         guard case .object(let o)? = try? JSONParser.parse(bytes) else { return .failure(InvalidInput("a contacts record is a JSON object")) }
         var c = Recipient.Contacts()
         do {
@@ -54,7 +54,7 @@ enum ContactsInput {
         return .success(c)
     }
 
-    static func preferences(_ bytes: [UInt8]) -> Result<Recipient.Preferences, InvalidInput> {
+    package static func preferences(_ bytes: [UInt8]) -> Result<Recipient.Preferences, InvalidInput> {
         guard case .object(let o)? = try? JSONParser.parse(bytes) else { return .failure(InvalidInput("a preferences record is a JSON object")) }
         var p = Recipient.Preferences()
         for (field, target) in [("channels", \Recipient.Preferences.channels), ("categories", \Recipient.Preferences.categories)] {
@@ -73,7 +73,7 @@ enum ContactsInput {
         return .success(p)
     }
 
-    static func text(_ o: JSONObject, _ key: String) throws -> String? {
+    package static func text(_ o: JSONObject, _ key: String) throws -> String? {
         guard let value = o[key], value != .null else { return nil }
         guard let s = value.stringValue else { throw InvalidInput("\(key) must be text") }
         guard s.count <= maxFieldLength, !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
@@ -84,16 +84,16 @@ enum ContactsInput {
     }
 
     /// One `@`, a non-empty local part, a dotted domain, no spaces or angle brackets.
-    static func isEmailAddress(_ s: String) -> Bool {
+    package static func isEmailAddress(_ s: String) -> Bool {
         let parts = s.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix(".") else { return false }
         return !s.contains(where: { $0 == " " || $0 == "<" || $0 == ">" || $0 == "," || $0 == ";" })
     }
 }
 
-struct InvalidInput: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct InvalidInput: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// What a template reads: `user`, `profile`, `account`, `event`, `trigger`, `campaign`,
@@ -102,7 +102,7 @@ struct InvalidInput: Error, CustomStringConvertible {
 /// Looked up by name as a template asks (a `MustacheParent`), not built as dictionaries of every
 /// fact for each message: a template prints two or three of them, and building the rest was a
 /// tenth of the service's time per notification.
-struct TemplateVariables: MustacheParent {
+package struct TemplateVariables: MustacheParent {
     var userID: String
     var name: String
     var locale: String
@@ -113,9 +113,9 @@ struct TemplateVariables: MustacheParent {
     var campaign: String?
     var variant: String?
     var digest: (count: Int, sum: Int64)?
-    var notification: (id: String, channel: String)?
+    package var notification: (id: String, channel: String)?
 
-    init(userID: String, recipient r: Recipient, event: JSONObject, trigger: String, campaign: String?, variant: String?,
+    package init(userID: String, recipient r: Recipient, event: JSONObject, trigger: String, campaign: String?, variant: String?,
          digest: (count: Int, sum: Int64)?, policy: NotifyPolicy) {
         self.userID = userID
         self.name = r.contacts.name ?? userID
@@ -129,7 +129,7 @@ struct TemplateVariables: MustacheParent {
         self.digest = digest
     }
 
-    func child(named name: String) -> Any? {
+    package func child(named name: String) -> Any? {
         switch name {
         case "user": Fields { field in
             switch field {

@@ -1,4 +1,4 @@
-import OrbitRuntime
+import OrbitCore
 
 /// One endpoint's circuit breaker: after `failureThreshold` failures in a row it opens, and sends
 /// to the endpoint are not attempted (they are retried later) until `openMillis` have passed; then

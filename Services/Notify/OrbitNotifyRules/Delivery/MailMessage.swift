@@ -1,6 +1,6 @@
 import Foundation
 import OrbitContract
-import OrbitRuntime
+import OrbitCore
 
 /// The RFC 5322 message of an e-mail notification: UTF-8 text and HTML parts (base64) in a
 /// multipart/alternative body, an RFC 2047 subject, and the notification id as the Message-ID,

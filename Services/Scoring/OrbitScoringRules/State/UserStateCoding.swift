@@ -1,4 +1,4 @@
-import OrbitRuntime
+import OrbitCore
 /// The state store's value format for ``UserState`` (version 1). Fields are only appended.
 extension UserState {
     static let formatVersion: UInt64 = 1

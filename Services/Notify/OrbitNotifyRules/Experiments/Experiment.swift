@@ -1,4 +1,4 @@
-import OrbitRuntime
+import OrbitCore
 
 /// An A/B test on a trigger: weighted variants (each may have its own template), a holdout that
 /// gets nothing, and the conversion that measures it.

@@ -1,5 +1,5 @@
 import OrbitContract
-import OrbitRuntime
+import OrbitCore
 
 /// Who a campaign reaches: a filter over the profile, account and tags the service holds per user.
 /// Every condition given must hold; a list means any of its values.
@@ -140,6 +140,7 @@ public struct Campaign: Sendable, Equatable {
 
     public struct InvalidCommand: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     public static func decodeCommand(_ bytes: [UInt8]) throws(InvalidCommand) -> Command {
