@@ -45,9 +45,14 @@ log "step 0: tools and the local base image"
 scripts/install-deps.sh
 containers_install
 containers_base_image
-swift build -c release >/dev/null
-scripts/stage-prebuilt.sh >/dev/null
-orbit=$(swift build -c release --show-bin-path)/orbit
+# ORBIT_COMPOSE_BUILD=debug (scripts/test.sh sets it) stages the debug executables the tests
+# already built instead of compiling a release build: this test checks the image, the compose
+# wiring, health, scaling and the dashboards, not speed, and the release build was the longest
+# step of CI. The default, release, is what the image ships.
+configuration=${ORBIT_COMPOSE_BUILD:-release}
+swift build -c "$configuration" >/dev/null
+scripts/stage-prebuilt.sh "$configuration" >/dev/null
+orbit=$(swift build -c "$configuration" --show-bin-path)/orbit
 
 log "step 1: the Orbit image (deploy/docker/Dockerfile, BINARIES=prebuilt)"
 podman build -q --format docker -f deploy/docker/Dockerfile \

@@ -49,7 +49,7 @@ final class IngestTopologyTests: XCTestCase {
         let driver = try driver(try .testing(service: "orbit-ingest", "processing:\n  max_batch_records: 100\n"))
         let workload = IngestWorkload.make(valid: 1_000, users: 100, duplicates: 0, badRepeats: 0)
         send(workload.records, to: driver)
-        driver.crashBeforeCommit()
+        driver.crash(.beforeStateChanges)
         try driver.run()
         let copies = try copiesByID(driver)
         XCTAssertEqual(Set(copies.keys), Set(workload.validIDs), "no valid event lost")

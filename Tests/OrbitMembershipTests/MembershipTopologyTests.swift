@@ -60,13 +60,28 @@ final class MembershipTopologyTests: XCTestCase {
         let driver = try TopologyTestDriver(MembershipService.topology(settings, runtime: runtime), runtime: runtime, nowMillis: now)
         driver.send(settings.eventsTopic, key: "ann", value: event(.signup, user: "ann", id: "s1"))
         driver.send(settings.eventsTopic, key: "ann", value: event(.purchase, user: "ann", id: "p1", minor: 5_000))
-        driver.crashBeforeCommit(stage: "")
+        driver.crash(.beforeStateChanges)
         try driver.run()
         let ledger = driver.records(settings.ledgerTopic)
         XCTAssertEqual(ledger.count, 4, "the crashed batch's two entries, then the replay's two")
         XCTAssertEqual(ledger[0].value, ledger[2].value, "a replay writes the same bytes")
         XCTAssertEqual(ledger[1].value, ledger[3].value)
         XCTAssertEqual(try balance(driver, "ann"), 150, "the points are counted once")
+    }
+
+    func testACrashAfterTheStateChangesReplaysRecordsTheGuardRecognises() throws {
+        let runtime = try RuntimeSettings.testing(service: "orbit-members")
+        let driver = try TopologyTestDriver(MembershipService.topology(settings, runtime: runtime), runtime: runtime, nowMillis: now)
+        driver.send(settings.eventsTopic, key: "ann", value: event(.signup, user: "ann", id: "s1"))
+        driver.send(settings.eventsTopic, key: "ann", value: event(.purchase, user: "ann", id: "p1", minor: 5_000))
+        driver.crash(.afterStateChanges)
+        try driver.run()
+        XCTAssertEqual(try balance(driver, "ann"), 150, "the restored state already has the batch; its replay changes nothing")
+        let ledger = driver.records(settings.ledgerTopic)
+        XCTAssertEqual(ledger.count, 2, "a replayed record the guard recognises writes no second entry")
+        driver.send(settings.eventsTopic, key: "ann", value: event(.purchase, user: "ann", id: "p2", minor: 1_000))
+        try driver.run()
+        XCTAssertEqual(try balance(driver, "ann"), 160, "and the next record is applied")
     }
 
     func testAMovedPartitionIsDroppedAndRestoredWhenItComesBack() throws {

@@ -32,7 +32,9 @@ final class ScorerTopologyTests: XCTestCase {
         try driver.run()
         XCTAssertEqual(driver.latest(settings.profilesTopic).count, 20, "a profile per user")
         XCTAssertEqual(driver.processor(ScoringProcessor.self).store.count, 20)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/\(settings.stateChangelogTopic)"), "state.store: disk keeps the users in files")
+        for partition in 0..<4 {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/\(settings.stateChangelogTopic)/\(partition).sqlite"), "state.store: disk keeps the users in files")
+        }
 
         let restored = driver.log.restoredRecords
         try driver.restart()
@@ -46,12 +48,24 @@ final class ScorerTopologyTests: XCTestCase {
         XCTAssertEqual(try restarted.store.get(home, "u3")?.purchases, 2, "the restored state goes on")
     }
 
+    func testACrashAfterTheStateChangesReplaysEventsTheGuardSkips() throws {
+        let runtime = try RuntimeSettings.testing(service: "orbit-scorer")
+        let settings = ScoringSettings()
+        let driver = try TopologyTestDriver(ScorerService.topology(settings, runtime: runtime), runtime: runtime, nowMillis: now)
+        driver.send(settings.inputTopic, key: "ann", value: purchase("p1", "2026-03-02T10:00:00Z", minor: 5_000, user: "ann"))
+        driver.send(settings.inputTopic, key: "ann", value: purchase("p2", "2026-03-03T10:00:00Z", minor: 2_000, user: "ann"))
+        driver.crash(.afterStateChanges)
+        try driver.run()
+        let home = KeyPartitioner.partition(of: "ann", partitionCount: 4)
+        XCTAssertEqual(try driver.processor(ScoringProcessor.self).store.get(home, "ann")?.purchases, 2, "each purchase counted once")
+    }
+
     func testAReplayedEventIsAppliedOnceAfterACrash() throws {
         let runtime = try RuntimeSettings.testing(service: "orbit-scorer")
         let settings = ScoringSettings()
         let driver = try TopologyTestDriver(ScorerService.topology(settings, runtime: runtime), runtime: runtime, nowMillis: now)
         driver.send(settings.inputTopic, key: "ann", value: purchase("p1", "2026-03-02T10:00:00Z", minor: 5_000, user: "ann"))
-        driver.crashBeforeCommit()
+        driver.crash(.beforeStateChanges)
         try driver.run()
         let profiles = driver.records(settings.profilesTopic)
         XCTAssertEqual(profiles.count, 2, "the crashed batch's profile, then the replay's")

@@ -11,8 +11,14 @@ import OrbitRuntime
 /// `processing.max_batch_records`; a batch's outputs are written as they are made, its coalesced
 /// outputs at its end, then its state changes (the changelog), then its offsets are committed.
 /// A restart or an assignment restores stores from the changelog the stages wrote (and from a
-/// disk store's checkpoint, with `state.store: disk`). ``crashBeforeCommit(stage:)`` stops a
-/// stage between its outputs and its commit, as SIGKILL would, so a test sees the replay.
+/// disk store's checkpoint, with `state.store: disk`). ``crash(_:stage:)`` stops a stage between
+/// its outputs and its commit, as SIGKILL would, so a test sees the replay: before its state
+/// changes are written (the restored state lacks the batch) or after (the restored state has it,
+/// and the processor's replay guard must recognise the records).
+///
+/// The driver's clock is ``nowMillis`` for every stage (a stage's declared clock is not read), and
+/// it runs at least once: under exactly-once a crashed batch's outputs would be aborted, here they
+/// stay, as a reader with `read_uncommitted` would see them.
 public final class TopologyTestDriver {
     public let topology: ServiceTopology
     public let runtime: RuntimeSettings
@@ -22,7 +28,15 @@ public final class TopologyTestDriver {
     public var nowMillis: Int64
     let logger: Logger
     private var stages: [StageRun] = []
-    private var crashes: Set<String> = []
+    private var crashes: [String: CrashPoint] = [:]
+
+    /// Where a crash stops a batch: both are after its outputs and before its offsets commit.
+    public enum CrashPoint: Sendable {
+        /// Before the batch's state changes reach the changelog.
+        case beforeStateChanges
+        /// After its state changes reach the changelog.
+        case afterStateChanges
+    }
 
     /// Co-partitioned topics whose partition counts differ, found when the driver starts.
     public struct PartitionMismatch: Error, CustomStringConvertible {
@@ -98,11 +112,11 @@ public final class TopologyTestDriver {
         try run()
     }
 
-    /// The next batch of `stage` stops after its outputs are written and before its state
-    /// changes and offsets are: the stage is then started afresh (restored from the changelog)
-    /// and reads the batch again, as after a SIGKILL.
-    public func crashBeforeCommit(stage: String = "") {
-        crashes.insert(stage)
+    /// The next batch of `stage` stops after its outputs are written, at `point`, without its
+    /// offsets committed: the stage is then started afresh (restored from the changelog) and reads
+    /// the batch again, as after a SIGKILL.
+    public func crash(_ point: CrashPoint, stage: String = "") {
+        crashes[stage] = point
     }
 
     /// Stops every stage and starts it again on the same topics: `cleanly` (the default) revokes
@@ -155,13 +169,17 @@ public final class TopologyTestDriver {
         return stage
     }
 
-    /// A new processor for `stage`, restored for the partitions it owns. The old one, if any, is
-    /// released first (a disk store's files are unlocked when it goes).
+    /// A new processor for `stage`, restored for the partitions it owns, with empty global table
+    /// views (read again at the next punctuation). The old one, if any, is released first (a disk
+    /// store's files are unlocked when it goes).
     private func start(_ stage: StageRun) throws {
         stage.processor = nil
+        stage.views = Dictionary(uniqueKeysWithValues: stage.declaration.globalTables.map { ($0, GlobalTableView()) })
+        stage.tableOffsets = [:]
         let context = StageContext(thread: 0, partitionCount: stage.partitionCount, runtime: runtime, logger: logger,
                                    deadLetters: stage.deadLetters, globalTables: stage.views)
         let processor = try stage.declaration.makeProcessor(context)
+        try stage.declaration.checkStores(madeIn: context)
         stage.processor = processor
         try processor.partitionsAssigned(stage.assigned.sorted(), restorer: ChangelogReader(source: log))
     }
@@ -194,7 +212,7 @@ public final class TopologyTestDriver {
     }
 
     /// Ends a batch as the pipeline does: coalesced outputs, state changes, then the commit.
-    /// Returns false when the stage crashed instead (``crashBeforeCommit(stage:)``).
+    /// Returns false when the stage crashed instead (``crash(_:stage:)``).
     @discardableResult
     private func endBatch(_ stage: StageRun, positions: [TopicPartition: Int64]) throws -> Bool {
         var outputs: [ProducerRecord] = []
@@ -203,7 +221,8 @@ public final class TopologyTestDriver {
             part.removeAll()
         }
         write(outputs)
-        if crashes.remove(stage.declaration.name) != nil {
+        if let point = crashes.removeValue(forKey: stage.declaration.name) {
+            if point == .afterStateChanges { write(stage.processor.takeStateChanges()) }
             try start(stage)
             return false
         }
@@ -230,7 +249,7 @@ final class StageRun {
     let declaration: StageDeclaration
     let partitionCount: Int
     let deadLetters: DeadLetters
-    let views: [String: GlobalTableView]
+    var views: [String: GlobalTableView] = [:]
     var processor: (any RecordProcessor)!
     var assigned: Set<TopicPartition> = []
     var committed: [TopicPartition: Int64] = [:]
@@ -240,6 +259,5 @@ final class StageRun {
         self.declaration = declaration
         self.partitionCount = partitionCount
         self.deadLetters = deadLetters
-        views = Dictionary(uniqueKeysWithValues: declaration.globalTables.map { ($0, GlobalTableView()) })
     }
 }

@@ -75,15 +75,16 @@ struct PipelineBench: AsyncParsableCommand {
             ("notify -> outbox", OrbitTopics.notifications, ["created"]),
         ]
         // The reference: three pass-through stages reading what the publisher also writes to
-        // chain-0, with the processing settings the services run with.
+        // chain-0, each hop with the processing settings of the service stage it stands for
+        // (ingestion, then the scorer, then membership's ledger).
         let chainTopics = (0...3).map { "bench.chain-\($0)" }
         for topic in chainTopics { try stack.broker.createTopic(TopicSpec(name: topic, partitions: partitions)) }
-        var chainRuntime = try RuntimeSettings(document: ConfigDocument.load(path: "deploy/config/ingest.yaml", environment: [:]),
-                                               defaultServiceName: "bench-chain", defaultHTTPPort: 0)
-        chainRuntime.kafka = kafka.merging(["fetch.wait.max.ms": String(fetchWaitMs)])
-        let chain = (1...3).map { hop in
-            StreamPipeline(settings: .init(groupID: "bench-chain-\(hop)", inputTopics: [chainTopics[hop - 1]], runtime: chainRuntime),
-                           processor: PassThroughProcessor(outputTopic: chainTopics[hop]), logger: Logger(label: "orbit.bench"))
+        let chain = try zip(1...3, ["ingest.yaml", "scoring.yaml", "membership.yaml"]).map { hop, file in
+            var runtime = try RuntimeSettings(document: ConfigDocument.load(path: "deploy/config/\(file)", environment: [:]),
+                                              defaultServiceName: "bench-chain", defaultHTTPPort: 0)
+            runtime.kafka = kafka.merging(["fetch.wait.max.ms": String(fetchWaitMs)])
+            return StreamPipeline(settings: .init(groupID: "bench-chain-\(hop)", inputTopics: [chainTopics[hop - 1]], runtime: runtime),
+                                  processor: PassThroughProcessor(outputTopic: chainTopics[hop]), logger: Logger(label: "orbit.bench"))
         }
         let chainStop = StopSignal()
         let chainDone = DispatchSemaphore(value: 0)
@@ -94,6 +95,13 @@ struct PipelineBench: AsyncParsableCommand {
         defer {
             chainStop.set()
             for _ in chain { chainDone.wait() }
+        }
+        // Every hop of the chain owns its partitions before the first event, as the services do.
+        let chainReady = Date().addingTimeInterval(60)
+        while chain.contains(where: { $0.status.snapshot.assigned.isEmpty }) {
+            if let failed = chain.first(where: { $0.status.snapshot.state == .failed }) { throw CLIError("the reference chain failed: \(failed.status.snapshot.failure ?? "?")") }
+            guard Date() < chainReady else { throw CLIError("the reference chain's groups did not form in 60 s") }
+            Thread.sleep(forTimeInterval: 0.05)
         }
         let references: [(name: String, topic: String, timeField: [String])] = (1...3).map { hop in
             ("chain, \(hop) hop\(hop == 1 ? "" : "s")", chainTopics[hop], ["time"])
@@ -138,6 +146,13 @@ struct PipelineBench: AsyncParsableCommand {
         }
         printWindows(stages: measured.map(\.name), samples: watcher.samples, from: counted)
         if let cpuAtWarmUpEnd { cpuAtPublishEnd.printShares(since: cpuAtWarmUpEnd) }
+        if let failed = chain.first(where: { $0.status.snapshot.state == .failed }) {
+            throw CLIError("the reference chain failed during the run: \(failed.status.snapshot.failure ?? "?")")
+        }
+        for (stage, histogram) in zip(stages, histograms) where stage.topic == OrbitTopics.userProfiles || stage.topic == OrbitTopics.pointsLedger {
+            let p99 = histogram.totalCount > 0 ? histogram.valueAtPercentile(99) : .max
+            Output.line("  (the earlier absolute target, p99 < 100 ms at 5,000 events/s, for information: \(stage.name) p99 \(p99) ms at \(rate) events/s)")
+        }
         for index in stages.indices where hopsOfStage[stages[index].topic] != nil {
             guard let ratio = ratio(index) else {
                 Output.line("  target p99 <= 2x the chain's, \(stages[index].name): BELOW TARGET (no records)")

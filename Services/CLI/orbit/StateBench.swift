@@ -131,7 +131,7 @@ struct StateBench: AsyncParsableCommand {
         let settings = ScoringSettings()
         let processor = ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
                                          deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "bench"), logger: logger,
-                                         stateStore: backend, reevaluationPart: part)
+                                         stores: StoreMaker(backend: backend), reevaluationPart: part)
         try processor.partitionsAssigned(assigned, restorer: reader)
         Memory.trim()
         let before = Memory.residentBytes()

@@ -30,6 +30,17 @@ public struct ServiceTopology {
         }
     }
 
+    /// A stage whose processor made other stores than it declares (through ``StageContext/stores``).
+    public struct UndeclaredStores: Error, CustomStringConvertible {
+        public let stage: String
+        public let declared: [String]
+        public let made: [String]
+        public var description: String {
+            "stage \(stage.isEmpty ? "main" : stage) declares the stores \(declared) but its processor made \(made) through its context: "
+                + "a store made another way would ignore state.store"
+        }
+    }
+
     /// The pipelines that run the service, thread-major: thread 0's stages in declaration order,
     /// then thread 1's, and so on.
     public func pipelines(runtime: RuntimeSettings, logger: Logger, status: ((String) -> PipelineStatus)? = nil) throws -> [StreamPipeline] {
@@ -48,8 +59,9 @@ public struct ServiceTopology {
                     transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, stage: stage.name, thread: thread, of: runtime.streamThreads),
                     punctuationInterval: stage.punctuation, clock: stage.clock,
                     globalTables: stage.globalTables.map { GlobalTableRegistration(topic: $0, view: views[$0]!) })
-                pipelines.append(StreamPipeline(settings: settings, processor: try stage.makeProcessor(context), logger: logger,
-                                                status: status?(stage.name) ?? PipelineStatus()))
+                let processor = try stage.makeProcessor(context)
+                try stage.checkStores(madeIn: context)
+                pipelines.append(StreamPipeline(settings: settings, processor: processor, logger: logger, status: status?(stage.name) ?? PipelineStatus()))
             }
         }
         return pipelines

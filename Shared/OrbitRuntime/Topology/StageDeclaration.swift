@@ -55,6 +55,15 @@ public struct StageDeclaration {
     }
 }
 
+extension StageDeclaration {
+    /// Fails unless the processor made through `context` exactly the stores this stage declares.
+    public func checkStores(madeIn context: StageContext) throws {
+        let made = context.storesMade.sorted()
+        let declared = stores.map(\.changelogTopic).sorted()
+        guard made == declared else { throw ServiceTopology.UndeclaredStores(stage: name, declared: declared, made: made) }
+    }
+}
+
 /// A keyed store a stage keeps: its changelog topic names it, and is where a restore reads it from.
 public struct StoreDeclaration: Sendable, Equatable {
     public var changelogTopic: String
@@ -78,6 +87,7 @@ public struct StageContext {
     public let logger: Logger
     public let deadLetters: DeadLetters
     let globalTableViews: [String: GlobalTableView]
+    let madeStores = MadeStores()
 
     /// The context of one pipeline of a stage; `globalTables` holds a view per declared global table.
     public init(thread: Int, partitionCount: Int, runtime: RuntimeSettings, logger: Logger, deadLetters: DeadLetters,
@@ -90,8 +100,12 @@ public struct StageContext {
         self.globalTableViews = globalTables
     }
 
-    /// Where every keyed store of the stage keeps its values (`state.store`).
-    public var stateStore: StateStoreKind { runtime.stateStore }
+    /// Makes the stage's keyed stores in the backend `state.store` names; the runtime checks that
+    /// the processor made exactly the stores its stage declares.
+    public var stores: StoreMaker { StoreMaker(backend: runtime.stateStore, recordingInto: madeStores) }
+
+    /// The changelog topics of the stores made through ``stores`` so far.
+    public var storesMade: [String] { madeStores.all }
 
     /// The view of a declared global table.
     public func globalTable(_ topic: String) -> GlobalTableView {

@@ -35,15 +35,15 @@ public final class MembershipProcessor: RecordProcessor {
     /// - Parameters:
     ///   - deadLetters: where records the ledger cannot read go (by default the configured topic,
     ///     counted under `orbit-members`).
-    ///   - stateStore: where the member store keeps its values (`state.store`).
+    ///   - stores: makes the member store (in the backend `state.store` names).
     public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, logger: Logger, privacy: PrivacySettings = PrivacySettings(),
-                service: String = "orbit-members", stateStore: StateStoreKind = .memory) {
+                service: String = "orbit-members", stores: StoreMaker = .memory) {
         self.settings = settings
         self.privacy = privacy
         self.service = service
         self.policy = settings.policy
         self.levelCensus = LevelCensus(levels: settings.policy.levels.levels.map(\.name))
-        self.store = KeyedStore(changelogTopic: settings.stateChangelogTopic, cachePolicy: .retained, backend: stateStore)
+        self.store = stores.store(settings.stateChangelogTopic, cachePolicy: .retained)
         self.logger = logger
         self.deadLetters = deadLetters ?? DeadLetters(topic: settings.deadLettersTopic, service: "orbit-members")
     }
@@ -552,7 +552,7 @@ public enum MembershipService {
                 punctuation: settings.evaluationInterval, clock: settings.processor.clock
             ) { context in
                 MembershipProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
-                                    service: context.runtime.serviceName, stateStore: context.stateStore)
+                                    service: context.runtime.serviceName, stores: context.stores)
             },
         ])
     }

@@ -66,13 +66,13 @@ public final class DeliveryProcessor: RecordProcessor {
     private let retryCounter = Counter(label: "orbit_notify_retries_total")
     private let failedCounter = Counter(label: "orbit_notify_failed_total")
 
-    /// - Parameter stateStore: where the pending retries keep their values (`state.store`).
-    public init(settings: NotifySettings, senders: ChannelSenders, deadLetters: DeadLetters, logger: Logger, stateStore: StateStoreKind = .memory) {
+    /// - Parameter stores: makes the pending retries' store (in the backend `state.store` names).
+    public init(settings: NotifySettings, senders: ChannelSenders, deadLetters: DeadLetters, logger: Logger, stores: StoreMaker = .memory) {
         self.settings = settings
         self.senders = senders
         self.deadLetters = deadLetters
         self.logger = logger
-        self.retries = KeyedStore(changelogTopic: settings.retriesChangelogTopic, cachePolicy: .retained, backend: stateStore)
+        self.retries = stores.store(settings.retriesChangelogTopic, cachePolicy: .retained)
         self.backoff = RetryBackoff(initialMillis: settings.delivery.backoffInitialMillis, maxMillis: settings.delivery.backoffMaxMillis)
     }
 

@@ -49,15 +49,15 @@ public final class NotifyProcessor: RecordProcessor {
     private let erasures = Counter(label: "orbit_privacy_erasures_total", dimensions: [("service", "orbit-notify")])
     private let deliveryCounters = DeliveryCounters()
 
-    /// - Parameter stateStore: where the recipient and campaign stores keep their values (`state.store`).
+    /// - Parameter stores: makes the recipient and campaign stores (in the backend `state.store` names).
     public init(settings: NotifySettings, deadLetters: DeadLetters, logger: Logger, privacy: PrivacySettings = PrivacySettings(),
-                service: String = "orbit-notify", stateStore: StateStoreKind = .memory) {
+                service: String = "orbit-notify", stores: StoreMaker = .memory) {
         self.settings = settings
         self.privacy = privacy
         self.service = service
         self.policy = settings.policy
-        self.recipients = KeyedStore(changelogTopic: settings.recipientsChangelogTopic, cachePolicy: .retained, backend: stateStore)
-        self.campaigns = KeyedStore(changelogTopic: settings.campaignsChangelogTopic, cachePolicy: .retained, backend: stateStore)
+        self.recipients = stores.store(settings.recipientsChangelogTopic, cachePolicy: .retained)
+        self.campaigns = stores.store(settings.campaignsChangelogTopic, cachePolicy: .retained)
         self.deadLetters = deadLetters
         self.logger = logger
     }
@@ -534,7 +534,7 @@ public enum NotifyService {
                 punctuation: settings.processor.evaluationInterval, clock: settings.processor.clock
             ) { context in
                 NotifyProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
-                                service: context.runtime.serviceName, stateStore: context.stateStore)
+                                service: context.runtime.serviceName, stores: context.stores)
             },
             StageDeclaration(
                 name: "-delivery", groupID: settings.delivery.groupID, inputs: [settings.notificationsTopic],
@@ -544,7 +544,7 @@ public enum NotifyService {
                 punctuation: settings.delivery.retryInterval
             ) { context in
                 DeliveryProcessor(settings: settings, senders: try shared.get(settings: settings.delivery, logger: context.logger),
-                                  deadLetters: context.deadLetters, logger: context.logger, stateStore: context.stateStore)
+                                  deadLetters: context.deadLetters, logger: context.logger, stores: context.stores)
             },
         ])
     }

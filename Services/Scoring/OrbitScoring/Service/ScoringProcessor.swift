@@ -66,14 +66,14 @@ public final class ScoringProcessor: RecordProcessor {
     ///   - partitionCount: the input's partition count (``CoPartitioning/check(_:kafka:logger:)``).
     ///   - sketches: the global table of every partition's sketches, fed by the pipeline.
     public init(settings: ScoringSettings, partitionCount: Int, sketches: GlobalTableView, deadLetters: DeadLetters, logger: Logger,
-                privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-scorer", stateStore: StateStoreKind = .memory,
+                privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-scorer", stores: StoreMaker = .memory,
                 reevaluationPart: Int = ScoringProcessor.reevaluationPart(maxBatchRecords: .max)) {
         self.settings = settings
         self.reevaluationPart = max(1, reevaluationPart)
         self.privacy = privacy
         self.service = service
         self.evaluator = ProfileEvaluator(policy: settings.policy)
-        self.store = KeyedStore(changelogTopic: settings.stateChangelogTopic, cachePolicy: .perBatch, backend: stateStore)
+        self.store = stores.store(settings.stateChangelogTopic, cachePolicy: .perBatch)
         self.logger = logger
         self.partitionCount = partitionCount
         self.sketches = sketches
@@ -390,7 +390,7 @@ public enum ScorerService {
             ) { context in
                 ScoringProcessor(settings: scoring, partitionCount: context.partitionCount, sketches: context.globalTable(scoring.sketchesTopic),
                                  deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
-                                 service: context.runtime.serviceName, stateStore: context.stateStore,
+                                 service: context.runtime.serviceName, stores: context.stores,
                                  reevaluationPart: ScoringProcessor.reevaluationPart(maxBatchRecords: context.runtime.maxBatchRecords))
             },
         ])
