@@ -209,7 +209,9 @@ let package = Package(
         // The fuzz targets: parsers of what others write, with the invariants they must keep.
         .target(
             name: "OrbitFuzzTargets",
-            dependencies: ["OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify"],
+            // The notify rules, not the service: the fuzz build (its own, with AddressSanitizer)
+            // then compiles no SwiftNIO, TLS or HTTP client.
+            dependencies: ["OrbitContract", "OrbitCore", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotifyRules"],
             path: "Tests/Fuzz/OrbitFuzzTargets"
         ),
         // Every committed corpus input and crash regression, replayed through the fuzz targets.
@@ -226,7 +228,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OrbitScorerServiceTests",
-            dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-scorer"]
+            dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "OrbitTestKit", "orbit-scorer"]
         ),
         .testTarget(name: "OrbitNotifyTests", dependencies: ["OrbitNotify", "OrbitContract", "OrbitRuntime", "OrbitKafka", "OrbitTestSupport", "OrbitTestKit", "OrbitLocalPeers"]),
         .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitReport", .product(name: "Yams", package: "Yams"),

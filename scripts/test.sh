@@ -90,28 +90,6 @@ tier() {  # tier NAME swift-test-arguments...: one tier in the foreground
   return $status
 }
 
-# The broker tier and the system tier in two lanes at once: their tests spend most of their time
-# waiting (for a rebalance, a restart, a child process; 77 s of CPU in an 8-minute serial run),
-# so two lanes share the two cores without slowing each other. The system tier's test classes
-# alternate between the lanes, in name order.
-lanes() {
-  local a=() b=() i=0 status=0 name
-  for name in $system_classes; do
-    if [ $(( i % 2 )) -eq 0 ]; then a+=("$name"); else b+=("$name"); fi
-    i=$(( i + 1 ))
-  done
-  local system_a system_b
-  system_a=$(printf '%s\n' "${a[@]}" | regex)
-  system_b=$(printf '%s\n' "${b[@]}" | regex)
-  { local s=0; run_tier broker "$logs/broker" --filter "$broker" || s=1; run_tier system-a "$logs/system-a" --filter "$system_a" || s=1; exit $s; } &
-  local lane1=$!
-  run_tier system-b "$logs/system-b" --filter "$system_b" & local lane2=$!
-  wait $lane1 || status=1
-  wait $lane2 || status=1
-  for name in broker system-a system-b; do [ -f "$logs/$name" ] && report_tier "$logs/$name"; done
-  return $status
-}
-
 only=""
 if [ "${1:-}" = "--tier" ]; then
   [ $# -eq 2 ] || { echo "test.sh: --tier takes one of unit, broker or system, and nothing after it" >&2; exit 64; }
@@ -133,7 +111,8 @@ case "$only" in
   *) echo "test.sh: --tier takes unit, broker or system" >&2; exit 64 ;;
 esac
 phase unit tier unit --skip "$system" --skip "$broker"
-phase lanes lanes
+phase broker tier broker --filter "$broker"
+phase system tier system --filter "$system"
 [ -n "${ORBIT_SKIP_CHAOS:-}" ] || phase chaos scripts/chaos.sh --short
 [ -n "${ORBIT_SKIP_FUZZ:-}" ] || phase fuzz scripts/fuzz.sh
 [ -n "${ORBIT_SKIP_COMPOSE_TEST:-}" ] || phase compose env ORBIT_COMPOSE_BUILD="${ORBIT_COMPOSE_BUILD:-debug}" scripts/compose-test.sh

@@ -108,68 +108,8 @@ final class ScorerServiceTests: XCTestCase {
         _ = try c.terminate()
     }
 
-    func testStateIsRestoredFromTheChangelogAfterARestart() throws {
-        let workload = ScorerWorkload.make(users: 150, seed: 3)
-        let half = workload.records.count / 2
-        let reference = try profilesFromOneScorer(workload)
-        let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())
-        defer { broker.stop() }
-        let first = try scorer(broker)
-        try publish(workload.records[..<half], to: broker)
-        try waitUntilQuiet(broker)
-        XCTAssertEqual(try first.terminate(), 0)
-
-        // A new instance restores every user from the changelog, then goes on with the rest.
-        let second = try scorer(broker)
-        let usersSoFar = Set(workload.records[..<half].map { String(decoding: $0.key!, as: UTF8.self) })
-        // Each stream thread restores its own partitions and says how many users it read.
-        func restoredUsers() -> Int {
-            second.output.compactMap { line -> Int? in
-                guard let range = line.range(of: "restored "), line.contains(" users of partitions") else { return nil }
-                return Int(line[range.upperBound...].prefix { $0.isNumber })
-            }.reduce(0, +)
-        }
-        // At least every user: when the second thread joins later, partitions move between the two
-        // threads and are restored again by their new owner (the final profiles below prove that
-        // no user was lost or reset).
-        XCTAssertTrue(eventually(timeout: 60) { restoredUsers() >= usersSoFar.count }, second.output.suffix(10).joined(separator: "\n"))
-        try publish(workload.records[half...], to: broker)
-        try waitUntilQuiet(broker)
-        XCTAssertEqual(Self.differences(reference, try finalProfiles(broker)), [])
-        XCTAssertEqual(try second.terminate(), 0)
-    }
-
     /// `state.store: disk`: a clean stop leaves checkpoints, the next instance on the same disk
     /// resumes from them instead of the whole changelog, and the profiles are those of memory.
-    func testTheDiskStoreRestartsFromItsCheckpointsWithTheSameProfiles() throws {
-        let workload = ScorerWorkload.make(users: 150, seed: 5)
-        let half = workload.records.count / 2
-        let reference = try profilesFromOneScorer(workload)
-        let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())
-        defer { broker.stop() }
-        let directory = NSTemporaryDirectory() + "orbit-scorer-disk-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let disk = ["ORBIT__STATE__STORE": "disk", "ORBIT__STATE__DIR": directory]
-        let first = try scorer(broker, extra: disk)
-        try publish(workload.records[..<half], to: broker)
-        try waitUntilQuiet(broker)
-        XCTAssertEqual(try first.terminate(), 0)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/orbit-scorer.user-state-changelog"))
-
-        let second = try scorer(broker, extra: disk)
-        func checkpointsUsed() -> Int {
-            second.output.compactMap { line -> Int? in
-                guard line.contains(" users of partitions"), let range = line.range(of: "on disk (") else { return nil }
-                return Int(line[range.upperBound...].prefix { $0.isNumber })
-            }.reduce(0, +)
-        }
-        XCTAssertTrue(eventually(timeout: 60) { checkpointsUsed() > 0 }, second.output.suffix(10).joined(separator: "\n"))
-        try publish(workload.records[half...], to: broker)
-        try waitUntilQuiet(broker)
-        XCTAssertEqual(Self.differences(reference, try finalProfiles(broker)), [])
-        XCTAssertEqual(try second.terminate(), 0)
-    }
-
     func testEveryInstanceAppliesTheSameGlobalQuantileThresholds() throws {
         let workload = ScorerWorkload.make(users: 400, seed: 5)
         let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())

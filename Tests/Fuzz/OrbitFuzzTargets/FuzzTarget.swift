@@ -1,7 +1,7 @@
 import OrbitContract
 import OrbitIngest
 import OrbitMembership
-import OrbitNotify
+import OrbitNotifyRules
 import OrbitRuntime
 import OrbitScoring
 
