@@ -23,6 +23,14 @@ final class MembershipTopologyTests: XCTestCase {
         return UserEvent(id: id, userID: user, type: type, timeMillis: now, properties: JSONObject(properties)).encoded()
     }
 
+    /// The ledger's whole topology with `runtime`, and ann signed up (100) and buying for 50.00 (50) on its input.
+    func driverWithAnnsSignUpAndPurchase(_ runtime: RuntimeSettings) throws -> TopologyTestDriver {
+        let driver = try TopologyTestDriver(MembershipService.topology(settings, runtime: runtime), runtime: runtime, nowMillis: now)
+        driver.send(settings.eventsTopic, key: "ann", value: event(.signup, user: "ann", id: "s1"))
+        driver.send(settings.eventsTopic, key: "ann", value: event(.purchase, user: "ann", id: "p1", minor: 5_000))
+        return driver
+    }
+
     func balance(_ driver: TopologyTestDriver, _ user: String) throws -> Int64? {
         let partition = KeyPartitioner.partition(of: user, partitionCount: 4)
         return try driver.processor(MembershipProcessor.self).store.get(partition, user)?.points.balance
@@ -30,9 +38,7 @@ final class MembershipTopologyTests: XCTestCase {
 
     func testTheLedgerKeepsItsMembersOnDiskAndARestartFindsThem() throws {
         let runtime = try RuntimeSettings.testing(service: "orbit-members", diskStateIn: directory)
-        let driver = try TopologyTestDriver(MembershipService.topology(settings, runtime: runtime), runtime: runtime, nowMillis: now)
-        driver.send(settings.eventsTopic, key: "ann", value: event(.signup, user: "ann", id: "s1"))
-        driver.send(settings.eventsTopic, key: "ann", value: event(.purchase, user: "ann", id: "p1", minor: 5_000))
+        let driver = try driverWithAnnsSignUpAndPurchase(runtime)
         XCTAssertEqual(try driver.run(), 4, "two events through the router, two through the ledger")
         XCTAssertEqual(try balance(driver, "ann"), 150)
         let partition = KeyPartitioner.partition(of: "ann", partitionCount: 4)
@@ -57,9 +63,7 @@ final class MembershipTopologyTests: XCTestCase {
 
     func testACrashBetweenOutputsAndCommitReplaysIdenticalEntriesAndCountsThemOnce() throws {
         let runtime = try RuntimeSettings.testing(service: "orbit-members")
-        let driver = try TopologyTestDriver(MembershipService.topology(settings, runtime: runtime), runtime: runtime, nowMillis: now)
-        driver.send(settings.eventsTopic, key: "ann", value: event(.signup, user: "ann", id: "s1"))
-        driver.send(settings.eventsTopic, key: "ann", value: event(.purchase, user: "ann", id: "p1", minor: 5_000))
+        let driver = try driverWithAnnsSignUpAndPurchase(runtime)
         driver.crash(.beforeStateChanges)
         try driver.run()
         let ledger = driver.records(settings.ledgerTopic)
@@ -71,9 +75,7 @@ final class MembershipTopologyTests: XCTestCase {
 
     func testACrashAfterTheStateChangesReplaysRecordsTheGuardRecognises() throws {
         let runtime = try RuntimeSettings.testing(service: "orbit-members")
-        let driver = try TopologyTestDriver(MembershipService.topology(settings, runtime: runtime), runtime: runtime, nowMillis: now)
-        driver.send(settings.eventsTopic, key: "ann", value: event(.signup, user: "ann", id: "s1"))
-        driver.send(settings.eventsTopic, key: "ann", value: event(.purchase, user: "ann", id: "p1", minor: 5_000))
+        let driver = try driverWithAnnsSignUpAndPurchase(runtime)
         driver.crash(.afterStateChanges)
         try driver.run()
         XCTAssertEqual(try balance(driver, "ann"), 150, "the restored state already has the batch; its replay changes nothing")

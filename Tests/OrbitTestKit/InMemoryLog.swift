@@ -13,7 +13,7 @@ import OrbitRuntime
 public final class InMemoryLog: ChangelogSource, @unchecked Sendable {
     private let lock = NSLock()
     private var partitions: [TopicPartition: [ConsumerRecord]] = [:]
-    private var counts: [String: Int]
+    private let counts: [String: Int]
     private let defaultPartitions: Int
     private var restoredCount = 0
 

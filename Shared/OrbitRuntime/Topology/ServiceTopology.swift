@@ -43,7 +43,7 @@ public struct ServiceTopology {
 
     /// The pipelines that run the service, thread-major: thread 0's stages in declaration order,
     /// then thread 1's, and so on.
-    public func pipelines(runtime: RuntimeSettings, logger: Logger, status: ((String) -> PipelineStatus)? = nil) throws -> [StreamPipeline] {
+    public func pipelines(runtime: RuntimeSettings, logger: Logger) throws -> [StreamPipeline] {
         let deadLetters = DeadLetters(topic: deadLettersTopic, service: runtime.serviceName)
         let partitionCounts = try stages.map { stage in
             stage.coPartitioned.isEmpty ? 0 : try CoPartitioning.check(stage.coPartitioned, kafka: runtime.kafka, logger: logger)
@@ -61,7 +61,7 @@ public struct ServiceTopology {
                     globalTables: stage.globalTables.map { GlobalTableRegistration(topic: $0, view: views[$0]!) })
                 let processor = try stage.makeProcessor(context)
                 try stage.checkStores(madeIn: context)
-                pipelines.append(StreamPipeline(settings: settings, processor: processor, logger: logger, status: status?(stage.name) ?? PipelineStatus()))
+                pipelines.append(StreamPipeline(settings: settings, processor: processor, logger: logger))
             }
         }
         return pipelines

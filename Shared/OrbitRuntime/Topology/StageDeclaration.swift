@@ -67,12 +67,9 @@ extension StageDeclaration {
 /// A keyed store a stage keeps: its changelog topic names it, and is where a restore reads it from.
 public struct StoreDeclaration: Sendable, Equatable {
     public var changelogTopic: String
-    /// What the store holds, for logs and errors ("members", "pending retries").
-    public var noun: String
 
-    public init(changelogTopic: String, noun: String) {
+    public init(changelogTopic: String) {
         self.changelogTopic = changelogTopic
-        self.noun = noun
     }
 }
 

@@ -548,7 +548,7 @@ public enum MembershipService {
                     coPartitioned: [settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic, settings.inputsTopic]),
             StageDeclaration(
                 groupID: settings.groupID, inputs: [settings.inputsTopic], coPartitioned: [settings.inputsTopic, settings.stateChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: settings.stateChangelogTopic, noun: "members")],
+                stores: [StoreDeclaration(changelogTopic: settings.stateChangelogTopic)],
                 punctuation: settings.evaluationInterval, clock: settings.processor.clock
             ) { context in
                 MembershipProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,

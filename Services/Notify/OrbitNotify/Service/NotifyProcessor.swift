@@ -529,8 +529,8 @@ public enum NotifyService {
                 groupID: settings.groupID, inputs: [settings.inputsTopic],
                 // The merged stream and the state changelogs are co-partitioned by user id.
                 coPartitioned: [settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: settings.recipientsChangelogTopic, noun: "recipients"),
-                         StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic, noun: "campaigns")],
+                stores: [StoreDeclaration(changelogTopic: settings.recipientsChangelogTopic),
+                         StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic)],
                 punctuation: settings.processor.evaluationInterval, clock: settings.processor.clock
             ) { context in
                 NotifyProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
@@ -540,7 +540,7 @@ public enum NotifyService {
                 name: "-delivery", groupID: settings.delivery.groupID, inputs: [settings.notificationsTopic],
                 // Partition N of the retry changelog is the memory of partition N of the outbox.
                 coPartitioned: [settings.notificationsTopic, settings.retriesChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: settings.retriesChangelogTopic, noun: "pending retries")],
+                stores: [StoreDeclaration(changelogTopic: settings.retriesChangelogTopic)],
                 punctuation: settings.delivery.retryInterval
             ) { context in
                 DeliveryProcessor(settings: settings, senders: try shared.get(settings: settings.delivery, logger: context.logger),

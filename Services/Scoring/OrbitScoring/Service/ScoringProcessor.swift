@@ -385,7 +385,7 @@ public enum ScorerService {
                 inputs: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic],
                 // The state changelog and the repartition topic are partitioned like the input.
                 coPartitioned: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.stateChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: scoring.stateChangelogTopic, noun: "users")],
+                stores: [StoreDeclaration(changelogTopic: scoring.stateChangelogTopic)],
                 punctuation: scoring.evaluationInterval, clock: scoring.processor.clock, globalTables: [scoring.sketchesTopic]
             ) { context in
                 ScoringProcessor(settings: scoring, partitionCount: context.partitionCount, sketches: context.globalTable(scoring.sketchesTopic),
