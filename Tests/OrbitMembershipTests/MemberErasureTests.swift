@@ -26,8 +26,8 @@ final class MemberErasureTests: XCTestCase {
 
     func testErasingAMemberClosesTheBalanceTombstonesTheAccountAndAnswersWithAReceipt() throws {
         let privacy = PrivacySettings()
-        let processor = MembershipProcessor(settings: settings, logger: Logger(label: "test"), privacy: privacy)
-        let driver = ProcessorTestDriver(processor, nowMillis: 1_780_000_000_000)
+        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), privacy: privacy, stores: $0) }
+        let processor = driver.processor(as: MembershipProcessor.self)
         var ledger: [(key: [UInt8]?, value: [UInt8]?)] = []
         var accounts: [(key: [UInt8]?, value: [UInt8]?)] = []
         func collect(_ outputs: [ProducerRecord]) {
@@ -74,8 +74,8 @@ final class MemberErasureTests: XCTestCase {
     }
 
     func testABadPrivacyRequestIsADeadLetterAndErasesNothing() throws {
-        let processor = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
-        let driver = ProcessorTestDriver(processor, nowMillis: 1_780_000_000_000)
+        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), stores: $0) }
+        let processor = driver.processor(as: MembershipProcessor.self)
         try driver.pipe(purchase("ann", "p1", minor: 4_200))
         try driver.endBatch()
         // The request names another user than its key.
@@ -87,8 +87,8 @@ final class MemberErasureTests: XCTestCase {
     }
 
     func testAHeavyBuyersOrdersAreBounded() throws {
-        let processor = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
-        let driver = ProcessorTestDriver(processor, nowMillis: 1_780_000_000_000)
+        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), stores: $0) }
+        let processor = driver.processor(as: MembershipProcessor.self)
         for i in 0..<(MemberState.orderLimit + 300) { try driver.pipe(purchase("whale", "w\(i)", minor: 100, at: 1_780_000_000_000 + Int64(i))) }
         try driver.endBatch()
         let state = try XCTUnwrap(processor.store.get(0, "whale"))

@@ -64,7 +64,7 @@ final class MembershipProcessorTests: XCTestCase {
         let account = try? JSONParser.parse(out.first { $0.topic == settings.accountsTopic && $0.key == Array("ann".utf8) }!.value!).objectValue
         XCTAssertEqual(account?["balance"]?.numberValue?.int64Value, 30)
         XCTAssertEqual(account?["paid_membership"]?.objectValue?["cancelled"], .bool(true), "cancelled, still a member until it expires")
-        XCTAssertEqual(processor.takeStateChanges().count, 2, "one state record per member per batch")
+        XCTAssertEqual(processor.store.takeChanges().count, 2, "one state record per member per batch")
     }
 
     /// Accounts are handed to the runtime in parts as they are made: the parts, called as the
@@ -99,7 +99,7 @@ final class MembershipProcessorTests: XCTestCase {
         let purchase = event(.purchase, user: "bo", id: "p", minor: 1_000)
         try processor.process(purchase, context: context, outputs: &out)
         try processor.flush(context: context, outputs: &out)
-        _ = processor.takeStateChanges()
+        _ = processor.store.takeChanges()
         out = []
         try processor.process(purchase, context: context, outputs: &out)
         XCTAssertTrue(out.isEmpty)
@@ -136,7 +136,7 @@ final class MembershipProcessorTests: XCTestCase {
     func testAccountRecordsDoNotDependOnWhenTheBatchEnds() throws {
         var accounts: [[UInt8]] = []
         for now in [1_780_000_000_000 as Int64, 1_790_000_000_000] {
-            let driver = ProcessorTestDriver(MembershipProcessor(settings: settings, logger: Logger(label: "test")), nowMillis: now)
+            let driver = ProcessorTestDriver(nowMillis: now) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), stores: $0) }
             offset = 0
             try driver.pipe(event(.signup, user: "ann", id: "s"))
             try driver.pipe(event(.purchase, user: "ann", id: "p", minor: 5_000))
@@ -148,7 +148,7 @@ final class MembershipProcessorTests: XCTestCase {
 
     /// Failed before: records the ledger could not read were skipped without a trace.
     func testUnreadableInputsBecomeDeadLetters() throws {
-        let driver = ProcessorTestDriver(MembershipProcessor(settings: settings, logger: Logger(label: "test")), nowMillis: 1_780_000_000_000)
+        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), stores: $0) }
         var out = try driver.pipe(ConsumerRecord(topic: settings.inputsTopic, partition: 0, offset: 1, key: Array("ann".utf8), value: Array("x".utf8), headers: [], timestampMillis: nil))
         out += try driver.pipe(record("event", key: "ann", Array("not json".utf8)))
         out += try driver.pipe(record("internal", key: "ann", Array("{}".utf8)))
@@ -160,7 +160,7 @@ final class MembershipProcessorTests: XCTestCase {
     /// Failed before: a purchase in a currency without a rate (CNY in the shipped membership.yaml)
     /// earned zero spending points and nothing said so.
     func testAPurchaseInACurrencyWithoutARateIsExplained() throws {
-        let driver = ProcessorTestDriver(MembershipProcessor(settings: settings, logger: Logger(label: "test")), nowMillis: 1_780_000_000_000)
+        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), stores: $0) }
         let purchase = UserEvent(id: "p-cny", userID: "li", type: .purchase, timeMillis: 1_780_000_000_000,
                                  properties: JSONObject([(key: "order_id", value: .string("o-1")), (key: "amount_minor", value: .number(JSONNumber(9_900))), (key: "currency", value: .string("CNY"))]))
         let out = try driver.pipe(record("event", key: "li", purchase.encoded()))

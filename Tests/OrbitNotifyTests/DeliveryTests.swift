@@ -23,9 +23,12 @@ final class DeliveryTests: XCTestCase {
         settings.delivery.breakerFailures = 2
         settings.delivery.breakerOpenMillis = 10_000
         configure(&settings)
-        let processor = DeliveryProcessor(settings: settings, senders: try ChannelSenders(settings: settings.delivery, logger: .init(label: "test")),
-                                          deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-notify"), logger: .init(label: "test"))
-        return (processor, ProcessorTestDriver(processor, nowMillis: now), settings)
+        let senders = try ChannelSenders(settings: settings.delivery, logger: .init(label: "test"))
+        let driver = ProcessorTestDriver(nowMillis: now) { stores in
+            DeliveryProcessor(settings: settings, senders: senders, deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-notify"),
+                              logger: .init(label: "test"), stores: stores)
+        }
+        return (driver.processor(as: DeliveryProcessor.self), driver, settings)
     }
 
     func notification(_ id: String, channel: Channel, to: String, locale: String = "en", subject: String = "Hello") -> OutboxNotification {

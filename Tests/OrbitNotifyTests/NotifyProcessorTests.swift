@@ -25,8 +25,11 @@ final class NotifyProcessorTests: XCTestCase {
 
     override func setUpWithError() throws {
         settings = try NotifyFixture.settings()
-        processor = NotifyProcessor(settings: settings, deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-notify"), logger: .init(label: "test"))
-        driver = ProcessorTestDriver(processor, nowMillis: NotifyFixture.noon)
+        let settings = settings!
+        driver = ProcessorTestDriver(nowMillis: NotifyFixture.noon) { stores in
+            NotifyProcessor(settings: settings, deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-notify"), logger: .init(label: "test"), stores: stores)
+        }
+        processor = driver.processor(as: NotifyProcessor.self)
     }
 
     // MARK: Helpers

@@ -15,10 +15,12 @@ final class ScoringProcessorTests: XCTestCase {
     func makeDriver(_ now: String, reevaluationPart: Int = 5000) -> (ProcessorTestDriver, ScoringProcessor) {
         var settings = ScoringSettings()
         settings.policy.rfmMode = .thresholds
-        let processor = ScoringProcessor(settings: settings, partitionCount: Self.partitions, sketches: GlobalTableView(),
-                                         deadLetters: DeadLetters(topic: OrbitTopics.scorerDeadLetters, service: "test"), logger: Logger(label: "test"),
-                                         reevaluationPart: reevaluationPart)
-        return (ProcessorTestDriver(processor, nowMillis: try! RFC3339.parse(now)), processor)
+        let driver = ProcessorTestDriver(nowMillis: try! RFC3339.parse(now)) { stores in
+            ScoringProcessor(settings: settings, partitionCount: Self.partitions, sketches: GlobalTableView(),
+                             deadLetters: DeadLetters(topic: OrbitTopics.scorerDeadLetters, service: "test"), logger: Logger(label: "test"),
+                             stores: stores, reevaluationPart: reevaluationPart)
+        }
+        return (driver, driver.processor(as: ScoringProcessor.self))
     }
 
     /// Where `user` lives: the partition Orbit's producers (murmur2) put it on.
@@ -221,7 +223,7 @@ final class ScoringProcessorTests: XCTestCase {
         }
         XCTAssertEqual(lines(handedOver + rest), lines(all))
         XCTAssertEqual(lines(try driven.endBatch().outputs), lines(all), "the test driver hands its processor's parts back in order")
-        XCTAssertEqual(parted.processor.takeStateChanges().map(\.value), whole.takeStateChanges().map(\.value))
+        XCTAssertEqual(parted.processor.takeStateChanges().map(\.value), whole.store.takeChanges().map(\.value))
     }
 
     /// Failed before: undecodable records were logged and skipped, with no record of them anywhere.

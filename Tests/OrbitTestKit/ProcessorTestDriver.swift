@@ -1,20 +1,30 @@
 import OrbitKafka
 import OrbitRuntime
 
-/// Drives a ``RecordProcessor`` without a broker, as Kafka Streams' TopologyTestDriver does: records
-/// in, outputs and changelog records out, batches ended and time moved by the caller. Each
-/// partition's records get consecutive offsets, as on a broker.
+/// Drives one ``RecordProcessor`` without a broker, as Kafka Streams' TopologyTestDriver does:
+/// records in, outputs and changelog records out, batches ended and time moved by the caller. Each
+/// partition's records get consecutive offsets, as on a broker. The processor's stores are kept
+/// as the runtime keeps them (``StoreKeeper``): their changes are the changelog at each batch's end.
 public final class ProcessorTestDriver {
+    /// The processor with its stores kept, as the runtime calls it.
     public let processor: any RecordProcessor
+    private let made: any RecordProcessor
     /// The runtime clock the processor is given.
     public var nowMillis: Int64
     /// Every changelog record the processor has written, in order.
     public private(set) var changelog: [ProducerRecord] = []
     private var nextOffsets: [TopicPartition: Int64] = [:]
 
-    public init(_ processor: any RecordProcessor, nowMillis: Int64) {
-        self.processor = processor
+    /// Drives the processor `make` makes with the stores it is given (kept in `backend`).
+    public init<P: RecordProcessor>(nowMillis: Int64, backend: StateStoreKind = .memory, _ make: (StoreMaker) throws -> P) rethrows {
+        (made, processor) = try StoreKeeper.keeping(backend: backend, partitionedLike: "", make)
         self.nowMillis = nowMillis
+    }
+
+    /// The processor as it was made, to look into its state.
+    public func processor<P: RecordProcessor>(as type: P.Type) -> P {
+        guard let processor = made as? P else { preconditionFailure("the driver runs a \(Swift.type(of: made)), not a \(P.self)") }
+        return processor
     }
 
     public func advance(days: Int64) { nowMillis += days * 86_400_000 }

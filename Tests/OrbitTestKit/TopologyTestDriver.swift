@@ -150,7 +150,7 @@ public final class TopologyTestDriver {
 
     /// The processor a stage runs now ("" is the service's main stage; "-router", "-delivery").
     public func processor<P: RecordProcessor>(_ type: P.Type, stage name: String = "") -> P {
-        guard let processor = stage(name).processor as? P else { preconditionFailure("stage \(name) does not run a \(P.self)") }
+        guard let processor = stage(name).processor.processor as? P else { preconditionFailure("stage \(name) does not run a \(P.self)") }
         return processor
     }
 
@@ -178,8 +178,7 @@ public final class TopologyTestDriver {
         stage.tableOffsets = [:]
         let context = StageContext(thread: 0, partitionCount: stage.partitionCount, runtime: runtime, logger: logger,
                                    deadLetters: stage.deadLetters, globalTables: stage.views)
-        let processor = try stage.declaration.makeProcessor(context)
-        try stage.declaration.checkStores(madeIn: context)
+        let processor = try stage.declaration.makeKeptProcessor(context)
         stage.processor = processor
         try processor.partitionsAssigned(stage.assigned.sorted(), restorer: ChangelogReader(source: log))
     }
@@ -250,7 +249,7 @@ final class StageRun {
     let partitionCount: Int
     let deadLetters: DeadLetters
     var views: [String: GlobalTableView] = [:]
-    var processor: (any RecordProcessor)!
+    var processor: StoreKeeper!
     var assigned: Set<TopicPartition> = []
     var committed: [TopicPartition: Int64] = [:]
     var tableOffsets: [TopicPartition: Int64] = [:]

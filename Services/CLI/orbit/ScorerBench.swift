@@ -67,8 +67,10 @@ struct ScorerBench: AsyncParsableCommand {
             settings.stateChangelogTopic = "\(prefix)-changelog"
             settings.sketchesTopic = "\(prefix)-sketches"
             let scorers = (0..<threads).map { _ in
-                ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
-                                 deadLetters: DeadLetters(topic: "\(prefix)-dlq", service: "bench"), logger: logger)
+                StoreKeeper.keeping(partitionedLike: input) { stores in
+                    ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
+                                     deadLetters: DeadLetters(topic: "\(prefix)-dlq", service: "bench"), logger: logger, stores: stores)
+                }.kept
             }
             let (scorer, scorerCPU) = try ingestBench.measureWithCPU(scorers, group: "\(prefix)-scorer",
                                                  input: input, runtime: runtime, expected: records.count, logger: logger)
@@ -121,8 +123,12 @@ struct ScorerBench: AsyncParsableCommand {
         Output.line("orbit bench scorer --core-only: \(records.count) valid events from \(users) users, \(partitions) partitions, the shipped scoring.yaml, batches of \(batch), \(rounds) rounds")
         let lastEventMillis = Int64(1_767_225_600_000) + Int64(records.count) * 60_000
         for round in 1...rounds {
-            let processor = ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
-                                             deadLetters: DeadLetters(topic: "bench-dlq", service: "bench"), logger: Logger(label: "orbit.bench"))
+            // The processor called directly (its type known, as the pipeline's generic code knows
+            // it); its store's changes taken as the runtime takes them (``StoreKeeper``).
+            let (processor, kept) = StoreKeeper.keeping(partitionedLike: settings.inputTopic) { stores in
+                ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
+                                 deadLetters: DeadLetters(topic: "bench-dlq", service: "bench"), logger: Logger(label: "orbit.bench"), stores: stores)
+            }
             // The processor driven as the pipeline drives it (records with consecutive offsets per
             // partition, one clock, a flush and the state changes at each batch's end).
             let context = ProcessingContext(nowMillis: lastEventMillis + 3_600_000)
@@ -160,7 +166,7 @@ struct ScorerBench: AsyncParsableCommand {
                         batchOutputs += part
                         part.removeAll()
                     }
-                    let changes = processor.takeStateChanges()
+                    let changes = kept.takeStateChanges()
                     seconds += (ContinuousClock.now - started).seconds
                     cpu += ThreadCPU.seconds() - cpuBefore
                     count(batchOutputs)

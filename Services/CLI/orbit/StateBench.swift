@@ -129,9 +129,11 @@ struct StateBench: AsyncParsableCommand {
     static func reevaluateEveryone(assigned: [TopicPartition], partitions: Int, part: Int, backend: StateStoreKind,
                                    reader: ChangelogReader, logger: Logger) throws {
         let settings = ScoringSettings()
-        let processor = ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
-                                         deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "bench"), logger: logger,
-                                         stores: StoreMaker(backend: backend), reevaluationPart: part)
+        let processor = StoreKeeper.keeping(backend: backend, partitionedLike: settings.inputTopic, logger: logger) { stores in
+            ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
+                             deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "bench"), logger: logger,
+                             stores: stores, reevaluationPart: part)
+        }.kept
         try processor.partitionsAssigned(assigned, restorer: reader)
         Memory.trim()
         let before = Memory.residentBytes()

@@ -56,20 +56,24 @@ public struct StageDeclaration {
 }
 
 extension StageDeclaration {
-    /// Fails unless the processor made through `context` exactly the stores this stage declares.
-    public func checkStores(madeIn context: StageContext) throws {
-        let made = context.storesMade.sorted()
-        let declared = stores.map(\.changelogTopic).sorted()
-        guard made == declared else { throw ServiceTopology.UndeclaredStores(stage: name, declared: declared, made: made) }
+    /// The stage's processor, made through `context`, with its stores kept by a ``StoreKeeper``;
+    /// fails unless the processor made exactly the stores this stage declares.
+    public func makeKeptProcessor(_ context: StageContext) throws -> StoreKeeper {
+        let processor = try makeProcessor(context)
+        return try StoreKeeper(processor, madeBy: context.stores, declared: stores, stage: name, logger: context.logger)
     }
 }
 
-/// A keyed store a stage keeps: its changelog topic names it, and is where a restore reads it from.
+/// A keyed store a stage keeps: its changelog topic names it, and is where a restore reads it
+/// from; its partitions are those of `partitionedLike`, the input its keys are placed by (the
+/// runtime restores and drops them as that input's partitions come and go).
 public struct StoreDeclaration: Sendable, Equatable {
     public var changelogTopic: String
+    public var partitionedLike: String
 
-    public init(changelogTopic: String) {
+    public init(changelogTopic: String, partitionedLike: String) {
         self.changelogTopic = changelogTopic
+        self.partitionedLike = partitionedLike
     }
 }
 
@@ -84,7 +88,9 @@ public struct StageContext {
     public let logger: Logger
     public let deadLetters: DeadLetters
     let globalTableViews: [String: GlobalTableView]
-    let madeStores = MadeStores()
+    /// Makes the stage's keyed stores in the backend `state.store` names; the runtime keeps the
+    /// stores the processor made (``StoreKeeper``) and checks they are the ones its stage declares.
+    public let stores: StoreMaker
 
     /// The context of one pipeline of a stage; `globalTables` holds a view per declared global table.
     public init(thread: Int, partitionCount: Int, runtime: RuntimeSettings, logger: Logger, deadLetters: DeadLetters,
@@ -95,14 +101,8 @@ public struct StageContext {
         self.logger = logger
         self.deadLetters = deadLetters
         self.globalTableViews = globalTables
+        self.stores = StoreMaker(backend: runtime.stateStore)
     }
-
-    /// Makes the stage's keyed stores in the backend `state.store` names; the runtime checks that
-    /// the processor made exactly the stores its stage declares.
-    public var stores: StoreMaker { StoreMaker(backend: runtime.stateStore, recordingInto: madeStores) }
-
-    /// The changelog topics of the stores made through ``stores`` so far.
-    public var storesMade: [String] { madeStores.all }
 
     /// The view of a declared global table.
     public func globalTable(_ topic: String) -> GlobalTableView {

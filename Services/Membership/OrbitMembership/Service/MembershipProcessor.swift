@@ -48,18 +48,9 @@ public final class MembershipProcessor: RecordProcessor {
         self.deadLetters = deadLetters ?? DeadLetters(topic: settings.deadLettersTopic, service: "orbit-members")
     }
 
-    // MARK: Partitions
+    // MARK: Partitions (the store's are restored and dropped by the runtime)
 
-    public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
-        try store.restoreNewlyAssigned(partitions, of: settings.inputsTopic, reader: restorer, logger: logger, noun: "members")
-    }
-
-    public func partitionsRevoked(_ partitions: [TopicPartition]) { partitionsRevoked(partitions, cleanly: false) }
-
-    /// `cleanly`: every changelog record of these partitions was acknowledged, so a disk store may
-    /// keep its files as a checkpoint for the next restore.
-    public func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) {
-        store.drop(partitions, of: settings.inputsTopic, cleanly: cleanly)
+    public func partitionsRevoked(_ partitions: [TopicPartition]) {
         for partition in partitions where partition.topic == settings.inputsTopic { levelCensus.record([:], partition: partition.partition) }
     }
 
@@ -379,8 +370,6 @@ public final class MembershipProcessor: RecordProcessor {
             levelCensus.record(levels, partition: partition)
         }
     }
-
-    public func takeStateChanges() -> [ProducerRecord] { store.takeChanges() }
 }
 
 /// A message between members' partitions.
@@ -548,7 +537,7 @@ public enum MembershipService {
                     coPartitioned: [settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic, settings.inputsTopic]),
             StageDeclaration(
                 groupID: settings.groupID, inputs: [settings.inputsTopic], coPartitioned: [settings.inputsTopic, settings.stateChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: settings.stateChangelogTopic)],
+                stores: [StoreDeclaration(changelogTopic: settings.stateChangelogTopic, partitionedLike: settings.inputsTopic)],
                 punctuation: settings.evaluationInterval, clock: settings.processor.clock
             ) { context in
                 MembershipProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,

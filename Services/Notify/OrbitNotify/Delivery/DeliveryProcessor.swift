@@ -76,18 +76,6 @@ public final class DeliveryProcessor: RecordProcessor {
         self.backoff = RetryBackoff(initialMillis: settings.delivery.backoffInitialMillis, maxMillis: settings.delivery.backoffMaxMillis)
     }
 
-    public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
-        try retries.restoreNewlyAssigned(partitions, of: settings.notificationsTopic, reader: restorer, logger: logger, noun: "pending retries")
-    }
-
-    public func partitionsRevoked(_ partitions: [TopicPartition]) { partitionsRevoked(partitions, cleanly: false) }
-
-    /// `cleanly`: every changelog record of these partitions was acknowledged, so a disk store may
-    /// keep its files as a checkpoint for the next restore.
-    public func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) {
-        retries.drop(partitions, of: settings.notificationsTopic, cleanly: cleanly)
-    }
-
     public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
         guard let value = record.value, let notification = try? OutboxNotification.decode(value) else {
             outputs.append(deadLetters.record(for: record, .undecodableRecord, "not an outbox notification"))
@@ -204,6 +192,4 @@ public final class DeliveryProcessor: RecordProcessor {
             }
         }
     }
-
-    public func takeStateChanges() -> [ProducerRecord] { retries.takeChanges() }
 }

@@ -62,21 +62,13 @@ public final class NotifyProcessor: RecordProcessor {
         self.logger = logger
     }
 
-    // MARK: Partitions
+    // MARK: Partitions (the stores' are restored and dropped by the runtime)
 
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
-        try recipients.restoreNewlyAssigned(partitions, of: settings.inputsTopic, reader: restorer, logger: logger, noun: "recipients")
-        try campaigns.restoreNewlyAssigned(partitions, of: settings.inputsTopic, reader: restorer, logger: logger, noun: "campaigns")
         owned.formUnion(partitions.filter { $0.topic == settings.inputsTopic }.map(\.partition))
     }
 
-    public func partitionsRevoked(_ partitions: [TopicPartition]) { partitionsRevoked(partitions, cleanly: false) }
-
-    /// `cleanly`: every changelog record of these partitions was acknowledged, so a disk store may
-    /// keep its files as a checkpoint for the next restore.
-    public func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) {
-        recipients.drop(partitions, of: settings.inputsTopic, cleanly: cleanly)
-        campaigns.drop(partitions, of: settings.inputsTopic, cleanly: cleanly)
+    public func partitionsRevoked(_ partitions: [TopicPartition]) {
         owned.subtract(partitions.filter { $0.topic == settings.inputsTopic }.map(\.partition))
     }
 
@@ -451,8 +443,6 @@ public final class NotifyProcessor: RecordProcessor {
                                           headers: [KafkaHeader(InputRouter<NotifyInput>.kindHeader, NotifyInput.tick.rawValue)], timestampMillis: context.nowMillis))
         }
     }
-
-    public func takeStateChanges() -> [ProducerRecord] { recipients.takeChanges() + campaigns.takeChanges() }
 }
 
 /// The records one input causes, collected while the state is being changed in place.
@@ -522,15 +512,15 @@ public enum NotifyService {
     public static func topology(_ settings: NotifySettings, runtime: RuntimeSettings, senders: ChannelSenders? = nil) -> ServiceTopology {
         var sources = settings.sources
         sources[runtime.privacy.requestsTopic] = .privacyRequest
-        let shared = SharedSenders(senders)
+        let senders = MadeOnce(senders)
         return ServiceTopology(deadLettersTopic: settings.deadLettersTopic, stages: [
             .router(groupID: settings.groupID + "-router", sources: sources, output: settings.inputsTopic, broadcast: [.campaign]),
             StageDeclaration(
                 groupID: settings.groupID, inputs: [settings.inputsTopic],
                 // The merged stream and the state changelogs are co-partitioned by user id.
                 coPartitioned: [settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: settings.recipientsChangelogTopic),
-                         StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic)],
+                stores: [StoreDeclaration(changelogTopic: settings.recipientsChangelogTopic, partitionedLike: settings.inputsTopic),
+                         StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic, partitionedLike: settings.inputsTopic)],
                 punctuation: settings.processor.evaluationInterval, clock: settings.processor.clock
             ) { context in
                 NotifyProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
@@ -540,24 +530,12 @@ public enum NotifyService {
                 name: "-delivery", groupID: settings.delivery.groupID, inputs: [settings.notificationsTopic],
                 // Partition N of the retry changelog is the memory of partition N of the outbox.
                 coPartitioned: [settings.notificationsTopic, settings.retriesChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: settings.retriesChangelogTopic)],
+                stores: [StoreDeclaration(changelogTopic: settings.retriesChangelogTopic, partitionedLike: settings.notificationsTopic)],
                 punctuation: settings.delivery.retryInterval
             ) { context in
-                DeliveryProcessor(settings: settings, senders: try shared.get(settings: settings.delivery, logger: context.logger),
+                DeliveryProcessor(settings: settings, senders: try senders.get { try ChannelSenders(settings: settings.delivery, logger: context.logger) },
                                   deadLetters: context.deadLetters, logger: context.logger, stores: context.stores)
             },
         ])
-    }
-
-    /// The senders every delivery pipeline of the process shares, made once.
-    private final class SharedSenders {
-        private var senders: ChannelSenders?
-        init(_ senders: ChannelSenders?) { self.senders = senders }
-        func get(settings: DeliverySettings, logger: Logger) throws -> ChannelSenders {
-            if let senders { return senders }
-            let made = try ChannelSenders(settings: settings, logger: logger)
-            senders = made
-            return made
-        }
     }
 }

@@ -41,6 +41,8 @@ public final class ScoringProcessor: RecordProcessor {
     private var tableVersion = -1
     private(set) public var thresholds: PopulationThresholds
     private var evaluatedDay: Int32 = .min
+    /// The input partitions this instance owns.
+    private var owned = Set<Int32>()
     /// Users re-evaluated per part of a re-evaluation pass (``reevaluationPart(maxBatchRecords:)``).
     let reevaluationPart: Int
 
@@ -83,18 +85,20 @@ public final class ScoringProcessor: RecordProcessor {
 
     // MARK: Partitions
 
+    // The store's partitions are restored (before this is called) and dropped by the runtime.
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
-        guard !(try store.restoreNewlyAssigned(partitions, of: settings.inputTopic, reader: restorer, logger: logger, noun: "users")).isEmpty else { return }
+        let added = Set(partitions.filter { $0.topic == settings.inputTopic }.map(\.partition)).subtracting(owned)
+        guard !added.isEmpty else { return }
+        owned.formUnion(added)
         usersGauge.record(store.count)
         evaluatedDay = .min  // re-evaluate at the next punctuation
     }
 
-    public func partitionsRevoked(_ partitions: [TopicPartition]) { partitionsRevoked(partitions, cleanly: false) }
-
-    public func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) {
-        store.drop(partitions, of: settings.inputTopic, cleanly: cleanly)
-        for partition in partitions where partition.topic == settings.inputTopic { census.revoked(partition.partition) }
-        usersGauge.record(store.count)
+    public func partitionsRevoked(_ partitions: [TopicPartition]) {
+        for partition in partitions where partition.topic == settings.inputTopic {
+            owned.remove(partition.partition)
+            census.revoked(partition.partition)
+        }
     }
 
     // MARK: Records
@@ -362,10 +366,10 @@ public final class ScoringProcessor: RecordProcessor {
         if reevaluation == nil, reevaluationDue { startReevaluation(day: pass.day) }
     }
 
+    /// Called after the runtime took the store's changes: the gauge counts what is now stored.
     public func takeStateChanges() -> [ProducerRecord] {
-        let changes = store.takeChanges()
         usersGauge.record(store.count)
-        return changes
+        return []
     }
 }
 
@@ -385,7 +389,7 @@ public enum ScorerService {
                 inputs: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic],
                 // The state changelog and the repartition topic are partitioned like the input.
                 coPartitioned: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.stateChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: scoring.stateChangelogTopic)],
+                stores: [StoreDeclaration(changelogTopic: scoring.stateChangelogTopic, partitionedLike: scoring.inputTopic)],
                 punctuation: scoring.evaluationInterval, clock: scoring.processor.clock, globalTables: [scoring.sketchesTopic]
             ) { context in
                 ScoringProcessor(settings: scoring, partitionCount: context.partitionCount, sketches: context.globalTable(scoring.sketchesTopic),
