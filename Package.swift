@@ -183,11 +183,14 @@ let package = Package(
         // The local stand-ins for mail and webhook endpoints (deploy/local) that `orbit up`,
         // `orbit demo` and the tests run beside the services. Not part of any service.
         .target(name: "OrbitLocalPeers", path: "Services/CLI/OrbitLocalPeers"),
+        // The demo's synthetic population and its contacts, as plain records: `orbit demo` publishes
+        // them, the demo digest test runs them through every service in process.
+        .target(name: "OrbitDemoData", dependencies: ["OrbitContract"], path: "Services/CLI/OrbitDemoData"),
         // The command-line tool: broker, publish, tail, up, demo, bench.
         .executableTarget(
             name: "orbit",
             dependencies: [
-                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify", "OrbitReport", "OrbitLocalPeers",
+                "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify", "OrbitReport", "OrbitLocalPeers", "OrbitDemoData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -233,6 +236,8 @@ let package = Package(
         .testTarget(name: "OrbitNotifyTests", dependencies: ["OrbitNotify", "OrbitContract", "OrbitRuntime", "OrbitKafka", "OrbitTestSupport", "OrbitTestKit", "OrbitLocalPeers"]),
         .testTarget(name: "OrbitCLITests", dependencies: ["OrbitTestSupport", "OrbitContract", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitReport", .product(name: "Yams", package: "Yams"),
                                                    "orbit", "orbit-ingest", "orbit-scorer", "orbit-members", "orbit-notify"]),
+        .testTarget(name: "OrbitDemoTests", dependencies: ["OrbitDemoData", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify", "OrbitContract",
+                                                    "OrbitKafka", "OrbitRuntime", "OrbitTestKit"], exclude: ["demo-digest.txt"]),
         .testTarget(
             name: "OrbitMembersServiceTests",
             dependencies: ["OrbitMembership", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestSupport", "orbit-members"]

@@ -59,6 +59,9 @@ public final class InMemoryLog: ChangelogSource, @unchecked Sendable {
         }
     }
 
+    /// The topics holding records, by name.
+    public var topics: [String] { lock.withLock { Set(partitions.keys.map(\.topic)).sorted() } }
+
     /// Every record of `topic`, partition by partition, each in offset order.
     public func records(_ topic: String) -> [ConsumerRecord] {
         (0..<Int32(partitionCount(of: topic))).flatMap { Array(records(TopicPartition(topic, $0))) }

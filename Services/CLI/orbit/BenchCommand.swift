@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import OrbitContract
+import OrbitDemoData
 import OrbitIngest
 import OrbitKafka
 import OrbitRuntime

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import OrbitContract
+import OrbitDemoData
 import OrbitKafka
 import OrbitMembership
 import OrbitRuntime
@@ -303,7 +304,8 @@ struct MembershipReport {
                   let user = entry["user_id"]?.stringValue, seen.insert("\(user)/\(key)").inserted,
                   let points = entry["points"]?.numberValue?.int64Value else { continue }
             switch entry["kind"]?.stringValue {
-            case "earn", "adjust" where points > 0: issued += points
+            case "earn": issued += points
+            case "adjust" where points > 0: issued += points
             case "redeem": redeemed -= points
             case "expire": expired -= points
             case "reverse": reversed -= points

@@ -2,6 +2,7 @@ import Foundation
 import OrbitLocalPeers
 import Logging
 import OrbitContract
+import OrbitDemoData
 import OrbitKafka
 import OrbitNotify
 import OrbitRuntime
@@ -27,23 +28,13 @@ struct NotifyDemo {
         waitUntilCaughtUp(kafka: kafka, groups: Self.groups, outputs: [OrbitTopics.notifications, OrbitTopics.notificationDeliveries, OrbitTopics.userInbox], timeout: timeout)
     }
 
-    /// Contacts (every user; two in three with a phone; Chinese and English), preferences (half opted
-    /// in to marketing; one in eleven with quiet hours right now, to show deferral), tags.
+    /// What a CRM would have published before users act (``DemoContacts``).
     func publishContacts(users: [String], now: Int64) throws {
         let producer = try KafkaProducer(configuration: kafka, name: "orbit-demo-contacts", logger: Logger(label: "orbit.demo"))
         defer { producer.close() }
         let batch = DeliveryBatch()
-        let hour = Int(now / 3_600_000 % 24)
-        let quiet = String(format: "%02d:00-%02d:00", hour, (hour + 2) % 24)
-        for (i, user) in users.enumerated() {
-            let phone = i % 3 == 0 ? "" : #","phone":"+86138\#(String(format: "%08d", i))""#
-            let name = i % 2 == 0 ? "User \(i)" : "用户\(i)"
-            let contact = #"{"name":"\#(name)","email":"\#(user)@example.com","push_token":"push-\#(user)","locale":"\#(i % 2 == 0 ? "en" : "zh-CN")","time_zone":"UTC"\#(phone)}"#
-            try producer.send(ProducerRecord(topic: OrbitTopics.userContacts, key: user, value: Array(contact.utf8)), in: batch)
-            var preferences = #"{"categories":{"marketing":\#(i % 2 == 0),"lifecycle":\#(i % 2 == 0)}"#
-            if i % 11 == 0 { preferences += #","quiet_hours":"\#(quiet)""# }
-            try producer.send(ProducerRecord(topic: OrbitTopics.userPreferences, key: user, value: Array((preferences + "}").utf8)), in: batch)
-            if i % 4 == 0 { try producer.send(ProducerRecord(topic: OrbitTopics.userTags, key: user, value: Array(#"{"tags":["loyal"]}"#.utf8)), in: batch) }
+        for record in DemoContacts.records(users: users, now: now) {
+            try producer.send(ProducerRecord(topic: record.topic, key: record.key, value: record.value), in: batch)
         }
         try batch.waitForAll()
     }

@@ -4,21 +4,27 @@ import OrbitContract
 /// A reproducible synthetic population: users who sign up, log in, buy (a heavy-tailed spend: most
 /// buy little, a few buy a lot), refund, refer friends, post, check in, subscribe, fall behind on
 /// payments and complain; plus a share of bad input and re-sent duplicates, as real producers send.
-struct DemoPopulation {
-    struct Record {
-        enum Expectation { case valid(id: String), duplicate, bad(String) }
-        let key: [UInt8]?
-        let value: [UInt8]
-        let expectation: Expectation
+public struct DemoPopulation: Sendable {
+    public struct Record: Sendable {
+        public enum Expectation: Sendable { case valid(id: String), duplicate, bad(String) }
+        public let key: [UInt8]?
+        public let value: [UInt8]
+        public let expectation: Expectation
     }
 
-    let users: Int
-    let seed: UInt64
-    let now: Int64
-    var badShare = 0.02
-    var duplicateShare = 0.01
+    public let users: Int
+    public let seed: UInt64
+    public let now: Int64
+    public var badShare = 0.02
+    public var duplicateShare = 0.01
 
-    func generate() -> [Record] {
+    public init(users: Int, seed: UInt64, now: Int64) {
+        self.users = users
+        self.seed = seed
+        self.now = now
+    }
+
+    public func generate() -> [Record] {
         var random = SplitMix64(seed: seed)
         var events: [(time: Int64, user: String, json: [UInt8], id: String)] = []
         let userIDs = (0..<users).map { String(format: "u%06d", $0) }

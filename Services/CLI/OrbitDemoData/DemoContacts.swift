@@ -1,0 +1,34 @@
+import Foundation
+import OrbitContract
+
+/// What a CRM would have published about the demo's users before they act: contacts (every user;
+/// two in three with a phone; Chinese and English), preferences (half opted in to marketing; one
+/// in eleven with quiet hours around `now`, to show deferral) and tags (one in four "loyal").
+public enum DemoContacts {
+    /// One record another system publishes: topic, key (the user id) and JSON value.
+    public struct Record: Sendable {
+        public let topic: String
+        public let key: String
+        public let value: [UInt8]
+    }
+
+    public static func records(users: [String], now: Int64) -> [Record] {
+        var records: [Record] = []
+        let hour = Int(now / 3_600_000 % 24)
+        let quiet = String(format: "%02d:00-%02d:00", hour, (hour + 2) % 24)
+        for (i, user) in users.enumerated() {
+            let phone = i % 3 == 0 ? "" : #","phone":"+86138\#(String(format: "%08d", i))""#
+            let name = i % 2 == 0 ? "User \(i)" : "用户\(i)"
+            let contact = #"{"name":"\#(name)","email":"\#(user)@example.com","push_token":"push-\#(user)","locale":"\#(i % 2 == 0 ? "en" : "zh-CN")","time_zone":"UTC"\#(phone)}"#
+            records.append(Record(topic: OrbitTopics.userContacts, key: user, value: Array(contact.utf8)))
+            var preferences = #"{"categories":{"marketing":\#(i % 2 == 0),"lifecycle":\#(i % 2 == 0)}"#
+            if i % 11 == 0 { preferences += #","quiet_hours":"\#(quiet)""# }
+            records.append(Record(topic: OrbitTopics.userPreferences, key: user, value: Array((preferences + "}").utf8)))
+            if i % 4 == 0 { records.append(Record(topic: OrbitTopics.userTags, key: user, value: Array(#"{"tags":["loyal"]}"#.utf8))) }
+        }
+        return records
+    }
+
+    /// The demo's user ids for a population of `count` users (as ``DemoPopulation`` names them).
+    public static func userIDs(_ count: Int) -> [String] { (0..<count).map { String(format: "u%06d", $0) } }
+}
