@@ -10,7 +10,8 @@ import OrbitScoring
 import OrbitTestKit
 import XCTest
 
-/// The demo population (``DemoPopulation``, with its contacts) through every service's declared
+/// The demo population (``DemoPopulation``, with its contacts, then erasure requests for some of
+/// its users) through every service's declared
 /// topology in process, with the shipped configuration and one set clock: ingestion, the scorer,
 /// membership and notify (all but the delivery stage, whose outputs are the mail and webhook
 /// servers' answers) share one log, and each topic's records are hashed in partition and offset
@@ -59,11 +60,22 @@ final class DemoDigestTests: XCTestCase {
             log.append(ProducerRecord(topic: OrbitTopics.userEvents, key: record.key, value: record.value), timestampMillis: now)
         }
         try settle(drivers)
+        // Erasure requests for one user in fifty, and one that is not a request (a dead letter in
+        // each service that reads them).
+        for user in DemoContacts.userIDs(users) where user.hasSuffix("00") || user.hasSuffix("50") {
+            let request = PrivacyRequest(requestID: "erase-\(user)", userID: user, requestedAtMillis: now)
+            log.append(ProducerRecord(topic: OrbitTopics.privacyRequests, key: Array(user.utf8), value: request.encoded()), timestampMillis: now)
+        }
+        log.append(ProducerRecord(topic: OrbitTopics.privacyRequests, key: Array("u000001".utf8), value: Array("{}".utf8)), timestampMillis: now)
+        try settle(drivers)
         // A day later: every stage's punctuation (the scorer's daily evaluation, membership's
         // expiry ticks, notify's clock), and what they cause.
         for driver in drivers { driver.nowMillis = now + 86_400_000 }
         for driver in drivers { try driver.punctuate() }
         try settle(drivers)
+        if let topic = ProcessInfo.processInfo.environment["ORBIT_DEMO_DUMP"] {  // to see what a changed line changed
+            for record in log.records(topic) { print("\(record.partition) \(String(decoding: record.key ?? [], as: UTF8.self)) \(String(decoding: record.value ?? [], as: UTF8.self))") }
+        }
         return log.topics.map { topic in
             var digest: UInt64 = 0
             let records = log.records(topic)
@@ -89,8 +101,11 @@ final class DemoDigestTests: XCTestCase {
 
     static func driver(_ file: String, service: String, log: InMemoryLog,
                        _ topology: (ConfigDocument, RuntimeSettings) throws -> ServiceTopology) throws -> TopologyTestDriver {
+        // A fixed pseudonym key: receipts name users by it, and the default key is made per home.
+        let key = NSTemporaryDirectory() + "orbit-demo-digest.key"
+        try Data("orbit demo digest pseudonym key".utf8).write(to: URL(fileURLWithPath: key))
         let document = try ConfigDocument.load(path: root.appendingPathComponent("deploy/config/\(file)").path,
-                                               environment: ["ORBIT__KAFKA__BOOTSTRAP_SERVERS": "localhost:9092"])
+                                               environment: ["ORBIT__KAFKA__BOOTSTRAP_SERVERS": "localhost:9092", "ORBIT__PRIVACY__PSEUDONYM_KEY_FILE": key])
         let runtime = try RuntimeSettings(document: document, defaultServiceName: service, defaultHTTPPort: 0)
         return try TopologyTestDriver(try topology(document, runtime), runtime: runtime, log: log, nowMillis: now)
     }

@@ -26,7 +26,8 @@ final class NotifyProcessorTests: XCTestCase {
     override func setUpWithError() throws {
         settings = try NotifyFixture.settings()
         let settings = settings!
-        driver = ProcessorTestDriver(nowMillis: NotifyFixture.noon) { stores in
+        let ticks = StageProcessor.Ticks(topic: settings.inputsTopic, deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-notify"))
+        driver = ProcessorTestDriver(nowMillis: NotifyFixture.noon, ticks: ticks) { stores in
             NotifyProcessor(settings: settings, deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-notify"), logger: .init(label: "test"), stores: stores)
         }
         processor = driver.processor(as: NotifyProcessor.self)
@@ -40,8 +41,10 @@ final class NotifyProcessorTests: XCTestCase {
                                       headers: [KafkaHeader(InputRouter<NotifyInput>.kindHeader, kind.rawValue)], timestampMillis: time))
     }
 
+    /// The runtime's clock tick for `partition` (``ClockTick``).
     func tick(at time: Int64, partition: Int32 = 0) throws -> [ProducerRecord] {
-        try pipe(.tick, user: "tick", #"{"time_ms":\#(time)}"#, at: time, partition: partition)
+        let tick = ClockTick.record(topic: settings.inputsTopic, partition: partition, at: time)
+        return try driver.pipe(driver.record(topic: tick.topic, partition: partition, key: "tick", value: tick.value, headers: tick.headers, timestampMillis: time))
     }
 
     /// A reachable user: contacts in `locale`, opted in to the marketing categories.

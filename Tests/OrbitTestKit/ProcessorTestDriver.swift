@@ -4,7 +4,7 @@ import OrbitRuntime
 /// Drives one ``RecordProcessor`` without a broker, as Kafka Streams' TopologyTestDriver does:
 /// records in, outputs and changelog records out, batches ended and time moved by the caller. Each
 /// partition's records get consecutive offsets, as on a broker. The processor's stores are kept
-/// as the runtime keeps them (``StoreKeeper``): their changes are the changelog at each batch's end.
+/// as the runtime keeps them (``StageProcessor``): their changes are the changelog at each batch's end.
 public final class ProcessorTestDriver {
     /// The processor with its stores kept, as the runtime calls it.
     public let processor: any RecordProcessor
@@ -15,9 +15,11 @@ public final class ProcessorTestDriver {
     public private(set) var changelog: [ProducerRecord] = []
     private var nextOffsets: [TopicPartition: Int64] = [:]
 
-    /// Drives the processor `make` makes with the stores it is given (kept in `backend`).
-    public init<P: RecordProcessor>(nowMillis: Int64, backend: StateStoreKind = .memory, _ make: (StoreMaker) throws -> P) rethrows {
-        (made, processor) = try StoreKeeper.keeping(backend: backend, partitionedLike: "", make)
+    /// Drives the processor `make` makes with the stores it is given (kept in `backend`); with
+    /// `ticks`, clock ticks piped to its topic reach the processor's `tick` as the runtime's do.
+    public init<P: RecordProcessor>(nowMillis: Int64, backend: StateStoreKind = .memory, ticks: StageProcessor.Ticks? = nil,
+                                    _ make: (StoreMaker) throws -> P) rethrows {
+        (made, processor) = try StageProcessor.keeping(backend: backend, partitionedLike: "", ticks: ticks, make)
         self.nowMillis = nowMillis
     }
 

@@ -178,7 +178,7 @@ public final class TopologyTestDriver {
         stage.tableOffsets = [:]
         let context = StageContext(thread: 0, partitionCount: stage.partitionCount, runtime: runtime, logger: logger,
                                    deadLetters: stage.deadLetters, globalTables: stage.views)
-        let processor = try stage.declaration.makeKeptProcessor(context)
+        let processor = try stage.declaration.makeStageProcessor(context)
         stage.processor = processor
         try processor.partitionsAssigned(stage.assigned.sorted(), restorer: ChangelogReader(source: log))
     }
@@ -249,7 +249,7 @@ final class StageRun {
     let partitionCount: Int
     let deadLetters: DeadLetters
     var views: [String: GlobalTableView] = [:]
-    var processor: StoreKeeper!
+    var processor: StageProcessor!
     var assigned: Set<TopicPartition> = []
     var committed: [TopicPartition: Int64] = [:]
     var tableOffsets: [TopicPartition: Int64] = [:]

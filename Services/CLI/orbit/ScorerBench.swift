@@ -67,7 +67,7 @@ struct ScorerBench: AsyncParsableCommand {
             settings.stateChangelogTopic = "\(prefix)-changelog"
             settings.sketchesTopic = "\(prefix)-sketches"
             let scorers = (0..<threads).map { _ in
-                StoreKeeper.keeping(partitionedLike: input) { stores in
+                StageProcessor.keeping(partitionedLike: input) { stores in
                     ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
                                      deadLetters: DeadLetters(topic: "\(prefix)-dlq", service: "bench"), logger: logger, stores: stores)
                 }.kept
@@ -124,8 +124,8 @@ struct ScorerBench: AsyncParsableCommand {
         let lastEventMillis = Int64(1_767_225_600_000) + Int64(records.count) * 60_000
         for round in 1...rounds {
             // The processor called directly (its type known, as the pipeline's generic code knows
-            // it); its store's changes taken as the runtime takes them (``StoreKeeper``).
-            let (processor, kept) = StoreKeeper.keeping(partitionedLike: settings.inputTopic) { stores in
+            // it); its store's changes taken as the runtime takes them (``StageProcessor``).
+            let (processor, kept) = StageProcessor.keeping(partitionedLike: settings.inputTopic) { stores in
                 ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
                                  deadLetters: DeadLetters(topic: "bench-dlq", service: "bench"), logger: Logger(label: "orbit.bench"), stores: stores)
             }

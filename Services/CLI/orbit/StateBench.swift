@@ -129,7 +129,7 @@ struct StateBench: AsyncParsableCommand {
     static func reevaluateEveryone(assigned: [TopicPartition], partitions: Int, part: Int, backend: StateStoreKind,
                                    reader: ChangelogReader, logger: Logger) throws {
         let settings = ScoringSettings()
-        let processor = StoreKeeper.keeping(backend: backend, partitionedLike: settings.inputTopic, logger: logger) { stores in
+        let processor = StageProcessor.keeping(backend: backend, partitionedLike: settings.inputTopic, logger: logger) { stores in
             ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
                              deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "bench"), logger: logger,
                              stores: stores, reevaluationPart: part)

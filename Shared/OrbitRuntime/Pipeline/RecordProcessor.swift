@@ -45,6 +45,13 @@ public protocol RecordProcessor: AnyObject {
     /// depends on time passing rather than on records. Outputs join the current batch.
     func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws
 
+    /// A clock tick the runtime wrote into `partition` of the stage's input has been read
+    /// (``StageDeclaration/ticksInto``, ``ClockTick``): time is now `time` for this partition's
+    /// state. Work that depends on time passing and changes state belongs here, not in
+    /// ``punctuate(context:outputs:)``: a replay meets the tick at the same place among the
+    /// partition's records and does the same. Outputs join the current batch.
+    func tick(partition: Int32, at time: Int64, context: ProcessingContext, outputs: inout [ProducerRecord]) throws
+
     /// True while a punctuation left work for later: work done in parts, such as re-evaluating
     /// every user a batch's worth at a time. The runtime then calls
     /// ``continuePunctuation(context:outputs:)`` after each batch it seals, and seals each part as
@@ -79,6 +86,7 @@ extension RecordProcessor {
     /// over costs nothing, few enough that they are still in the CPU's cache when sent.
     public static var outputPart: Int { 256 }
     public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
+    public func tick(partition: Int32, at time: Int64, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
     public var hasPendingPunctuation: Bool { false }
     public func continuePunctuation(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
 }

@@ -5,6 +5,11 @@ import OrbitKafka
 /// The kinds of input a merged stream carries; each record's kind travels in a header.
 public protocol InputKind: RawRepresentable<String>, CaseIterable, Hashable, Sendable {}
 
+/// The header that carries a merged record's kind (``InputRouter``) or marks a clock tick (``ClockTick``).
+public enum InputKindHeader {
+    public static let name = "orbit-input"
+}
+
 /// Merges several topics into one ordered stream per key (Kafka Streams' repartition through a
 /// topic): every record is re-keyed onto `output`, tagged with its kind, on the partition its key
 /// belongs to by ``KeyPartitioner``, never the partition it arrived on. So a producer that hashes
@@ -14,7 +19,7 @@ public protocol InputKind: RawRepresentable<String>, CaseIterable, Hashable, Sen
 /// repeats that order: a replayed router can only append identical copies, which the stage's
 /// replay guard recognises. Stateless itself; records without a key go to the dead letters.
 public final class InputRouter<Kind: InputKind>: RecordProcessor {
-    public static var kindHeader: String { "orbit-input" }
+    public static var kindHeader: String { InputKindHeader.name }
     let sources: [String: Kind]
     let output: String
     let partitionCount: Int

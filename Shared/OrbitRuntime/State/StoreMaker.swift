@@ -3,7 +3,7 @@ import OrbitKafka
 
 /// Makes a processor's keyed stores with the backend the configuration names (`state.store`), and
 /// remembers them: whoever made the processor through a maker (the runtime, the test kit, a
-/// bench) hands it to ``StoreKeeper``, which keeps each store's life (restore on assignment, drop
+/// bench) hands it to ``StageProcessor``, which keeps each store's life (restore on assignment, drop
 /// on revocation, the changelog at each batch's end), so a processor only reads and writes them.
 ///
 /// The runtime's maker comes with ``StageContext/stores``; the runtime then checks that the

@@ -22,6 +22,10 @@ public struct StageDeclaration {
     public var stores: [StoreDeclaration]
     /// How often the processor's `punctuate` runs; nil: never.
     public var punctuation: Duration?
+    /// The topic (one of ``inputs``) the runtime writes a clock tick into, in every owned
+    /// partition, at each punctuation; reading one calls the processor's
+    /// ``RecordProcessor/tick(partition:at:context:outputs:)`` (``ClockTick``). nil: no ticks.
+    public var ticksInto: String?
     /// The one clock the processor is given (`fixed_now` makes it a fixed time).
     public var clock: @Sendable () -> Int64
     /// Topics read whole by every instance (``GlobalTableView``), refreshed before each punctuation.
@@ -30,14 +34,16 @@ public struct StageDeclaration {
     public var makeProcessor: (StageContext) throws -> any RecordProcessor
 
     public init(name: String = "", groupID: String, inputs: [String], coPartitioned: [String] = [], stores: [StoreDeclaration] = [],
-                punctuation: Duration? = nil, clock: @escaping @Sendable () -> Int64 = StreamPipeline.wallClock, globalTables: [String] = [],
-                makeProcessor: @escaping (StageContext) throws -> any RecordProcessor) {
+                punctuation: Duration? = nil, ticksInto: String? = nil, clock: @escaping @Sendable () -> Int64 = StreamPipeline.wallClock,
+                globalTables: [String] = [], makeProcessor: @escaping (StageContext) throws -> any RecordProcessor) {
+        precondition(ticksInto == nil || (punctuation != nil && inputs.contains(ticksInto!)), "ticks go into an input of a punctuated stage")
         self.name = name
         self.groupID = groupID
         self.inputs = inputs
         self.coPartitioned = coPartitioned
         self.stores = stores
         self.punctuation = punctuation
+        self.ticksInto = ticksInto
         self.clock = clock
         self.globalTables = globalTables
         self.makeProcessor = makeProcessor
@@ -48,7 +54,8 @@ public struct StageDeclaration {
     /// co-partitioned with whatever else `coPartitioned` names; its count places the keys.
     public static func router<Kind: InputKind>(groupID: String, sources: [String: Kind], output: String, broadcast: Set<Kind> = [],
                                                coPartitioned: [String] = []) -> StageDeclaration {
-        StageDeclaration(name: "-router", groupID: groupID, inputs: sources.keys.sorted(),
+        precondition(!Kind.allCases.contains { $0.rawValue == ClockTick.kind }, "\(Kind.self): the kind \(ClockTick.kind) marks the runtime's clock ticks")
+        return StageDeclaration(name: "-router", groupID: groupID, inputs: sources.keys.sorted(),
                          coPartitioned: coPartitioned.contains(output) ? coPartitioned : coPartitioned + [output]) { context in
             InputRouter(sources: sources, output: output, partitionCount: context.partitionCount, deadLetters: context.deadLetters, broadcast: broadcast)
         }
@@ -56,11 +63,12 @@ public struct StageDeclaration {
 }
 
 extension StageDeclaration {
-    /// The stage's processor, made through `context`, with its stores kept by a ``StoreKeeper``;
+    /// The stage's processor, made through `context`, with its stores kept by a ``StageProcessor``;
     /// fails unless the processor made exactly the stores this stage declares.
-    public func makeKeptProcessor(_ context: StageContext) throws -> StoreKeeper {
+    public func makeStageProcessor(_ context: StageContext) throws -> StageProcessor {
         let processor = try makeProcessor(context)
-        return try StoreKeeper(processor, madeBy: context.stores, declared: stores, stage: name, logger: context.logger)
+        return try StageProcessor(processor, madeBy: context.stores, declared: stores, stage: name,
+                                  ticks: ticksInto.map { StageProcessor.Ticks(topic: $0, deadLetters: context.deadLetters) }, logger: context.logger)
     }
 }
 
@@ -89,7 +97,7 @@ public struct StageContext {
     public let deadLetters: DeadLetters
     let globalTableViews: [String: GlobalTableView]
     /// Makes the stage's keyed stores in the backend `state.store` names; the runtime keeps the
-    /// stores the processor made (``StoreKeeper``) and checks they are the ones its stage declares.
+    /// stores the processor made (``StageProcessor``) and checks they are the ones its stage declares.
     public let stores: StoreMaker
 
     /// The context of one pipeline of a stage; `globalTables` holds a view per declared global table.

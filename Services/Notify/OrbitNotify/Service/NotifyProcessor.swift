@@ -14,8 +14,6 @@ public enum NotifyInput: String, InputKind {
     case profile, account, contacts, preferences, tags
     /// A campaign command: copied to every partition (each evaluates its own users).
     case campaign
-    /// Time passing for one partition, written by the service itself (see `punctuate`).
-    case tick
     /// A data-protection request (`orbit.privacy-requests`).
     case privacyRequest = "privacy_request"
 
@@ -28,9 +26,10 @@ public enum NotifyInput: String, InputKind {
 ///
 /// Reads `orbit-notify.inputs`, where the runtime's ``InputRouter`` has merged each user's
 /// events, segment changes, member events, ledger entries, profiles, accounts, contacts,
-/// preferences and tags in one order; campaign commands and clock ticks reach every partition.
-/// Everything that changes state or writes outputs is such an input, clock ticks included, so a
-/// replay after a crash repeats the same notifications with the same ids and bytes.
+/// preferences and tags in one order; campaign commands reach every partition, and so do the
+/// runtime's clock ticks (``ClockTick``). Everything that changes state or writes outputs is such
+/// an input, clock ticks included, so a replay after a crash repeats the same notifications with
+/// the same ids and bytes.
 public final class NotifyProcessor: RecordProcessor {
     let settings: NotifySettings
     let policy: NotifyPolicy
@@ -40,9 +39,6 @@ public final class NotifyProcessor: RecordProcessor {
     let logger: Logger
     let privacy: PrivacySettings
     let service: String
-    /// Partitions of the inputs topic this instance owns (ticks are written for each).
-    private var owned: Set<Int32> = []
-    private var lastTickMillis: Int64 = .min
 
     private let triggered = Counter(label: "orbit_notify_triggers_total")
     private let replays = Counter(label: "orbit_notify_replays_skipped_total")
@@ -62,15 +58,7 @@ public final class NotifyProcessor: RecordProcessor {
         self.logger = logger
     }
 
-    // MARK: Partitions (the stores' are restored and dropped by the runtime)
-
-    public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
-        owned.formUnion(partitions.filter { $0.topic == settings.inputsTopic }.map(\.partition))
-    }
-
-    public func partitionsRevoked(_ partitions: [TopicPartition]) {
-        owned.subtract(partitions.filter { $0.topic == settings.inputsTopic }.map(\.partition))
-    }
+    // The stores' partitions are restored and dropped, and the clock ticks written, by the runtime.
 
     // MARK: Records
 
@@ -87,12 +75,6 @@ public final class NotifyProcessor: RecordProcessor {
         switch kind {
         case .campaign:
             try handleCampaignCommand(record, time: time, emit: &emit, outputs: &outputs)
-        case .tick:
-            guard let value = record.value, case .object(let o)? = try? JSONParser.parse(value), let at = o["time_ms"]?.numberValue?.int64Value else {
-                outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a tick"))
-                return
-            }
-            try tick(partition: record.partition, at: at, emit: &emit)
         case .privacyRequest:
             try erase(record, key: key, outputs: &outputs)
         default:
@@ -103,12 +85,18 @@ public final class NotifyProcessor: RecordProcessor {
                 apply(record, kind: kind, userID: key, time: time, to: &r, emit: &emit)
             }
         }
+        try finish(emit, partition: record.partition, outputs: &outputs)
+    }
+
+    /// What one input emitted, into `outputs`: its records, its dead letters, and its campaign
+    /// counters added to the campaigns of its partition.
+    private func finish(_ emit: Emitter, partition: Int32, outputs: inout [ProducerRecord]) throws {
         outputs.append(contentsOf: emit.records)
         for d in emit.deadLetters { outputs.append(deadLetters.record(for: d.record, .undecodableRecord, d.reason)) }
         // Campaign counters live with the campaign in this partition (the user's partition).
         for (campaign, change) in emit.progress.sorted(by: { $0.key < $1.key }) {
-            guard let known = try campaigns.get(record.partition, campaign) else { continue }
-            try campaigns.update(record.partition, campaign, initial: { known }) { p in
+            guard let known = try campaigns.get(partition, campaign) else { continue }
+            try campaigns.update(partition, campaign, initial: { known }) { p in
                 p.sent += change.sent; p.matched += change.matched; p.converted += change.converted
                 for (reason, n) in change.suppressed { p.suppressed[reason, default: 0] += n }
                 return true
@@ -171,7 +159,7 @@ public final class NotifyProcessor: RecordProcessor {
             let source: TriggerSource = kind == .segmentChange ? .segmentChange : kind == .memberEvent ? .memberEvent : .ledgerEntry
             fireTriggers(source, record: object, bytes: value, sourceID: id, derived: [:], userID: userID, time: time, to: &r, emit: &emit)
             return true
-        case .campaign, .tick, .privacyRequest:
+        case .campaign, .privacyRequest:
             return false
         }
     }
@@ -396,7 +384,14 @@ public final class NotifyProcessor: RecordProcessor {
 
     // MARK: Time
 
-    /// Due deferred messages, ended digest windows and due campaigns of one partition.
+    /// Due deferred messages, ended digest windows and due campaigns of one partition, when the
+    /// runtime's clock tick for it is read.
+    public func tick(partition: Int32, at time: Int64, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        var emit = Emitter(settings: settings, partition: partition, deliveryCounters: deliveryCounters)
+        try tick(partition: partition, at: time, emit: &emit)
+        try finish(emit, partition: partition, outputs: &outputs)
+    }
+
     private func tick(partition: Int32, at time: Int64, emit: inout Emitter) throws {
         for key in recipients.keys(partition) {
             try recipients.update(partition, key, initial: Recipient.init) { r in
@@ -429,18 +424,6 @@ public final class NotifyProcessor: RecordProcessor {
         for (partition, id) in campaigns.changedKeys {
             guard let progress = try campaigns.get(partition, id) else { continue }
             outputs.append(ProducerRecord(topic: settings.progressTopic, key: Array("\(id)/\(partition)".utf8), value: progress.encoded(partition: partition)))
-        }
-    }
-
-    /// Writes a tick into each owned partition's stream: time becomes an input, in order.
-    public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
-        guard context.nowMillis > lastTickMillis else { return }
-        lastTickMillis = context.nowMillis
-        var w = JSONWriter()
-        w.beginObject(); w.field("time_ms"); w.int(context.nowMillis); w.endObject()
-        for partition in owned.sorted() {
-            outputs.append(ProducerRecord(topic: settings.inputsTopic, partition: partition, key: Array("tick".utf8), value: w.bytes,
-                                          headers: [KafkaHeader(InputRouter<NotifyInput>.kindHeader, NotifyInput.tick.rawValue)], timestampMillis: context.nowMillis))
         }
     }
 }
@@ -521,7 +504,7 @@ public enum NotifyService {
                 coPartitioned: [settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: settings.recipientsChangelogTopic, partitionedLike: settings.inputsTopic),
                          StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic, partitionedLike: settings.inputsTopic)],
-                punctuation: settings.processor.evaluationInterval, clock: settings.processor.clock
+                punctuation: settings.processor.evaluationInterval, ticksInto: settings.inputsTopic, clock: settings.processor.clock
             ) { context in
                 NotifyProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
                                 service: context.runtime.serviceName, stores: context.stores)
