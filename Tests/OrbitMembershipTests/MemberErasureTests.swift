@@ -24,9 +24,16 @@ final class MemberErasureTests: XCTestCase {
         ])).encoded())
     }
 
+    /// The member stage's processor with erasure as its topology declares it.
+    func driver(privacy: PrivacySettings = PrivacySettings()) -> ProcessorTestDriver {
+        let erasing = StageProcessor.Erasing(topic: settings.inputsTopic, userStores: [settings.stateChangelogTopic], privacy: privacy,
+                                             service: "orbit-members", deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-members"))
+        return ProcessorTestDriver(nowMillis: 1_780_000_000_000, erasing: erasing) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), stores: $0) }
+    }
+
     func testErasingAMemberClosesTheBalanceTombstonesTheAccountAndAnswersWithAReceipt() throws {
         let privacy = PrivacySettings()
-        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), privacy: privacy, stores: $0) }
+        let driver = driver(privacy: privacy)
         let processor = driver.processor(as: MembershipProcessor.self)
         var ledger: [(key: [UInt8]?, value: [UInt8]?)] = []
         var accounts: [(key: [UInt8]?, value: [UInt8]?)] = []
@@ -74,7 +81,7 @@ final class MemberErasureTests: XCTestCase {
     }
 
     func testABadPrivacyRequestIsADeadLetterAndErasesNothing() throws {
-        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), stores: $0) }
+        let driver = driver()
         let processor = driver.processor(as: MembershipProcessor.self)
         try driver.pipe(purchase("ann", "p1", minor: 4_200))
         try driver.endBatch()

@@ -15,7 +15,10 @@ final class ScoringProcessorTests: XCTestCase {
     func makeDriver(_ now: String, reevaluationPart: Int = 5000) -> (ProcessorTestDriver, ScoringProcessor) {
         var settings = ScoringSettings()
         settings.policy.rfmMode = .thresholds
-        let driver = ProcessorTestDriver(nowMillis: try! RFC3339.parse(now)) { stores in
+        let deadLetters = DeadLetters(topic: OrbitTopics.scorerDeadLetters, service: "test")
+        let erasing = StageProcessor.Erasing(topic: settings.referralCreditsTopic, userStores: [settings.stateChangelogTopic], privacy: PrivacySettings(),
+                                             service: "orbit-scorer", deadLetters: deadLetters)
+        let driver = ProcessorTestDriver(nowMillis: try! RFC3339.parse(now), erasing: erasing) { stores in
             ScoringProcessor(settings: settings, partitionCount: Self.partitions, sketches: GlobalTableView(),
                              deadLetters: DeadLetters(topic: OrbitTopics.scorerDeadLetters, service: "test"), logger: Logger(label: "test"),
                              stores: stores, reevaluationPart: reevaluationPart)

@@ -16,10 +16,11 @@ public final class ProcessorTestDriver {
     private var nextOffsets: [TopicPartition: Int64] = [:]
 
     /// Drives the processor `make` makes with the stores it is given (kept in `backend`); with
-    /// `ticks`, clock ticks piped to its topic reach the processor's `tick` as the runtime's do.
+    /// `ticks`, clock ticks piped to its topic reach the processor's `tick` as the runtime's do;
+    /// with `erasing`, privacy requests piped to its topic are erased as the runtime erases them.
     public init<P: RecordProcessor>(nowMillis: Int64, backend: StateStoreKind = .memory, ticks: StageProcessor.Ticks? = nil,
-                                    _ make: (StoreMaker) throws -> P) rethrows {
-        (made, processor) = try StageProcessor.keeping(backend: backend, partitionedLike: "", ticks: ticks, make)
+                                    erasing: StageProcessor.Erasing? = nil, _ make: (StoreMaker) throws -> P) rethrows {
+        (made, processor) = try StageProcessor.keeping(backend: backend, partitionedLike: "", ticks: ticks, erasing: erasing, make)
         self.nowMillis = nowMillis
     }
 

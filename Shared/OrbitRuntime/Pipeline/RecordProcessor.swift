@@ -52,6 +52,13 @@ public protocol RecordProcessor: AnyObject {
     /// partition's records and does the same. Outputs join the current batch.
     func tick(partition: Int32, at time: Int64, context: ProcessingContext, outputs: inout [ProducerRecord]) throws
 
+    /// The runtime is erasing `userID` (a privacy request read from the stage's input,
+    /// ``StageDeclaration/erasesFrom``). Append this processor's part: lines for the receipt
+    /// (what it held, in `erasure`), and outputs such as tombstones of the compacted topics the user
+    /// appears in. Read the user's state here if the part needs it: the runtime deletes the user
+    /// from the stores declared keyed by user after this returns, then writes the receipt.
+    func erase(_ userID: String, partition: Int32, erasure: inout Erasure, outputs: inout [ProducerRecord]) throws
+
     /// True while a punctuation left work for later: work done in parts, such as re-evaluating
     /// every user a batch's worth at a time. The runtime then calls
     /// ``continuePunctuation(context:outputs:)`` after each batch it seals, and seals each part as
@@ -87,6 +94,7 @@ extension RecordProcessor {
     public static var outputPart: Int { 256 }
     public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
     public func tick(partition: Int32, at time: Int64, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
+    public func erase(_ userID: String, partition: Int32, erasure: inout Erasure, outputs: inout [ProducerRecord]) throws {}
     public var hasPendingPunctuation: Bool { false }
     public func continuePunctuation(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {}
 }

@@ -44,6 +44,10 @@ public struct Erasure {
 }
 
 extension PrivacyRequest {
+    /// The value of the kind header (``InputKindHeader``) that marks a privacy request on a
+    /// stage's merged input: every service's input kinds name it so.
+    public static let inputKind = "privacy_request"
+
     /// The request a consumed record carries; a record that is not one becomes a dead letter
     /// (appended to `outputs`) and nil.
     public static func read(_ record: ConsumerRecord, deadLetters: DeadLetters, outputs: inout [ProducerRecord]) -> PrivacyRequest? {

@@ -42,6 +42,8 @@ public protocol StateStore: AnyObject {
     func drop(_ revoked: [TopicPartition], of topic: String, cleanly: Bool)
     /// The changes since the last call, as changelog records.
     func takeChanges() -> [ProducerRecord]
+    /// Deletes `key`'s value (a tombstone in the changelog).
+    func delete(_ partition: Int32, _ key: String)
 }
 
 extension KeyedStore: StateStore {}

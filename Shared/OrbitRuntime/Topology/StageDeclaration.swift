@@ -26,6 +26,11 @@ public struct StageDeclaration {
     /// partition, at each punctuation; reading one calls the processor's
     /// ``RecordProcessor/tick(partition:at:context:outputs:)`` (``ClockTick``). nil: no ticks.
     public var ticksInto: String?
+    /// The input (one of ``inputs``) on which privacy requests reach the stage, marked with the kind
+    /// `privacy_request`. The runtime erases the user: the processor's ``RecordProcessor/erase(_:partition:erasure:outputs:)``,
+    /// then the user's entry in every store declared ``StoreDeclaration/keyedByUser``, then the
+    /// receipt (``Erasure``). nil: the stage keeps nothing about users.
+    public var erasesFrom: String?
     /// The one clock the processor is given (`fixed_now` makes it a fixed time).
     public var clock: @Sendable () -> Int64
     /// Topics read whole by every instance (``GlobalTableView``), refreshed before each punctuation.
@@ -34,8 +39,10 @@ public struct StageDeclaration {
     public var makeProcessor: (StageContext) throws -> any RecordProcessor
 
     public init(name: String = "", groupID: String, inputs: [String], coPartitioned: [String] = [], stores: [StoreDeclaration] = [],
-                punctuation: Duration? = nil, ticksInto: String? = nil, clock: @escaping @Sendable () -> Int64 = StreamPipeline.wallClock,
-                globalTables: [String] = [], makeProcessor: @escaping (StageContext) throws -> any RecordProcessor) {
+                punctuation: Duration? = nil, ticksInto: String? = nil, erasesFrom: String? = nil,
+                clock: @escaping @Sendable () -> Int64 = StreamPipeline.wallClock, globalTables: [String] = [],
+                makeProcessor: @escaping (StageContext) throws -> any RecordProcessor) {
+        precondition(erasesFrom == nil || inputs.contains(erasesFrom!), "privacy requests arrive on an input")
         precondition(ticksInto == nil || (punctuation != nil && inputs.contains(ticksInto!)), "ticks go into an input of a punctuated stage")
         self.name = name
         self.groupID = groupID
@@ -44,6 +51,7 @@ public struct StageDeclaration {
         self.stores = stores
         self.punctuation = punctuation
         self.ticksInto = ticksInto
+        self.erasesFrom = erasesFrom
         self.clock = clock
         self.globalTables = globalTables
         self.makeProcessor = makeProcessor
@@ -68,20 +76,28 @@ extension StageDeclaration {
     public func makeStageProcessor(_ context: StageContext) throws -> StageProcessor {
         let processor = try makeProcessor(context)
         return try StageProcessor(processor, madeBy: context.stores, declared: stores, stage: name,
-                                  ticks: ticksInto.map { StageProcessor.Ticks(topic: $0, deadLetters: context.deadLetters) }, logger: context.logger)
+                                  ticks: ticksInto.map { StageProcessor.Ticks(topic: $0, deadLetters: context.deadLetters) },
+                                  erasing: erasesFrom.map { topic in
+                                      StageProcessor.Erasing(topic: topic, userStores: stores.filter(\.keyedByUser).map(\.changelogTopic),
+                                                             privacy: context.runtime.privacy, service: context.runtime.serviceName, deadLetters: context.deadLetters)
+                                  },
+                                  logger: context.logger)
     }
 }
 
 /// A keyed store a stage keeps: its changelog topic names it, and is where a restore reads it
 /// from; its partitions are those of `partitionedLike`, the input its keys are placed by (the
-/// runtime restores and drops them as that input's partitions come and go).
+/// runtime restores and drops them as that input's partitions come and go). `keyedByUser`: its
+/// keys are user ids, so erasing a user deletes the user's entry (``StageDeclaration/erasesFrom``).
 public struct StoreDeclaration: Sendable, Equatable {
     public var changelogTopic: String
     public var partitionedLike: String
+    public var keyedByUser: Bool
 
-    public init(changelogTopic: String, partitionedLike: String) {
+    public init(changelogTopic: String, partitionedLike: String, keyedByUser: Bool) {
         self.changelogTopic = changelogTopic
         self.partitionedLike = partitionedLike
+        self.keyedByUser = keyedByUser
     }
 }
 

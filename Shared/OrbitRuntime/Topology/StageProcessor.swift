@@ -1,4 +1,6 @@
 import Logging
+import Metrics
+import OrbitContract
 import OrbitKafka
 
 /// A processor as the runtime runs it: its stores' life kept, and its clock ticks written and
@@ -20,6 +22,13 @@ import OrbitKafka
 /// topic calls the processor's ``RecordProcessor/tick(partition:at:context:outputs:)`` instead of
 /// `process`, and one whose value does not read is a dead letter.
 ///
+/// Erasure, for a stage that declares it (``StageDeclaration/erasesFrom``): a privacy request read
+/// from that input (marked `privacy_request`) is never the processor's to handle whole. The
+/// runtime reads it (one that does not read is a dead letter), lets the processor add its part
+/// (``RecordProcessor/erase(_:partition:erasure:outputs:)``), deletes the user from every store
+/// keyed by user (their tombstones go to the changelogs with the batch), and writes the receipt,
+/// named by the pseudonym, with the request record's time, so a replay writes the same bytes.
+///
 /// Every other call goes straight to the processor.
 public final class StageProcessor: RecordProcessor {
     /// The processor whose stores are kept.
@@ -30,6 +39,25 @@ public final class StageProcessor: RecordProcessor {
     /// The tick topic's partitions this instance owns, and the last time a tick was written.
     private var tickPartitions: Set<Int32> = []
     private var lastTickMillis: Int64 = .min
+
+    private let erasing: (Erasing, userStores: [any StateStore], erased: Counter)?
+
+    /// Where a stage's privacy requests arrive, the stores keyed by user (their changelog topics),
+    /// and what a receipt needs: the pseudonym key and receipts topic, the service's name.
+    public struct Erasing {
+        public let topic: String
+        public let userStores: [String]
+        public let privacy: PrivacySettings
+        public let service: String
+        public let deadLetters: DeadLetters
+        public init(topic: String, userStores: [String], privacy: PrivacySettings, service: String, deadLetters: DeadLetters) {
+            self.topic = topic
+            self.userStores = userStores
+            self.privacy = privacy
+            self.service = service
+            self.deadLetters = deadLetters
+        }
+    }
 
     /// Where a stage's clock ticks go (``StageDeclaration/ticksInto``), and where a tick that does
     /// not read goes instead of the processor.
@@ -44,40 +72,51 @@ public final class StageProcessor: RecordProcessor {
 
     /// Keeps `stores` for `processor`; a store's partitions are those of `partitionedLike`, the
     /// input its keys are placed by.
-    public init(_ processor: any RecordProcessor, stores: [(store: any StateStore, partitionedLike: String)], ticks: Ticks? = nil, logger: Logger) {
+    /// Fails when `erasing` names a store that is not among `stores`.
+    public init(_ processor: any RecordProcessor, stores: [(store: any StateStore, partitionedLike: String)], ticks: Ticks? = nil,
+                erasing: Erasing? = nil, logger: Logger) {
         self.processor = processor
         self.stores = stores
         self.ticks = ticks
+        self.erasing = erasing.map { erasing in
+            let userStores = erasing.userStores.map { topic in
+                guard let store = stores.first(where: { $0.store.changelogTopic == topic })?.store else {
+                    preconditionFailure("the store \(topic) erased for users is not one the processor made")
+                }
+                return store
+            }
+            return (erasing, userStores, Counter(label: "orbit_privacy_erasures_total", dimensions: [("service", erasing.service)]))
+        }
         self.logger = logger
     }
 
     /// Keeps the stores `maker` made for `processor` as `declared` declares them: the two must
     /// name the same changelogs (``ServiceTopology/UndeclaredStores``).
     public convenience init(_ processor: any RecordProcessor, madeBy maker: StoreMaker, declared: [StoreDeclaration], stage: String = "",
-                            ticks: Ticks? = nil, logger: Logger) throws {
+                            ticks: Ticks? = nil, erasing: Erasing? = nil, logger: Logger) throws {
         let byTopic = Dictionary(declared.map { ($0.changelogTopic, $0) }, uniquingKeysWith: { first, _ in first })
         guard maker.madeTopics.sorted() == declared.map(\.changelogTopic).sorted(), byTopic.count == declared.count else {
             throw ServiceTopology.UndeclaredStores(stage: stage, declared: declared.map(\.changelogTopic).sorted(), made: maker.madeTopics.sorted())
         }
         let made = Dictionary(maker.made.map { ($0.changelogTopic, $0) }, uniquingKeysWith: { first, _ in first })
-        self.init(processor, stores: declared.map { (made[$0.changelogTopic]!, $0.partitionedLike) }, ticks: ticks, logger: logger)
+        self.init(processor, stores: declared.map { (made[$0.changelogTopic]!, $0.partitionedLike) }, ticks: ticks, erasing: erasing, logger: logger)
     }
 
     /// Keeps every store `maker` made for `processor`, all partitioned like `partitionedLike`: for a
     /// processor a tool or a test makes without a stage declaration.
     public convenience init(_ processor: any RecordProcessor, madeBy maker: StoreMaker, partitionedLike topic: String, ticks: Ticks? = nil,
-                            logger: Logger = Logger(label: "orbit.stores")) {
-        self.init(processor, stores: maker.made.map { ($0, topic) }, ticks: ticks, logger: logger)
+                            erasing: Erasing? = nil, logger: Logger = Logger(label: "orbit.stores")) {
+        self.init(processor, stores: maker.made.map { ($0, topic) }, ticks: ticks, erasing: erasing, logger: logger)
     }
 
     /// The processor `make` makes with a new ``StoreMaker`` of `backend`, and that processor with
     /// its stores kept: for a tool or a test that runs a processor as the runtime does.
     public static func keeping<P: RecordProcessor>(backend: StateStoreKind = .memory, partitionedLike topic: String, ticks: Ticks? = nil,
-                                                   logger: Logger = Logger(label: "orbit.stores"),
+                                                   erasing: Erasing? = nil, logger: Logger = Logger(label: "orbit.stores"),
                                                    _ make: (StoreMaker) throws -> P) rethrows -> (processor: P, kept: StageProcessor) {
         let maker = StoreMaker(backend: backend)
         let processor = try make(maker)
-        return (processor, StageProcessor(processor, madeBy: maker, partitionedLike: topic, ticks: ticks, logger: logger))
+        return (processor, StageProcessor(processor, madeBy: maker, partitionedLike: topic, ticks: ticks, erasing: erasing, logger: logger))
     }
 
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
@@ -97,6 +136,9 @@ public final class StageProcessor: RecordProcessor {
     }
 
     public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        if let erasing, record.topic == erasing.0.topic, record.header(InputKindHeader.name) == Array(PrivacyRequest.inputKind.utf8) {
+            return try erase(record, erasing.0, userStores: erasing.userStores, outputs: &outputs)
+        }
         guard let ticks, record.topic == ticks.topic, ClockTick.isTick(record) else {
             return try processor.process(record, context: context, outputs: &outputs)
         }
@@ -104,6 +146,20 @@ public final class StageProcessor: RecordProcessor {
             return outputs.append(ticks.deadLetters.record(for: record, .undecodableRecord, "not a tick"))
         }
         try processor.tick(partition: record.partition, at: time, context: context, outputs: &outputs)
+    }
+
+    private func erase(_ record: ConsumerRecord, _ erasing: Erasing, userStores: [any StateStore], outputs: inout [ProducerRecord]) throws {
+        guard let request = PrivacyRequest.read(record, deadLetters: erasing.deadLetters, outputs: &outputs) else { return }
+        var erasure = Erasure(request, pseudonymizer: erasing.privacy.pseudonymizer, service: erasing.service,
+                              timeMillis: record.timestampMillis ?? request.requestedAtMillis)
+        try processor.erase(request.userID, partition: record.partition, erasure: &erasure, outputs: &outputs)
+        for store in userStores {
+            store.delete(record.partition, request.userID)
+            erasure.storeTombstone(store.changelogTopic)
+        }
+        erasure.note(Erasure.retentionNote)
+        outputs.append(erasure.receipt(topic: erasing.privacy.receiptsTopic))
+        self.erasing?.erased.increment()
     }
 
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {

@@ -22,25 +22,19 @@ public final class MembershipProcessor: RecordProcessor {
     public let store: KeyedStore<MemberState>
     let logger: Logger
     let deadLetters: DeadLetters
-    let privacy: PrivacySettings
-    let service: String
 
     private let entriesCounter = Counter(label: "orbit_members_ledger_entries_total")
     private let pointsFlows = PointsFlowCounters()
     private let levelCensus: LevelCensus
     private let rejectedCommands = Counter(label: "orbit_members_commands_rejected_total")
     private let replays = Counter(label: "orbit_members_replays_skipped_total")
-    private let erasures = Counter(label: "orbit_privacy_erasures_total", dimensions: [("service", "orbit-members")])
 
     /// - Parameters:
     ///   - deadLetters: where records the ledger cannot read go (by default the configured topic,
     ///     counted under `orbit-members`).
     ///   - stores: makes the member store (in the backend `state.store` names).
-    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, logger: Logger, privacy: PrivacySettings = PrivacySettings(),
-                service: String = "orbit-members", stores: StoreMaker = .memory) {
+    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, logger: Logger, stores: StoreMaker = .memory) {
         self.settings = settings
-        self.privacy = privacy
-        self.service = service
         self.policy = settings.policy
         self.levelCensus = LevelCensus(levels: settings.policy.levels.levels.map(\.name))
         self.store = stores.store(settings.stateChangelogTopic, cachePolicy: .retained)
@@ -61,21 +55,23 @@ public final class MembershipProcessor: RecordProcessor {
             outputs.append(deadLetters.record(for: record, .undecodableRecord, "a member input needs a key, a value and a known \(InputRouter<MemberInput>.kindHeader) header"))
             return
         }
-        if input == .privacyRequest { return try erase(record, key: key, outputs: &outputs) }
+        if input == .privacyRequest {  // the runtime erases (erasesFrom): one that gets here is not read
+            return outputs.append(deadLetters.record(for: record, .undecodableRecord, "a privacy request reached the processor: its stage declares no erasesFrom"))
+        }
         try store.update(record.partition, key, initial: { MemberState(userID: key, policy: policy) }) { state in
             apply(record, input: input, value: value, key: key, context: context, to: &state, outputs: &outputs)
         }
     }
 
-    /// Erases a member: the balance is closed by a `forfeit` entry (so the ledger still sums to
-    /// every account, and the points are no longer a liability), then the state and the account
-    /// are tombstoned, and the receipt carries the member's totals under the pseudonym. A replay
-    /// finds the state gone and writes only the same tombstones and receipt again.
-    private func erase(_ record: ConsumerRecord, key: String, outputs: inout [ProducerRecord]) throws {
-        guard let request = PrivacyRequest.read(record, deadLetters: deadLetters, outputs: &outputs) else { return }
-        let time = record.timestampMillis ?? request.requestedAtMillis
-        var erasure = Erasure(request, pseudonymizer: privacy.pseudonymizer, service: service, timeMillis: time)
-        if let state = try store.get(record.partition, key) {
+    /// The ledger's part of erasing a member (the runtime deletes the state and writes the
+    /// receipt): the balance is closed by a `forfeit` entry (so the ledger still sums to every
+    /// account, and the points are no longer a liability), the account is tombstoned, and the
+    /// receipt carries the member's totals under the pseudonym. A replay finds the state gone and
+    /// writes only the same tombstones and receipt again.
+    public func erase(_ key: String, partition: Int32, erasure: inout Erasure, outputs: inout [ProducerRecord]) throws {
+        let request = erasure.request
+        let time = erasure.timeMillis
+        if let state = try store.get(partition, key) {
             var out = Outputs(userID: key, settings: settings)
             let balance = state.points.balance
             if balance != 0 {
@@ -90,12 +86,7 @@ public final class MembershipProcessor: RecordProcessor {
         } else {
             erasure.note("no member state was held")
         }
-        store.delete(record.partition, key)
-        erasure.storeTombstone(settings.stateChangelogTopic)
         erasure.tombstone(settings.accountsTopic, key: key, into: &outputs)
-        erasure.note(Erasure.retentionNote)
-        outputs.append(erasure.receipt(topic: privacy.receiptsTopic))
-        erasures.increment()
     }
 
     /// One input applied to its member's state, in place; false when it changed nothing (a replay
@@ -145,7 +136,7 @@ public final class MembershipProcessor: RecordProcessor {
             guard !state.alreadyApplied(offset: record.offset, key: "command:\(command.requestID)") else { replays.increment(); return false }
             handle(command, state: &state, out: &out, at: time)
         case .privacyRequest:
-            return false  // handled before the state is touched (see `erase`)
+            return false  // handled before the state is touched (see `process`)
         case .internal:
             guard let message = InternalMessage.decode(value) else {
                 outputs.append(deadLetters.record(for: record, .undecodableRecord, "not an internal membership message"))
@@ -537,11 +528,10 @@ public enum MembershipService {
                     coPartitioned: [settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic, settings.inputsTopic]),
             StageDeclaration(
                 groupID: settings.groupID, inputs: [settings.inputsTopic], coPartitioned: [settings.inputsTopic, settings.stateChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: settings.stateChangelogTopic, partitionedLike: settings.inputsTopic)],
-                punctuation: settings.evaluationInterval, clock: settings.processor.clock
+                stores: [StoreDeclaration(changelogTopic: settings.stateChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: true)],
+                punctuation: settings.evaluationInterval, erasesFrom: settings.inputsTopic, clock: settings.processor.clock
             ) { context in
-                MembershipProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
-                                    service: context.runtime.serviceName, stores: context.stores)
+                MembershipProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, stores: context.stores)
             },
         ])
     }

@@ -37,20 +37,14 @@ public final class NotifyProcessor: RecordProcessor {
     public let campaigns: KeyedStore<CampaignProgress>
     let deadLetters: DeadLetters
     let logger: Logger
-    let privacy: PrivacySettings
-    let service: String
 
     private let triggered = Counter(label: "orbit_notify_triggers_total")
     private let replays = Counter(label: "orbit_notify_replays_skipped_total")
-    private let erasures = Counter(label: "orbit_privacy_erasures_total", dimensions: [("service", "orbit-notify")])
     private let deliveryCounters = DeliveryCounters()
 
     /// - Parameter stores: makes the recipient and campaign stores (in the backend `state.store` names).
-    public init(settings: NotifySettings, deadLetters: DeadLetters, logger: Logger, privacy: PrivacySettings = PrivacySettings(),
-                service: String = "orbit-notify", stores: StoreMaker = .memory) {
+    public init(settings: NotifySettings, deadLetters: DeadLetters, logger: Logger, stores: StoreMaker = .memory) {
         self.settings = settings
-        self.privacy = privacy
-        self.service = service
         self.policy = settings.policy
         self.recipients = stores.store(settings.recipientsChangelogTopic, cachePolicy: .retained)
         self.campaigns = stores.store(settings.campaignsChangelogTopic, cachePolicy: .retained)
@@ -75,8 +69,8 @@ public final class NotifyProcessor: RecordProcessor {
         switch kind {
         case .campaign:
             try handleCampaignCommand(record, time: time, emit: &emit, outputs: &outputs)
-        case .privacyRequest:
-            try erase(record, key: key, outputs: &outputs)
+        case .privacyRequest:  // the runtime erases (erasesFrom): one that gets here is not read
+            return outputs.append(deadLetters.record(for: record, .undecodableRecord, "a privacy request reached the processor: its stage declares no erasesFrom"))
         default:
             // A tombstone of a joined table clears what is held; for a user not held (erased, say)
             // it creates nothing. (Other inputs without a value are still dead letters.)
@@ -166,25 +160,19 @@ public final class NotifyProcessor: RecordProcessor {
 
     // MARK: Erasure
 
-    /// Erases a user: the recipient state (contacts, preferences, tags, profile and account facts,
-    /// what was sent, deferred messages, digests, enrolments), tombstones for the compacted topics
-    /// that hold them (contacts, preferences, tags, every in-app message in the inbox) and the receipt.
-    private func erase(_ record: ConsumerRecord, key: String, outputs: inout [ProducerRecord]) throws {
-        guard let request = PrivacyRequest.read(record, deadLetters: deadLetters, outputs: &outputs) else { return }
-        var erasure = Erasure(request, pseudonymizer: privacy.pseudonymizer, service: service, timeMillis: record.timestampMillis ?? request.requestedAtMillis)
-        if let r = try recipients.get(record.partition, key) {
+    /// Notify's part of erasing a user (the runtime deletes the recipient state: contacts,
+    /// preferences, tags, profile and account facts, what was sent, deferred messages, digests,
+    /// enrolments; and writes the receipt): tombstones for the compacted topics that hold them
+    /// (contacts, preferences, tags, every in-app message in the inbox).
+    public func erase(_ key: String, partition: Int32, erasure: inout Erasure, outputs: inout [ProducerRecord]) throws {
+        if let r = try recipients.get(partition, key) {
             for id in r.inbox { erasure.tombstone(settings.inboxTopic, key: "\(key)/\(id)", into: &outputs) }
             erasure.erased("recipient state: contacts, preferences, tags, profile and account facts, sent and fired marks, \(r.deferred.count) deferred messages, \(r.digests.count) digests, experiment enrolments")
         } else {
             erasure.note("no recipient state was held")
         }
-        recipients.delete(record.partition, key)
-        erasure.storeTombstone(settings.recipientsChangelogTopic)
         for topic in [settings.contactsTopic, settings.preferencesTopic, settings.tagsTopic] { erasure.tombstone(topic, key: key, into: &outputs) }
         erasure.note("a delivery already handed to the delivery stage may still be attempted; its retry schedule expires with the attempt")
-        erasure.note(Erasure.retentionNote)
-        outputs.append(erasure.receipt(topic: privacy.receiptsTopic))
-        erasures.increment()
     }
 
     // MARK: Triggers
@@ -502,18 +490,17 @@ public enum NotifyService {
                 groupID: settings.groupID, inputs: [settings.inputsTopic],
                 // The merged stream and the state changelogs are co-partitioned by user id.
                 coPartitioned: [settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: settings.recipientsChangelogTopic, partitionedLike: settings.inputsTopic),
-                         StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic, partitionedLike: settings.inputsTopic)],
-                punctuation: settings.processor.evaluationInterval, ticksInto: settings.inputsTopic, clock: settings.processor.clock
+                stores: [StoreDeclaration(changelogTopic: settings.recipientsChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: true),
+                         StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: false)],
+                punctuation: settings.processor.evaluationInterval, ticksInto: settings.inputsTopic, erasesFrom: settings.inputsTopic, clock: settings.processor.clock
             ) { context in
-                NotifyProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
-                                service: context.runtime.serviceName, stores: context.stores)
+                NotifyProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, stores: context.stores)
             },
             StageDeclaration(
                 name: "-delivery", groupID: settings.delivery.groupID, inputs: [settings.notificationsTopic],
                 // Partition N of the retry changelog is the memory of partition N of the outbox.
                 coPartitioned: [settings.notificationsTopic, settings.retriesChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: settings.retriesChangelogTopic, partitionedLike: settings.notificationsTopic)],
+                stores: [StoreDeclaration(changelogTopic: settings.retriesChangelogTopic, partitionedLike: settings.notificationsTopic, keyedByUser: false)],
                 punctuation: settings.delivery.retryInterval
             ) { context in
                 DeliveryProcessor(settings: settings, senders: try senders.get { try ChannelSenders(settings: settings.delivery, logger: context.logger) },

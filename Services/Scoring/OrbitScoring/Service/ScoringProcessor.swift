@@ -30,7 +30,6 @@ public enum ScorerInput: String, InputKind {
 public final class ScoringProcessor: RecordProcessor {
     let settings: ScoringSettings
     let privacy: PrivacySettings
-    let service: String
     let evaluator: ProfileEvaluator
     public let store: KeyedStore<UserState>
     let logger: Logger
@@ -60,7 +59,6 @@ public final class ScoringProcessor: RecordProcessor {
     private let eventsApplied = Counter(label: "orbit_scorer_events_applied_total")
     private let duplicatesSkipped = Counter(label: "orbit_scorer_replays_skipped_total")
     private let forwarded = Counter(label: "orbit_scorer_events_forwarded_total")
-    private let erased = Counter(label: "orbit_privacy_erasures_total", dimensions: [("service", "orbit-scorer")])
     private let usersGauge = Gauge(label: "orbit_scorer_users")
     private let census = PopulationCensus()
 
@@ -68,12 +66,11 @@ public final class ScoringProcessor: RecordProcessor {
     ///   - partitionCount: the input's partition count (``CoPartitioning/check(_:kafka:logger:)``).
     ///   - sketches: the global table of every partition's sketches, fed by the pipeline.
     public init(settings: ScoringSettings, partitionCount: Int, sketches: GlobalTableView, deadLetters: DeadLetters, logger: Logger,
-                privacy: PrivacySettings = PrivacySettings(), service: String = "orbit-scorer", stores: StoreMaker = .memory,
+                privacy: PrivacySettings = PrivacySettings(), stores: StoreMaker = .memory,
                 reevaluationPart: Int = ScoringProcessor.reevaluationPart(maxBatchRecords: .max)) {
         self.settings = settings
         self.reevaluationPart = max(1, reevaluationPart)
         self.privacy = privacy
-        self.service = service
         self.evaluator = ProfileEvaluator(policy: settings.policy)
         self.store = stores.store(settings.stateChangelogTopic, cachePolicy: .perBatch)
         self.logger = logger
@@ -109,7 +106,8 @@ public final class ScoringProcessor: RecordProcessor {
             if record.topic == privacy.requestsTopic { return forward(record, as: .privacyRequest, outputs: &outputs) }
             switch InputRouter<ScorerInput>.kind(of: record) {
             case .preferences?: return try applyPreferences(record, outputs: &outputs)
-            case .privacyRequest?: return try erase(record, outputs: &outputs)
+            case .privacyRequest?:  // the runtime erases (erasesFrom): one that gets here is not read
+                return outputs.append(deadLetters.record(for: record, .undecodableRecord, "a privacy request reached the processor: its stage declares no erasesFrom"))
             default: break
             }
         }
@@ -211,23 +209,16 @@ public final class ScoringProcessor: RecordProcessor {
         }
     }
 
-    /// Erases a user: the state (a tombstone on the changelog), the profile (a tombstone on the
-    /// compacted profiles topic) and a receipt.
-    private func erase(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) throws {
-        guard let request = PrivacyRequest.read(record, deadLetters: deadLetters, outputs: &outputs) else { return }
-        var erasure = Erasure(request, pseudonymizer: privacy.pseudonymizer, service: service, timeMillis: record.timestampMillis ?? request.requestedAtMillis)
-        if try store.get(record.partition, request.userID) != nil {
+    /// The scorer's part of erasing a user (the runtime deletes the state and writes the receipt):
+    /// the profile's tombstone on the compacted profiles topic.
+    public func erase(_ userID: String, partition: Int32, erasure: inout Erasure, outputs: inout [ProducerRecord]) throws {
+        if try store.get(partition, userID) != nil {
             erasure.erased("user state: activity, purchases, RFM inputs, engagement, referrals")
         } else {
             erasure.note("no user state was held")
         }
-        store.delete(record.partition, request.userID)
-        erasure.storeTombstone(settings.stateChangelogTopic)
-        erasure.tombstone(settings.profilesTopic, key: request.userID, into: &outputs)
+        erasure.tombstone(settings.profilesTopic, key: userID, into: &outputs)
         erasure.note("referrers keep referral totals under a hash of the referee's id, not the id")
-        erasure.note(Erasure.retentionNote)
-        outputs.append(erasure.receipt(topic: privacy.receiptsTopic))
-        erased.increment()
     }
 
     /// One profile per user touched, handed over whenever ``RecordProcessor/outputPart`` outputs or
@@ -389,12 +380,13 @@ public enum ScorerService {
                 inputs: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic],
                 // The state changelog and the repartition topic are partitioned like the input.
                 coPartitioned: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.stateChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: scoring.stateChangelogTopic, partitionedLike: scoring.inputTopic)],
-                punctuation: scoring.evaluationInterval, clock: scoring.processor.clock, globalTables: [scoring.sketchesTopic]
+                stores: [StoreDeclaration(changelogTopic: scoring.stateChangelogTopic, partitionedLike: scoring.inputTopic, keyedByUser: true)],
+                // Privacy requests reach the user's partition through the repartition topic.
+                punctuation: scoring.evaluationInterval, erasesFrom: scoring.referralCreditsTopic, clock: scoring.processor.clock, globalTables: [scoring.sketchesTopic]
             ) { context in
                 ScoringProcessor(settings: scoring, partitionCount: context.partitionCount, sketches: context.globalTable(scoring.sketchesTopic),
                                  deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
-                                 service: context.runtime.serviceName, stores: context.stores,
+                                 stores: context.stores,
                                  reevaluationPart: ScoringProcessor.reevaluationPart(maxBatchRecords: context.runtime.maxBatchRecords))
             },
         ])
