@@ -222,7 +222,7 @@ let package = Package(
         .testTarget(name: "OrbitContractTests", dependencies: ["OrbitContract", "OrbitRuntime", "OrbitKafka", "OrbitTestSupport"]),
         .testTarget(name: "OrbitMembershipTests", dependencies: ["OrbitMembership", "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitTestKit"]),
         .testTarget(name: "OrbitScoringTests", dependencies: ["OrbitScoring", "OrbitKafka", "OrbitRuntime", "OrbitContract", "OrbitTestKit"], exclude: ["Fixtures"]),
-        .testTarget(name: "OrbitRuntimeTests", dependencies: ["OrbitRuntime", "OrbitKafka", "OrbitContract", "OrbitTestSupport"]),
+        .testTarget(name: "OrbitRuntimeTests", dependencies: ["OrbitRuntime", "OrbitKafka", "OrbitContract", "OrbitTestSupport", "OrbitTestKit"]),
         .testTarget(name: "OrbitKafkaTests", dependencies: ["OrbitKafka", "OrbitRuntime", "OrbitTestSupport"]),
         .testTarget(
             name: "OrbitIngestTests",

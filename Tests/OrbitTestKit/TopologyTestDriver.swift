@@ -16,6 +16,9 @@ import OrbitRuntime
 /// changes are written (the restored state lacks the batch) or after (the restored state has it,
 /// and the processor's replay guard must recognise the records).
 ///
+/// A stage that writes to a topic it does not declare (``StageDeclaration/outputs``, besides what
+/// the runtime writes for it) fails the run with ``UndeclaredOutput``.
+///
 /// The driver's clock is ``nowMillis`` for every stage (a stage's declared clock is not read), and
 /// it runs at least once: under exactly-once a crashed batch's outputs would be aborted, here they
 /// stay, as a reader with `read_uncommitted` would see them.
@@ -36,6 +39,13 @@ public final class TopologyTestDriver {
         case beforeStateChanges
         /// After its state changes reach the changelog.
         case afterStateChanges
+    }
+
+    /// A record a stage wrote to a topic it does not declare as an output.
+    public struct UndeclaredOutput: Error, CustomStringConvertible {
+        public let stage: String
+        public let topic: String
+        public var description: String { "stage \(stage.isEmpty ? "main" : stage) wrote to \(topic), which it does not declare as an output" }
     }
 
     /// Co-partitioned topics whose partition counts differ, found when the driver starts.
@@ -60,7 +70,8 @@ public final class TopologyTestDriver {
         for declaration in topology.stages {
             let counts = Dictionary(uniqueKeysWithValues: declaration.coPartitioned.map { ($0, self.log.partitionCount(of: $0)) })
             guard Set(counts.values).count <= 1 else { throw PartitionMismatch(stage: declaration.name, counts: counts) }
-            let stage = StageRun(declaration, partitionCount: counts.values.first ?? 0, deadLetters: deadLetters)
+            let stage = StageRun(declaration, partitionCount: counts.values.first ?? 0, deadLetters: deadLetters,
+                                 writable: declaration.writableTopics(deadLetters: topology.deadLettersTopic, runtime: runtime))
             stage.assigned = Set(declaration.inputs.flatMap { topic in (0..<Int32(self.log.partitionCount(of: topic))).map { TopicPartition(topic, $0) } })
             stages.append(stage)
             try start(stage)
@@ -100,12 +111,12 @@ public final class TopologyTestDriver {
             refreshGlobalTables(stage)
             var outputs: [ProducerRecord] = []
             try stage.processor.punctuate(context: context, outputs: &outputs)
-            write(outputs)
+            try write(outputs, from: stage)
             try endBatch(stage, positions: [:])
             while stage.processor.hasPendingPunctuation {
                 outputs.removeAll()
                 try stage.processor.continuePunctuation(context: context, outputs: &outputs)
-                write(outputs)
+                try write(outputs, from: stage)
                 try endBatch(stage, positions: [:])
             }
         }
@@ -183,7 +194,12 @@ public final class TopologyTestDriver {
         try processor.partitionsAssigned(stage.assigned.sorted(), restorer: ChangelogReader(source: log))
     }
 
-    private func write(_ outputs: [ProducerRecord]) {
+    /// Appends a stage's outputs to the log; fails on a topic the stage does not declare
+    /// (``StageDeclaration/writableTopics(deadLetters:runtime:)``).
+    private func write(_ outputs: [ProducerRecord], from stage: StageRun) throws {
+        if let undeclared = outputs.first(where: { !stage.writable.contains($0.topic) }) {
+            throw UndeclaredOutput(stage: stage.declaration.name, topic: undeclared.topic)
+        }
         for output in outputs { log.append(output, timestampMillis: nowMillis) }
     }
 
@@ -197,7 +213,7 @@ public final class TopologyTestDriver {
             for record in log.records(partition, from: stage.committed[partition, default: 0]) {
                 outputs.removeAll(keepingCapacity: true)
                 try stage.processor.process(record, context: context, outputs: &outputs)
-                write(outputs)
+                try write(outputs, from: stage)
                 positions[partition] = record.offset + 1
                 processed += 1
                 if processed % runtime.maxBatchRecords == 0 {
@@ -216,16 +232,16 @@ public final class TopologyTestDriver {
     private func endBatch(_ stage: StageRun, positions: [TopicPartition: Int64]) throws -> Bool {
         var outputs: [ProducerRecord] = []
         try stage.processor.flush(context: context, outputs: &outputs) { part in
-            write(part)
+            try write(part, from: stage)
             part.removeAll()
         }
-        write(outputs)
+        try write(outputs, from: stage)
         if let point = crashes.removeValue(forKey: stage.declaration.name) {
-            if point == .afterStateChanges { write(stage.processor.takeStateChanges()) }
+            if point == .afterStateChanges { try write(stage.processor.takeStateChanges(), from: stage) }
             try start(stage)
             return false
         }
-        write(stage.processor.takeStateChanges())
+        try write(stage.processor.takeStateChanges(), from: stage)
         stage.committed.merge(positions) { _, new in new }
         return true
     }
@@ -248,14 +264,17 @@ final class StageRun {
     let declaration: StageDeclaration
     let partitionCount: Int
     let deadLetters: DeadLetters
+    /// The topics the stage may write (its declaration's).
+    let writable: Set<String>
     var views: [String: GlobalTableView] = [:]
     var processor: StageProcessor!
     var assigned: Set<TopicPartition> = []
     var committed: [TopicPartition: Int64] = [:]
     var tableOffsets: [TopicPartition: Int64] = [:]
 
-    init(_ declaration: StageDeclaration, partitionCount: Int, deadLetters: DeadLetters) {
+    init(_ declaration: StageDeclaration, partitionCount: Int, deadLetters: DeadLetters, writable: Set<String>) {
         self.declaration = declaration
+        self.writable = writable
         self.partitionCount = partitionCount
         self.deadLetters = deadLetters
     }

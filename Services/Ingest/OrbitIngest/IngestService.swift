@@ -7,6 +7,7 @@ public enum IngestService {
         ServiceTopology(deadLettersTopic: ingest.deadLetterTopic, stages: [
             StageDeclaration(
                 groupID: ingest.groupID, inputs: [ingest.inputTopic, runtime.privacy.requestsTopic],
+                outputs: [ingest.validTopic, ingest.dedupChangelogTopic, runtime.privacy.receiptsTopic],
                 // Partition N of the dedup changelog is the memory of partition N of the input.
                 coPartitioned: [ingest.inputTopic, ingest.dedupChangelogTopic]
             ) { context in

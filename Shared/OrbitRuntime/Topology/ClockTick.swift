@@ -25,8 +25,11 @@ public enum ClockTick {
 
     /// True when `record` is marked as a tick (whether or not its value reads).
     public static func isTick(_ record: ConsumerRecord) -> Bool {
-        record.header(InputKindHeader.name) == Array(kind.utf8)
+        record.header(InputKindHeader.name) == kindBytes
     }
+
+    /// ``kind`` as a header's bytes, made once: every record of a ticking stage is checked.
+    static let kindBytes = Array(kind.utf8)
 
     /// The time a tick carries; nil when its value is not a tick's.
     public static func time(of record: ConsumerRecord) -> Int64? {

@@ -18,6 +18,10 @@ public struct StageDeclaration {
     /// Topics partitioned like the stage's keys: its inputs, its stores' changelogs, and any
     /// output it places by key. Checked once at start; their count is ``StageContext/partitionCount``.
     public var coPartitioned: [String]
+    /// The topics the processor writes, besides what the runtime writes for it (its stores'
+    /// changelogs, dead letters, clock ticks, privacy receipts). The test kit fails a stage that
+    /// writes anywhere else, so the declaration is the stage's true list of outputs.
+    public var outputs: [String]
     /// The stage's keyed stores. Each is made with the backend `state.store` names.
     public var stores: [StoreDeclaration]
     /// How often the processor's `punctuate` runs; nil: never.
@@ -38,7 +42,7 @@ public struct StageDeclaration {
     /// Makes one pipeline's processor.
     public var makeProcessor: (StageContext) throws -> any RecordProcessor
 
-    public init(name: String = "", groupID: String, inputs: [String], coPartitioned: [String] = [], stores: [StoreDeclaration] = [],
+    public init(name: String = "", groupID: String, inputs: [String], outputs: [String], coPartitioned: [String] = [], stores: [StoreDeclaration] = [],
                 punctuation: Duration? = nil, ticksInto: String? = nil, erasesFrom: String? = nil,
                 clock: @escaping @Sendable () -> Int64 = StreamPipeline.wallClock, globalTables: [String] = [],
                 makeProcessor: @escaping (StageContext) throws -> any RecordProcessor) {
@@ -47,6 +51,7 @@ public struct StageDeclaration {
         self.name = name
         self.groupID = groupID
         self.inputs = inputs
+        self.outputs = outputs
         self.coPartitioned = coPartitioned
         self.stores = stores
         self.punctuation = punctuation
@@ -63,7 +68,7 @@ public struct StageDeclaration {
     public static func router<Kind: InputKind>(groupID: String, sources: [String: Kind], output: String, broadcast: Set<Kind> = [],
                                                coPartitioned: [String] = []) -> StageDeclaration {
         precondition(!Kind.allCases.contains { $0.rawValue == ClockTick.kind }, "\(Kind.self): the kind \(ClockTick.kind) marks the runtime's clock ticks")
-        return StageDeclaration(name: "-router", groupID: groupID, inputs: sources.keys.sorted(),
+        return StageDeclaration(name: "-router", groupID: groupID, inputs: sources.keys.sorted(), outputs: [output],
                          coPartitioned: coPartitioned.contains(output) ? coPartitioned : coPartitioned + [output]) { context in
             InputRouter(sources: sources, output: output, partitionCount: context.partitionCount, deadLetters: context.deadLetters, broadcast: broadcast)
         }
@@ -71,6 +76,15 @@ public struct StageDeclaration {
 }
 
 extension StageDeclaration {
+    /// Every topic the stage may write: its declared outputs, its stores' changelogs, the
+    /// service's dead letters, its clock ticks' topic and, when it erases, the privacy receipts.
+    public func writableTopics(deadLetters: String, runtime: RuntimeSettings) -> Set<String> {
+        var topics = Set(outputs + stores.map(\.changelogTopic) + [deadLetters])
+        if let ticksInto { topics.insert(ticksInto) }
+        if erasesFrom != nil { topics.insert(runtime.privacy.receiptsTopic) }
+        return topics
+    }
+
     /// The stage's processor, made through `context`, with its stores kept by a ``StageProcessor``;
     /// fails unless the processor made exactly the stores this stage declares.
     public func makeStageProcessor(_ context: StageContext) throws -> StageProcessor {

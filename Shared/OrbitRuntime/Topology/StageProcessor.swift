@@ -40,7 +40,10 @@ public final class StageProcessor: RecordProcessor {
     private var tickPartitions: Set<Int32> = []
     private var lastTickMillis: Int64 = .min
 
-    private let erasing: (Erasing, userStores: [any StateStore], erased: Counter)?
+    private let erasing: (settings: Erasing, userStores: [any StateStore], erased: Counter)?
+    /// The kind header's value that marks a privacy request, as bytes, made once: every record of
+    /// an erasing stage's input is checked.
+    private static let privacyRequestKind = Array(PrivacyRequest.inputKind.utf8)
 
     /// Where a stage's privacy requests arrive, the stores keyed by user (their changelog topics),
     /// and what a receipt needs: the pseudonym key and receipts topic, the service's name.
@@ -136,8 +139,8 @@ public final class StageProcessor: RecordProcessor {
     }
 
     public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
-        if let erasing, record.topic == erasing.0.topic, record.header(InputKindHeader.name) == Array(PrivacyRequest.inputKind.utf8) {
-            return try erase(record, erasing.0, userStores: erasing.userStores, outputs: &outputs)
+        if let erasing, record.topic == erasing.settings.topic, record.header(InputKindHeader.name) == Self.privacyRequestKind {
+            return try erase(record, erasing.settings, userStores: erasing.userStores, outputs: &outputs)
         }
         guard let ticks, record.topic == ticks.topic, ClockTick.isTick(record) else {
             return try processor.process(record, context: context, outputs: &outputs)

@@ -527,7 +527,8 @@ public enum MembershipService {
                     // Every input, the merged stream and the state changelog are co-partitioned by user id.
                     coPartitioned: [settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic, settings.inputsTopic]),
             StageDeclaration(
-                groupID: settings.groupID, inputs: [settings.inputsTopic], coPartitioned: [settings.inputsTopic, settings.stateChangelogTopic],
+                groupID: settings.groupID, inputs: [settings.inputsTopic],
+                outputs: [settings.ledgerTopic, settings.accountsTopic, settings.memberEventsTopic, settings.internalTopic], coPartitioned: [settings.inputsTopic, settings.stateChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: settings.stateChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: true)],
                 punctuation: settings.evaluationInterval, erasesFrom: settings.inputsTopic, clock: settings.processor.clock
             ) { context in

@@ -488,6 +488,9 @@ public enum NotifyService {
             .router(groupID: settings.groupID + "-router", sources: sources, output: settings.inputsTopic, broadcast: [.campaign]),
             StageDeclaration(
                 groupID: settings.groupID, inputs: [settings.inputsTopic],
+                // Contacts, preferences and tags get an erased user's tombstones.
+                outputs: [settings.notificationsTopic, settings.deliveriesTopic, settings.inboxTopic, settings.outcomesTopic, settings.progressTopic,
+                          settings.contactsTopic, settings.preferencesTopic, settings.tagsTopic],
                 // The merged stream and the state changelogs are co-partitioned by user id.
                 coPartitioned: [settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: settings.recipientsChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: true),
@@ -498,6 +501,7 @@ public enum NotifyService {
             },
             StageDeclaration(
                 name: "-delivery", groupID: settings.delivery.groupID, inputs: [settings.notificationsTopic],
+                outputs: [settings.deliveriesTopic, settings.inboxTopic],
                 // Partition N of the retry changelog is the memory of partition N of the outbox.
                 coPartitioned: [settings.notificationsTopic, settings.retriesChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: settings.retriesChangelogTopic, partitionedLike: settings.notificationsTopic, keyedByUser: false)],

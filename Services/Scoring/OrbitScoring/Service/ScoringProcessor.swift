@@ -378,6 +378,7 @@ public enum ScorerService {
             StageDeclaration(
                 groupID: scoring.groupID,
                 inputs: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic],
+                outputs: [scoring.profilesTopic, scoring.segmentChangesTopic, scoring.referralCreditsTopic, scoring.sketchesTopic],
                 // The state changelog and the repartition topic are partitioned like the input.
                 coPartitioned: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.stateChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: scoring.stateChangelogTopic, partitionedLike: scoring.inputTopic, keyedByUser: true)],
