@@ -21,6 +21,7 @@ struct NotifyBench: AsyncParsableCommand {
     @Option(help: "Partitions.") var partitions = 16
     @Option(help: "Rounds.") var rounds = 2
     @Option(help: "fetch.wait.max.ms of every stage and of pass-through.") var fetchWaitMs = 100
+    @Flag(help: "Measure only the three stages' processors in one thread, without Kafka: each stage's CPU per notification and a digest of every output (for profiling, and for checking that a faster build writes the same bytes).") var coreOnly = false
 
     func validate() throws {
         try OptionChecks.require(events, "events", in: OptionChecks.positive)
@@ -30,6 +31,7 @@ struct NotifyBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if coreOnly { return try measureCoreOnly() }
         let bench = try BenchBroker(input: "bench-notify-input", partitions: partitions)
         defer { bench.broker.stop() }
         let (broker, kafka, input, logger) = (bench.broker, bench.kafka, bench.input, bench.logger)
@@ -101,5 +103,73 @@ struct NotifyBench: AsyncParsableCommand {
             }
         }
         return try StagedBench.measure(pipelines, stages: 3, expected: expected)
+    }
+
+    /// The router, notify and delivery processors as the runtime makes them (``StageProcessor``),
+    /// driven one after the other in this thread: the router over every sign-up, notify over what
+    /// the router wrote, delivery over the outbox, each in batches of `max_batch_records` ending
+    /// with its flush and state changes, as the pipeline does.
+    private func measureCoreOnly() throws {
+        let document = try ConfigDocument.load(path: "deploy/config/notify.yaml", environment: ["ORBIT__NOTIFY__QUIET_HOURS": ""])
+        let settings = try NotifySettings(document: document)
+        let runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
+        let logger = Logger(label: "orbit.bench")
+        let start = Int64(1_795_435_200_000)
+        let signups = (0..<events).map { i in
+            ProducerRecord(topic: settings.eventsTopic, key: Array("user-\(i)".utf8),
+                           value: UserEvent(id: "signup-\(i)", userID: "user-\(i)", type: .signup, timeMillis: start + Int64(i), properties: JSONObject()).encoded(),
+                           timestampMillis: start + Int64(i))
+        }
+        Output.line("orbit bench notify --core-only: \(events) sign-ups, \(partitions) partitions, the shipped notify.yaml, batches of \(runtime.maxBatchRecords), \(rounds) rounds")
+        for round in 1...rounds {
+            let topology = NotifyService.topology(settings, runtime: runtime, senders: ChannelSenders(senders: [:]))
+            let deadLetters = DeadLetters(topic: settings.deadLettersTopic, service: "bench")
+            let stages = try topology.stages.map { stage in
+                try stage.makeStageProcessor(StageContext(thread: 0, partitionCount: partitions, runtime: runtime, logger: logger,
+                                                          deadLetters: deadLetters, globalTables: [:]))
+            }
+            var offsets: [TopicPartition: Int64] = [:]
+            /// A produced record as the next stage consumes it: placed by its key, the next offset.
+            func consumed(_ record: ProducerRecord) -> ConsumerRecord {
+                let partition = record.partition ?? KeyPartitioner.partition(of: record.key ?? [], partitionCount: partitions)
+                let position = TopicPartition(record.topic, partition)
+                defer { offsets[position, default: 0] += 1 }
+                return ConsumerRecord(topic: record.topic, partition: partition, offset: offsets[position, default: 0], key: record.key,
+                                      value: record.value, headers: record.headers, timestampMillis: record.timestampMillis ?? start)
+            }
+            var digest: UInt64 = 0
+            var line = "  round \(round)"
+            var total = 0.0
+            var input = signups.map(consumed)
+            for (index, stage) in stages.enumerated() {
+                let context = ProcessingContext(nowMillis: start + Int64(events))
+                var written: [ProducerRecord] = []
+                var outputs: [ProducerRecord] = []
+                let began = ContinuousClock.now
+                for (n, record) in input.enumerated() {
+                    try stage.process(record, context: context, outputs: &outputs)
+                    if (n + 1) % runtime.maxBatchRecords == 0 || n + 1 == input.count {
+                        try stage.flush(context: context, outputs: &outputs) { part in
+                            written += part
+                            part.removeAll()
+                        }
+                        written += outputs
+                        written += stage.takeStateChanges()
+                        outputs.removeAll(keepingCapacity: true)
+                    }
+                }
+                let micros = (ContinuousClock.now - began).seconds * 1e6 / Double(events)
+                total += micros
+                line += String(format: " %@ %.1f µs", ["router", "notify", "delivery"][index], micros)
+                for record in written {
+                    for part in [Array(record.topic.utf8), record.key ?? [], record.value ?? []] {
+                        digest = (digest ^ StableHash.content(part)) &* 0x9E37_79B9_7F4A_7C15
+                    }
+                }
+                let next = index + 1 < topology.stages.count ? Set(topology.stages[index + 1].inputs) : []
+                input = written.filter { next.contains($0.topic) }.map(consumed)
+            }
+            Output.line(line + String(format: "; %.1f µs per notification in all; outputs digest %016llx", total, digest))
+        }
     }
 }

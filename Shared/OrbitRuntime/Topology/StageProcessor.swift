@@ -41,6 +41,10 @@ public final class StageProcessor: RecordProcessor {
     private var lastTickMillis: Int64 = .min
 
     private let erasing: (settings: Erasing, userStores: [any StateStore], erased: Counter)?
+    /// The topics every record is checked against, kept apart: binding `erasing` or `ticks` for
+    /// each record copied and released their whole settings (measured: 4 % of notify's CPU).
+    private let erasingTopic: String?
+    private let tickTopic: String?
     /// The kind header's value that marks a privacy request, as bytes, made once: every record of
     /// an erasing stage's input is checked.
     private static let privacyRequestKind = Array(PrivacyRequest.inputKind.utf8)
@@ -81,6 +85,8 @@ public final class StageProcessor: RecordProcessor {
         self.processor = processor
         self.stores = stores
         self.ticks = ticks
+        self.tickTopic = ticks?.topic
+        self.erasingTopic = erasing?.topic
         self.erasing = erasing.map { erasing in
             let userStores = erasing.userStores.map { topic in
                 guard let store = stores.first(where: { $0.store.changelogTopic == topic })?.store else {
@@ -139,10 +145,10 @@ public final class StageProcessor: RecordProcessor {
     }
 
     public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
-        if let erasing, record.topic == erasing.settings.topic, record.header(InputKindHeader.name) == Self.privacyRequestKind {
+        if record.topic == erasingTopic, record.header(InputKindHeader.name) == Self.privacyRequestKind, let erasing {
             return try erase(record, erasing.settings, userStores: erasing.userStores, outputs: &outputs)
         }
-        guard let ticks, record.topic == ticks.topic, ClockTick.isTick(record) else {
+        guard record.topic == tickTopic, ClockTick.isTick(record), let ticks else {
             return try processor.process(record, context: context, outputs: &outputs)
         }
         guard let time = ClockTick.time(of: record) else {
