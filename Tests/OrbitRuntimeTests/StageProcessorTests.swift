@@ -110,6 +110,21 @@ final class StageProcessorTests: XCTestCase {
         XCTAssertEqual(driver.records("dlq").count, 1, "the bad request")
     }
 
+    /// A crash after a batch's outputs and state changes, before its commit: at least once, the
+    /// replay writes the outputs again beside the first copies and, this processor having no
+    /// replay guard, counts the record twice; exactly once, the first attempt was never committed.
+    func testACrashedBatchRepeatsItsOutputsUnlessTheyWereTransactional() throws {
+        for (guarantee, copies, count) in [("at_least_once", 2, "2"), ("exactly_once", 1, "1")] {
+            let runtime = try RuntimeSettings.testing(service: "counting", "processing:\n  guarantee: \(guarantee)\n")
+            let driver = try TopologyTestDriver(topology(), runtime: runtime, partitions: 1, nowMillis: 1_000)
+            driver.send("events", key: "ann", value: Array("{}".utf8))
+            driver.crash(.afterStateChanges)
+            try driver.run()
+            XCTAssertEqual(driver.records("out").count, copies, guarantee)
+            XCTAssertEqual(driver.latest("users-changelog")["ann"].map { String(decoding: $0, as: UTF8.self) }, count, guarantee)
+        }
+    }
+
     func testAStoreOrAnOutputTheStageDoesNotDeclareFails() throws {
         XCTAssertThrowsError(try driver(topology(extraStore: true))) { error in
             XCTAssertTrue("\(error)".contains("undeclared-changelog"), "\(error)")

@@ -19,9 +19,12 @@ import OrbitRuntime
 /// A stage that writes to a topic it does not declare (``StageDeclaration/outputs``, besides what
 /// the runtime writes for it) fails the run with ``UndeclaredOutput``.
 ///
-/// The driver's clock is ``nowMillis`` for every stage (a stage's declared clock is not read), and
-/// it runs at least once: under exactly-once a crashed batch's outputs would be aborted, here they
-/// stay, as a reader with `read_uncommitted` would see them.
+/// The guarantee is the runtime settings' (`processing.guarantee`). Under `at_least_once` a batch's
+/// outputs reach the log as they are made, and a crash leaves them there (the replay writes them
+/// again). Under `exactly_once` a batch's outputs and changelog records reach the log only when
+/// it commits, as a transaction's do for `read_committed` readers; a crash aborts them.
+///
+/// The driver's clock is ``nowMillis`` for every stage (a stage's declared clock is not read).
 public final class TopologyTestDriver {
     public let topology: ServiceTopology
     public let runtime: RuntimeSettings
@@ -200,7 +203,11 @@ public final class TopologyTestDriver {
         if let undeclared = outputs.first(where: { !stage.writable.contains($0.topic) }) {
             throw UndeclaredOutput(stage: stage.declaration.name, topic: undeclared.topic)
         }
-        for output in outputs { log.append(output, timestampMillis: nowMillis) }
+        if runtime.guarantee == .exactlyOnce {
+            stage.pending += outputs
+        } else {
+            for output in outputs { log.append(output, timestampMillis: nowMillis) }
+        }
     }
 
     /// Processes what waits on the stage's assigned partitions from their committed offsets, in
@@ -238,10 +245,13 @@ public final class TopologyTestDriver {
         try write(outputs, from: stage)
         if let point = crashes.removeValue(forKey: stage.declaration.name) {
             if point == .afterStateChanges { try write(stage.processor.takeStateChanges(), from: stage) }
+            stage.pending.removeAll()  // exactly-once: the transaction aborts
             try start(stage)
             return false
         }
         try write(stage.processor.takeStateChanges(), from: stage)
+        for output in stage.pending { log.append(output, timestampMillis: nowMillis) }  // exactly-once: the transaction commits
+        stage.pending.removeAll()
         stage.committed.merge(positions) { _, new in new }
         return true
     }
@@ -270,6 +280,8 @@ final class StageRun {
     var processor: StageProcessor!
     var assigned: Set<TopicPartition> = []
     var committed: [TopicPartition: Int64] = [:]
+    /// Exactly-once: the current batch's records, written when it commits.
+    var pending: [ProducerRecord] = []
     var tableOffsets: [TopicPartition: Int64] = [:]
 
     init(_ declaration: StageDeclaration, partitionCount: Int, deadLetters: DeadLetters, writable: Set<String>) {
