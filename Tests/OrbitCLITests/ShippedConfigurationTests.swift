@@ -45,4 +45,21 @@ final class ShippedConfigurationTests: XCTestCase {
             XCTAssertEqual(config?.line, 4)
         }
     }
+
+    /// Settings that were once parsed and then ignored now fail, naming the field.
+    func testSettingsThatCouldOnlyBeIgnoredAreErrors() {
+        func field(_ make: () throws -> Void) -> String? {
+            do { try make(); return nil } catch let error as ConfigError { return error.field } catch { return "\(error)" }
+        }
+        XCTAssertEqual(field { _ = try ScoringSettings(document: ConfigDocument(yaml: "scoring:\n  tier:\n    weights:\n      margin: 0.5\n", file: "s.yaml")) },
+                       "scoring.tier.weights.margin", "events carry no margin")
+        XCTAssertEqual(field { _ = try ScoringSettings(document: ConfigDocument(yaml: "scoring:\n  rfm:\n    window_days: 400\n", file: "s.yaml")) },
+                       "scoring.rfm.window_days", "the state keeps 13 months")
+        XCTAssertNil(field { _ = try ScoringSettings(document: ConfigDocument(yaml: "scoring:\n  rfm:\n    window_days: 390\n", file: "s.yaml")) })
+        XCTAssertEqual(field { _ = try IngestSettings(document: ConfigDocument(yaml: "ingest:\n  dedup_window_days: 8\n", file: "i.yaml")) },
+                       "ingest.dedup_window_days", "the dedup changelog keeps 7 days")
+        let multiplier = "membership:\n  rules:\n    - {id: m, kind: multiplier, factor: 2, skus: [a]}\n"
+        XCTAssertEqual(field { _ = try MembershipSettings(document: ConfigDocument(yaml: multiplier, file: "m.yaml")) }, "membership.rules[0].skus",
+                       "a multiplier reads categories, not skus")
+    }
 }

@@ -112,15 +112,39 @@ final class EarningEngineTests: XCTestCase {
     }
 
     func testSpendingExcludesSKUsAndCategoriesAndRespectsTheMinimum() {
-        let engine = EarningEngine(rules: [EarningRule(id: "spend", kind: .spending(pointsPerUnit: 1, minimumMinor: 1_000, excludedSKUs: ["gift"], excludedCategories: ["tobacco"]))])
+        let engine = EarningEngine(rules: [EarningRule(id: "spend", kind: .spending(pointsPerUnit: 1, minimumAmount: 10, excludedSKUs: ["gift"], excludedCategories: ["tobacco"]))])
         XCTAssertEqual(points(engine, purchase(5_000, items: [("a", "books", 1, 3_000), ("gift", "cards", 1, 1_000), ("c", "tobacco", 1, 1_000)])), ["spend": 30])
         XCTAssertEqual(points(engine, purchase(999)), [:], "below the minimum")
         XCTAssertEqual(points(engine, purchase(2_550)), ["spend": 25], "whole points, rounded down")
     }
 
+    /// Failed before: the minimum was a count of the points currency's cents compared with the
+    /// order's own minor units, so 1,000 yen (6.70 dollars) passed a 10-dollar minimum.
+    func testTheMinimumIsInThePointsCurrencyWhateverTheOrdersCurrency() {
+        let engine = EarningEngine(rules: [EarningRule(id: "spend", kind: .spending(pointsPerUnit: 1, minimumAmount: 10, excludedSKUs: [], excludedCategories: []))],
+                                   pointsCurrency: "USD", exchangeRates: ["USD": 1, "JPY": 0.0067], currencyDigits: ["USD": 2, "JPY": 0])
+        XCTAssertEqual(points(engine, purchase(1_000, currency: "JPY")), [:], "6.70 dollars: below the minimum")
+        XCTAssertEqual(points(engine, purchase(2_000, currency: "JPY")), ["spend": 13], "13.40 dollars")
+    }
+
+    /// Failed before: the referrer's share of a referral arrived uncapped, whatever the rule said.
+    func testAReferrersShareIsCappedWhenItArrives() {
+        var rule = EarningRule(id: "ref", kind: .referral(on: .firstPurchase, points: 500, pays: .referrer))
+        rule.caps = .init(perDay: 800, perWeek: nil, perMonth: nil)
+        let engine = EarningEngine(rules: [rule])
+        var caps = CapUsage()
+        let day: Int64 = 1_780_000_000_000
+        XCTAssertEqual(engine.arriving(500, ruleID: "ref", reason: "referral", at: day, caps: &caps).points, 500)
+        let second = engine.arriving(500, ruleID: "ref", reason: "referral", at: day + 1000, caps: &caps)
+        XCTAssertEqual(second.points, 300)
+        XCTAssertEqual(second.reason, "referral (capped at 300 of 500)")
+        XCTAssertEqual(engine.arriving(500, ruleID: "ref", reason: "referral", at: day + 2000, caps: &caps).points, 0)
+        XCTAssertEqual(engine.arriving(500, ruleID: "retired", reason: "referral", at: day, caps: &caps).points, 500, "a rule no longer configured caps nothing")
+    }
+
     func testFixedMultipliersAndTheLevelMultiplierApplyInOrder() {
         let engine = EarningEngine(rules: [
-            EarningRule(id: "spend", kind: .spending(pointsPerUnit: 1, minimumMinor: 0, excludedSKUs: [], excludedCategories: [])),
+            EarningRule(id: "spend", kind: .spending(pointsPerUnit: 1, minimumAmount: 0, excludedSKUs: [], excludedCategories: [])),
             EarningRule(id: "books-bonus", kind: .fixed(points: 5, skus: [], categories: ["books"])),
             EarningRule(id: "books-x2", kind: .multiplier(factor: 2, categories: ["books"])),
         ])
@@ -174,7 +198,7 @@ final class EarningEngineTests: XCTestCase {
 
     func testBlockedMembersEarnNothingAndSegmentEntryBonuses() {
         let engine = EarningEngine(rules: [
-            EarningRule(id: "spend", kind: .spending(pointsPerUnit: 1, minimumMinor: 0, excludedSKUs: [], excludedCategories: [])),
+            EarningRule(id: "spend", kind: .spending(pointsPerUnit: 1, minimumAmount: 0, excludedSKUs: [], excludedCategories: [])),
             EarningRule(id: "vip", kind: .segmentEntry(dimension: "tier", value: "S", points: 1_000)),
         ])
         XCTAssertEqual(points(engine, purchase(10_000), MemberContext(level: "bronze", canEarn: false)), [:])

@@ -5,7 +5,7 @@ extension MembershipSettings {
     static let spendAndSignup: MembershipSettings = {
         var s = MembershipSettings()
         s.policy.engine = EarningEngine(rules: [
-            EarningRule(id: "spend", kind: .spending(pointsPerUnit: 1, minimumMinor: 0, excludedSKUs: [], excludedCategories: [])),
+            EarningRule(id: "spend", kind: .spending(pointsPerUnit: 1, minimumAmount: 0, excludedSKUs: [], excludedCategories: [])),
             EarningRule(id: "signup", kind: .event(.event(.signup), points: 100)),
         ])
         s.policy.lotExpiry = .never

@@ -18,6 +18,25 @@ enum NotifyFixture {
     static let hour: Int64 = 3_600_000
 }
 
+/// Notify settings that were once parsed and then ignored now fail, naming the field.
+final class NotifyConfigurationTests: XCTestCase {
+    func testACapOnACategoryThatIsNeverCappedIsAnError() {
+        XCTAssertThrowsError(try NotifyFixture.settings(["ORBIT__NOTIFY__CATEGORIES__LOYALTY__PER_DAY": "5"])) { error in
+            XCTAssertEqual((error as? ConfigError)?.field, "notify.categories.loyalty.per_day")
+        }
+    }
+
+    func testADigestTriggerTakesNoDeduplication() throws {
+        let path = ServiceProcess.repositoryRoot.appendingPathComponent("deploy/config/notify.yaml").path
+        let shipped = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertTrue(shipped.contains("      digest_minutes: 1440\n"))
+        let yaml = shipped.replacingOccurrences(of: "      digest_minutes: 1440\n", with: "      digest_minutes: 1440\n      dedup_hours: 24\n")
+        XCTAssertThrowsError(try NotifySettings(document: ConfigDocument(yaml: yaml, file: path, environment: [:]))) { error in
+            XCTAssertEqual((error as? ConfigError)?.field.hasSuffix(".dedup_hours"), true, "\(error)")
+        }
+    }
+}
+
 final class NotifyProcessorTests: XCTestCase {
     var settings: NotifySettings!
     var processor: NotifyProcessor!

@@ -84,7 +84,6 @@ final class ConfigDocumentTests: XCTestCase {
               guarantee: exactly_once
               max_batch_records: 10_000
               max_batch_wait_ms: 50
-              max_in_flight_batches: 8
             """
         let settings = try XCTUnwrap(loadSettings(yaml))
         XCTAssertEqual(settings.serviceName, "ingest-eu")
@@ -96,7 +95,13 @@ final class ConfigDocumentTests: XCTestCase {
         XCTAssertEqual(settings.guarantee, .exactlyOnce)
         XCTAssertEqual(settings.maxBatchRecords, 10_000)
         XCTAssertEqual(settings.maxBatchWait, .milliseconds(50))
-        XCTAssertEqual(settings.maxInFlightBatches, 8)
+    }
+
+    /// Batches in flight are an at-least-once setting: beside exactly_once it would do nothing.
+    func testBatchesInFlightBesideExactlyOnceAreAnError() throws {
+        let error = try XCTUnwrap(settingsError("processing:\n  guarantee: exactly_once\n  max_in_flight_batches: 8\n" + Self.kafkaYAML))
+        XCTAssertEqual(error.field, "processing.max_in_flight_batches")
+        XCTAssertEqual(error.line, 3)
     }
 
     func testBadNumberNamesFileLineAndField() throws {

@@ -31,7 +31,9 @@ public struct IngestSettings: Sendable {
         groupID = try ingest.string("group_id", default: groupID)
         policy.maxPayloadBytes = try ingest.int("max_payload_bytes", default: 64 * 1024, range: 256...(16 * 1024 * 1024))
         policy.maxFutureSkewMillis = Int64(try ingest.int("max_future_skew_seconds", default: 300, range: 0...(7 * 86_400))) * 1000
-        dedupWindowMillis = Int64(try ingest.int("dedup_window_days", default: 7, range: 0...365)) * 86_400_000
+        // The window is rebuilt from the dedup changelog after a restart, and that topic keeps
+        // seven days (TopicCatalogue): a longer window would hold only until the next restart.
+        dedupWindowMillis = Int64(try ingest.int("dedup_window_days", default: 7, range: 0...(TopicCatalogue.dedupRetention / 86_400_000))) * 86_400_000
         dedupMaxIDsPerPartition = try ingest.int("dedup_max_ids_per_partition", default: dedupMaxIDsPerPartition, range: 1...1_000_000_000)
         deadLetterMaxPayloadBytes = try ingest.int("dead_letter_max_payload_bytes", default: deadLetterMaxPayloadBytes, range: 1024...(16 * 1024 * 1024))
         if try ingest.optionalString("currencies_file") != nil {

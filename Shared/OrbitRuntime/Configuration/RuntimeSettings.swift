@@ -127,6 +127,9 @@ public struct RuntimeSettings: Sendable {
         maxBatchWait = .milliseconds(try processing.int("max_batch_wait_ms", default: 200, range: 1...600_000))
         sealWhenDrained = try processing.bool("seal_when_drained", default: true)
         maxInFlightBatches = try processing.int("max_in_flight_batches", default: 4, range: 1...64)
+        if guarantee == .exactlyOnce, processing.section("max_in_flight_batches").exists {
+            throw processing.invalid("max_in_flight_batches", "under exactly_once each batch is a transaction committed before the next is sealed: batches in flight do not apply")
+        }
         streamThreads = try processing.int("stream_threads", default: 1, range: 1...64)
         privacy = try PrivacySettings(document: document)
 

@@ -96,15 +96,36 @@ public struct MembershipSettings: Sendable {
         policy = p
     }
 
+    /// The keys each rule kind reads, beside the ones every rule has.
+    static let keysByKind: [String: Set<String>] = [
+        "spending": ["points_per_unit", "minimum_amount", "exclude_skus", "exclude_categories"],
+        "fixed": ["points", "skus", "categories"],
+        "multiplier": ["factor", "categories"],
+        "event": ["event", "points"],
+        "streak": ["day", "points"],
+        "referral": ["on", "pays", "points"],
+        "segment_entry": ["dimension", "value", "points"],
+    ]
+
     static func rule(_ r: ConfigSection, levels: Set<String>) throws(ConfigError) -> EarningRule {
         try r.rejectUnknownKeys(["id", "kind", "points", "points_per_unit", "minimum_amount", "exclude_skus", "exclude_categories", "skus", "categories",
                                  "factor", "event", "day", "on", "pays", "dimension", "value", "active_from", "active_until", "levels", "segments", "caps"])
         let id = try r.string("id")
         func points() throws(ConfigError) -> Int64 { Int64(try r.int("points", range: 1...10_000_000)) }
+        // A key of another kind would be read by nobody (a multiplier's `skus`, say, would leave
+        // it applying to the whole order): said, not dropped.
+        let kindName = try r.string("kind")
+        if let ownKeys = Self.keysByKind[kindName] {
+            let ownAndCommon = ownKeys.union(["id", "kind", "active_from", "active_until", "levels", "segments", "caps"])
+            for key in Self.keysByKind.values.reduce(Set(), { $0.union($1) }).subtracting(ownAndCommon).sorted() where r.section(key).exists {
+                let kinds = Self.keysByKind.filter { $0.value.contains(key) }.keys.sorted().joined(separator: ", ")
+                throw r.invalid(key, "\(key) belongs to \(kinds) rules, not to a \(kindName) rule")
+            }
+        }
         let kind: EarningRule.Kind
-        switch try r.string("kind") {
+        switch kindName {
         case "spending":
-            kind = .spending(pointsPerUnit: try r.double("points_per_unit", range: 0...10_000), minimumMinor: Int64(try r.double("minimum_amount", default: 0, range: 0...1e12) * 100),
+            kind = .spending(pointsPerUnit: try r.double("points_per_unit", range: 0...10_000), minimumAmount: try r.double("minimum_amount", default: 0, range: 0...1e12),
                              excludedSKUs: Set(try r.stringList("exclude_skus")), excludedCategories: Set(try r.stringList("exclude_categories")))
         case "fixed":
             kind = .fixed(points: try points(), skus: Set(try r.stringList("skus")), categories: Set(try r.stringList("categories")))

@@ -146,8 +146,15 @@ public final class MembershipProcessor: RecordProcessor {
             state.known = true
             switch message.kind {
             case .award, .transferIn, .grant:
-                if message.kind == .award && !policy.canEarn(state.status) { break }
-                earn(message.points, key: message.key, rule: message.rule, reason: message.reason, at: message.time, orderID: nil, state: &state, out: &out)
+                var (points, reason) = (message.points, message.reason)
+                if message.kind == .award {
+                    guard policy.canEarn(state.status) else { break }
+                    var caps = state.caps
+                    (points, reason) = policy.engine.arriving(points, ruleID: message.rule, reason: reason, at: message.time, caps: &caps)
+                    state.caps = caps
+                    guard points > 0 else { break }
+                }
+                earn(points, key: message.key, rule: message.rule, reason: reason, at: message.time, orderID: nil, state: &state, out: &out)
             case .clockTick:
                 // Time arrives as an input, so what it does (expiry, notices, level moves, paid
                 // membership ending) takes a fixed place in the member's stream: a replay repeats

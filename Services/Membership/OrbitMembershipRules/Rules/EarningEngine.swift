@@ -83,6 +83,15 @@ public struct EarningEngine: Sendable {
         return Double(minor) / pow(10, Double(digits)) * rate
     }
 
+    /// An award this member earned through another member's event (the referrer's share of a
+    /// referral), as it arrives: the points that fit under the rule's caps in this member's own
+    /// usage (recorded), and the reason to write. A rule no longer configured caps nothing.
+    public func arriving(_ points: Int64, ruleID: String?, reason: String, at time: Int64, caps: inout CapUsage) -> (points: Int64, reason: String) {
+        guard let rule = rules.first(where: { $0.id == ruleID }) else { return (points, reason) }
+        let granted = caps.grant(points, rule: rule.caps, ruleID: rule.id, at: time)
+        return (granted, granted < points ? "\(reason) (capped at \(granted) of \(points))" : reason)
+    }
+
     /// The awards for `event` by `member` (whose context is `context`); caps are consumed in `caps`.
     public func awards(for event: UserEvent, context: MemberContext, caps: inout CapUsage) -> [PointsAward] {
         var awards: [PointsAward] = []
@@ -109,7 +118,7 @@ public struct EarningEngine: Sendable {
         for rule in rules where rule.isActive(at: time) && rule.targets(level: context.level, segments: context.segments) {
             switch rule.kind {
             case .spending(let perUnit, let minimum, let excludedSKUs, let excludedCategories):
-                guard isPurchase, context.canEarn, orderMinor >= minimum else { continue }
+                guard isPurchase, context.canEarn, let orderUnits = units(orderMinor, currency), orderUnits >= minimum else { continue }
                 if items.isEmpty {
                     guard let spent = units(orderMinor, currency) else { continue }
                     basePoints["", default: 0] += spent * perUnit
@@ -157,7 +166,7 @@ public struct EarningEngine: Sendable {
                 guard happens else { continue }
                 if pays != .referrer, context.canEarn { give(rule, Double(points), "referred by \(referrer): \(Self.spaced(moment.rawValue))") }
                 if pays != .referee {
-                    // The referrer's caps are theirs to check when the award arrives.
+                    // The referrer's caps are theirs to check when the award arrives (`arriving`).
                     awards.append(PointsAward(ruleID: rule.id, points: points, reason: "referral of \(event.userID): \(Self.spaced(moment.rawValue))", recipient: .other(referrer)))
                 }
             case .segmentEntry:

@@ -12,8 +12,9 @@ public struct EarningRule: Sendable, Equatable {
     public enum Payee: String, Sendable, CaseIterable { case referrer, referee, both }
 
     public enum Kind: Sendable, Equatable {
-        /// Points per unit of the points currency spent, on items not excluded, for orders of at least `minimumMinor`.
-        case spending(pointsPerUnit: Double, minimumMinor: Int64, excludedSKUs: Set<String>, excludedCategories: Set<String>)
+        /// Points per unit of the points currency spent, on items not excluded, for orders worth at
+        /// least `minimumAmount` units of the points currency (the order's own currency converted).
+        case spending(pointsPerUnit: Double, minimumAmount: Double, excludedSKUs: Set<String>, excludedCategories: Set<String>)
         /// Fixed points per unit bought of these products or categories.
         case fixed(points: Int64, skus: Set<String>, categories: Set<String>)
         /// Multiplies the purchase points (spending and fixed) earned so far on the event, for

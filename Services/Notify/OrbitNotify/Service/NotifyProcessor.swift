@@ -279,7 +279,8 @@ public final class NotifyProcessor: RecordProcessor {
             }
             let notification = OutboxNotification(id: id, userID: userID, trigger: message.name, campaign: message.campaign?.id, category: category.name,
                                             categoryKind: category.kind, channel: channel, locale: locale, to: r.contacts.address(for: channel) ?? "",
-                                            experiment: message.experimentID, variant: variant, createdMillis: time, content: content)
+                                            experiment: message.experimentID, variant: variant, configVersion: policy.configVersion,
+                                            createdMillis: time, content: content)
             if !counted {
                 r.sent.append(.init(category: category.name, atMillis: time))
                 counted = true
@@ -505,7 +506,7 @@ public enum NotifyService {
                 // Partition N of the retry changelog is the memory of partition N of the outbox.
                 coPartitioned: [settings.notificationsTopic, settings.retriesChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: settings.retriesChangelogTopic, partitionedLike: settings.notificationsTopic, keyedByUser: false)],
-                punctuation: settings.delivery.retryInterval
+                punctuation: settings.delivery.retryInterval, clock: settings.processor.clock
             ) { context in
                 DeliveryProcessor(settings: settings, senders: try senders.get { try ChannelSenders(settings: settings.delivery, logger: context.logger) },
                                   deadLetters: context.deadLetters, logger: context.logger, stores: context.stores)

@@ -20,11 +20,14 @@ public struct OutboxNotification: Sendable, Equatable {
     public var to: String
     public var experiment: String?
     public var variant: String?
+    /// `notify.config_version` of the rules that made it: which triggers, caps and templates.
+    public var configVersion: String
     public var createdMillis: Int64
     public var content: RenderedMessage
 
     public init(id: String, userID: String, trigger: String, campaign: String? = nil, category: String, categoryKind: CategoryKind, channel: Channel,
-                locale: String, to: String, experiment: String? = nil, variant: String? = nil, createdMillis: Int64, content: RenderedMessage) {
+                locale: String, to: String, experiment: String? = nil, variant: String? = nil, configVersion: String = "unversioned",
+                createdMillis: Int64, content: RenderedMessage) {
         self.id = id
         self.userID = userID
         self.trigger = trigger
@@ -36,6 +39,7 @@ public struct OutboxNotification: Sendable, Equatable {
         self.to = to
         self.experiment = experiment
         self.variant = variant
+        self.configVersion = configVersion
         self.createdMillis = createdMillis
         self.content = content
     }
@@ -55,6 +59,7 @@ public struct OutboxNotification: Sendable, Equatable {
         w.field("to"); w.string(to)
         w.field("experiment"); if let experiment { w.string(experiment) } else { w.null() }
         w.field("variant"); if let variant { w.string(variant) } else { w.null() }
+        w.field("config_version"); w.string(configVersion)
         w.field("created"); w.timestamp(millis: createdMillis)
         w.field("content")
         w.beginObject()
@@ -83,6 +88,8 @@ public struct OutboxNotification: Sendable, Equatable {
         return OutboxNotification(id: try text("id"), userID: try text("user_id"), trigger: try text("trigger"), campaign: o["campaign"]?.stringValue,
                             category: try text("category"), categoryKind: kind, channel: channel, locale: try text("locale"), to: try text("to"),
                             experiment: o["experiment"]?.stringValue, variant: o["variant"]?.stringValue,
+                            // Records written before the field existed (deferred in state, say) read as unversioned.
+                            configVersion: o["config_version"]?.stringValue ?? "unversioned",
                             createdMillis: try RFC3339.parse(try text("created")), content: RenderedMessage(parts: parts))
     }
 }

@@ -44,6 +44,10 @@ public struct NotifyPolicy: Sendable {
             let kind: CategoryKind = try c.choice("kind", default: .marketing)
             let perDay = try c.optionalString("per_day") != nil ? try c.int("per_day", range: 0...1000) : nil
             let perWeek = try c.optionalString("per_week") != nil ? try c.int("per_week", range: 0...10_000) : nil
+            // Only marketing is capped (DeliveryPolicy): a cap on another kind would do nothing.
+            if kind != .marketing, perDay != nil || perWeek != nil {
+                throw c.invalid(perDay != nil ? "per_day" : "per_week", "\(kind.rawValue) messages are never capped (only marketing categories are): remove the cap or make the category marketing")
+            }
             categories[name] = MessageCategory(name: name, kind: kind, perDay: perDay, perWeek: perWeek)
         }
 
@@ -95,6 +99,8 @@ public struct NotifyPolicy: Sendable {
             guard !channels.isEmpty else { throw t.invalid("channels", "name at least one channel") }
             let dedup = Int64(try t.int("dedup_hours", default: 0, range: 0...8760)) * 3_600_000
             let digest = Int64(try t.int("digest_minutes", default: 0, range: 0...10_080)) * 60_000
+            // A digest is sent once per window, never deduplicated per event.
+            if digest > 0, dedup > 0 { throw t.invalid("dedup_hours", "a digest trigger (digest_minutes) is not deduplicated: its window decides how often it is sent") }
             var experiment: Experiment?
             let e = t.section("experiment")
             if e.exists {

@@ -55,7 +55,9 @@ public struct ScoringSettings: Sendable {
 
         let rfm = scoring.section("rfm")
         try rfm.rejectUnknownKeys(["window_days", "mode", "high_from", "thresholds"])
-        p.rfmWindowDays = try rfm.int("window_days", default: 365, range: 1...3650)
+        // The state keeps UserState.monthsKept months of 30 days: a longer window would count
+        // only what is kept.
+        p.rfmWindowDays = try rfm.int("window_days", default: 365, range: 1...(UserState.monthsKept * 30))
         p.rfmMode = try rfm.choice("mode", default: .quantiles)
         p.rfmHighFrom = try rfm.int("high_from", default: 3, range: 2...5)
         let thresholds = rfm.section("thresholds")
@@ -95,6 +97,11 @@ public struct ScoringSettings: Sendable {
         let tier = scoring.section("tier")
         try tier.rejectUnknownKeys(["weights", "s_cutoff", "a_cutoff"])
         let weights = tier.section("weights")
+        // A margin weight was once accepted, and counted nothing: events carry no cost, so no
+        // margin is known per user. Said plainly rather than as an unknown key.
+        if weights.section("margin").exists {
+            throw weights.invalid("margin", "events carry no cost or margin, so the score has no margin variable: remove it (CLV's profit share is clv.margin)")
+        }
         try weights.rejectUnknownKeys(Set(TierVariable.allCases.map(\.rawValue)))
         let named = try weights.scalars()
         for variable in TierVariable.allCases where named[variable.rawValue] != nil {

@@ -219,7 +219,7 @@ public struct ProfileEvaluator: Sendable {
         let tenureDays = Int(today - (state.signupDay ?? state.firstSeenDay))
         let community = state.communityActions(today: today, days: policy.engagementWindowDays)
         let inputs = EvaluationInputs(
-            spend: Double(window.netMinor) / scale, margin: 0, variety: Double(state.categories.nonzeroBitCount),
+            spend: Double(window.netMinor) / scale, variety: Double(state.categories.nonzeroBitCount),
             tenureYears: Double(max(0, tenureDays)) / 365, convertedReferrals: Double(state.convertedReferrals),
             referralSpend: Double(state.referralSpendMinor) / scale, engagement: Double(community),
             overduePayments: Double(state.overduePayments),

@@ -14,8 +14,6 @@ public enum ValueTier: String, Sendable, CaseIterable, Codable, Comparable {
 public struct EvaluationInputs: Sendable, Equatable {
     /// Net spend in the window, major units of the reporting currency.
     public var spend: Double
-    /// Margin on that spend when known, major units (0 when not given).
-    public var margin: Double
     /// Distinct product categories bought.
     public var variety: Double
     /// Years since sign-up (or first sight).
@@ -33,10 +31,9 @@ public struct EvaluationInputs: Sendable, Equatable {
     /// Complaints filed.
     public var complaints: Double
 
-    public init(spend: Double = 0, margin: Double = 0, variety: Double = 0, tenureYears: Double = 0, convertedReferrals: Double = 0,
+    public init(spend: Double = 0, variety: Double = 0, tenureYears: Double = 0, convertedReferrals: Double = 0,
                 referralSpend: Double = 0, engagement: Double = 0, overduePayments: Double = 0, refundRatio: Double = 0, complaints: Double = 0) {
         self.spend = spend
-        self.margin = margin
         self.variety = variety
         self.tenureYears = tenureYears
         self.convertedReferrals = convertedReferrals
@@ -51,7 +48,7 @@ public struct EvaluationInputs: Sendable, Equatable {
 /// A variable of the evaluation score, by its name in `scoring.yaml` (`tier.weights`).
 public enum TierVariable: String, Sendable, CaseIterable {
     // Plus variables: they raise the score.
-    case spend, margin, variety, tenure, referrals
+    case spend, variety, tenure, referrals
     case referralSpend = "referral_spend"
     case engagement
     // Minus variables: their weighted values are subtracted.
@@ -66,14 +63,13 @@ public enum TierVariable: String, Sendable, CaseIterable {
 /// it evaluates, and hashing ten strings per evaluation was 1.5 % of orbit-scorer's CPU in a
 /// profile of the peer comparison. Configuration still names them (``TierVariable``).
 public struct TierWeights: Sendable, Equatable {
-    public var spend, margin, variety, tenure, referrals, referralSpend, engagement: Double
+    public var spend, variety, tenure, referrals, referralSpend, engagement: Double
     public var overdue, refundRatio, complaints: Double
 
     /// Every weight left out is 0 (the variable does not count).
-    public init(spend: Double = 0, margin: Double = 0, variety: Double = 0, tenure: Double = 0, referrals: Double = 0,
+    public init(spend: Double = 0, variety: Double = 0, tenure: Double = 0, referrals: Double = 0,
                 referralSpend: Double = 0, engagement: Double = 0, overdue: Double = 0, refundRatio: Double = 0, complaints: Double = 0) {
         self.spend = spend
-        self.margin = margin
         self.variety = variety
         self.tenure = tenure
         self.referrals = referrals
@@ -85,14 +81,13 @@ public struct TierWeights: Sendable, Equatable {
     }
 
     /// The shipped weights (`deploy/config/scoring.yaml` repeats them).
-    public static let defaults = TierWeights(spend: 1.5, margin: 0.5, variety: 0.8, tenure: 1.0, referrals: 1.0, referralSpend: 0.3,
+    public static let defaults = TierWeights(spend: 1.5, variety: 0.8, tenure: 1.0, referrals: 1.0, referralSpend: 0.3,
                                              engagement: 0.6, overdue: 2.0, refundRatio: 4.0, complaints: 1.0)
 
     public subscript(variable: TierVariable) -> Double {
         get {
             switch variable {
             case .spend: spend
-            case .margin: margin
             case .variety: variety
             case .tenure: tenure
             case .referrals: referrals
@@ -106,7 +101,6 @@ public struct TierWeights: Sendable, Equatable {
         set {
             switch variable {
             case .spend: spend = newValue
-            case .margin: margin = newValue
             case .variety: variety = newValue
             case .tenure: tenure = newValue
             case .referrals: referrals = newValue
@@ -135,7 +129,7 @@ public struct TierPolicy: Sendable, Equatable {
     public func score(_ inputs: EvaluationInputs) -> Double {
         func log1p(_ x: Double) -> Double { x > 0 ? Foundation.log1p(x) : 0 }
         let w = weights
-        let plus = w.spend * log1p(inputs.spend) + w.margin * log1p(inputs.margin) + w.variety * log1p(inputs.variety)
+        let plus = w.spend * log1p(inputs.spend) + w.variety * log1p(inputs.variety)
             + w.tenure * inputs.tenureYears + w.referrals * log1p(inputs.convertedReferrals)
             + w.referralSpend * log1p(inputs.referralSpend) + w.engagement * log1p(inputs.engagement)
         let minus = w.overdue * log1p(inputs.overduePayments) + w.refundRatio * min(max(inputs.refundRatio, 0), 1)
