@@ -28,7 +28,7 @@ final class MemberErasureTests: XCTestCase {
     func driver(privacy: PrivacySettings = PrivacySettings()) -> ProcessorTestDriver {
         let erasing = StageProcessor.Erasing(topic: settings.inputsTopic, userStores: [settings.stateChangelogTopic], privacy: privacy,
                                              service: "orbit-members", deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-members"))
-        return ProcessorTestDriver(nowMillis: 1_780_000_000_000, erasing: erasing) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), stores: $0) }
+        return ProcessorTestDriver(nowMillis: 1_780_000_000_000, erasing: erasing) { MembershipProcessor(settings: settings, stores: $0) }
     }
 
     func testErasingAMemberClosesTheBalanceTombstonesTheAccountAndAnswersWithAReceipt() throws {
@@ -94,7 +94,7 @@ final class MemberErasureTests: XCTestCase {
     }
 
     func testAHeavyBuyersOrdersAreBounded() throws {
-        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), stores: $0) }
+        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, stores: $0) }
         let processor = driver.processor(as: MembershipProcessor.self)
         for i in 0..<(MemberState.orderLimit + 300) { try driver.pipe(purchase("whale", "w\(i)", minor: 100, at: 1_780_000_000_000 + Int64(i))) }
         try driver.endBatch()

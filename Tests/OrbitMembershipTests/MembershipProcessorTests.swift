@@ -34,7 +34,7 @@ final class MembershipProcessorTests: XCTestCase {
     }
 
     func testCommandsRepeatsAndStatuses() throws {
-        let processor = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
+        let processor = MembershipProcessor(settings: settings)
         var out: [ProducerRecord] = []
         try processor.process(record("command", key: "ann", Array(#"{"type":"redeem","request_id":"early","user_id":"ann","points":10,"reward_id":"x"}"#.utf8)), context: context, outputs: &out)
         try processor.process(event(.signup, user: "ann", id: "s"), context: context, outputs: &out)
@@ -70,8 +70,8 @@ final class MembershipProcessorTests: XCTestCase {
     /// Accounts are handed to the runtime in parts as they are made: the parts, called as the
     /// runtime calls them (through `any RecordProcessor`), are exactly one flush's accounts in order.
     func testAccountsHandedOverInPartsAreExactlyTheAccountsOfOneFlush() throws {
-        let parted: any RecordProcessor = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
-        let whole = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
+        let parted: any RecordProcessor = MembershipProcessor(settings: settings)
+        let whole = MembershipProcessor(settings: settings)
         var unused: [ProducerRecord] = []
         for n in 0..<600 {
             let purchase = event(.purchase, user: "member-\(n)", id: "p\(n)", minor: Int64(1_000 + n))
@@ -94,7 +94,7 @@ final class MembershipProcessorTests: XCTestCase {
     }
 
     func testAReplayedInputChangesNothing() throws {
-        let processor = MembershipProcessor(settings: settings, logger: Logger(label: "test"))
+        let processor = MembershipProcessor(settings: settings)
         var out: [ProducerRecord] = []
         let purchase = event(.purchase, user: "bo", id: "p", minor: 1_000)
         try processor.process(purchase, context: context, outputs: &out)
@@ -109,7 +109,7 @@ final class MembershipProcessorTests: XCTestCase {
         var expiring = settings
         expiring.policy.lotExpiry = .afterDays(1)
         let clock = Mutex<Int64>(1_780_000_000_000)
-        let processor = MembershipProcessor(settings: expiring, logger: Logger(label: "test"))
+        let processor = MembershipProcessor(settings: expiring)
         var out: [ProducerRecord] = []
         try processor.process(event(.purchase, user: "cy", id: "p", minor: 2_500), context: context, outputs: &out)
         try processor.flush(context: context, outputs: &out)
@@ -136,7 +136,7 @@ final class MembershipProcessorTests: XCTestCase {
     func testAccountRecordsDoNotDependOnWhenTheBatchEnds() throws {
         var accounts: [[UInt8]] = []
         for now in [1_780_000_000_000 as Int64, 1_790_000_000_000] {
-            let driver = ProcessorTestDriver(nowMillis: now) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), stores: $0) }
+            let driver = ProcessorTestDriver(nowMillis: now) { MembershipProcessor(settings: settings, stores: $0) }
             offset = 0
             try driver.pipe(event(.signup, user: "ann", id: "s"))
             try driver.pipe(event(.purchase, user: "ann", id: "p", minor: 5_000))
@@ -148,7 +148,7 @@ final class MembershipProcessorTests: XCTestCase {
 
     /// Failed before: records the ledger could not read were skipped without a trace.
     func testUnreadableInputsBecomeDeadLetters() throws {
-        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), stores: $0) }
+        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, stores: $0) }
         var out = try driver.pipe(ConsumerRecord(topic: settings.inputsTopic, partition: 0, offset: 1, key: Array("ann".utf8), value: Array("x".utf8), headers: [], timestampMillis: nil))
         out += try driver.pipe(record("event", key: "ann", Array("not json".utf8)))
         out += try driver.pipe(record("internal", key: "ann", Array("{}".utf8)))
@@ -160,7 +160,7 @@ final class MembershipProcessorTests: XCTestCase {
     /// Failed before: a purchase in a currency without a rate (CNY in the shipped membership.yaml)
     /// earned zero spending points and nothing said so.
     func testAPurchaseInACurrencyWithoutARateIsExplained() throws {
-        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, logger: Logger(label: "test"), stores: $0) }
+        let driver = ProcessorTestDriver(nowMillis: 1_780_000_000_000) { MembershipProcessor(settings: settings, stores: $0) }
         let purchase = UserEvent(id: "p-cny", userID: "li", type: .purchase, timeMillis: 1_780_000_000_000,
                                  properties: JSONObject([(key: "order_id", value: .string("o-1")), (key: "amount_minor", value: .number(JSONNumber(9_900))), (key: "currency", value: .string("CNY"))]))
         let out = try driver.pipe(record("event", key: "li", purchase.encoded()))

@@ -26,7 +26,7 @@ final class DeliveryTests: XCTestCase {
         let senders = try ChannelSenders(settings: settings.delivery, logger: .init(label: "test"))
         let driver = ProcessorTestDriver(nowMillis: now) { stores in
             DeliveryProcessor(settings: settings, senders: senders, deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-notify"),
-                              logger: .init(label: "test"), stores: stores)
+                              stores: stores)
         }
         return (driver.processor(as: DeliveryProcessor.self), driver, settings)
     }

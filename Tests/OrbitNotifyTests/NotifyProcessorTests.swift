@@ -47,7 +47,7 @@ final class NotifyProcessorTests: XCTestCase {
         let settings = settings!
         let ticks = StageProcessor.Ticks(topic: settings.inputsTopic, deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-notify"))
         driver = ProcessorTestDriver(nowMillis: NotifyFixture.noon, ticks: ticks) { stores in
-            NotifyProcessor(settings: settings, deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-notify"), logger: .init(label: "test"), stores: stores)
+            NotifyProcessor(settings: settings, deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "orbit-notify"), stores: stores)
         }
         processor = driver.processor(as: NotifyProcessor.self)
     }

@@ -29,6 +29,6 @@ public enum DemoContacts {
         return records
     }
 
-    /// The demo's user ids for a population of `count` users (as ``DemoPopulation`` names them).
+    /// The demo's user ids for a population of `count` users (``DemoPopulation``'s users).
     public static func userIDs(_ count: Int) -> [String] { (0..<count).map { String(format: "u%06d", $0) } }
 }

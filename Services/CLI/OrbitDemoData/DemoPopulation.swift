@@ -27,7 +27,7 @@ public struct DemoPopulation: Sendable {
     public func generate() -> [Record] {
         var random = SplitMix64(seed: seed)
         var events: [(time: Int64, user: String, json: [UInt8], id: String)] = []
-        let userIDs = (0..<users).map { String(format: "u%06d", $0) }
+        let userIDs = DemoContacts.userIDs(users)
         let day: Int64 = 86_400_000
         var counter = 0
         func event(_ user: String, _ type: String, _ time: Int64, _ properties: [(String, JSONValue)]) {

@@ -61,7 +61,7 @@ struct DemoCommand: AsyncParsableCommand {
         // Contacts and preferences first, as a CRM would have them before users act; the
         // notification service has read them before the events arrive.
         let notify = NotifyDemo(kafka: kafka, mail: target.mail, gateway: target.gateway)
-        try notify.publishContacts(users: (0..<users).map { String(format: "u%06d", $0) }, now: Int64(Date().timeIntervalSince1970 * 1000))
+        try notify.publishContacts(users: DemoContacts.userIDs(users), now: Int64(Date().timeIntervalSince1970 * 1000))
         _ = notify.caughtUp(timeout: timeout)
 
         let producer = try KafkaProducer(configuration: kafka, name: "orbit-demo", logger: Logger(label: "orbit.demo"))

@@ -137,7 +137,7 @@ struct NotifyBench: AsyncParsableCommand {
                 return ConsumerRecord(topic: record.topic, partition: partition, offset: offsets[position, default: 0], key: record.key,
                                       value: record.value, headers: record.headers, timestampMillis: record.timestampMillis ?? start)
             }
-            var digest: UInt64 = 0
+            var digest = OutputsDigest()
             var line = "  round \(round)"
             var total = 0.0
             var input = signups.map(consumed)
@@ -161,15 +161,11 @@ struct NotifyBench: AsyncParsableCommand {
                 let micros = (ContinuousClock.now - began).seconds * 1e6 / Double(events)
                 total += micros
                 line += String(format: " %@ %.1f µs", ["router", "notify", "delivery"][index], micros)
-                for record in written {
-                    for part in [Array(record.topic.utf8), record.key ?? [], record.value ?? []] {
-                        digest = (digest ^ StableHash.content(part)) &* 0x9E37_79B9_7F4A_7C15
-                    }
-                }
+                for record in written { digest.add(record) }
                 let next = index + 1 < topology.stages.count ? Set(topology.stages[index + 1].inputs) : []
                 input = written.filter { next.contains($0.topic) }.map(consumed)
             }
-            Output.line(line + String(format: "; %.1f µs per notification in all; outputs digest %016llx", total, digest))
+            Output.line(line + String(format: "; %.1f µs per notification in all; outputs digest %016llx", total, digest.value))
         }
     }
 }

@@ -140,15 +140,11 @@ struct ScorerBench: AsyncParsableCommand {
                                       key: record.key, value: record.value, headers: [], timestampMillis: nil)
             }
             var counts: [String: Int] = [:]
-            // A digest of every output's topic, key and value in order: equal digests from two builds
-            // mean they wrote the same bytes (a change meant to be faster only can be checked so).
-            var digest: UInt64 = 0
+            var digest = OutputsDigest()
             func count(_ outputs: [ProducerRecord]) {
                 for output in outputs {
                     counts[output.topic, default: 0] += 1
-                    for part in [Array(output.topic.utf8), output.key ?? [], output.value ?? []] {
-                        digest = (digest ^ StableHash.content(part)) &* 0x9E37_79B9_7F4A_7C15
-                    }
+                    digest.add(output)
                 }
             }
             // Only the processor is timed: a batch's outputs are kept as the pipeline keeps them, and
@@ -180,7 +176,7 @@ struct ScorerBench: AsyncParsableCommand {
             Output.line(String(format: "  round %d core only: %8.0f events/s, %5.1f µs CPU per event; ", round, Double(input.count) / seconds, cpu * 1e6 / Double(input.count))
                         + "\(counts[settings.profilesTopic] ?? 0) profiles, \(counts[settings.segmentChangesTopic] ?? 0) segment changes, "
                         + "\(counts[settings.stateChangelogTopic] ?? 0) state records, \(counts[settings.referralCreditsTopic] ?? 0) referral credits; "
-                        + "outputs digest \(String(digest, radix: 16))")
+                        + "outputs digest \(String(digest.value, radix: 16))")
             let unexpected = counts.keys.filter { ![settings.profilesTopic, settings.segmentChangesTopic, settings.stateChangelogTopic, settings.referralCreditsTopic].contains($0) }
             if !unexpected.isEmpty { throw ValidationError("the scorer wrote to \(unexpected.sorted()): the input was not all valid") }
         }

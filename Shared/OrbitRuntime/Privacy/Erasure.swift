@@ -43,6 +43,14 @@ public struct Erasure {
     public static let retentionNote = "records in append-only topics (events, segment changes, ledger, member events, outbox, deliveries) expire with their topics' retention.ms"
 }
 
+extension DeadLetters {
+    /// A privacy request that reached a processor, which happens only when its stage declares no
+    /// `erasesFrom`: nothing would erase the user, so the request is a dead letter, never dropped.
+    public func privacyRequestNotErased(_ record: ConsumerRecord) -> ProducerRecord {
+        self.record(for: record, .undecodableRecord, "a privacy request reached the processor: its stage declares no erasesFrom")
+    }
+}
+
 extension PrivacyRequest {
     /// The value of the kind header (``InputKindHeader``) that marks a privacy request on a
     /// stage's merged input: every service's input kinds name it so.

@@ -20,7 +20,6 @@ public final class MembershipProcessor: RecordProcessor {
     /// Decoded members are kept across batches (`.retained`): a member is decoded once per
     /// assignment and encoded once per batch it changed in.
     public let store: KeyedStore<MemberState>
-    let logger: Logger
     let deadLetters: DeadLetters
 
     private let entriesCounter = Counter(label: "orbit_members_ledger_entries_total")
@@ -33,12 +32,11 @@ public final class MembershipProcessor: RecordProcessor {
     ///   - deadLetters: where records the ledger cannot read go (by default the configured topic,
     ///     counted under `orbit-members`).
     ///   - stores: makes the member store (in the backend `state.store` names).
-    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, logger: Logger, stores: StoreMaker = .memory) {
+    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, stores: StoreMaker = .memory) {
         self.settings = settings
         self.policy = settings.policy
         self.levelCensus = LevelCensus(levels: settings.policy.levels.levels.map(\.name))
         self.store = stores.store(settings.stateChangelogTopic, cachePolicy: .retained)
-        self.logger = logger
         self.deadLetters = deadLetters ?? DeadLetters(topic: settings.deadLettersTopic, service: "orbit-members")
     }
 
@@ -56,7 +54,7 @@ public final class MembershipProcessor: RecordProcessor {
             return
         }
         if input == .privacyRequest {  // the runtime erases (erasesFrom): one that gets here is not read
-            return outputs.append(deadLetters.record(for: record, .undecodableRecord, "a privacy request reached the processor: its stage declares no erasesFrom"))
+            return outputs.append(deadLetters.privacyRequestNotErased(record))
         }
         try store.update(record.partition, key, initial: { MemberState(userID: key, policy: policy) }) { state in
             apply(record, input: input, value: value, key: key, context: context, to: &state, outputs: &outputs)
@@ -539,7 +537,7 @@ public enum MembershipService {
                 stores: [StoreDeclaration(changelogTopic: settings.stateChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: true)],
                 punctuation: settings.evaluationInterval, erasesFrom: settings.inputsTopic, clock: settings.processor.clock
             ) { context in
-                MembershipProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, stores: context.stores)
+                MembershipProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores)
             },
         ])
     }

@@ -55,7 +55,6 @@ public final class DeliveryProcessor: RecordProcessor {
     let settings: NotifySettings
     let senders: ChannelSenders
     let deadLetters: DeadLetters
-    let logger: Logger
     public let retries: KeyedStore<PendingRetry>
     let backoff: RetryBackoff
     private var breakers: [Channel: CircuitBreaker] = [:]
@@ -67,11 +66,10 @@ public final class DeliveryProcessor: RecordProcessor {
     private let failedCounter = Counter(label: "orbit_notify_failed_total")
 
     /// - Parameter stores: makes the pending retries' store (in the backend `state.store` names).
-    public init(settings: NotifySettings, senders: ChannelSenders, deadLetters: DeadLetters, logger: Logger, stores: StoreMaker = .memory) {
+    public init(settings: NotifySettings, senders: ChannelSenders, deadLetters: DeadLetters, stores: StoreMaker = .memory) {
         self.settings = settings
         self.senders = senders
         self.deadLetters = deadLetters
-        self.logger = logger
         self.retries = stores.store(settings.retriesChangelogTopic, cachePolicy: .retained)
         self.backoff = RetryBackoff(initialMillis: settings.delivery.backoffInitialMillis, maxMillis: settings.delivery.backoffMaxMillis)
     }

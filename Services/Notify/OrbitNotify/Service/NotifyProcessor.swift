@@ -36,20 +36,18 @@ public final class NotifyProcessor: RecordProcessor {
     public let recipients: KeyedStore<Recipient>
     public let campaigns: KeyedStore<CampaignProgress>
     let deadLetters: DeadLetters
-    let logger: Logger
 
     private let triggered = Counter(label: "orbit_notify_triggers_total")
     private let replays = Counter(label: "orbit_notify_replays_skipped_total")
     private let deliveryCounters = DeliveryCounters()
 
     /// - Parameter stores: makes the recipient and campaign stores (in the backend `state.store` names).
-    public init(settings: NotifySettings, deadLetters: DeadLetters, logger: Logger, stores: StoreMaker = .memory) {
+    public init(settings: NotifySettings, deadLetters: DeadLetters, stores: StoreMaker = .memory) {
         self.settings = settings
         self.policy = settings.policy
         self.recipients = stores.store(settings.recipientsChangelogTopic, cachePolicy: .retained)
         self.campaigns = stores.store(settings.campaignsChangelogTopic, cachePolicy: .retained)
         self.deadLetters = deadLetters
-        self.logger = logger
     }
 
     // The stores' partitions are restored and dropped, and the clock ticks written, by the runtime.
@@ -70,7 +68,7 @@ public final class NotifyProcessor: RecordProcessor {
         case .campaign:
             try handleCampaignCommand(record, time: time, emit: &emit, outputs: &outputs)
         case .privacyRequest:  // the runtime erases (erasesFrom): one that gets here is not read
-            return outputs.append(deadLetters.record(for: record, .undecodableRecord, "a privacy request reached the processor: its stage declares no erasesFrom"))
+            return outputs.append(deadLetters.privacyRequestNotErased(record))
         default:
             // A tombstone of a joined table clears what is held; for a user not held (erased, say)
             // it creates nothing. (Other inputs without a value are still dead letters.)
@@ -498,7 +496,7 @@ public enum NotifyService {
                          StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: false)],
                 punctuation: settings.processor.evaluationInterval, ticksInto: settings.inputsTopic, erasesFrom: settings.inputsTopic, clock: settings.processor.clock
             ) { context in
-                NotifyProcessor(settings: settings, deadLetters: context.deadLetters, logger: context.logger, stores: context.stores)
+                NotifyProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores)
             },
             StageDeclaration(
                 name: "-delivery", groupID: settings.delivery.groupID, inputs: [settings.notificationsTopic],
@@ -509,7 +507,7 @@ public enum NotifyService {
                 punctuation: settings.delivery.retryInterval, clock: settings.processor.clock
             ) { context in
                 DeliveryProcessor(settings: settings, senders: try senders.get { try ChannelSenders(settings: settings.delivery, logger: context.logger) },
-                                  deadLetters: context.deadLetters, logger: context.logger, stores: context.stores)
+                                  deadLetters: context.deadLetters, stores: context.stores)
             },
         ])
     }

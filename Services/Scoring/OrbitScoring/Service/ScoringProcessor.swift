@@ -107,7 +107,7 @@ public final class ScoringProcessor: RecordProcessor {
             switch InputRouter<ScorerInput>.kind(of: record) {
             case .preferences?: return try applyPreferences(record, outputs: &outputs)
             case .privacyRequest?:  // the runtime erases (erasesFrom): one that gets here is not read
-                return outputs.append(deadLetters.record(for: record, .undecodableRecord, "a privacy request reached the processor: its stage declares no erasesFrom"))
+                return outputs.append(deadLetters.privacyRequestNotErased(record))
             default: break
             }
         }
