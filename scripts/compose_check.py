@@ -212,6 +212,13 @@ def contract(args):
                                    cwd=ROOT, env=env, capture_output=True, text=True)
             if check.returncode != 0:
                 problems.append(f"{name} ({os.path.basename(layer)}): {check.stderr.strip() or check.stdout.strip()}")
+    # The local broker's rebalances wait session.timeout.ms - 1 s: the override for it must carry
+    # LocalProfile's short session, or one lost SyncGroup race costs 44 s (docs/BENCHMARKS.md).
+    for layer in args.files[1:]:
+        for name in SERVICES:
+            override = (yaml.safe_load(open(layer))["services"].get(name) or {}).get("environment") or {}
+            if str(override.get("ORBIT__KAFKA__SESSION_TIMEOUT_MS", "")) != "6000":
+                problems.append(f"{os.path.basename(layer)}: {name} does not set ORBIT__KAFKA__SESSION_TIMEOUT_MS: 6000 (LocalProfile) for the local broker")
     init = services.get("topic-init", {}).get("command", [])
     if init[:3] != ["orbit", "topics", "create"]:
         problems.append(f"topic-init does not run `orbit topics create`: {init}")
