@@ -160,7 +160,8 @@ struct NotifyBench: AsyncParsableCommand {
                 }
                 let micros = (ContinuousClock.now - began).seconds * 1e6 / Double(events)
                 total += micros
-                line += String(format: " %@ %.1f µs", ["router", "notify", "delivery"][index], micros)
+                let bytes = written.reduce(0) { $0 + ($1.key?.count ?? 0) + ($1.value?.count ?? 0) }
+                line += String(format: " %@ %.1f µs (%.0f B out)", ["router", "notify", "delivery"][index], micros, Double(bytes) / Double(events))
                 for record in written { digest.add(record) }
                 let next = index + 1 < topology.stages.count ? Set(topology.stages[index + 1].inputs) : []
                 input = written.filter { next.contains($0.topic) }.map(consumed)
