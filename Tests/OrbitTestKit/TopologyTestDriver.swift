@@ -216,6 +216,7 @@ public final class TopologyTestDriver {
         var processed = 0
         var positions: [TopicPartition: Int64] = [:]
         var outputs: [ProducerRecord] = []
+        refreshGlobalTables(stage)  // as a pipeline does when a batch starts
         for partition in stage.assigned.sorted() {
             for record in log.records(partition, from: stage.committed[partition, default: 0]) {
                 outputs.removeAll(keepingCapacity: true)
@@ -226,6 +227,7 @@ public final class TopologyTestDriver {
                 if processed % runtime.maxBatchRecords == 0 {
                     if try !endBatch(stage, positions: positions) { return processed }
                     positions.removeAll()
+                    refreshGlobalTables(stage)
                 }
             }
         }

@@ -10,7 +10,7 @@ struct VerifyCommand: AsyncParsableCommand {
 
     struct Ledger: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check the points ledger: keys applied once (or identical copies), balances chain from 0, never negative, accounts equal their ledgers. Exits 1 on any violation.")
+            abstract: "Check the points ledger: keys applied once (or identical copies), balances chain from 0, never negative, every hold settled at most once and in full, accounts equal their ledgers (balance and held points). Exits 1 on any violation.")
         @Flag(help: "Negative balances are allowed (membership.allow_negative_balance).") var allowNegative = false
         @OptionGroup var connection: ConnectionOptions
 
@@ -21,6 +21,8 @@ struct VerifyCommand: AsyncParsableCommand {
                                                accounts: (reader.records[OrbitTopics.memberAccounts] ?? []).map { ($0.key, $0.value) },
                                                allowNegative: allowNegative)
             Output.line("ledger: \(report.entries) entries for \(report.users) users (\(report.repeatedCopies) identical repeated copies)")
+            let open = report.openHolds.values.reduce(0) { $0 + $1.count }
+            Output.line("holds: \(report.holds) placed, \(report.committed) committed, \(report.released) released, \(open) open (waiting for a stock answer)")
             for violation in report.violations.prefix(50) { Output.line("VIOLATION: \(violation)") }
             Output.line("violations: \(report.violations.count)")
             if !report.violations.isEmpty { throw ExitCode(1) }

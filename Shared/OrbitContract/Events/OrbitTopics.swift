@@ -30,6 +30,12 @@ public enum OrbitTopics {
     public static let membersInputs = "orbit-members.inputs"
     /// Membership internal: the state store's changelog (compacted).
     public static let membersStateChangelog = "orbit-members.state-changelog"
+    /// The points mall's reward catalogue (compacted, `orbit rewards apply`). Key: the reward id.
+    public static let rewards = "orbit.rewards"
+    /// Membership internal: the ledger's stock reservations and returns. Key: the reward id.
+    public static let membersStockRequests = "orbit-members.stock-requests"
+    /// Membership internal: the stock stage's changelog (compacted). Key: the reward id.
+    public static let membersStockChangelog = "orbit-members.stock-changelog"
     /// The scorer's dead letters: records of its inputs it could not use, with the reason.
     public static let scorerDeadLetters = "orbit-scorer.dlq"
     /// The membership service's dead letters: records of its inputs it could not use, with the reason.

@@ -27,6 +27,10 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.membersInputs, partitions: partitions),
             TopicSpec(name: OrbitTopics.membersDeadLetters, partitions: max(1, partitions / 4)),
             TopicSpec(name: OrbitTopics.membersStateChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            // The points mall: a small catalogue every instance reads whole, stock decided per reward.
+            TopicSpec(name: OrbitTopics.rewards, partitions: 1, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.membersStockRequests, partitions: partitions),
+            TopicSpec(name: OrbitTopics.membersStockChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             // Notification: inputs other systems publish, the outbox, outcomes, internal topics.
             TopicSpec(name: OrbitTopics.userContacts, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.userPreferences, partitions: partitions, configs: ["cleanup.policy": "compact"]),

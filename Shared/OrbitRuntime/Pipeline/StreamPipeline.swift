@@ -244,6 +244,9 @@ public final class StreamPipeline: RebalanceListener {
         batchOpen = true
         batchStarted = ContinuousClock.now
         batchClock = settings.clock()
+        // What arrived on the global tables (a zero-wait poll): a batch decides on definitions
+        // as recent as its start, not as its stage's last punctuation.
+        for table in globalTables { try table.refresh() }
         if settings.runtime.guarantee == .exactlyOnce, !inTransaction {
             try producer.beginTransaction()
             inTransaction = true

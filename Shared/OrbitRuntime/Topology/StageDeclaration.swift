@@ -37,7 +37,8 @@ public struct StageDeclaration {
     public var erasesFrom: String?
     /// The one clock the processor is given (`fixed_now` makes it a fixed time).
     public var clock: @Sendable () -> Int64
-    /// Topics read whole by every instance (``GlobalTableView``), refreshed before each punctuation.
+    /// Topics read whole by every instance (``GlobalTableView``), refreshed at the start of each
+    /// batch and before each punctuation.
     public var globalTables: [String]
     /// Makes one pipeline's processor.
     public var makeProcessor: (StageContext) throws -> any RecordProcessor

@@ -18,13 +18,20 @@ public struct MembershipSettings: Sendable {
     public var memberEventsTopic = OrbitTopics.memberEvents
     public var stateChangelogTopic = OrbitTopics.membersStateChangelog
     public var deadLettersTopic = OrbitTopics.membersDeadLetters
+    public var tagsTopic = OrbitTopics.userTags
+    public var rewardsTopic = OrbitTopics.rewards
+    public var stockRequestsTopic = OrbitTopics.membersStockRequests
+    public var stockChangelogTopic = OrbitTopics.membersStockChangelog
+    /// The stock stage's consumer group (`<group_id>-stock`).
+    public var stockGroupID: String { groupID + "-stock" }
     public var policy = MembershipPolicy()
 
     public init() {}
 
     public init(document: ConfigDocument) throws(ConfigError) {
         let topics = document.section("topics")
-        try topics.rejectUnknownKeys(["events", "segment_changes", "commands", "internal", "inputs", "ledger", "accounts", "member_events", "state_changelog", "dead_letters"])
+        try topics.rejectUnknownKeys(["events", "segment_changes", "commands", "internal", "inputs", "ledger", "accounts", "member_events", "state_changelog", "dead_letters",
+                                      "tags", "rewards", "stock_requests", "stock_changelog"])
         inputsTopic = try topics.string("inputs", default: inputsTopic)
         eventsTopic = try topics.string("events", default: eventsTopic)
         segmentChangesTopic = try topics.string("segment_changes", default: segmentChangesTopic)
@@ -35,6 +42,10 @@ public struct MembershipSettings: Sendable {
         memberEventsTopic = try topics.string("member_events", default: memberEventsTopic)
         stateChangelogTopic = try topics.string("state_changelog", default: stateChangelogTopic)
         deadLettersTopic = try topics.string("dead_letters", default: deadLettersTopic)
+        tagsTopic = try topics.string("tags", default: tagsTopic)
+        rewardsTopic = try topics.string("rewards", default: rewardsTopic)
+        stockRequestsTopic = try topics.string("stock_requests", default: stockRequestsTopic)
+        stockChangelogTopic = try topics.string("stock_changelog", default: stockChangelogTopic)
 
         let m = document.section("membership")
         try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies_file",

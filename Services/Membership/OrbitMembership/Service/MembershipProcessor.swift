@@ -21,20 +21,24 @@ public final class MembershipProcessor: RecordProcessor {
     /// assignment and encoded once per batch it changed in.
     public let store: KeyedStore<MemberState>
     let deadLetters: DeadLetters
+    /// The points mall's rewards: prices, eligibility and limits of `redeem_reward`.
+    let catalogue: CatalogueReader
 
     private let entriesCounter = Counter(label: "orbit_members_ledger_entries_total")
     private let pointsFlows = PointsFlowCounters()
     private let levelCensus: LevelCensus
-    private let rejectedCommands = Counter(label: "orbit_members_commands_rejected_total")
+    let rejectedCommands = Counter(label: "orbit_members_commands_rejected_total")
     private let replays = Counter(label: "orbit_members_replays_skipped_total")
 
     /// - Parameters:
     ///   - deadLetters: where records the ledger cannot read go (by default the configured topic,
     ///     counted under `orbit-members`).
     ///   - stores: makes the member store (in the backend `state.store` names).
-    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, stores: StoreMaker = .memory) {
+    /// - Parameter catalogue: the stage's global table of `orbit.rewards` (nil: no rewards).
+    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, stores: StoreMaker = .memory, catalogue: GlobalTableView? = nil) {
         self.settings = settings
         self.policy = settings.policy
+        self.catalogue = CatalogueReader(view: catalogue, levels: settings.policy.levels.levels.map(\.name))
         self.levelCensus = LevelCensus(levels: settings.policy.levels.levels.map(\.name))
         self.store = stores.store(settings.stateChangelogTopic, cachePolicy: .retained)
         self.deadLetters = deadLetters ?? DeadLetters(topic: settings.deadLettersTopic, service: "orbit-members")
@@ -49,7 +53,9 @@ public final class MembershipProcessor: RecordProcessor {
     // MARK: Records
 
     public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
-        guard let input = InputRouter<MemberInput>.kind(of: record), let value = record.value, let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) else {
+        // A tags tombstone (null value) is a value too: it clears the member's tags.
+        guard let input = InputRouter<MemberInput>.kind(of: record), let value = record.value ?? (input == .tags ? [] : nil),
+              let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) else {
             outputs.append(deadLetters.record(for: record, .undecodableRecord, "a member input needs a key, a value and a known \(InputRouter<MemberInput>.kindHeader) header"))
             return
         }
@@ -135,6 +141,14 @@ public final class MembershipProcessor: RecordProcessor {
             handle(command, state: &state, out: &out, at: time)
         case .privacyRequest:
             return false  // handled before the state is touched (see `process`)
+        case .tags:
+            // The latest tags replace the previous ones; a tombstone (empty value) clears them.
+            if value.isEmpty { state.tags = []; break }
+            guard case .object(let o)? = try? JSONParser.parse(value), let list = o["tags"]?.arrayValue else {
+                outputs.append(deadLetters.record(for: record, .undecodableRecord, "a tags record is {\"tags\": [\"...\"]}"))
+                return false
+            }
+            state.tags = Set(list.compactMap(\.stringValue).filter { !$0.isEmpty && $0.utf8.count <= 64 }.sorted().prefix(100))
         case .internal:
             guard let message = InternalMessage.decode(value) else {
                 outputs.append(deadLetters.record(for: record, .undecodableRecord, "not an internal membership message"))
@@ -158,6 +172,8 @@ public final class MembershipProcessor: RecordProcessor {
                 // membership ending) takes a fixed place in the member's stream: a replay repeats
                 // it with the same balances and the same bytes as the first time.
                 Self.clockTick(&state, at: message.time, policy: policy, out: &out)
+            case .stockReserved, .stockRefused:
+                settle(message, state: &state, out: &out)
             case .referredBy:
                 if state.referredBy == nil || (message.time, message.from) < (state.referredAtMillis, state.referredBy!) && state.purchases == 0 {
                     state.referredBy = message.from
@@ -256,6 +272,9 @@ public final class MembershipProcessor: RecordProcessor {
             case .failure(.insufficient(let available)):
                 finish("rejected", "insufficient_points", extra: [("available", .number(JSONNumber(available)))])
             }
+        case .redeemReward(let request, _, let reward, let quantity):
+            guard state.known else { return finish("rejected", "unknown_user") }
+            redeem(reward, quantity: quantity, request: request, state: &state, out: &out, at: time)
         case .adjust(let request, _, let points, let reason, let operatorID):
             guard state.known else { return finish("rejected", "unknown_user") }
             if points > 0 {
@@ -370,7 +389,11 @@ public final class MembershipProcessor: RecordProcessor {
 
 /// A message between members' partitions.
 struct InternalMessage: Equatable {
-    enum Kind: String { case award, transferIn = "transfer_in", grant, referredBy = "referred_by", clockTick = "expire_tick" }
+    enum Kind: String {
+        case award, transferIn = "transfer_in", grant, referredBy = "referred_by", clockTick = "expire_tick"
+        /// The stock stage's answer to a reservation (`points`: the quantity, `from`: the reward, `reason`: why refused).
+        case stockReserved = "stock_reserved", stockRefused = "stock_refused"
+    }
     let kind: Kind
     let key: String
     let points: Int64
@@ -378,6 +401,10 @@ struct InternalMessage: Equatable {
     let rule: String?
     let reason: String
     let time: Int64
+    /// The redemption a stock answer is about.
+    var redemptionID: String? = nil
+    /// A stock answer repeated for a request the stage had already decided.
+    var isRepeat = false
 
     func encoded() -> [UInt8] {
         var w = JSONWriter()
@@ -389,6 +416,8 @@ struct InternalMessage: Equatable {
         w.key("rule"); if let rule { w.string(rule) } else { w.null() }
         w.key("reason"); w.string(reason)
         w.key("time_ms"); w.int(time)
+        if let redemptionID { w.key("redemption_id"); w.string(redemptionID) }
+        if isRepeat { w.key("repeat"); w.bool(true) }
         w.endObject()
         return w.bytes
     }
@@ -397,7 +426,11 @@ struct InternalMessage: Equatable {
         guard let o = try? JSONParser.parse(bytes).objectValue, let kind = o["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
               let key = o["key"]?.stringValue, let points = o["points"]?.numberValue?.int64Value, let from = o["from"]?.stringValue,
               let time = o["time_ms"]?.numberValue?.int64Value else { return nil }
-        return InternalMessage(kind: kind, key: key, points: points, from: from, rule: o["rule"]?.stringValue, reason: o["reason"]?.stringValue ?? "", time: time)
+        var message = InternalMessage(kind: kind, key: key, points: points, from: from, rule: o["rule"]?.stringValue, reason: o["reason"]?.stringValue ?? "", time: time)
+        message.redemptionID = o["redemption_id"]?.stringValue
+        if case .bool(true)? = o["repeat"] { message.isRepeat = true }
+        if kind == .stockReserved || kind == .stockRefused, message.redemptionID == nil { return nil }
+        return message
     }
 }
 
@@ -434,12 +467,18 @@ struct Outputs {
         w.key("reason"); w.string(e.reason)
         w.key("time"); w.timestamp(millis: e.timeMillis)
         w.key("shortfall"); w.int(e.shortfall)
+        // Only entries that hold points or settle a hold carry it (the mall's; docs/CONTRACT.md).
+        if e.held != 0 { w.key("held"); w.int(e.held) }
         w.endObject()
         return w.bytes
     }
 
     mutating func internalMessage(to user: String, _ message: InternalMessage) {
         records.append(ProducerRecord(topic: settings.internalTopic, key: Array(user.utf8), value: message.encoded()))
+    }
+
+    mutating func stockRequest(_ request: StockRequest) {
+        records.append(ProducerRecord(topic: settings.stockRequestsTopic, key: Array(request.rewardID.utf8), value: request.encoded()))
     }
 
     mutating func raw(_ bytes: [UInt8]) {
@@ -476,6 +515,7 @@ struct Outputs {
         w.key("balance"); w.int(state.points.balance)
         w.key("available"); w.int(max(0, state.points.available(at: time)))
         w.key("debt"); w.int(state.points.debt)
+        w.key("held"); w.int(state.points.held)
         // A summary of the lots, not the lots themselves: an account record stays small however
         // often the member earns.
         let lots = state.points.lots
@@ -515,6 +555,8 @@ struct Outputs {
 /// The four kinds of input merged into a member's one ordered stream.
 public enum MemberInput: String, InputKind {
     case event, segmentChange = "segment_change", command, `internal`
+    /// The member's tags (`orbit.user-tags`, compacted), for rewards limited to tags.
+    case tags
     /// A data-protection request (`orbit.privacy-requests`).
     case privacyRequest = "privacy_request"
 }
@@ -527,17 +569,31 @@ public enum MembershipService {
         ServiceTopology(deadLettersTopic: settings.deadLettersTopic, stages: [
             .router(groupID: settings.groupID + "-router",
                     sources: [settings.eventsTopic: MemberInput.event, settings.segmentChangesTopic: .segmentChange, settings.commandsTopic: .command,
-                              settings.internalTopic: .internal, runtime.privacy.requestsTopic: .privacyRequest],
+                              settings.internalTopic: .internal, settings.tagsTopic: .tags, runtime.privacy.requestsTopic: .privacyRequest],
                     output: settings.inputsTopic,
                     // Every input, the merged stream and the state changelog are co-partitioned by user id.
-                    coPartitioned: [settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic, settings.inputsTopic]),
+                    coPartitioned: [settings.eventsTopic, settings.segmentChangesTopic, settings.commandsTopic, settings.internalTopic, settings.tagsTopic,
+                                    settings.inputsTopic]),
             StageDeclaration(
                 groupID: settings.groupID, inputs: [settings.inputsTopic],
-                outputs: [settings.ledgerTopic, settings.accountsTopic, settings.memberEventsTopic, settings.internalTopic], coPartitioned: [settings.inputsTopic, settings.stateChangelogTopic],
+                outputs: [settings.ledgerTopic, settings.accountsTopic, settings.memberEventsTopic, settings.internalTopic, settings.stockRequestsTopic],
+                coPartitioned: [settings.inputsTopic, settings.stateChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: settings.stateChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: true)],
-                punctuation: settings.evaluationInterval, erasesFrom: settings.inputsTopic, clock: settings.processor.clock
+                punctuation: settings.evaluationInterval, erasesFrom: settings.inputsTopic, clock: settings.processor.clock,
+                globalTables: [settings.rewardsTopic]
             ) { context in
-                MembershipProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores)
+                MembershipProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores,
+                                    catalogue: context.globalTable(settings.rewardsTopic))
+            },
+            // The points mall's stock, decided per reward id; answers go back on each member's stream.
+            StageDeclaration(
+                name: "-stock", groupID: settings.stockGroupID, inputs: [settings.stockRequestsTopic],
+                outputs: [settings.internalTopic], coPartitioned: [settings.stockRequestsTopic, settings.stockChangelogTopic],
+                stores: [StoreDeclaration(changelogTopic: settings.stockChangelogTopic, partitionedLike: settings.stockRequestsTopic, keyedByUser: false)],
+                clock: settings.processor.clock, globalTables: [settings.rewardsTopic]
+            ) { context in
+                RewardStockProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores,
+                                     catalogue: context.globalTable(settings.rewardsTopic))
             },
         ])
     }

@@ -3,13 +3,16 @@
 /// ledger entries it made; the balance after each equals the running sum of the entries.
 ///
 /// Pure: time is always passed in, never read.
-public struct PointsAccount: Sendable, Equatable, Codable {
+public struct PointsAccount: Sendable, Equatable {
     public let userID: String
     public internal(set) var lots: [PointsLot] = []
     /// Points owed: reversals beyond what was left (only when negative balances are allowed).
     public internal(set) var debt: Int64 = 0
     /// Points earned per order, for proportional reversal on refund.
     public internal(set) var earnedOnOrder: [String: OrderPoints] = [:]
+    /// Points set aside for a redemption not yet settled: no longer spendable, still the member's
+    /// (in the balance) until the hold is committed or released.
+    public internal(set) var holds: [PointsHold] = []
 
     public struct OrderPoints: Sendable, Equatable, Codable {
         public var points: Int64
@@ -31,8 +34,12 @@ public struct PointsAccount: Sendable, Equatable, Codable {
         for (key, _) in oldest { earnedOnOrder[key] = nil }
     }
 
-    /// Everything held, locked or not, minus debt. Can be negative only through allowed reversals.
-    public var balance: Int64 { lots.reduce(0) { $0 + $1.remaining } - debt }
+    /// Everything the member has, locked, held or not, minus debt. Can be negative only through
+    /// allowed reversals.
+    public var balance: Int64 { lots.reduce(0) { $0 + $1.remaining } + held - debt }
+
+    /// Points in open holds.
+    public var held: Int64 { holds.reduce(0) { $0 + $1.points } }
 
     /// What can be spent at `now`: unlocked, unexpired lots, minus debt.
     public func available(at now: Int64) -> Int64 {

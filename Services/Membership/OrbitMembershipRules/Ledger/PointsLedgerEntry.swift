@@ -7,6 +7,9 @@ public struct PointsLedgerEntry: Sendable, Equatable {
         case earn, redeem, expire, adjust, reverse
         /// The balance of an erased member, closed to 0 (`orbit forget`): either sign.
         case forfeit
+        /// Points set aside for a redemption (`points` 0, `held` > 0); a `redeem` entry with a
+        /// negative `held` spends them, a `release` entry (`points` 0) gives them back.
+        case hold, release
     }
 
     /// Idempotency key: the source event or command id plus the rule id. Never applied twice.
@@ -22,8 +25,11 @@ public struct PointsLedgerEntry: Sendable, Equatable {
     public let timeMillis: Int64
     /// Points that could not be taken because they were already spent (refund reversals only).
     public let shortfall: Int64
+    /// The change in points held for redemptions: + on `hold`, - on the `redeem` or `release` that settles it.
+    public let held: Int64
 
-    public init(key: String, userID: String, kind: Kind, points: Int64, balanceAfter: Int64, ruleID: String?, reason: String, timeMillis: Int64, shortfall: Int64 = 0) {
+    public init(key: String, userID: String, kind: Kind, points: Int64, balanceAfter: Int64, ruleID: String?, reason: String, timeMillis: Int64,
+                shortfall: Int64 = 0, held: Int64 = 0) {
         self.key = key
         self.userID = userID
         self.kind = kind
@@ -33,6 +39,7 @@ public struct PointsLedgerEntry: Sendable, Equatable {
         self.reason = reason
         self.timeMillis = timeMillis
         self.shortfall = shortfall
+        self.held = held
     }
 }
 

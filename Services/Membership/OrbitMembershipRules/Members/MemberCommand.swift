@@ -3,6 +3,8 @@ import OrbitContract
 /// A command on `orbit.member-commands` (JSON), keyed by the user it concerns (`from` for transfers).
 public enum MemberCommand: Sendable, Equatable {
     case redeem(requestID: String, userID: String, points: Int64, rewardID: String)
+    /// A reward of the catalogue (`orbit.rewards`): the price is the catalogue's, never the caller's.
+    case redeemReward(requestID: String, userID: String, rewardID: String, quantity: Int64)
     case adjust(requestID: String, userID: String, points: Int64, reason: String, operatorID: String)
     case transfer(requestID: String, from: String, to: String, points: Int64)
     case bulkGrant(requestID: String, campaignID: String, points: Int64, users: [String])
@@ -15,6 +17,7 @@ public enum MemberCommand: Sendable, Equatable {
     public var name: String {
         switch self {
         case .redeem: "redeem"
+        case .redeemReward: "redeem_reward"
         case .adjust: "adjust"
         case .transfer: "transfer"
         case .bulkGrant: "bulk_grant"
@@ -27,7 +30,7 @@ public enum MemberCommand: Sendable, Equatable {
 
     public var requestID: String {
         switch self {
-        case .redeem(let r, _, _, _), .adjust(let r, _, _, _, _), .transfer(let r, _, _, _), .bulkGrant(let r, _, _, _),
+        case .redeem(let r, _, _, _), .redeemReward(let r, _, _, _), .adjust(let r, _, _, _, _), .transfer(let r, _, _, _), .bulkGrant(let r, _, _, _),
              .join(let r, _, _, _), .renew(let r, _, _), .cancel(let r, _), .setStatus(let r, _, _): r
         }
     }
@@ -70,6 +73,13 @@ public enum MemberCommand: Sendable, Equatable {
         }
         switch o["type"]?.stringValue {
         case "redeem": return .redeem(requestID: requestID, userID: try identifier("user_id"), points: try positive("points"), rewardID: try identifier("reward_id"))
+        case "redeem_reward":
+            var quantity: Int64 = 1
+            if let value = o["quantity"], value != .null {
+                guard let n = value.numberValue?.int64Value, (1...100).contains(n) else { throw .invalid("quantity must be a whole number from 1 to 100", requestID: requestID) }
+                quantity = n
+            }
+            return .redeemReward(requestID: requestID, userID: try identifier("user_id"), rewardID: try identifier("reward_id"), quantity: quantity)
         case "adjust":
             guard let points = o["points"]?.numberValue?.int64Value, points != 0, abs(points) <= 1_000_000_000 else { throw .invalid("points must be a non-zero whole number", requestID: requestID) }
             return .adjust(requestID: requestID, userID: try identifier("user_id"), points: points, reason: try string("reason"), operatorID: try identifier("operator"))
@@ -94,7 +104,7 @@ public enum MemberCommand: Sendable, Equatable {
         case "set_status":
             return .setStatus(requestID: requestID, userID: try identifier("user_id"), status: try string("status"))
         default:
-            throw .invalid("type must be redeem, adjust, transfer, bulk_grant, join, renew, cancel or set_status", requestID: requestID)
+            throw .invalid("type must be redeem, redeem_reward, adjust, transfer, bulk_grant, join, renew, cancel or set_status", requestID: requestID)
         }
     }
 }

@@ -29,6 +29,24 @@ public struct MemberState: Sendable, Equatable {
     /// The time of the member's latest input: what the account record is stated as of, so a
     /// replay writes the same account bytes.
     public var lastInputMillis: Int64 = 0
+    /// The member's tags (`orbit.user-tags`), for rewards limited to tags.
+    public var tags: Set<String> = []
+    /// Redemptions whose points are held while the stock stage decides.
+    public var pendingRedemptions: [PendingRedemption] = []
+    /// Quantities redeemed per reward, for per-member limits.
+    public var rewardUsage: [String: RewardUsage] = [:]
+
+    /// A redemption waiting for the stock stage: its points are the hold of the same id.
+    public struct PendingRedemption: Sendable, Equatable {
+        public var id: String
+        public var rewardID: String
+        public var quantity: Int64
+        public var points: Int64
+        public var placedAtMillis: Int64
+        public init(id: String, rewardID: String, quantity: Int64, points: Int64, placedAtMillis: Int64) {
+            (self.id, self.rewardID, self.quantity, self.points, self.placedAtMillis) = (id, rewardID, quantity, points, placedAtMillis)
+        }
+    }
 
     public static let recentKeyLimit = 64
     /// Orders remembered for refunds, newest kept: with the refund window, this bounds a heavy
@@ -144,6 +162,25 @@ enum MemberStateCoding {
         for r in m.commandResults { w.string(r.requestID); w.string(String(decoding: r.result, as: UTF8.self)) }
         w.signed(m.totalEarned); w.signed(m.totalRedeemed); w.signed(m.totalExpired)
         w.signed(m.lastInputMillis)
+        // The points mall and tags (appended later: older values end before them, and a member
+        // without any is written as before).
+        guard !m.points.holds.isEmpty || !m.pendingRedemptions.isEmpty || !m.rewardUsage.isEmpty || !m.tags.isEmpty else { return w.bytes }
+        w.unsigned(UInt64(m.points.holds.count))
+        for hold in m.points.holds {
+            w.string(hold.id); w.signed(hold.placedAtMillis); w.unsigned(UInt64(hold.portions.count))
+            for lot in hold.portions {
+                w.string(lot.id); w.signed(lot.earnedAtMillis); w.signed(lot.availableAtMillis); w.signed(lot.expiresAtMillis ?? .min)
+                w.string(lot.orderID); w.signed(lot.remaining); w.unsigned(lot.warned ? 1 : 0)
+            }
+        }
+        w.unsigned(UInt64(m.pendingRedemptions.count))
+        for r in m.pendingRedemptions { w.string(r.id); w.string(r.rewardID); w.signed(r.quantity); w.signed(r.points); w.signed(r.placedAtMillis) }
+        w.unsigned(UInt64(m.rewardUsage.count))
+        for (reward, usage) in m.rewardUsage.sorted(by: { $0.key < $1.key }) {
+            w.string(reward); w.signed(usage.lifetime); w.unsigned(UInt64(usage.periods.count))
+            for p in usage.periods { w.signed(p.key); w.signed(p.used) }
+        }
+        w.unsigned(UInt64(m.tags.count)); for tag in m.tags.sorted() { w.string(tag) }
         return w.bytes
     }
 
@@ -201,6 +238,30 @@ enum MemberStateCoding {
         }
         m.totalEarned = try r.signed(); m.totalRedeemed = try r.signed(); m.totalExpired = try r.signed()
         if !r.atEnd { m.lastInputMillis = try r.signed() }  // appended later: older values lack it
+        guard !r.atEnd else { return m }  // the points mall, appended later
+        var holds: [PointsHold] = []
+        for _ in 0..<(try count(10_000)) {
+            let id = try r.string() ?? "", placed = try r.signed()
+            var portions: [PointsLot] = []
+            for _ in 0..<(try count(1_000_000)) {
+                var lot = PointsLot(id: try r.string() ?? "", earnedAtMillis: try r.signed(), availableAtMillis: try r.signed(),
+                                    expiresAtMillis: optional(try r.signed()), orderID: try r.string(), remaining: try r.signed())
+                lot.warned = try r.unsigned() == 1
+                portions.append(lot)
+            }
+            holds.append(PointsHold(id: id, placedAtMillis: placed, portions: portions))
+        }
+        m.points.restore(holds: holds)
+        for _ in 0..<(try count(10_000)) {
+            m.pendingRedemptions.append(.init(id: try r.string() ?? "", rewardID: try r.string() ?? "", quantity: try r.signed(), points: try r.signed(), placedAtMillis: try r.signed()))
+        }
+        for _ in 0..<(try count(1_000_000)) {
+            let reward = try r.string() ?? ""
+            var usage = RewardUsage(lifetime: try r.signed())
+            for _ in 0..<(try count(3)) { usage.periods.append(.init(key: try r.signed(), used: try r.signed())) }
+            m.rewardUsage[reward] = usage
+        }
+        for _ in 0..<(try count(10_000)) { if let tag = try r.string() { m.tags.insert(tag) } }
         return m
     }
 }

@@ -1,0 +1,82 @@
+import OrbitContract
+import OrbitKafka
+import OrbitRuntime
+
+/// The ledger's half of redeeming a reward (`redeem_reward`): check the reward and the member
+/// against the catalogue, hold the price, ask the stock stage, then commit or release when it
+/// answers. Every step is a ledger entry (`hold`, then `redeem` or `release`), so a member's
+/// entries always sum to their balance and every hold is settled exactly once.
+extension MembershipProcessor {
+    /// Checks and holds; a reward with unlimited stock needs no stock decision and is committed at once.
+    func redeem(_ rewardID: String, quantity: Int64, request: String, state: inout MemberState, out: inout Outputs, at time: Int64) {
+        // A repeat of a request still waiting for its stock answer: that answer is its result.
+        guard !state.pendingRedemptions.contains(where: { $0.id == request }) else { return }
+        guard let reward = catalogue.current[rewardID] else {
+            return result(request, "rejected", RedemptionRejection.unknownReward.rawValue, [("reward_id", .string(rewardID))], state: &state, out: &out, at: time)
+        }
+        let member = Redeemer(level: state.level.level, paidPlan: state.paid.flatMap { $0.expiresAtMillis > time ? $0.plan : nil },
+                              segments: state.segments, tags: state.tags, canSpend: policy.canSpend(state.status))
+        let details: [(String, JSONValue)] = [("reward_id", .string(rewardID)), ("quantity", .number(JSONNumber(quantity)))]
+        let price: Int64
+        switch reward.quote(quantity: quantity, for: member, usage: state.rewardUsage[rewardID], levels: policy.levels.levels.map(\.name), at: time) {
+        case .failure(let rejection): return result(request, "rejected", rejection.rawValue, details, state: &state, out: &out, at: time)
+        case .success(let total): price = total
+        }
+        switch state.points.hold(price, id: request, reason: "held for \(quantity) × \(rewardID)", at: time) {
+        case .failure(.insufficient(let available)):
+            result(request, "rejected", RedemptionRejection.insufficientPoints.rawValue,
+                   details + [("points", .number(JSONNumber(price))), ("available", .number(JSONNumber(available)))], state: &state, out: &out, at: time)
+        case .success(let entry):
+            out.entry(entry)
+            state.rewardUsage[rewardID, default: RewardUsage()].add(quantity, at: time)
+            state.pendingRedemptions.append(.init(id: request, rewardID: rewardID, quantity: quantity, points: price, placedAtMillis: time))
+            if case .unlimited = reward.stock {
+                complete(request, reserved: true, reason: nil, state: &state, out: &out, at: time)
+            } else {
+                out.stockRequest(StockRequest(kind: .reserve, redemptionID: request, userID: out.userID, rewardID: rewardID, quantity: quantity, timeMillis: time))
+            }
+        }
+    }
+
+    /// The stock stage's answer. For a redemption still pending it settles the hold; a new
+    /// reservation for one that is not (its ledger state was replayed, or the member erased) is
+    /// given back, so stock never stays reserved for points nobody holds.
+    func settle(_ answer: InternalMessage, state: inout MemberState, out: inout Outputs) {
+        guard let id = answer.redemptionID else { return }
+        let reserved = answer.kind == .stockReserved
+        if state.pendingRedemptions.contains(where: { $0.id == id }) {
+            complete(id, reserved: reserved, reason: reserved ? nil : answer.reason, state: &state, out: &out, at: answer.time)
+        } else if reserved && !answer.isRepeat {
+            out.stockRequest(StockRequest(kind: .giveBack, redemptionID: id, userID: out.userID, rewardID: answer.from, quantity: answer.points, timeMillis: answer.time))
+        }
+    }
+
+    /// Commits a pending redemption's hold (the points leave the balance, a `reward_redeemed`
+    /// member event says what to issue) or releases it (the points return with their expiry, the
+    /// limits forget the quantity); either way the command's result.
+    private func complete(_ id: String, reserved: Bool, reason: String?, state: inout MemberState, out: inout Outputs, at time: Int64) {
+        guard let index = state.pendingRedemptions.firstIndex(where: { $0.id == id }) else { return }
+        let pending = state.pendingRedemptions.remove(at: index)
+        let details: [(String, JSONValue)] = [("reward_id", .string(pending.rewardID)), ("quantity", .number(JSONNumber(pending.quantity))),
+                                              ("points", .number(JSONNumber(pending.points)))]
+        if reserved, let entry = state.points.commitHold(id, reason: "redeemed \(pending.quantity) × \(pending.rewardID)", at: time) {
+            out.entry(entry)
+            state.totalRedeemed += pending.points
+            let reward = catalogue.current[pending.rewardID]
+            out.memberEvent(kind: "reward_redeemed", id: "\(id):redeemed", time: time, fields: [("redemption_id", .string(id))] + details
+                            + [("reward_kind", reward.map { .string($0.kind.rawValue) } ?? .null)])
+            result(id, "accepted", nil, details + [("balance_after", .number(JSONNumber(entry.balanceAfter)))], state: &state, out: &out, at: time)
+        } else {
+            if let entry = state.points.releaseHold(id, reason: "\(pending.rewardID): \(reason ?? "released")", at: time) { out.entry(entry) }
+            state.rewardUsage[pending.rewardID]?.remove(pending.quantity, addedAt: pending.placedAtMillis)
+            result(id, "rejected", reason ?? RedemptionRejection.outOfStock.rawValue, details, state: &state, out: &out, at: time)
+        }
+    }
+
+    /// A `redeem_reward` command's result, remembered for repeats of the request.
+    private func result(_ request: String, _ status: String, _ reason: String?, _ extra: [(String, JSONValue)], state: inout MemberState, out: inout Outputs, at time: Int64) {
+        let bytes = out.result(requestID: request, status: status, reason: reason, time: time, extra: [("command", .string("redeem_reward"))] + extra)
+        state.remember(request, result: bytes)
+        if status == "rejected" { rejectedCommands.increment() }
+    }
+}

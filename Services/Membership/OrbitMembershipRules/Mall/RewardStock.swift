@@ -1,0 +1,116 @@
+import OrbitCore
+
+/// One reward's stock as the stock stage keeps it (keyed by reward id, so every reservation of a
+/// reward is decided in one place, in one order: however many members redeem at once, and on
+/// however many ledger partitions, no more than the stock is ever reserved).
+///
+/// Requests come from the ledger and may come twice (a ledger replay after a crash sends its
+/// requests again): each is recognised by its redemption id among the latest ``recentLimit``
+/// decisions and answered as the first time, marked as a repeat. A repeat older than that is
+/// decided again; the ledger, finding no pending hold for a fresh reservation, returns it, so
+/// the only cost of a forgotten repeat is a moment of stock counted twice, never stock sold twice.
+public struct RewardStock: Sendable, Equatable {
+    public var rewardID: String
+    /// Units reserved and not returned.
+    public var issued: Int64 = 0
+    /// The latest decisions, oldest first.
+    public var recent: [Decision] = []
+    /// Replay protection for the stage's own input: the highest offset applied.
+    public var appliedOffset: Int64 = -1
+
+    public static let recentLimit = 4096
+
+    public struct Decision: Sendable, Equatable {
+        public enum State: UInt8, Sendable { case reserved = 1, refusedOutOfStock = 2, refusedUnknown = 3, returned = 4 }
+        public var idHash: UInt64
+        public var quantity: Int64
+        public var state: State
+    }
+
+    /// What a request came to.
+    public enum Outcome: Sendable, Equatable {
+        case reserved(repeat: Bool)
+        case refused(RedemptionRejection, repeat: Bool)
+        case returned
+        /// Nothing to do: a repeated return, or a return of nothing this stage remembers reserving.
+        case ignored
+    }
+
+    public init(rewardID: String) { self.rewardID = rewardID }
+
+    /// Units left under `stock` (nil: the reward is not in this stage's catalogue).
+    public func remaining(under stock: Reward.Stock?) -> Int64? {
+        switch stock {
+        case .limited(let n)?: max(0, n - issued)
+        case .unlimited?: .max
+        case nil: nil
+        }
+    }
+
+    /// Reserves `quantity` for redemption `id` if the stock allows.
+    public mutating func reserve(_ quantity: Int64, for id: String, stock: Reward.Stock?) -> Outcome {
+        let hash = StableHash.fnv1a(id)
+        if let previous = recent.last(where: { $0.idHash == hash }) {
+            switch previous.state {
+            case .reserved, .returned: return .reserved(repeat: true)
+            case .refusedOutOfStock: return .refused(.outOfStock, repeat: true)
+            case .refusedUnknown: return .refused(.unknownReward, repeat: true)
+            }
+        }
+        guard let remaining = remaining(under: stock) else {
+            remember(Decision(idHash: hash, quantity: quantity, state: .refusedUnknown))
+            return .refused(.unknownReward, repeat: false)
+        }
+        guard quantity > 0, quantity <= remaining else {
+            remember(Decision(idHash: hash, quantity: quantity, state: .refusedOutOfStock))
+            return .refused(.outOfStock, repeat: false)
+        }
+        issued += quantity
+        remember(Decision(idHash: hash, quantity: quantity, state: .reserved))
+        return .reserved(repeat: false)
+    }
+
+    /// Takes back a reservation of redemption `id` (its hold was settled otherwise, or it was
+    /// cancelled). Only a reservation this stage remembers making is returned, once.
+    public mutating func giveBack(for id: String) -> Outcome {
+        let hash = StableHash.fnv1a(id)
+        guard let index = recent.lastIndex(where: { $0.idHash == hash }), recent[index].state == .reserved else { return .ignored }
+        issued -= recent[index].quantity
+        recent[index].state = .returned
+        return .returned
+    }
+
+    private mutating func remember(_ decision: Decision) {
+        recent.append(decision)
+        if recent.count > Self.recentLimit { recent.removeFirst(recent.count - Self.recentLimit) }
+    }
+
+    // MARK: State store format (binary, version 1)
+
+    public func encoded() -> [UInt8] {
+        var w = CompactWriter(capacity: 32 + recent.count * 12)
+        w.unsigned(1)
+        w.string(rewardID)
+        w.signed(issued)
+        w.signed(appliedOffset)
+        w.unsigned(UInt64(recent.count))
+        for d in recent { w.fixed64(d.idHash); w.signed(d.quantity); w.unsigned(UInt64(d.state.rawValue)) }
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws -> RewardStock {
+        var r = CompactReader(bytes)
+        guard try r.unsigned() == 1 else { throw CompactReader.Failure.malformed }
+        var stock = RewardStock(rewardID: try r.string() ?? "")
+        stock.issued = try r.signed()
+        stock.appliedOffset = try r.signed()
+        let count = try r.unsigned()
+        guard count <= UInt64(recentLimit) else { throw CompactReader.Failure.malformed }
+        for _ in 0..<count {
+            let hash = try r.fixed64(), quantity = try r.signed()
+            guard let state = Decision.State(rawValue: UInt8(truncatingIfNeeded: try r.unsigned())) else { throw CompactReader.Failure.malformed }
+            stock.recent.append(Decision(idHash: hash, quantity: quantity, state: state))
+        }
+        return stock
+    }
+}

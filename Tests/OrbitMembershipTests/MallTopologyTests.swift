@@ -1,0 +1,171 @@
+import Foundation
+import OrbitContract
+import OrbitKafka
+import OrbitMembership
+import OrbitRuntime
+import OrbitTestKit
+import XCTest
+
+/// Redemption by reward through the membership service's whole topology (router, ledger, stock
+/// stage, the catalogue as a global table) under the test kit: many members on every partition
+/// redeem one reward at once, with crashes between outputs and commit in the ledger and the stock
+/// stage, and exactly the stock is issued, every other hold released, the ledger verifies.
+final class MallTopologyTests: XCTestCase {
+    let now: Int64 = 1_781_092_800_000
+    lazy var settings: MembershipSettings = {
+        var s = MembershipSettings.spendAndSignup
+        s.policy.levels = LevelPolicy(levels: [MembershipLevel(name: "bronze", threshold: 0), MembershipLevel(name: "silver", threshold: 1000),
+                                               MembershipLevel(name: "gold", threshold: 5000)])
+        return s
+    }()
+
+    func coffee(stock: Reward.Stock = .limited(15), price: Int64 = 100) -> Reward {
+        Reward(id: "coffee", names: ["en": "Coffee coupon", "zh-CN": "咖啡券"], pricePoints: price, stock: stock,
+               issue: .coupon(valueMinor: 500, currency: "USD", validityDays: 30))
+    }
+
+    /// The topology with `members` signed up (100 points each) and the catalogue holding `rewards`.
+    func driver(members: Int, rewards: [Reward], batch: Int = 10_000) throws -> TopologyTestDriver {
+        let runtime = try RuntimeSettings.testing(service: "orbit-members", "processing:\n  max_batch_records: \(batch)\n")
+        let driver = try TopologyTestDriver(MembershipService.topology(settings, runtime: runtime), runtime: runtime, partitions: 4,
+                                            topics: [settings.rewardsTopic: 1], nowMillis: now)
+        for reward in rewards { driver.send(settings.rewardsTopic, key: reward.id, value: reward.encoded()) }
+        for i in 0..<members {
+            driver.send(settings.eventsTopic, key: "m\(i)", value: UserEvent(id: "s\(i)", userID: "m\(i)", type: .signup, timeMillis: now, properties: JSONObject()).encoded())
+        }
+        try driver.run()
+        return driver
+    }
+
+    func redeem(_ driver: TopologyTestDriver, user: String, request: String, reward: String = "coffee", quantity: Int = 1) {
+        driver.send(settings.commandsTopic, key: user, value: Array(
+            #"{"type":"redeem_reward","request_id":"\#(request)","user_id":"\#(user)","reward_id":"\#(reward)","quantity":\#(quantity)}"#.utf8))
+    }
+
+    /// The latest result of each request: status and reason.
+    func results(_ driver: TopologyTestDriver) -> [String: (status: String, reason: String?)] {
+        var results: [String: (String, String?)] = [:]
+        for record in driver.records(settings.memberEventsTopic) {
+            guard let o = try? JSONParser.parse(record.value ?? []).objectValue, o["kind"]?.stringValue == "command_result",
+                  let id = o["request_id"]?.stringValue, let status = o["status"]?.stringValue else { continue }
+            results[id] = (status, o["reason"]?.stringValue)
+        }
+        return results
+    }
+
+    func verify(_ driver: TopologyTestDriver) -> LedgerVerifier.Report {
+        LedgerVerifier.verify(ledger: driver.records(settings.ledgerTopic).map { ($0.key, $0.value) },
+                              accounts: driver.records(settings.accountsTopic).map { ($0.key, $0.value) }, allowNegative: false)
+    }
+
+    func issued(_ driver: TopologyTestDriver, _ reward: String = "coffee") throws -> Int64 {
+        let partition = KeyPartitioner.partition(of: reward, partitionCount: 4)
+        return try driver.processor(RewardStockProcessor.self, stage: "-stock").store.get(partition, reward)?.issued ?? 0
+    }
+
+    func testExactlyTheStockIsIssuedAndEveryOtherHoldIsReleased() throws {
+        let driver = try driver(members: 200, rewards: [coffee()])
+        for i in 0..<200 { redeem(driver, user: "m\(i)", request: "r\(i)") }
+        try driver.run()
+        let results = results(driver)
+        XCTAssertEqual(results.count, 200, "every request has its result")
+        XCTAssertEqual(results.values.filter { $0.status == "accepted" }.count, 15)
+        XCTAssertEqual(results.values.filter { $0.reason == "out_of_stock" }.count, 185)
+        let report = verify(driver)
+        XCTAssertEqual(report.violations, [])
+        XCTAssertEqual(report.holds, 200)
+        XCTAssertEqual(report.committed, 15)
+        XCTAssertEqual(report.released, 185)
+        XCTAssertTrue(report.openHolds.isEmpty)
+        XCTAssertEqual(try issued(driver), 15)
+        let spent = report.balances.values.filter { $0 == 0 }.count
+        XCTAssertEqual(spent, 15, "the 15 paid their 100 points; the others have theirs back")
+        let redeemed = driver.records(settings.memberEventsTopic).filter { (try? JSONParser.parse($0.value ?? []).objectValue?["kind"]?.stringValue) == "reward_redeemed" }
+        XCTAssertEqual(redeemed.count, 15, "a reward_redeemed event per issued coupon, for fulfilment and notifications")
+    }
+
+    func testCrashesInTheLedgerAndTheStockStageIssueNoMoreThanTheStock() throws {
+        for (point, stage) in [(TopologyTestDriver.CrashPoint.beforeStateChanges, ""), (.afterStateChanges, ""),
+                               (.beforeStateChanges, "-stock"), (.afterStateChanges, "-stock")] {
+            let driver = try driver(members: 120, rewards: [coffee(stock: .limited(40))], batch: 25)
+            for i in 0..<120 { redeem(driver, user: "m\(i)", request: "r\(i)") }
+            driver.crash(point, stage: stage)
+            try driver.run()
+            let results = results(driver)
+            let context = "crash \(point) in stage \(stage.isEmpty ? "ledger" : stage)"
+            XCTAssertEqual(results.count, 120, context)
+            XCTAssertEqual(results.values.filter { $0.status == "accepted" }.count, 40, context)
+            let report = verify(driver)
+            XCTAssertEqual(report.violations, [], context)
+            XCTAssertEqual(report.committed, 40, context)
+            XCTAssertEqual(report.released, 80, context)
+            XCTAssertTrue(report.openHolds.isEmpty, context)
+            XCTAssertEqual(try issued(driver), 40, context)
+        }
+    }
+
+    func testTheLedgerRefusesWhatItCanDecideAndRepeatsGetTheOriginalResult() throws {
+        var vip = coffee(stock: .unlimited)
+        vip.eligibility.tags = ["vip"]
+        var old = coffee()
+        old.retired = true
+        let driver = try driver(members: 3, rewards: [coffee(price: 60), Reward(id: "vip", names: vip.names, pricePoints: 10, stock: .unlimited, eligibility: vip.eligibility,
+                                                                                  issue: vip.issue),
+                                                      Reward(id: "old", names: old.names, pricePoints: 10, stock: .limited(5), issue: old.issue, retired: true)])
+        redeem(driver, user: "m0", request: "a", reward: "tea")
+        redeem(driver, user: "m0", request: "b", reward: "old")
+        redeem(driver, user: "m0", request: "c", reward: "vip")
+        redeem(driver, user: "m0", request: "d", quantity: 2)
+        redeem(driver, user: "m0", request: "e")
+        redeem(driver, user: "m0", request: "f")
+        redeem(driver, user: "nobody", request: "g")
+        redeem(driver, user: "m0", request: "h", quantity: 500)
+        try driver.run()
+        driver.send(settings.tagsTopic, key: "m1", value: Array(#"{"tags":["vip"]}"#.utf8))
+        try driver.run()  // two topics have no order between them: the tag first, then the command
+        redeem(driver, user: "m1", request: "i", reward: "vip")
+        try driver.run()
+        let results = results(driver)
+        XCTAssertEqual(results["a"]?.reason, "unknown_reward")
+        XCTAssertEqual(results["b"]?.reason, "not_available")
+        XCTAssertEqual(results["c"]?.reason, "not_eligible")
+        XCTAssertEqual(results["d"]?.reason, "insufficient_points", "2 × 60 of 100")
+        XCTAssertEqual(results["e"]?.status, "accepted")
+        XCTAssertEqual(results["f"]?.reason, "insufficient_points", "40 left")
+        XCTAssertEqual(results["g"]?.reason, "unknown_user")
+        XCTAssertEqual(results["h"]?.reason, "invalid: quantity must be a whole number from 1 to 100")
+        XCTAssertEqual(results["i"]?.status, "accepted", "the tag arrived on the member's stream; unlimited stock is committed at once")
+
+        let before = driver.records(settings.ledgerTopic).count
+        redeem(driver, user: "m0", request: "e")
+        try driver.run()
+        XCTAssertEqual(driver.records(settings.ledgerTopic).count, before, "a repeated request changes nothing")
+        XCTAssertEqual(self.results(driver)["e"]?.status, "accepted", "and gets the original result")
+        XCTAssertEqual(verify(driver).violations, [])
+    }
+
+    func testABadDefinitionOnTheTopicIsDeadLetteredAndTheOthersKeepWorking() throws {
+        let driver = try driver(members: 2, rewards: [coffee()])
+        driver.send(settings.rewardsTopic, key: "broken", value: Array(#"{"schema_version":1,"id":"broken","kind":"coupon","price_points":-1}"#.utf8))
+        redeem(driver, user: "m0", request: "a", reward: "broken")
+        redeem(driver, user: "m1", request: "b")
+        try driver.run()
+        XCTAssertEqual(results(driver)["a"]?.reason, "unknown_reward")
+        XCTAssertEqual(results(driver)["b"]?.status, "accepted")
+        let letters = driver.records(settings.deadLettersTopic).compactMap { try? JSONParser.parse($0.value ?? []).objectValue }
+        XCTAssertTrue(letters.contains { ($0["error"]?.objectValue?["message"]?.stringValue ?? "").contains("reward broken is not offered") },
+                      "the definition is dead-lettered with its reason: \(letters)")
+    }
+
+    func testAReservationForAHoldNobodyHasIsGivenBack() throws {
+        let driver = try driver(members: 1, rewards: [coffee(stock: .limited(1))])
+        // A reservation the ledger never asked for (a replayed ledger decided otherwise, say).
+        driver.send(settings.stockRequestsTopic, key: "coffee", value: StockRequest(kind: .reserve, redemptionID: "ghost", userID: "m0", rewardID: "coffee",
+                                                                                     quantity: 1, timeMillis: now).encoded())
+        try driver.run()
+        XCTAssertEqual(try issued(driver), 0, "the ledger found no pending redemption and gave the unit back")
+        redeem(driver, user: "m0", request: "a")
+        try driver.run()
+        XCTAssertEqual(results(driver)["a"]?.status, "accepted", "so it is still there to redeem")
+    }
+}
