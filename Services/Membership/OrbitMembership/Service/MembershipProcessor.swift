@@ -184,7 +184,8 @@ public final class MembershipProcessor: RecordProcessor {
         outputs.append(contentsOf: out.records)
         entriesCounter.increment(by: out.entries)
         pointsFlows.count(out.flows)
-        state.lastInputMillis = max(state.lastInputMillis, recordTime)
+        // Tags are not the member's activity: the account stays stated as of their last input.
+        if input != .tags { state.lastInputMillis = max(state.lastInputMillis, recordTime) }
         return true
     }
 
@@ -336,6 +337,9 @@ public final class MembershipProcessor: RecordProcessor {
     /// scorer's profiles), so a large batch never holds all its accounts at once.
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
         try store.forEachChanged { _, key, state in
+            // Someone who is not a member yet (tags published before their first event) has
+            // state but no account.
+            guard state.known else { return }
             // The account as of the member's own latest input, never the flush's wall-clock time:
             // a replay then writes the same bytes.
             outputs.append(ProducerRecord(topic: settings.accountsTopic, key: Array(key.utf8), value: Outputs.account(state, userID: key, policy: policy, at: state.lastInputMillis)))
