@@ -257,3 +257,14 @@ final class MallRulesTests: XCTestCase {
         XCTAssertEqual(failure("rewardz: []")?.field, "rewardz")
     }
 }
+
+/// The shipped example catalogue is valid against the shipped membership configuration.
+final class ShippedCatalogueTests: XCTestCase {
+    func testTheExampleCatalogueLoads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let settings = try MembershipSettings(document: ConfigDocument.load(path: root + "/deploy/config/membership.yaml", environment: [:]))
+        let rewards = try RewardFile.load(path: root + "/deploy/mall/rewards.yaml", levels: settings.policy.levels.levels.map(\.name))
+        XCTAssertEqual(rewards.map(\.id), ["coffee-coupon", "tote-bag", "free-delivery-month"])
+        XCTAssertEqual(Set(rewards.map(\.kind)), [.coupon, .goods, .benefit])
+    }
+}

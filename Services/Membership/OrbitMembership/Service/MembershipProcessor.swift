@@ -62,6 +62,9 @@ public final class MembershipProcessor: RecordProcessor {
         if input == .privacyRequest {  // the runtime erases (erasesFrom): one that gets here is not read
             return outputs.append(deadLetters.privacyRequestNotErased(record))
         }
+        // A tags tombstone clears what is held; for someone not held (erased: notify tombstones
+        // their tags) it creates nothing.
+        if input == .tags, record.value == nil, try store.get(record.partition, key) == nil { return }
         try store.update(record.partition, key, initial: { MemberState(userID: key, policy: policy) }) { state in
             apply(record, input: input, value: value, key: key, context: context, to: &state, outputs: &outputs)
         }
