@@ -50,7 +50,7 @@ public struct MembershipSettings: Sendable {
         let m = document.section("membership")
         try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies_file",
                                  "lot_expiry", "lock_days", "expiring_soon_days", "allow_negative_balance",
-                                 "refund_window_days", "statuses", "default_status", "levels", "downgrade_grace_days", "rules", "paid_benefits"])
+                                 "refund_window_days", "statuses", "default_status", "levels", "downgrade_grace_days", "rules", "paid_benefits", "checkout"])
         var p = MembershipPolicy()
         p.configVersion = try m.string("config_version", default: "unversioned")
         processor = try ProcessorSettings(section: m, defaultGroupID: processor.groupID)
@@ -85,6 +85,11 @@ public struct MembershipSettings: Sendable {
         }
         p.defaultStatus = try m.string("default_status", default: "active")
         p.paidBenefits = try m.stringMap("paid_benefits")
+        let checkout = m.section("checkout")
+        try checkout.rejectUnknownKeys(["points_per_unit", "max_share", "hold_minutes"])
+        p.checkout = CheckoutPolicy(pointsPerUnit: Int64(try checkout.int("points_per_unit", default: 100, range: 1...1_000_000)),
+                                    maxShare: try checkout.double("max_share", default: 0.5, range: 0.01...1),
+                                    holdMillis: Int64(try checkout.int("hold_minutes", default: 30, range: 1...10_080)) * 60_000)
         guard p.statuses[p.defaultStatus] != nil else { throw m.invalid("default_status", "\(p.defaultStatus) is not among membership.statuses") }
 
         var levels: [MembershipLevel] = []

@@ -218,6 +218,10 @@ public final class MembershipProcessor: RecordProcessor {
             out.internalMessage(to: referee, InternalMessage(kind: .referredBy, key: "\(event.id):referred", points: 0, from: event.userID, rule: nil, reason: "", time: event.timeMillis))
         }
         let orderID = event.properties["order_id"]?.stringValue
+        if event.type == .refund, let orderID {
+            Self.refundCheckout(orderID: orderID, amountMinor: event.properties["amount_minor"]?.numberValue?.int64Value ?? 0, eventID: event.id,
+                                at: event.timeMillis, state: &state, out: &out)
+        }
         if event.type == .refund, let orderID, let order = state.orders[orderID], order.amountMinor > 0 {
             let refunded = min(order.amountMinor, order.refundedMinor + (event.properties["amount_minor"]?.numberValue?.int64Value ?? 0))
             state.orders[orderID]?.refundedMinor = refunded
@@ -276,6 +280,11 @@ public final class MembershipProcessor: RecordProcessor {
             case .failure(.insufficient(let available)):
                 finish("rejected", "insufficient_points", extra: [("available", .number(JSONNumber(available)))])
             }
+        case .holdPoints, .capturePoints, .releasePoints:
+            guard state.known else { return finish("rejected", "unknown_user") }
+            if case .holdPoints = command, !policy.canSpend(state.status) { return finish("rejected", "blocked") }
+            let outcome = checkout(command, state: &state, out: &out, at: time)
+            finish(outcome.status, outcome.reason, extra: outcome.extra)
         case .redeemReward(let request, _, let reward, let quantity):
             guard state.known else { return finish("rejected", "unknown_user") }
             redeem(reward, quantity: quantity, request: request, state: &state, out: &out, at: time)
@@ -354,6 +363,7 @@ public final class MembershipProcessor: RecordProcessor {
     /// the level is evaluated, paid membership ends, old orders are forgotten. Applied only to a
     /// tick from the member's input stream (see `punctuate`).
     static func clockTick(_ state: inout MemberState, at time: Int64, policy: MembershipPolicy, out: inout Outputs) {
+        expireCheckoutHolds(&state, at: time, policy: policy, out: &out)
         for entry in state.points.expire(at: time) {
             state.totalExpired -= entry.points
             out.entry(entry)

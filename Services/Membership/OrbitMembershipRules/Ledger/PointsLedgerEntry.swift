@@ -10,6 +10,8 @@ public struct PointsLedgerEntry: Sendable, Equatable {
         /// Points set aside for a redemption (`points` 0, `held` > 0); a `redeem` entry with a
         /// negative `held` spends them, a `release` entry (`points` 0) gives them back.
         case hold, release
+        /// Points paid at checkout given back on the order's refund, with their original expiry.
+        case refund
     }
 
     /// Idempotency key: the source event or command id plus the rule id. Never applied twice.

@@ -52,7 +52,7 @@ public struct LedgerVerifier {
             switch kind {
             case "forfeit" where after != 0:
                 report.violations.append("\(user): forfeit entry \(key) leaves balance \(after), not 0")
-            case "earn" where points <= 0, "redeem" where points >= 0, "expire" where points >= 0, "reverse" where points > 0:
+            case "earn" where points <= 0, "redeem" where points >= 0, "expire" where points >= 0, "reverse" where points > 0, "refund" where points <= 0:
                 report.violations.append("\(user): \(kind) entry \(key) has points \(points)")
             default: break
             }

@@ -5,6 +5,12 @@ public enum MemberCommand: Sendable, Equatable {
     case redeem(requestID: String, userID: String, points: Int64, rewardID: String)
     /// A reward of the catalogue (`orbit.rewards`): the price is the catalogue's, never the caller's.
     case redeemReward(requestID: String, userID: String, rewardID: String, quantity: Int64)
+    /// Checkout: hold `points` toward an order of `orderAmountMinor` in `currency`, until captured or released.
+    case holdPoints(requestID: String, userID: String, orderID: String, points: Int64, orderAmountMinor: Int64, currency: String)
+    /// Checkout: the order is paid; the held points are spent.
+    case capturePoints(requestID: String, userID: String, orderID: String)
+    /// Checkout: the order is cancelled; the held points come back.
+    case releasePoints(requestID: String, userID: String, orderID: String)
     case adjust(requestID: String, userID: String, points: Int64, reason: String, operatorID: String)
     case transfer(requestID: String, from: String, to: String, points: Int64)
     case bulkGrant(requestID: String, campaignID: String, points: Int64, users: [String])
@@ -18,6 +24,9 @@ public enum MemberCommand: Sendable, Equatable {
         switch self {
         case .redeem: "redeem"
         case .redeemReward: "redeem_reward"
+        case .holdPoints: "hold_points"
+        case .capturePoints: "capture_points"
+        case .releasePoints: "release_points"
         case .adjust: "adjust"
         case .transfer: "transfer"
         case .bulkGrant: "bulk_grant"
@@ -30,7 +39,7 @@ public enum MemberCommand: Sendable, Equatable {
 
     public var requestID: String {
         switch self {
-        case .redeem(let r, _, _, _), .redeemReward(let r, _, _, _), .adjust(let r, _, _, _, _), .transfer(let r, _, _, _), .bulkGrant(let r, _, _, _),
+        case .redeem(let r, _, _, _), .redeemReward(let r, _, _, _), .holdPoints(let r, _, _, _, _, _), .capturePoints(let r, _, _), .releasePoints(let r, _, _), .adjust(let r, _, _, _, _), .transfer(let r, _, _, _), .bulkGrant(let r, _, _, _),
              .join(let r, _, _, _), .renew(let r, _, _), .cancel(let r, _), .setStatus(let r, _, _): r
         }
     }
@@ -80,6 +89,18 @@ public enum MemberCommand: Sendable, Equatable {
                 quantity = n
             }
             return .redeemReward(requestID: requestID, userID: try identifier("user_id"), rewardID: try identifier("reward_id"), quantity: quantity)
+        case "hold_points":
+            guard let amount = o["order_amount_minor"]?.numberValue?.int64Value, amount > 0, amount <= 1_000_000_000_000 else {
+                throw .invalid("order_amount_minor must be a whole number from 1 to 1000000000000", requestID: requestID)
+            }
+            let currency = try string("currency")
+            guard currency.utf8.count == 3, currency.utf8.allSatisfy({ (65...90).contains($0) }) else { throw .invalid("currency must be an ISO 4217 code", requestID: requestID) }
+            return .holdPoints(requestID: requestID, userID: try identifier("user_id"), orderID: try identifier("order_id"), points: try positive("points"),
+                               orderAmountMinor: amount, currency: currency)
+        case "capture_points":
+            return .capturePoints(requestID: requestID, userID: try identifier("user_id"), orderID: try identifier("order_id"))
+        case "release_points":
+            return .releasePoints(requestID: requestID, userID: try identifier("user_id"), orderID: try identifier("order_id"))
         case "adjust":
             guard let points = o["points"]?.numberValue?.int64Value, points != 0, abs(points) <= 1_000_000_000 else { throw .invalid("points must be a non-zero whole number", requestID: requestID) }
             return .adjust(requestID: requestID, userID: try identifier("user_id"), points: points, reason: try string("reason"), operatorID: try identifier("operator"))
@@ -104,7 +125,7 @@ public enum MemberCommand: Sendable, Equatable {
         case "set_status":
             return .setStatus(requestID: requestID, userID: try identifier("user_id"), status: try string("status"))
         default:
-            throw .invalid("type must be redeem, redeem_reward, adjust, transfer, bulk_grant, join, renew, cancel or set_status", requestID: requestID)
+            throw .invalid("type must be redeem, redeem_reward, hold_points, capture_points, release_points, adjust, transfer, bulk_grant, join, renew, cancel or set_status", requestID: requestID)
         }
     }
 }

@@ -35,6 +35,10 @@ public struct MemberState: Sendable, Equatable {
     public var pendingRedemptions: [PendingRedemption] = []
     /// Quantities redeemed per reward, for per-member limits.
     public var rewardUsage: [String: RewardUsage] = [:]
+    /// Points held for orders at checkout, not yet captured or released.
+    public var checkoutHolds: [CheckoutHold] = []
+    /// Orders paid partly with points, for refunds (the newest ``orderLimit``, within the refund window).
+    public var capturedOrders: [CapturedOrder] = []
 
     /// A redemption waiting for the stock stage: its points are the hold of the same id.
     public struct PendingRedemption: Sendable, Equatable {
@@ -110,6 +114,7 @@ public struct MemberState: Sendable, Equatable {
     /// Forgets orders placed before `cutoff` (their refund window is over).
     public mutating func forgetOrders(placedBefore cutoff: Int64) {
         orders = orders.filter { $0.value.atMillis >= cutoff }
+        capturedOrders.removeAll { $0.capturedAtMillis < cutoff }
         points.forgetOrders(earnedBefore: cutoff)
     }
 
@@ -164,7 +169,8 @@ enum MemberStateCoding {
         w.signed(m.lastInputMillis)
         // The points mall and tags (appended later: older values end before them, and a member
         // without any is written as before).
-        guard !m.points.holds.isEmpty || !m.pendingRedemptions.isEmpty || !m.rewardUsage.isEmpty || !m.tags.isEmpty else { return w.bytes }
+        guard !m.points.holds.isEmpty || !m.pendingRedemptions.isEmpty || !m.rewardUsage.isEmpty || !m.tags.isEmpty
+                || !m.checkoutHolds.isEmpty || !m.capturedOrders.isEmpty else { return w.bytes }
         w.unsigned(UInt64(m.points.holds.count))
         for hold in m.points.holds {
             w.string(hold.id); w.signed(hold.placedAtMillis); w.unsigned(UInt64(hold.portions.count))
@@ -181,6 +187,17 @@ enum MemberStateCoding {
             for p in usage.periods { w.signed(p.key); w.signed(p.used) }
         }
         w.unsigned(UInt64(m.tags.count)); for tag in m.tags.sorted() { w.string(tag) }
+        w.unsigned(UInt64(m.checkoutHolds.count))
+        for h in m.checkoutHolds { w.string(h.orderID); w.string(h.requestID); w.signed(h.points); w.signed(h.orderAmountMinor); w.string(h.currency); w.signed(h.placedAtMillis) }
+        w.unsigned(UInt64(m.capturedOrders.count))
+        for o in m.capturedOrders {
+            w.string(o.orderID); w.signed(o.capturedPoints); w.signed(o.orderAmountMinor); w.signed(o.refundedMinor); w.signed(o.returned); w.signed(o.capturedAtMillis)
+            w.unsigned(UInt64(o.portions.count))
+            for lot in o.portions {
+                w.string(lot.id); w.signed(lot.earnedAtMillis); w.signed(lot.availableAtMillis); w.signed(lot.expiresAtMillis ?? .min)
+                w.string(lot.orderID); w.signed(lot.remaining); w.unsigned(lot.warned ? 1 : 0)
+            }
+        }
         return w.bytes
     }
 
@@ -262,6 +279,23 @@ enum MemberStateCoding {
             m.rewardUsage[reward] = usage
         }
         for _ in 0..<(try count(10_000)) { if let tag = try r.string() { m.tags.insert(tag) } }
+        for _ in 0..<(try count(10_000)) {
+            m.checkoutHolds.append(CheckoutHold(orderID: try r.string() ?? "", requestID: try r.string() ?? "", points: try r.signed(),
+                                                orderAmountMinor: try r.signed(), currency: try r.string() ?? "", placedAtMillis: try r.signed()))
+        }
+        for _ in 0..<(try count(UInt64(MemberState.orderLimit))) {
+            let id = try r.string() ?? "", captured = try r.signed(), amount = try r.signed(), refunded = try r.signed(), returned = try r.signed()
+            var order = CapturedOrder(orderID: id, portions: [], capturedPoints: captured, orderAmountMinor: amount, capturedAtMillis: try r.signed())
+            order.refundedMinor = refunded
+            order.returned = returned
+            for _ in 0..<(try count(1_000_000)) {
+                var lot = PointsLot(id: try r.string() ?? "", earnedAtMillis: try r.signed(), availableAtMillis: try r.signed(),
+                                    expiresAtMillis: optional(try r.signed()), orderID: try r.string(), remaining: try r.signed())
+                lot.warned = try r.unsigned() == 1
+                order.portions.append(lot)
+            }
+            m.capturedOrders.append(order)
+        }
         return m
     }
 }

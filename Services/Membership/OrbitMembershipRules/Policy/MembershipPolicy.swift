@@ -14,6 +14,8 @@ public struct MembershipPolicy: Sendable {
     public var defaultStatus = "active"
     /// Benefits of paid membership (data for other systems), on top of the level's.
     public var paidBenefits: [String: String] = [:]
+    /// Points as payment at checkout.
+    public var checkout = CheckoutPolicy()
 
     public init() {}
 

@@ -78,6 +78,9 @@ public struct EarningEngine: Sendable {
     /// True when an amount in `currency` can be counted in points (the currency table has a rate).
     public func canConvert(_ currency: String) -> Bool { units(0, currency) != nil }
 
+    /// An amount in minor units of `currency`, in units of the points currency (nil: no rate).
+    public func pointsCurrencyUnits(minor: Int64, currency: String) -> Double? { units(minor, currency) }
+
     func units(_ minor: Int64, _ currency: String) -> Double? {
         guard let digits = currencyDigits[currency], let rate = currency == pointsCurrency ? 1 : exchangeRates[currency] else { return nil }
         return Double(minor) / pow(10, Double(digits)) * rate
