@@ -157,6 +157,31 @@ final class MallTopologyTests: XCTestCase {
                       "the definition is dead-lettered with its reason: \(letters)")
     }
 
+    func testGoodsGoToFulfilmentAndBenefitsOntoTheAccount() throws {
+        let tote = Reward(id: "tote", names: ["en": "Tote", "zh-CN": "帆布袋"], pricePoints: 30, stock: .limited(5), issue: .goods(sku: "TOTE-1"))
+        let delivery = Reward(id: "delivery", names: ["en": "Free delivery", "zh-CN": "免运费"], pricePoints: 20, stock: .unlimited,
+                              issue: .benefit(name: "free_delivery", durationDays: 30))
+        let driver = try driver(members: 1, rewards: [tote, delivery])
+        driver.send(settings.commandsTopic, key: "m0", value: Array(
+            #"{"type":"redeem_reward","request_id":"g1","user_id":"m0","reward_id":"tote","quantity":2,"address_ref":"addr-9"}"#.utf8))
+        redeem(driver, user: "m0", request: "b1", reward: "delivery")
+        try driver.run()
+        redeem(driver, user: "m0", request: "b2", reward: "delivery")
+        try driver.run()
+        let fulfilment = driver.records(settings.fulfilmentTopic)
+        XCTAssertEqual(fulfilment.count, 1)
+        XCTAssertEqual(fulfilment.first?.key, Array("g1".utf8), "keyed by the redemption id")
+        let goods = try XCTUnwrap(try JSONParser.parse(fulfilment.first?.value ?? []).objectValue)
+        XCTAssertEqual(goods["sku"]?.stringValue, "TOTE-1")
+        XCTAssertEqual(goods["quantity"]?.numberValue?.int64Value, 2)
+        XCTAssertEqual(goods["address_ref"]?.stringValue, "addr-9")
+        let account = try XCTUnwrap(try JSONParser.parse(driver.latest(settings.accountsTopic)["m0"] ?? []).objectValue)
+        XCTAssertEqual(account["reward_benefits"]?.objectValue?["free_delivery"]?.stringValue, RFC3339.format(millis: now + 60 * 86_400_000),
+                       "two redemptions of 30 days run one after the other")
+        XCTAssertEqual(account["balance"]?.numberValue?.int64Value, 100 - 60 - 40)
+        XCTAssertEqual(verify(driver).violations, [])
+    }
+
     func testAReservationForAHoldNobodyHasIsGivenBack() throws {
         let driver = try driver(members: 1, rewards: [coffee(stock: .limited(1))])
         // A reservation the ledger never asked for (a replayed ledger decided otherwise, say).

@@ -32,6 +32,8 @@ public enum OrbitTopics {
     public static let membersStateChangelog = "orbit-members.state-changelog"
     /// The points mall's reward catalogue (compacted, `orbit rewards apply`). Key: the reward id.
     public static let rewards = "orbit.rewards"
+    /// Goods redeemed in the points mall, for the shop's order system. Key: the redemption id.
+    public static let rewardFulfilment = "orbit.reward-fulfilment"
     /// Membership internal: the ledger's stock reservations and returns. Key: the reward id.
     public static let membersStockRequests = "orbit-members.stock-requests"
     /// Membership internal: the stock stage's changelog (compacted). Key: the reward id.

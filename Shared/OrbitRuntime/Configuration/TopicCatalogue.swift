@@ -30,6 +30,7 @@ public enum TopicCatalogue {
             // The points mall: a small catalogue every instance reads whole, stock decided per reward.
             TopicSpec(name: OrbitTopics.rewards, partitions: 1, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.membersStockRequests, partitions: partitions),
+            TopicSpec(name: OrbitTopics.rewardFulfilment, partitions: partitions),
             TopicSpec(name: OrbitTopics.membersStockChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             // Notification: inputs other systems publish, the outbox, outcomes, internal topics.
             TopicSpec(name: OrbitTopics.userContacts, partitions: partitions, configs: ["cleanup.policy": "compact"]),

@@ -8,7 +8,7 @@ import OrbitRuntime
 /// entries always sum to their balance and every hold is settled exactly once.
 extension MembershipProcessor {
     /// Checks and holds; a reward with unlimited stock needs no stock decision and is committed at once.
-    func redeem(_ rewardID: String, quantity: Int64, request: String, state: inout MemberState, out: inout Outputs, at time: Int64) {
+    func redeem(_ rewardID: String, quantity: Int64, addressRef: String?, request: String, state: inout MemberState, out: inout Outputs, at time: Int64) {
         // A repeat of a request still waiting for its stock answer: that answer is its result.
         guard !state.pendingRedemptions.contains(where: { $0.id == request }) else { return }
         guard let reward = catalogue.current[rewardID] else {
@@ -29,7 +29,7 @@ extension MembershipProcessor {
         case .success(let entry):
             out.entry(entry)
             state.rewardUsage[rewardID, default: RewardUsage()].add(quantity, at: time)
-            state.pendingRedemptions.append(.init(id: request, rewardID: rewardID, quantity: quantity, points: price, placedAtMillis: time))
+            state.pendingRedemptions.append(.init(id: request, rewardID: rewardID, quantity: quantity, points: price, placedAtMillis: time, addressRef: addressRef))
             if case .unlimited = reward.stock {
                 complete(request, reserved: true, reason: nil, state: &state, out: &out, at: time)
             } else {
@@ -63,6 +63,16 @@ extension MembershipProcessor {
             out.entry(entry)
             state.totalRedeemed += pending.points
             let reward = catalogue.current[pending.rewardID]
+            // What is issued: goods to the shop's order system, a benefit onto the account (a
+            // coupon's life cycle is the coupon stage's, still to come).
+            switch reward?.issue {
+            case .goods(let sku)?:
+                out.fulfilment(redemptionID: id, rewardID: pending.rewardID, sku: sku, quantity: pending.quantity, addressRef: pending.addressRef, time: time)
+            case .benefit(let name, let days)?:
+                state.rewardBenefits[name] = max(state.rewardBenefits[name] ?? time, time) + Int64(days) * pending.quantity * 86_400_000
+            case .coupon?, nil:
+                break
+            }
             out.memberEvent(kind: "reward_redeemed", id: "\(id):redeemed", time: time, fields: [("redemption_id", .string(id))] + details
                             + [("reward_kind", reward.map { .string($0.kind.rawValue) } ?? .null)])
             result(id, "accepted", nil, details + [("balance_after", .number(JSONNumber(entry.balanceAfter)))], state: &state, out: &out, at: time)

@@ -22,6 +22,7 @@ public struct MembershipSettings: Sendable {
     public var rewardsTopic = OrbitTopics.rewards
     public var stockRequestsTopic = OrbitTopics.membersStockRequests
     public var stockChangelogTopic = OrbitTopics.membersStockChangelog
+    public var fulfilmentTopic = OrbitTopics.rewardFulfilment
     /// The stock stage's consumer group (`<group_id>-stock`).
     public var stockGroupID: String { groupID + "-stock" }
     public var policy = MembershipPolicy()
@@ -31,7 +32,7 @@ public struct MembershipSettings: Sendable {
     public init(document: ConfigDocument) throws(ConfigError) {
         let topics = document.section("topics")
         try topics.rejectUnknownKeys(["events", "segment_changes", "commands", "internal", "inputs", "ledger", "accounts", "member_events", "state_changelog", "dead_letters",
-                                      "tags", "rewards", "stock_requests", "stock_changelog"])
+                                      "tags", "rewards", "stock_requests", "stock_changelog", "fulfilment"])
         inputsTopic = try topics.string("inputs", default: inputsTopic)
         eventsTopic = try topics.string("events", default: eventsTopic)
         segmentChangesTopic = try topics.string("segment_changes", default: segmentChangesTopic)
@@ -46,6 +47,7 @@ public struct MembershipSettings: Sendable {
         rewardsTopic = try topics.string("rewards", default: rewardsTopic)
         stockRequestsTopic = try topics.string("stock_requests", default: stockRequestsTopic)
         stockChangelogTopic = try topics.string("stock_changelog", default: stockChangelogTopic)
+        fulfilmentTopic = try topics.string("fulfilment", default: fulfilmentTopic)
 
         let m = document.section("membership")
         try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies_file",

@@ -285,9 +285,9 @@ public final class MembershipProcessor: RecordProcessor {
             if case .holdPoints = command, !policy.canSpend(state.status) { return finish("rejected", "blocked") }
             let outcome = checkout(command, state: &state, out: &out, at: time)
             finish(outcome.status, outcome.reason, extra: outcome.extra)
-        case .redeemReward(let request, _, let reward, let quantity):
+        case .redeemReward(let request, _, let reward, let quantity, let addressRef):
             guard state.known else { return finish("rejected", "unknown_user") }
-            redeem(reward, quantity: quantity, request: request, state: &state, out: &out, at: time)
+            redeem(reward, quantity: quantity, addressRef: addressRef, request: request, state: &state, out: &out, at: time)
         case .adjust(let request, _, let points, let reason, let operatorID):
             guard state.known else { return finish("rejected", "unknown_user") }
             if points > 0 {
@@ -494,6 +494,22 @@ struct Outputs {
         records.append(ProducerRecord(topic: settings.internalTopic, key: Array(user.utf8), value: message.encoded()))
     }
 
+    /// Goods to send: a record of `orbit.reward-fulfilment` for the shop's order system (key: the redemption id).
+    mutating func fulfilment(redemptionID: String, rewardID: String, sku: String, quantity: Int64, addressRef: String?, time: Int64) {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("schema_version"); w.int(1)
+        w.key("redemption_id"); w.string(redemptionID)
+        w.key("user_id"); w.string(userID)
+        w.key("reward_id"); w.string(rewardID)
+        w.key("sku"); w.string(sku)
+        w.key("quantity"); w.int(quantity)
+        w.key("address_ref"); if let addressRef { w.string(addressRef) } else { w.null() }
+        w.key("time"); w.timestamp(millis: time)
+        w.endObject()
+        records.append(ProducerRecord(topic: settings.fulfilmentTopic, key: Array(redemptionID.utf8), value: w.bytes))
+    }
+
     mutating func stockRequest(_ request: StockRequest) {
         records.append(ProducerRecord(topic: settings.stockRequestsTopic, key: Array(request.rewardID.utf8), value: request.encoded()))
     }
@@ -558,6 +574,10 @@ struct Outputs {
             w.endObject()
         } else { w.null() }
         w.key("status"); w.string(state.status)
+        // Benefits redeemed in the points mall, with the time each ends (only those still running).
+        w.key("reward_benefits"); w.beginObject()
+        for (name, until) in state.rewardBenefits.sorted(by: { $0.key < $1.key }) where until > time { w.key(name); w.timestamp(millis: until) }
+        w.endObject()
         w.key("totals"); w.beginObject()
         w.key("earned"); w.int(state.totalEarned)
         w.key("redeemed"); w.int(state.totalRedeemed)
@@ -593,7 +613,8 @@ public enum MembershipService {
                                     settings.inputsTopic]),
             StageDeclaration(
                 groupID: settings.groupID, inputs: [settings.inputsTopic],
-                outputs: [settings.ledgerTopic, settings.accountsTopic, settings.memberEventsTopic, settings.internalTopic, settings.stockRequestsTopic],
+                outputs: [settings.ledgerTopic, settings.accountsTopic, settings.memberEventsTopic, settings.internalTopic, settings.stockRequestsTopic,
+                          settings.fulfilmentTopic],
                 coPartitioned: [settings.inputsTopic, settings.stateChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: settings.stateChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: true)],
                 punctuation: settings.evaluationInterval, erasesFrom: settings.inputsTopic, clock: settings.processor.clock,

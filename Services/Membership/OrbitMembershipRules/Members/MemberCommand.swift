@@ -4,7 +4,8 @@ import OrbitContract
 public enum MemberCommand: Sendable, Equatable {
     case redeem(requestID: String, userID: String, points: Int64, rewardID: String)
     /// A reward of the catalogue (`orbit.rewards`): the price is the catalogue's, never the caller's.
-    case redeemReward(requestID: String, userID: String, rewardID: String, quantity: Int64)
+    /// `addressRef` is the shop's reference of where goods go, passed on to fulfilment as given.
+    case redeemReward(requestID: String, userID: String, rewardID: String, quantity: Int64, addressRef: String?)
     /// Checkout: hold `points` toward an order of `orderAmountMinor` in `currency`, until captured or released.
     case holdPoints(requestID: String, userID: String, orderID: String, points: Int64, orderAmountMinor: Int64, currency: String)
     /// Checkout: the order is paid; the held points are spent.
@@ -39,7 +40,7 @@ public enum MemberCommand: Sendable, Equatable {
 
     public var requestID: String {
         switch self {
-        case .redeem(let r, _, _, _), .redeemReward(let r, _, _, _), .holdPoints(let r, _, _, _, _, _), .capturePoints(let r, _, _), .releasePoints(let r, _, _), .adjust(let r, _, _, _, _), .transfer(let r, _, _, _), .bulkGrant(let r, _, _, _),
+        case .redeem(let r, _, _, _), .redeemReward(let r, _, _, _, _), .holdPoints(let r, _, _, _, _, _), .capturePoints(let r, _, _), .releasePoints(let r, _, _), .adjust(let r, _, _, _, _), .transfer(let r, _, _, _), .bulkGrant(let r, _, _, _),
              .join(let r, _, _, _), .renew(let r, _, _), .cancel(let r, _), .setStatus(let r, _, _): r
         }
     }
@@ -88,7 +89,9 @@ public enum MemberCommand: Sendable, Equatable {
                 guard let n = value.numberValue?.int64Value, (1...100).contains(n) else { throw .invalid("quantity must be a whole number from 1 to 100", requestID: requestID) }
                 quantity = n
             }
-            return .redeemReward(requestID: requestID, userID: try identifier("user_id"), rewardID: try identifier("reward_id"), quantity: quantity)
+            var addressRef: String?
+            if let value = o["address_ref"], value != .null { addressRef = try identifier("address_ref") }
+            return .redeemReward(requestID: requestID, userID: try identifier("user_id"), rewardID: try identifier("reward_id"), quantity: quantity, addressRef: addressRef)
         case "hold_points":
             guard let amount = o["order_amount_minor"]?.numberValue?.int64Value, amount > 0, amount <= 1_000_000_000_000 else {
                 throw .invalid("order_amount_minor must be a whole number from 1 to 1000000000000", requestID: requestID)

@@ -39,6 +39,8 @@ public struct MemberState: Sendable, Equatable {
     public var checkoutHolds: [CheckoutHold] = []
     /// Orders paid partly with points, for refunds (the newest ``orderLimit``, within the refund window).
     public var capturedOrders: [CapturedOrder] = []
+    /// Benefits redeemed in the points mall: name -> when it ends.
+    public var rewardBenefits: [String: Int64] = [:]
 
     /// A redemption waiting for the stock stage: its points are the hold of the same id.
     public struct PendingRedemption: Sendable, Equatable {
@@ -47,8 +49,10 @@ public struct MemberState: Sendable, Equatable {
         public var quantity: Int64
         public var points: Int64
         public var placedAtMillis: Int64
-        public init(id: String, rewardID: String, quantity: Int64, points: Int64, placedAtMillis: Int64) {
-            (self.id, self.rewardID, self.quantity, self.points, self.placedAtMillis) = (id, rewardID, quantity, points, placedAtMillis)
+        /// Where goods go (the shop's reference), passed on to fulfilment.
+        public var addressRef: String?
+        public init(id: String, rewardID: String, quantity: Int64, points: Int64, placedAtMillis: Int64, addressRef: String? = nil) {
+            (self.id, self.rewardID, self.quantity, self.points, self.placedAtMillis, self.addressRef) = (id, rewardID, quantity, points, placedAtMillis, addressRef)
         }
     }
 
@@ -170,7 +174,7 @@ enum MemberStateCoding {
         // The points mall and tags (appended later: older values end before them, and a member
         // without any is written as before).
         guard !m.points.holds.isEmpty || !m.pendingRedemptions.isEmpty || !m.rewardUsage.isEmpty || !m.tags.isEmpty
-                || !m.checkoutHolds.isEmpty || !m.capturedOrders.isEmpty else { return w.bytes }
+                || !m.checkoutHolds.isEmpty || !m.capturedOrders.isEmpty || !m.rewardBenefits.isEmpty else { return w.bytes }
         w.unsigned(UInt64(m.points.holds.count))
         for hold in m.points.holds {
             w.string(hold.id); w.signed(hold.placedAtMillis); w.unsigned(UInt64(hold.portions.count))
@@ -180,7 +184,7 @@ enum MemberStateCoding {
             }
         }
         w.unsigned(UInt64(m.pendingRedemptions.count))
-        for r in m.pendingRedemptions { w.string(r.id); w.string(r.rewardID); w.signed(r.quantity); w.signed(r.points); w.signed(r.placedAtMillis) }
+        for r in m.pendingRedemptions { w.string(r.id); w.string(r.rewardID); w.signed(r.quantity); w.signed(r.points); w.signed(r.placedAtMillis); w.string(r.addressRef) }
         w.unsigned(UInt64(m.rewardUsage.count))
         for (reward, usage) in m.rewardUsage.sorted(by: { $0.key < $1.key }) {
             w.string(reward); w.signed(usage.lifetime); w.unsigned(UInt64(usage.periods.count))
@@ -198,6 +202,7 @@ enum MemberStateCoding {
                 w.string(lot.orderID); w.signed(lot.remaining); w.unsigned(lot.warned ? 1 : 0)
             }
         }
+        w.unsigned(UInt64(m.rewardBenefits.count)); for (name, until) in m.rewardBenefits.sorted(by: { $0.key < $1.key }) { w.string(name); w.signed(until) }
         return w.bytes
     }
 
@@ -270,7 +275,8 @@ enum MemberStateCoding {
         }
         m.points.restore(holds: holds)
         for _ in 0..<(try count(10_000)) {
-            m.pendingRedemptions.append(.init(id: try r.string() ?? "", rewardID: try r.string() ?? "", quantity: try r.signed(), points: try r.signed(), placedAtMillis: try r.signed()))
+            m.pendingRedemptions.append(.init(id: try r.string() ?? "", rewardID: try r.string() ?? "", quantity: try r.signed(), points: try r.signed(),
+                                              placedAtMillis: try r.signed(), addressRef: try r.string()))
         }
         for _ in 0..<(try count(1_000_000)) {
             let reward = try r.string() ?? ""
@@ -296,6 +302,7 @@ enum MemberStateCoding {
             }
             m.capturedOrders.append(order)
         }
+        for _ in 0..<(try count(10_000)) { let name = try r.string() ?? ""; m.rewardBenefits[name] = try r.signed() }
         return m
     }
 }
