@@ -20,6 +20,23 @@ final class NotifyTopologyTests: XCTestCase {
         return try TopologyTestDriver(NotifyService.topology(settings, runtime: runtime, senders: senders), runtime: runtime, nowMillis: NotifyFixture.noon)
     }
 
+    func testARedeemedRewardIsAnnouncedInTheMembersLanguage() throws {
+        let settings = try NotifyFixture.settings()
+        let driver = try driver(settings, runtime: try RuntimeSettings.testing(service: "orbit-notify"))
+        driver.send(settings.contactsTopic, key: "mei", value: Array(#"{"name":"Mei","locale":"zh-CN","time_zone":"Asia/Shanghai"}"#.utf8))
+        try driver.run()
+        let time = RFC3339.format(millis: NotifyFixture.noon)
+        driver.send(settings.memberEventsTopic, key: "mei", value: Array(("""
+            {"schema_version":1,"id":"r1:redeemed","user_id":"mei","kind":"reward_redeemed","time":"\(time)","redemption_id":"r1","reward_id":"coffee",
+            "quantity":1,"points":500,"reward_kind":"coupon","reward_name_en":"Coffee coupon","reward_name_zh_cn":"咖啡券"}
+            """).utf8))
+        try driver.run()
+        let outbox = driver.records(settings.notificationsTopic).compactMap { try? OutboxNotification.decode($0.value ?? []) }
+        let message = try XCTUnwrap(outbox.first { $0.trigger == "reward_redeemed" && $0.channel == .inApp })
+        XCTAssertEqual(message.locale, "zh-CN")
+        XCTAssertTrue(message.content.parts.contains { $0.1.contains("咖啡券") && $0.1.contains("500") }, "\(message.content.parts)")
+    }
+
     func testRecipientsRestartOnTheDiskBackendAndAreFound() throws {
         let settings = try NotifyFixture.settings()
         let runtime = try RuntimeSettings.testing(service: "orbit-notify", diskStateIn: directory)

@@ -73,8 +73,11 @@ extension MembershipProcessor {
             case .coupon?, nil:
                 break
             }
+            // The names in each locale, for notifications (a template reads its own).
             out.memberEvent(kind: "reward_redeemed", id: "\(id):redeemed", time: time, fields: [("redemption_id", .string(id))] + details
-                            + [("reward_kind", reward.map { .string($0.kind.rawValue) } ?? .null)])
+                            + [("reward_kind", reward.map { .string($0.kind.rawValue) } ?? .null),
+                               ("reward_name_en", reward?.names["en"].map { .string($0) } ?? .string(pending.rewardID)),
+                               ("reward_name_zh_cn", reward?.names["zh-CN"].map { .string($0) } ?? .string(pending.rewardID))])
             result(id, "accepted", nil, details + [("balance_after", .number(JSONNumber(entry.balanceAfter)))], state: &state, out: &out, at: time)
         } else {
             if let entry = state.points.releaseHold(id, reason: "\(pending.rewardID): \(reason ?? "released")", at: time) { out.entry(entry) }
