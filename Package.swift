@@ -185,7 +185,7 @@ let package = Package(
         .target(name: "OrbitLocalPeers", path: "Services/CLI/OrbitLocalPeers"),
         // The demo's synthetic population and its contacts, as plain records: `orbit demo` publishes
         // them, the demo digest test runs them through every service in process.
-        .target(name: "OrbitDemoData", dependencies: ["OrbitContract"], path: "Services/CLI/OrbitDemoData"),
+        .target(name: "OrbitDemoData", dependencies: ["OrbitContract", "OrbitMembershipRules"], path: "Services/CLI/OrbitDemoData"),
         // The command-line tool: broker, publish, tail, up, demo, bench.
         .executableTarget(
             name: "orbit",

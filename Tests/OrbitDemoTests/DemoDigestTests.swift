@@ -10,8 +10,9 @@ import OrbitScoring
 import OrbitTestKit
 import XCTest
 
-/// The demo population (``DemoPopulation``, with its contacts, then erasure requests for some of
-/// its users) through every service's declared
+/// The demo population (``DemoPopulation``, with its contacts, then the points mall's catalogue
+/// and redemptions (``DemoMall``), then erasure requests for some of its users) through every
+/// service's declared
 /// topology in process, with the shipped configuration and one set clock: ingestion, the scorer,
 /// membership and notify (all but the delivery stage, whose outputs are the mail and webhook
 /// servers' answers) share one log, and each topic's records are hashed in partition and offset
@@ -58,6 +59,12 @@ final class DemoDigestTests: XCTestCase {
         try settle(drivers)
         for record in DemoPopulation(users: users, seed: 42, now: now).generate() {
             log.append(ProducerRecord(topic: OrbitTopics.userEvents, key: record.key, value: record.value), timestampMillis: now)
+        }
+        try settle(drivers)
+        // The points mall: the catalogue, then the members' redemptions.
+        for record in DemoMall.catalogue() { log.append(ProducerRecord(topic: OrbitTopics.rewards, key: record.key, value: record.value), timestampMillis: now) }
+        for record in DemoMall.commands(users: DemoContacts.userIDs(users)) {
+            log.append(ProducerRecord(topic: OrbitTopics.memberCommands, key: record.key, value: record.value), timestampMillis: now)
         }
         try settle(drivers)
         // Erasure requests for one user in fifty, and one that is not a request (a dead letter in

@@ -107,7 +107,8 @@ struct DemoCommand: AsyncParsableCommand {
         // (one in five asks for 500 points, a few ask twice with the same request id).
         let membersCaughtUp = {
             waitUntilCaughtUp(kafka: kafka, groups: [("orbit-members-router", [OrbitTopics.validEvents, OrbitTopics.memberCommands, OrbitTopics.membersInternal]),
-                                            ("orbit-members", [OrbitTopics.membersInputs])],
+                                            ("orbit-members", [OrbitTopics.membersInputs]),
+                                            ("orbit-members-stock", [OrbitTopics.membersStockRequests])],
                      outputs: [OrbitTopics.pointsLedger, OrbitTopics.memberEvents], minimumRounds: 2, timeout: timeout)
         }
         _ = membersCaughtUp()
@@ -119,12 +120,25 @@ struct DemoCommand: AsyncParsableCommand {
             if index % 25 == 0 { try commandProducer.send(ProducerRecord(topic: OrbitTopics.memberCommands, key: user, value: Array(command.utf8)), in: commands) }
         }
         try commands.waitForAll()
+        // The points mall: the catalogue (read by the ledger and the stock stage as a global
+        // table), a moment for it to arrive, then redemptions by part of the population.
+        let mall = DeliveryBatch()
+        for record in DemoMall.catalogue() { try commandProducer.send(ProducerRecord(topic: OrbitTopics.rewards, key: record.key, value: record.value), in: mall) }
+        try mall.waitForAll()
+        try await Task.sleep(for: .seconds(2))
+        let redemptions = DemoMall.commands(users: report.users.sorted())
+        let mallCommands = DeliveryBatch()
+        for record in redemptions { try commandProducer.send(ProducerRecord(topic: OrbitTopics.memberCommands, key: record.key, value: record.value), in: mallCommands) }
+        try mallCommands.waitForAll()
         commandProducer.close()
         _ = membersCaughtUp()
-        let points = try TopicReader(kafka: kafka, topics: [OrbitTopics.pointsLedger, OrbitTopics.memberAccounts])
+        let points = try TopicReader(kafka: kafka, topics: [OrbitTopics.pointsLedger, OrbitTopics.memberAccounts, OrbitTopics.memberEvents, OrbitTopics.rewardFulfilment])
         try points.readToEnd()
         let membership = MembershipReport(ledger: points.records[OrbitTopics.pointsLedger] ?? [], accounts: points.records[OrbitTopics.memberAccounts] ?? [])
         membership.print()
+        let mallReport = MallReport(memberEvents: points.records[OrbitTopics.memberEvents] ?? [], fulfilment: points.records[OrbitTopics.rewardFulfilment] ?? [],
+                                    ledger: points.records[OrbitTopics.pointsLedger] ?? [], accounts: points.records[OrbitTopics.memberAccounts] ?? [])
+        mallReport.print()
 
         // Notification: let it catch up with the triggers, run a campaign to loyal users, report.
         _ = notify.caughtUp(timeout: timeout)
@@ -136,6 +150,7 @@ struct DemoCommand: AsyncParsableCommand {
         if !scored { problems.append("timed out waiting for the scorer") }
         if scoring.users != report.users { problems.append("profiles for \(scoring.users.count) users, but \(report.users.count) users have events") }
         if !membership.violations.isEmpty { problems.append("points ledger: \(membership.violations.count) violations, e.g. \(membership.violations[0])") }
+        problems += mallReport.problems(requests: Set(redemptions.compactMap { try? JSONParser.parse($0.value).objectValue?["request_id"]?.stringValue }).count)
         if membership.accounts < report.users.count { problems.append("points accounts for \(membership.accounts) users, but \(report.users.count) users have events") }
         if !complete { problems.append("timed out after \(Int(timeout)) s waiting for the services") }
         if report.validIDs != expectedValid {
@@ -329,5 +344,63 @@ struct MembershipReport {
         Swift.print("  ledger invariants: \(violations.isEmpty ? "0 violations" : "\(violations.count) VIOLATIONS")")
         Swift.print("")
         fflush(nil)
+    }
+}
+
+/// The points mall's outcome: redemptions by result, what each reward issued against its stock,
+/// goods sent to fulfilment, and holds left open.
+struct MallReport {
+    var results: [String: Int] = [:]
+    var requests = 0
+    var issued: [String: Int64] = [:]
+    var fulfilment = 0
+    var openHolds = 0
+    var committed = 0
+
+    init(memberEvents: [ConsumerRecord], fulfilment: [ConsumerRecord], ledger: [ConsumerRecord], accounts: [ConsumerRecord]) {
+        var seen = Set<String>()
+        for record in memberEvents {
+            guard let o = try? JSONParser.parse(record.value ?? []).objectValue else { continue }
+            if o["kind"]?.stringValue == "command_result", o["command"]?.stringValue == "redeem_reward", let id = o["request_id"]?.stringValue, seen.insert(id).inserted {
+                results[o["status"]?.stringValue == "accepted" ? "accepted" : o["reason"]?.stringValue ?? "?", default: 0] += 1
+            }
+            if o["kind"]?.stringValue == "reward_redeemed", let id = o["redemption_id"]?.stringValue, seen.insert("redeemed:\(id)").inserted,
+               let reward = o["reward_id"]?.stringValue {
+                issued[reward, default: 0] += o["quantity"]?.numberValue?.int64Value ?? 0
+            }
+        }
+        requests = seen.filter { !$0.hasPrefix("redeemed:") }.count
+        self.fulfilment = Set(fulfilment.compactMap(\.key)).count
+        let report = LedgerVerifier.verify(ledger: ledger.map { ($0.key, $0.value) }, accounts: accounts.map { ($0.key, $0.value) }, allowNegative: false)
+        openHolds = report.openHolds.values.reduce(0) { $0 + $1.count }
+        committed = report.committed
+    }
+
+    func print() {
+        Swift.print("== the points mall: \(OrbitTopics.rewards), redeem_reward ==")
+        Swift.print("  \(requests) redemptions: " + results.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        for reward in DemoMall.rewards {
+            let stock: String
+            switch reward.stock {
+            case .limited(let n): stock = "of \(n) in stock"
+            case .unlimited: stock = "(unlimited)"
+            }
+            Swift.print("  \(reward.id): \(issued[reward.id] ?? 0) issued \(stock)")
+        }
+        Swift.print("  goods to fulfilment: \(fulfilment); holds left open: \(openHolds)")
+        Swift.print("")
+        fflush(nil)
+    }
+
+    func problems(requests expected: Int) -> [String] {
+        var problems: [String] = []
+        if requests != expected { problems.append("points mall: \(requests) redemptions have a result, \(expected) were requested") }
+        for reward in DemoMall.rewards {
+            if case .limited(let n) = reward.stock, (issued[reward.id] ?? 0) > n { problems.append("points mall: \(reward.id) issued \(issued[reward.id]!) of a stock of \(n)") }
+        }
+        if openHolds > 0 { problems.append("points mall: \(openHolds) holds left open") }
+        if results["accepted", default: 0] != committed { problems.append("points mall: \(results["accepted", default: 0]) accepted but \(committed) holds committed") }
+        if results["out_of_stock", default: 0] == 0 { problems.append("points mall: no redemption met an empty stock (the demo's stocks are small on purpose)") }
+        return problems
     }
 }
