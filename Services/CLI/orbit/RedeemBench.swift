@@ -1,0 +1,164 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OrbitContract
+import OrbitKafka
+import OrbitMembership
+import OrbitRuntime
+
+/// `orbit bench redeem`: redemptions by reward per second through orbit-members (router, ledger and
+/// stock stage together, as in production) against a pass-through chain of the same hops on the
+/// same broker in the same run. A redemption makes five hops: the router, the ledger (hold, stock
+/// request), the stock stage (answer), the router again, the ledger again (commit or release,
+/// result). The chain is five stages with no work of their own, each writing as many records per
+/// redemption as the service's stage wrote on its pass (a stage met twice counts half on each).
+/// Two cases: redemptions spread over many rewards, and all on one hot reward whose stock runs out
+/// halfway.
+struct RedeemBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "redeem", abstract: "Redemptions/s vs a pass-through chain of the same hops, spread and on one hot reward (target >= 0.5 for both).")
+
+    @Option(help: "Redemptions per case.") var redemptions = 100_000
+    @Option(help: "Members (each redeems redemptions/members times; signup points pay for them).") var members = 20_000
+    @Option(help: "Rewards the spread case uses.") var rewards = 1_000
+    @Option(help: "Partitions.") var partitions = 16
+
+    func validate() throws {
+        try OptionChecks.require(redemptions, "redemptions", in: OptionChecks.positive)
+        try OptionChecks.require(members, "members", in: OptionChecks.positive)
+        try OptionChecks.require(rewards, "rewards", in: OptionChecks.positive)
+        try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+        guard redemptions / max(1, members) <= 10 else { throw ValidationError("at most 10 redemptions per member (--members at least \(redemptions / 10))") }
+    }
+
+    func run() async throws {
+        let bench = try BenchBroker(input: "bench-redeem-signups", partitions: partitions)
+        defer { bench.broker.stop() }
+        let start = Int64(1_795_435_200_000)
+        // Every member signs up (the shipped rules give 100 points); a redemption costs 10.
+        try bench.load((0..<members).map { i in
+            (Array("m\(i)".utf8), UserEvent(id: "s\(i)", userID: "m\(i)", type: .signup, timeMillis: start + Int64(i), properties: JSONObject()).encoded())
+        })
+        Output.line("orbit bench redeem: \(redemptions) redemptions by \(members) members, \(partitions) partitions")
+        var ratios: [String] = []
+        for (name, hot) in [("spread over \(rewards) rewards", false), ("one hot reward, stock \(redemptions / 2)", true)] {
+            let (rate, cpu, written) = try measureService(bench, hot: hot, start: start)
+            Output.line(String(format: "  %@: orbit-members %8.0f redemptions/s, %5.1f µs CPU per redemption", name, rate, cpu))
+            Output.line(String(format: "    (records written per redemption: router %.2f, ledger %.2f, stock %.2f)", written[0], written[1], written[2]))
+            let (chain, chainCPU) = try measureChain(bench, hot: hot, written: written)
+            Output.line(String(format: "  %@: the same hops as a pass-through chain %8.0f redemptions/s, %5.1f µs CPU per redemption", name, chain, chainCPU))
+            let ratio = rate / chain
+            ratios.append(String(format: "%@ %.2f", name, ratio))
+            Output.line(String(format: "  %@: ratio %.2f of the chain (target >= 0.50) %@", name, ratio, ratio >= 0.5 ? "PASS" : "BELOW TARGET"))
+        }
+        Output.line("ratios: " + ratios.joined(separator: "; "))
+    }
+
+    private func commandsTopic(hot: Bool) -> String { "bench-redeem-\(hot ? "hot" : "spread")-commands" }
+
+    /// The membership topology on fresh topics: members signed up first, then every redemption
+    /// command, timed from the first command read to the last result written.
+    private func measureService(_ bench: BenchBroker, hot: Bool, start: Int64) throws -> (rate: Double, cpu: Double, written: [Double]) {
+        let prefix = "bench-redeem-\(hot ? "hot" : "spread")"
+        for suffix in ["commands", "segments", "internal", "inputs", "ledger", "accounts", "events", "changelog", "tags", "rewards", "stock", "stock-changelog", "fulfilment"] {
+            try bench.broker.createTopic(TopicSpec(name: "\(prefix)-\(suffix)", partitions: suffix == "rewards" ? 1 : partitions))
+        }
+        let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])
+        var settings = try MembershipSettings(document: document)
+        settings.groupID = "\(prefix)-members"
+        settings.eventsTopic = bench.input
+        for (path, suffix) in [(\MembershipSettings.commandsTopic, "commands"), (\.segmentChangesTopic, "segments"), (\.internalTopic, "internal"),
+                               (\.inputsTopic, "inputs"), (\.ledgerTopic, "ledger"), (\.accountsTopic, "accounts"), (\.memberEventsTopic, "events"),
+                               (\.stateChangelogTopic, "changelog"), (\.tagsTopic, "tags"), (\.rewardsTopic, "rewards"), (\.stockRequestsTopic, "stock"),
+                               (\.stockChangelogTopic, "stock-changelog"), (\.fulfilmentTopic, "fulfilment")] as [(WritableKeyPath<MembershipSettings, String>, String)] {
+            settings[keyPath: path] = "\(prefix)-\(suffix)"
+        }
+        var runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
+        runtime.kafka = bench.kafka
+        runtime.privacy.requestsTopic = "\(prefix)-privacy"
+        try bench.broker.createTopic(TopicSpec(name: runtime.privacy.requestsTopic, partitions: partitions))
+        // The catalogue: many rewards with stock to spare, or one whose stock runs out halfway.
+        let catalogue = hot
+            ? [Reward(id: "hot", names: ["en": "Hot", "zh-CN": "热门"], pricePoints: 10, stock: .limited(Int64(redemptions / 2)), issue: .goods(sku: "HOT"))]
+            : (0..<rewards).map { Reward(id: "r\($0)", names: ["en": "R\($0)", "zh-CN": "R\($0)"], pricePoints: 10, stock: .limited(1_000_000_000),
+                                         issue: .coupon(valueMinor: 100, currency: "USD", validityDays: 30)) }
+        let producer = try KafkaProducer(configuration: bench.kafka, name: "bench-redeem", logger: bench.logger)
+        defer { producer.close() }
+        let loaded = DeliveryBatch()
+        for reward in catalogue { try producer.send(ProducerRecord(topic: settings.rewardsTopic, key: Array(reward.id.utf8), value: reward.encoded()), in: loaded) }
+        try loaded.waitForAll()
+
+        let pipelines = try MembershipService.topology(settings, runtime: runtime).pipelines(runtime: runtime, logger: bench.logger)
+        let stop = StopSignal()
+        let done = DispatchSemaphore(value: 0)
+        for pipeline in pipelines {
+            let box = UncheckedBox(pipeline)
+            Thread { try? box.value.run(until: stop); done.signal() }.start()
+        }
+        defer {
+            stop.set()
+            for _ in pipelines { done.wait() }
+        }
+        // Pipelines come in threes per stream thread: router, ledger, stock.
+        func stage(_ index: Int) -> [StreamPipeline] { pipelines.enumerated().filter { $0.offset % 3 == index }.map(\.element) }
+        func recordsIn(_ index: Int) -> Int { stage(index).reduce(0) { $0 + $1.status.snapshot.recordsIn } }
+        func recordsOut(_ index: Int) -> Int { stage(index).reduce(0) { $0 + $1.status.snapshot.recordsOut } }
+        let setupStarted = ContinuousClock.now
+        while recordsIn(1) < members {
+            if ContinuousClock.now - setupStarted > .seconds(300) { throw CLIError("timed out signing members up: \(recordsIn(1)) of \(members)") }
+            usleep(5000)
+        }
+        usleep(500_000)  // the sign-ups' batches end and their outputs are written
+        let before = (0..<3).map(recordsOut)
+        let routedBefore = recordsIn(0)
+
+        let commands = DeliveryBatch()
+        for n in 0..<redemptions {
+            let user = "m\(n % members)", reward = hot ? "hot" : "r\(n % rewards)"
+            let json = #"{"type":"redeem_reward","request_id":"b\#(n)","user_id":"\#(user)","reward_id":"\#(reward)"}"#
+            try producer.send(ProducerRecord(topic: settings.commandsTopic, key: Array(user.utf8), value: Array(json.utf8)), in: commands)
+        }
+        try commands.waitForAll()
+        let cpuBefore = ThreadCPU.seconds()
+        let waitStarted = ContinuousClock.now
+        while recordsIn(0) == routedBefore && ContinuousClock.now - waitStarted < .seconds(60) { usleep(1000) }
+        let first = ContinuousClock.now
+        // Every redemption ends with its result on the member events topic.
+        func results() throws -> Int64 {
+            try consumerPositions(kafka: bench.kafka, group: "\(prefix)-count", topics: [settings.memberEventsTopic]).values.reduce(0) { $0 + $1.high }
+        }
+        let expected = Int64(redemptions) + (hot ? Int64(redemptions / 2) : Int64(redemptions))  // a result each, and reward_redeemed for each issued
+        while try results() < expected {
+            if ContinuousClock.now - first > .seconds(600) { throw CLIError("timed out: \(try results()) of \(expected) member events") }
+            usleep(20_000)
+        }
+        let elapsed = (ContinuousClock.now - first).seconds
+        let cpu = (ThreadCPU.seconds() - cpuBefore) * 1e6 / Double(redemptions)
+        let written = (0..<3).map { Double(recordsOut($0) - before[$0]) / Double(redemptions) }
+        return (Double(redemptions) / elapsed, cpu, written)
+    }
+
+    /// Five stages with no work of their own (router, ledger, stock, router, ledger), per stream
+    /// thread, reading the same commands: each passes every record on once and writes the rest of
+    /// what its service stage wrote per redemption on that pass beside it.
+    private func measureChain(_ bench: BenchBroker, hot: Bool, written: [Double]) throws -> (rate: Double, cpu: Double) {
+        let prefix = "bench-redeem-\(hot ? "hot" : "spread")-chain"
+        let perHop = [written[0] / 2, written[1] / 2, written[2], written[0] / 2, written[1] / 2]
+        for hop in 1...5 {
+            for suffix in ["", "-side"] { try bench.broker.createTopic(TopicSpec(name: "\(prefix)-\(hop)\(suffix)", partitions: partitions)) }
+        }
+        let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])
+        var runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
+        runtime.kafka = bench.kafka
+        let inputs = ["bench-redeem-\(hot ? "hot" : "spread")-commands"] + (1...4).map { "\(prefix)-\($0)" }
+        let pipelines = (0..<runtime.streamThreads).flatMap { _ in
+            (0..<5).map { hop in
+                StreamPipeline(settings: .init(groupID: "\(prefix)-\(hop + 1)-group", inputTopics: [inputs[hop]], runtime: runtime),
+                               processor: FanOutProcessor(outputTopic: "\(prefix)-\(hop + 1)", perRecord: max(1, perHop[hop]), forwardingOnce: true,
+                                                          sideTopic: "\(prefix)-\(hop + 1)-side"),
+                               logger: bench.logger)
+            }
+        }
+        let (rate, cpu) = try StagedBench.measure(pipelines, stages: 5, expected: redemptions)
+        return (rate, cpu)
+    }
+}
