@@ -200,12 +200,19 @@ final class MallRulesTests: XCTestCase {
         XCTAssertEqual(stock.reserve(2, for: "r-2", stock: .limited(100)), .refused(.outOfStock, repeat: true), "even when the stock changed since")
         XCTAssertEqual(stock.issued, 3)
         XCTAssertEqual(stock.reserve(1, for: "r-4", stock: nil), .refused(.unknownReward, repeat: false))
-        XCTAssertEqual(stock.giveBack(for: "r-1"), .returned)
-        XCTAssertEqual(stock.giveBack(for: "r-1"), .ignored, "returned once")
-        XCTAssertEqual(stock.giveBack(for: "r-2"), .ignored, "nothing was reserved for a refusal")
-        XCTAssertEqual(stock.giveBack(for: "r-unknown"), .ignored)
+        XCTAssertEqual(stock.giveBack(for: "r-1", quantity: 2), .returned)
+        XCTAssertEqual(stock.giveBack(for: "r-1", quantity: 2), .ignored, "returned once")
+        XCTAssertEqual(stock.giveBack(for: "r-2", quantity: 2), .ignored, "nothing was reserved for a refusal")
         XCTAssertEqual(stock.issued, 1)
         XCTAssertEqual(stock.reserve(2, for: "r-5", stock: .limited(3)), .reserved(repeat: false), "returned stock is offered again")
+        XCTAssertEqual(try RewardStock.decode(stock.encoded()), stock)
+
+        // A cancellation long after its reservation left the latest decisions: returned by its quantity, once.
+        for n in 0..<RewardStock.recentLimit { _ = stock.reserve(1, for: "filler-\(n)", stock: .limited(1_000_000)) }
+        let issued = stock.issued
+        XCTAssertEqual(stock.giveBack(for: "r-3", quantity: 1), .returned)
+        XCTAssertEqual(stock.giveBack(for: "r-3", quantity: 1), .ignored, "once")
+        XCTAssertEqual(stock.issued, issued - 1)
         XCTAssertEqual(try RewardStock.decode(stock.encoded()), stock)
         XCTAssertThrowsError(try RewardStock.decode([9, 9, 9]))
     }

@@ -182,6 +182,39 @@ final class MallTopologyTests: XCTestCase {
         XCTAssertEqual(verify(driver).violations, [])
     }
 
+    func testACancelledRedemptionGivesPointsAndStockBackWithinItsWindow() throws {
+        let tote = Reward(id: "tote", names: ["en": "Tote", "zh-CN": "帆布袋"], pricePoints: 30, stock: .limited(1), limits: [.lifetime: 1], issue: .goods(sku: "TOTE-1"))
+        let driver = try driver(members: 2, rewards: [tote])
+        redeem(driver, user: "m0", request: "a", reward: "tote")
+        try driver.run()
+        XCTAssertEqual(results(driver)["a"]?.status, "accepted")
+        redeem(driver, user: "m1", request: "b", reward: "tote")
+        try driver.run()
+        XCTAssertEqual(results(driver)["b"]?.reason, "out_of_stock")
+        func cancel(_ request: String, _ redemption: String) throws {
+            driver.send(settings.commandsTopic, key: "m0", value: Array(
+                #"{"type":"cancel_redemption","request_id":"\#(request)","user_id":"m0","redemption_id":"\#(redemption)"}"#.utf8))
+            try driver.run()
+        }
+        try cancel("c1", "a")
+        XCTAssertEqual(results(driver)["c1"]?.status, "accepted")
+        XCTAssertEqual(try issued(driver, "tote"), 0, "the stock is back")
+        try cancel("c2", "a")
+        XCTAssertEqual(results(driver)["c2"]?.reason, "not_cancellable", "cancelled once")
+        let fulfilment = driver.records(settings.fulfilmentTopic).compactMap { try? JSONParser.parse($0.value ?? []).objectValue?["status"]?.stringValue }
+        XCTAssertEqual(fulfilment, ["issue", "cancel"])
+        let balance = try XCTUnwrap(try JSONParser.parse(driver.latest(settings.accountsTopic)["m0"] ?? []).objectValue?["balance"]?.numberValue?.int64Value)
+        XCTAssertEqual(balance, 100, "the points are back")
+        redeem(driver, user: "m0", request: "d", reward: "tote")
+        try driver.run()
+        XCTAssertEqual(results(driver)["d"]?.status, "accepted", "the lifetime limit forgot the cancelled one, and the stock is there again")
+        driver.nowMillis += 25 * 3_600_000
+        try driver.punctuate()
+        try cancel("c3", "d")
+        XCTAssertEqual(results(driver)["c3"]?.reason, "not_cancellable", "after the 24-hour window")
+        XCTAssertEqual(verify(driver).violations, [])
+    }
+
     func testAReservationForAHoldNobodyHasIsGivenBack() throws {
         let driver = try driver(members: 1, rewards: [coffee(stock: .limited(1))])
         // A reservation the ledger never asked for (a replayed ledger decided otherwise, say).

@@ -95,7 +95,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         switch command {
         case .redeem(_, let user, let p, let reward): ids += [user, reward]; points = p
         case .holdPoints(_, let user, let order, let p, let amount, _): ids += [user, order]; points = p; if amount <= 0 { throw FuzzFinding("an order of \(amount)") }
-        case .capturePoints(_, let user, let order), .releasePoints(_, let user, let order): ids += [user, order]
+        case .capturePoints(_, let user, let order), .releasePoints(_, let user, let order), .cancelRedemption(_, let user, let order): ids += [user, order]
         case .redeemReward(_, let user, let reward, let quantity, let address): ids += [user, reward] + (address.map { [$0] } ?? []); if !(1...100).contains(quantity) { throw FuzzFinding("redeem_reward of \(quantity)") }
         case .adjust(_, let user, let p, _, let op): ids += [user, op]; if p == 0 || abs(p) > 1_000_000_000 { throw FuzzFinding("adjust by \(p)") }
         case .transfer(_, let from, let to, let p): ids += [from, to]; points = p

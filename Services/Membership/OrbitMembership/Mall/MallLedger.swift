@@ -59,15 +59,22 @@ extension MembershipProcessor {
         let pending = state.pendingRedemptions.remove(at: index)
         let details: [(String, JSONValue)] = [("reward_id", .string(pending.rewardID)), ("quantity", .number(JSONNumber(pending.quantity))),
                                               ("points", .number(JSONNumber(pending.points)))]
-        if reserved, let entry = state.points.commitHold(id, reason: "redeemed \(pending.quantity) × \(pending.rewardID)", at: time) {
+        if reserved, let (entry, portions) = state.points.captureHold(id, reason: "redeemed \(pending.quantity) × \(pending.rewardID)", at: time) {
             out.entry(entry)
+            if policy.cancelWindowMillis > 0 {
+                state.committedRedemptions.append(.init(id: id, rewardID: pending.rewardID, quantity: pending.quantity, placedAtMillis: pending.placedAtMillis,
+                                                        committedAtMillis: time, portions: portions))
+                if state.committedRedemptions.count > MemberState.commandResultLimit {
+                    state.committedRedemptions.removeFirst(state.committedRedemptions.count - MemberState.commandResultLimit)
+                }
+            }
             state.totalRedeemed += pending.points
             let reward = catalogue.current[pending.rewardID]
             // What is issued: goods to the shop's order system, a benefit onto the account (a
             // coupon's life cycle is the coupon stage's, still to come).
             switch reward?.issue {
             case .goods(let sku)?:
-                out.fulfilment(redemptionID: id, rewardID: pending.rewardID, sku: sku, quantity: pending.quantity, addressRef: pending.addressRef, time: time)
+                out.fulfilment(redemptionID: id, status: "issue", rewardID: pending.rewardID, sku: sku, quantity: pending.quantity, addressRef: pending.addressRef, time: time)
             case .benefit(let name, let days)?:
                 state.rewardBenefits[name] = max(state.rewardBenefits[name] ?? time, time) + Int64(days) * pending.quantity * 86_400_000
             case .coupon?, nil:
@@ -84,6 +91,40 @@ extension MembershipProcessor {
             state.rewardUsage[pending.rewardID]?.remove(pending.quantity, addedAt: pending.placedAtMillis)
             result(id, "rejected", reason ?? RedemptionRejection.outOfStock.rawValue, details, state: &state, out: &out, at: time)
         }
+    }
+
+    /// Cancels a committed redemption within the cancel window: its points come back into their
+    /// lots with their original expiry (a `refund` entry), the limits forget it, its stock is
+    /// returned, goods get a `cancel` fulfilment record and a benefit is shortened.
+    func cancel(_ id: String, state: inout MemberState, out: inout Outputs, at time: Int64) -> (status: String, reason: String?, extra: [(String, JSONValue)]) {
+        guard let index = state.committedRedemptions.firstIndex(where: { $0.id == id }),
+              state.committedRedemptions[index].committedAtMillis + policy.cancelWindowMillis > time else {
+            return ("rejected", "not_cancellable", [("redemption_id", .string(id))])
+        }
+        var redemption = state.committedRedemptions.remove(at: index)
+        let points = redemption.points
+        if let entry = state.points.giveBack(points, from: &redemption.portions, key: "\(id):cancel", reason: "redemption \(id) cancelled", at: time) {
+            state.totalRedeemed -= entry.points
+            out.entry(entry)
+        }
+        state.rewardUsage[redemption.rewardID]?.remove(redemption.quantity, addedAt: redemption.placedAtMillis)
+        let reward = catalogue.current[redemption.rewardID]
+        if reward.map({ if case .limited = $0.stock { true } else { false } }) ?? true {
+            out.stockRequest(StockRequest(kind: .giveBack, redemptionID: id, userID: out.userID, rewardID: redemption.rewardID, quantity: redemption.quantity, timeMillis: time))
+        }
+        switch reward?.issue {
+        case .goods(let sku)?:
+            out.fulfilment(redemptionID: id, status: "cancel", rewardID: redemption.rewardID, sku: sku, quantity: redemption.quantity, addressRef: nil, time: time)
+        case .benefit(let name, let days)?:
+            if let until = state.rewardBenefits[name] { state.rewardBenefits[name] = until - Int64(days) * redemption.quantity * 86_400_000 }
+        case .coupon?, nil:
+            break
+        }
+        out.memberEvent(kind: "redemption_cancelled", id: "\(id):cancelled", time: time, fields: [
+            ("redemption_id", .string(id)), ("reward_id", .string(redemption.rewardID)), ("quantity", .number(JSONNumber(redemption.quantity))),
+            ("points", .number(JSONNumber(points))),
+        ])
+        return ("accepted", nil, [("redemption_id", .string(id)), ("points", .number(JSONNumber(points)))])
     }
 
     /// A `redeem_reward` command's result, remembered for repeats of the request.

@@ -53,7 +53,7 @@ public final class RewardStockProcessor: RecordProcessor {
                 let outcome = state.reserve(request.quantity, for: request.redemptionID, stock: stock)
                 outputs.append(answer(outcome, to: request, from: record))
             case .giveBack:
-                if state.giveBack(for: request.redemptionID) == .returned { returned.increment() }
+                if state.giveBack(for: request.redemptionID, quantity: request.quantity) == .returned { returned.increment() }
             }
             return true
         }

@@ -52,7 +52,7 @@ public struct MembershipSettings: Sendable {
         let m = document.section("membership")
         try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies_file",
                                  "lot_expiry", "lock_days", "expiring_soon_days", "allow_negative_balance",
-                                 "refund_window_days", "statuses", "default_status", "levels", "downgrade_grace_days", "rules", "paid_benefits", "checkout"])
+                                 "refund_window_days", "statuses", "default_status", "levels", "downgrade_grace_days", "rules", "paid_benefits", "checkout", "mall"])
         var p = MembershipPolicy()
         p.configVersion = try m.string("config_version", default: "unversioned")
         processor = try ProcessorSettings(section: m, defaultGroupID: processor.groupID)
@@ -87,6 +87,9 @@ public struct MembershipSettings: Sendable {
         }
         p.defaultStatus = try m.string("default_status", default: "active")
         p.paidBenefits = try m.stringMap("paid_benefits")
+        let mall = m.section("mall")
+        try mall.rejectUnknownKeys(["cancel_window_hours"])
+        p.cancelWindowMillis = Int64(try mall.int("cancel_window_hours", default: 24, range: 0...8760)) * 3_600_000
         let checkout = m.section("checkout")
         try checkout.rejectUnknownKeys(["points_per_unit", "max_share", "hold_minutes"])
         p.checkout = CheckoutPolicy(pointsPerUnit: Int64(try checkout.int("points_per_unit", default: 100, range: 1...1_000_000)),

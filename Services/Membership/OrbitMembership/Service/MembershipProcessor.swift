@@ -280,6 +280,10 @@ public final class MembershipProcessor: RecordProcessor {
             case .failure(.insufficient(let available)):
                 finish("rejected", "insufficient_points", extra: [("available", .number(JSONNumber(available)))])
             }
+        case .cancelRedemption(_, _, let redemption):
+            guard state.known else { return finish("rejected", "unknown_user") }
+            let outcome = cancel(redemption, state: &state, out: &out, at: time)
+            finish(outcome.status, outcome.reason, extra: outcome.extra)
         case .holdPoints, .capturePoints, .releasePoints:
             guard state.known else { return finish("rejected", "unknown_user") }
             if case .holdPoints = command, !policy.canSpend(state.status) { return finish("rejected", "blocked") }
@@ -364,6 +368,8 @@ public final class MembershipProcessor: RecordProcessor {
     /// tick from the member's input stream (see `punctuate`).
     static func clockTick(_ state: inout MemberState, at time: Int64, policy: MembershipPolicy, out: inout Outputs) {
         expireCheckoutHolds(&state, at: time, policy: policy, out: &out)
+        // Redemptions past their cancel window are no longer kept.
+        state.committedRedemptions.removeAll { $0.committedAtMillis + policy.cancelWindowMillis <= time }
         for entry in state.points.expire(at: time) {
             state.totalExpired -= entry.points
             out.entry(entry)
@@ -495,11 +501,13 @@ struct Outputs {
     }
 
     /// Goods to send: a record of `orbit.reward-fulfilment` for the shop's order system (key: the redemption id).
-    mutating func fulfilment(redemptionID: String, rewardID: String, sku: String, quantity: Int64, addressRef: String?, time: Int64) {
+    /// `status`: `issue` when redeemed, `cancel` when the redemption was cancelled.
+    mutating func fulfilment(redemptionID: String, status: String, rewardID: String, sku: String, quantity: Int64, addressRef: String?, time: Int64) {
         var w = JSONWriter()
         w.beginObject()
         w.key("schema_version"); w.int(1)
         w.key("redemption_id"); w.string(redemptionID)
+        w.key("status"); w.string(status)
         w.key("user_id"); w.string(userID)
         w.key("reward_id"); w.string(rewardID)
         w.key("sku"); w.string(sku)

@@ -73,19 +73,25 @@ extension PointsAccount {
         return (entry, hold.portions)
     }
 
-    /// Gives back `points` of a captured order's parts (the latest-expiring first, so the member
-    /// keeps the longest-lived points), each into its own lot or a lot of its own with its
-    /// original expiry: a `refund` entry. Parts already expired are not given back (they would
-    /// have expired in the member's hands too).
+    /// Gives back `points` of a captured order's parts: a `refund` entry (``giveBack(_:from:key:reason:at:)``).
     public mutating func giveBack(_ points: Int64, of order: inout CapturedOrder, key: String, reason: String, at now: Int64) -> PointsLedgerEntry? {
+        order.returned += points  // parts expired meanwhile count as returned: the refund is settled for them
+        return giveBack(points, from: &order.portions, key: key, reason: reason, at: now)
+    }
+
+    /// Gives back `points` of spent lot parts (the latest-expiring first, so the member keeps the
+    /// longest-lived points), each into its own lot or a lot of its own with its original expiry:
+    /// a `refund` entry. Parts already expired are not given back (they would have expired in the
+    /// member's hands too); nil when nothing was.
+    public mutating func giveBack(_ points: Int64, from portions: inout [PointsLot], key: String, reason: String, at now: Int64) -> PointsLedgerEntry? {
         var needed = points
-        let order_ = order.portions.indices.sorted { (order.portions[$0].expiresAtMillis ?? .max) > (order.portions[$1].expiresAtMillis ?? .max) }
+        let order = portions.indices.sorted { (portions[$0].expiresAtMillis ?? .max) > (portions[$1].expiresAtMillis ?? .max) }
         var given: Int64 = 0
-        for index in order_ where needed > 0 {
-            let portion = order.portions[index]
+        for index in order where needed > 0 {
+            let portion = portions[index]
             guard portion.remaining > 0, (portion.expiresAtMillis ?? .max) > now else { continue }
             let amount = min(portion.remaining, needed)
-            order.portions[index].remaining -= amount
+            portions[index].remaining -= amount
             needed -= amount
             given += amount
             if let lot = lots.firstIndex(where: { $0.id == portion.id }) {
@@ -96,7 +102,6 @@ extension PointsAccount {
                 lots.insert(lot, at: lots.firstIndex { $0.earnedAtMillis > lot.earnedAtMillis } ?? lots.count)
             }
         }
-        order.returned += points  // expired parts count as returned: the refund is settled for them
         guard given > 0 else { return nil }
         return PointsLedgerEntry(key: key, userID: userID, kind: .refund, points: given, balanceAfter: balance, ruleID: nil, reason: reason, timeMillis: now)
     }

@@ -17,6 +17,11 @@ public struct RewardStock: Sendable, Equatable {
     public var recent: [Decision] = []
     /// Replay protection for the stage's own input: the highest offset applied.
     public var appliedOffset: Int64 = -1
+    /// Redemptions whose reservation was returned, latest ``returnedLimit`` (returns are rare: a
+    /// cancellation may come long after its reservation left ``recent``).
+    public var returnedIDs: [UInt64] = []
+
+    public static let returnedLimit = 4096
 
     public static let recentLimit = 4096
 
@@ -71,12 +76,22 @@ public struct RewardStock: Sendable, Equatable {
     }
 
     /// Takes back a reservation of redemption `id` (its hold was settled otherwise, or it was
-    /// cancelled). Only a reservation this stage remembers making is returned, once.
-    public mutating func giveBack(for id: String) -> Outcome {
+    /// cancelled), once. A reservation still among the latest decisions is returned by what it
+    /// reserved; an older one (a cancellation within its window, after many more decisions) by
+    /// `quantity`, unless it was returned already.
+    public mutating func giveBack(for id: String, quantity: Int64) -> Outcome {
         let hash = StableHash.fnv1a(id)
-        guard let index = recent.lastIndex(where: { $0.idHash == hash }), recent[index].state == .reserved else { return .ignored }
-        issued -= recent[index].quantity
-        recent[index].state = .returned
+        guard !returnedIDs.contains(hash) else { return .ignored }
+        if let index = recent.lastIndex(where: { $0.idHash == hash }) {
+            guard recent[index].state == .reserved else { return .ignored }
+            issued -= recent[index].quantity
+            recent[index].state = .returned
+        } else {
+            guard quantity > 0 else { return .ignored }
+            issued = max(0, issued - quantity)
+        }
+        returnedIDs.append(hash)
+        if returnedIDs.count > Self.returnedLimit { returnedIDs.removeFirst(returnedIDs.count - Self.returnedLimit) }
         return .returned
     }
 
@@ -95,6 +110,7 @@ public struct RewardStock: Sendable, Equatable {
         w.signed(appliedOffset)
         w.unsigned(UInt64(recent.count))
         for d in recent { w.fixed64(d.idHash); w.signed(d.quantity); w.unsigned(UInt64(d.state.rawValue)) }
+        w.unsigned(UInt64(returnedIDs.count)); for hash in returnedIDs { w.fixed64(hash) }
         return w.bytes
     }
 
@@ -111,6 +127,9 @@ public struct RewardStock: Sendable, Equatable {
             guard let state = Decision.State(rawValue: UInt8(truncatingIfNeeded: try r.unsigned())) else { throw CompactReader.Failure.malformed }
             stock.recent.append(Decision(idHash: hash, quantity: quantity, state: state))
         }
+        let returned = try r.unsigned()
+        guard returned <= UInt64(returnedLimit) else { throw CompactReader.Failure.malformed }
+        for _ in 0..<returned { stock.returnedIDs.append(try r.fixed64()) }
         return stock
     }
 }

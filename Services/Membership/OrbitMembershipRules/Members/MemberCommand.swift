@@ -6,6 +6,8 @@ public enum MemberCommand: Sendable, Equatable {
     /// A reward of the catalogue (`orbit.rewards`): the price is the catalogue's, never the caller's.
     /// `addressRef` is the shop's reference of where goods go, passed on to fulfilment as given.
     case redeemReward(requestID: String, userID: String, rewardID: String, quantity: Int64, addressRef: String?)
+    /// Cancels a redemption by reward within the cancel window: points back, stock back.
+    case cancelRedemption(requestID: String, userID: String, redemptionID: String)
     /// Checkout: hold `points` toward an order of `orderAmountMinor` in `currency`, until captured or released.
     case holdPoints(requestID: String, userID: String, orderID: String, points: Int64, orderAmountMinor: Int64, currency: String)
     /// Checkout: the order is paid; the held points are spent.
@@ -25,6 +27,7 @@ public enum MemberCommand: Sendable, Equatable {
         switch self {
         case .redeem: "redeem"
         case .redeemReward: "redeem_reward"
+        case .cancelRedemption: "cancel_redemption"
         case .holdPoints: "hold_points"
         case .capturePoints: "capture_points"
         case .releasePoints: "release_points"
@@ -40,7 +43,7 @@ public enum MemberCommand: Sendable, Equatable {
 
     public var requestID: String {
         switch self {
-        case .redeem(let r, _, _, _), .redeemReward(let r, _, _, _, _), .holdPoints(let r, _, _, _, _, _), .capturePoints(let r, _, _), .releasePoints(let r, _, _), .adjust(let r, _, _, _, _), .transfer(let r, _, _, _), .bulkGrant(let r, _, _, _),
+        case .redeem(let r, _, _, _), .redeemReward(let r, _, _, _, _), .cancelRedemption(let r, _, _), .holdPoints(let r, _, _, _, _, _), .capturePoints(let r, _, _), .releasePoints(let r, _, _), .adjust(let r, _, _, _, _), .transfer(let r, _, _, _), .bulkGrant(let r, _, _, _),
              .join(let r, _, _, _), .renew(let r, _, _), .cancel(let r, _), .setStatus(let r, _, _): r
         }
     }
@@ -92,6 +95,8 @@ public enum MemberCommand: Sendable, Equatable {
             var addressRef: String?
             if let value = o["address_ref"], value != .null { addressRef = try identifier("address_ref") }
             return .redeemReward(requestID: requestID, userID: try identifier("user_id"), rewardID: try identifier("reward_id"), quantity: quantity, addressRef: addressRef)
+        case "cancel_redemption":
+            return .cancelRedemption(requestID: requestID, userID: try identifier("user_id"), redemptionID: try identifier("redemption_id"))
         case "hold_points":
             guard let amount = o["order_amount_minor"]?.numberValue?.int64Value, amount > 0, amount <= 1_000_000_000_000 else {
                 throw .invalid("order_amount_minor must be a whole number from 1 to 1000000000000", requestID: requestID)
@@ -128,7 +133,7 @@ public enum MemberCommand: Sendable, Equatable {
         case "set_status":
             return .setStatus(requestID: requestID, userID: try identifier("user_id"), status: try string("status"))
         default:
-            throw .invalid("type must be redeem, redeem_reward, hold_points, capture_points, release_points, adjust, transfer, bulk_grant, join, renew, cancel or set_status", requestID: requestID)
+            throw .invalid("type must be redeem, redeem_reward, cancel_redemption, hold_points, capture_points, release_points, adjust, transfer, bulk_grant, join, renew, cancel or set_status", requestID: requestID)
         }
     }
 }

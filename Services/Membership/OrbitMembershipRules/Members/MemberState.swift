@@ -39,8 +39,24 @@ public struct MemberState: Sendable, Equatable {
     public var checkoutHolds: [CheckoutHold] = []
     /// Orders paid partly with points, for refunds (the newest ``orderLimit``, within the refund window).
     public var capturedOrders: [CapturedOrder] = []
+    /// Redemptions by reward committed within the cancel window, with the lot parts they spent.
+    public var committedRedemptions: [CommittedRedemption] = []
     /// Benefits redeemed in the points mall: name -> when it ends.
     public var rewardBenefits: [String: Int64] = [:]
+
+    /// A committed redemption that may still be cancelled: what it spent, lot by lot.
+    public struct CommittedRedemption: Sendable, Equatable {
+        public var id: String
+        public var rewardID: String
+        public var quantity: Int64
+        public var placedAtMillis: Int64
+        public var committedAtMillis: Int64
+        public var portions: [PointsLot]
+        public var points: Int64 { portions.reduce(0) { $0 + $1.remaining } }
+        public init(id: String, rewardID: String, quantity: Int64, placedAtMillis: Int64, committedAtMillis: Int64, portions: [PointsLot]) {
+            (self.id, self.rewardID, self.quantity, self.placedAtMillis, self.committedAtMillis, self.portions) = (id, rewardID, quantity, placedAtMillis, committedAtMillis, portions)
+        }
+    }
 
     /// A redemption waiting for the stock stage: its points are the hold of the same id.
     public struct PendingRedemption: Sendable, Equatable {
@@ -174,7 +190,7 @@ enum MemberStateCoding {
         // The points mall and tags (appended later: older values end before them, and a member
         // without any is written as before).
         guard !m.points.holds.isEmpty || !m.pendingRedemptions.isEmpty || !m.rewardUsage.isEmpty || !m.tags.isEmpty
-                || !m.checkoutHolds.isEmpty || !m.capturedOrders.isEmpty || !m.rewardBenefits.isEmpty else { return w.bytes }
+                || !m.checkoutHolds.isEmpty || !m.capturedOrders.isEmpty || !m.rewardBenefits.isEmpty || !m.committedRedemptions.isEmpty else { return w.bytes }
         w.unsigned(UInt64(m.points.holds.count))
         for hold in m.points.holds {
             w.string(hold.id); w.signed(hold.placedAtMillis); w.unsigned(UInt64(hold.portions.count))
@@ -203,6 +219,14 @@ enum MemberStateCoding {
             }
         }
         w.unsigned(UInt64(m.rewardBenefits.count)); for (name, until) in m.rewardBenefits.sorted(by: { $0.key < $1.key }) { w.string(name); w.signed(until) }
+        w.unsigned(UInt64(m.committedRedemptions.count))
+        for c in m.committedRedemptions {
+            w.string(c.id); w.string(c.rewardID); w.signed(c.quantity); w.signed(c.placedAtMillis); w.signed(c.committedAtMillis); w.unsigned(UInt64(c.portions.count))
+            for lot in c.portions {
+                w.string(lot.id); w.signed(lot.earnedAtMillis); w.signed(lot.availableAtMillis); w.signed(lot.expiresAtMillis ?? .min)
+                w.string(lot.orderID); w.signed(lot.remaining); w.unsigned(lot.warned ? 1 : 0)
+            }
+        }
         return w.bytes
     }
 
@@ -303,6 +327,17 @@ enum MemberStateCoding {
             m.capturedOrders.append(order)
         }
         for _ in 0..<(try count(10_000)) { let name = try r.string() ?? ""; m.rewardBenefits[name] = try r.signed() }
+        for _ in 0..<(try count(UInt64(MemberState.commandResultLimit))) {
+            var c = MemberState.CommittedRedemption(id: try r.string() ?? "", rewardID: try r.string() ?? "", quantity: try r.signed(), placedAtMillis: try r.signed(),
+                                        committedAtMillis: try r.signed(), portions: [])
+            for _ in 0..<(try count(1_000_000)) {
+                var lot = PointsLot(id: try r.string() ?? "", earnedAtMillis: try r.signed(), availableAtMillis: try r.signed(),
+                                    expiresAtMillis: optional(try r.signed()), orderID: try r.string(), remaining: try r.signed())
+                lot.warned = try r.unsigned() == 1
+                c.portions.append(lot)
+            }
+            m.committedRedemptions.append(c)
+        }
         return m
     }
 }

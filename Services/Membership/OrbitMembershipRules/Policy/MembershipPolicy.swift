@@ -16,6 +16,8 @@ public struct MembershipPolicy: Sendable {
     public var paidBenefits: [String: String] = [:]
     /// Points as payment at checkout.
     public var checkout = CheckoutPolicy()
+    /// How long after a redemption by reward it may be cancelled (`mall.cancel_window_hours`).
+    public var cancelWindowMillis: Int64 = 24 * 3_600_000
 
     public init() {}
 
