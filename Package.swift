@@ -177,7 +177,7 @@ let package = Package(
         // The operations report (`orbit report --html`): plain values in, one HTML page out.
         .target(
             name: "OrbitReport",
-            dependencies: ["OrbitContract", "OrbitScoringRules", "OrbitNotifyRules"],
+            dependencies: ["OrbitContract", "OrbitScoringRules", "OrbitNotifyRules", "OrbitMembershipRules"],
             path: "Services/CLI/OrbitReport"
         ),
         // The local stand-ins for mail and webhook endpoints (deploy/local) that `orbit up`,

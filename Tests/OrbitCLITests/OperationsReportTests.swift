@@ -1,5 +1,6 @@
 import Foundation
 import OrbitNotify
+import OrbitMembership
 import OrbitReport
 import OrbitScoring
 import OrbitTestSupport
@@ -52,6 +53,35 @@ final class OperationsReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<title>R5 F5: 1 users</title>"), "the heat map counts buyers per cell")
         XCTAssertTrue(html.contains("(first seen) → new"))
         XCTAssertTrue(html.contains("<td>email</td><td>120</td><td>0</td><td>2</td><td>30</td>"))
+    }
+
+    /// The points mall's records (results, redemptions, cancellations, the catalogue, the stock
+    /// stage's state, accounts) become the mall section: liability, stock left, results.
+    func testTheMallSectionShowsLiabilityStockAndResults() throws {
+        var data = ReportData(generatedAt: "now")
+        let coffee = Reward(id: "coffee", names: ["en": "Coffee <b>", "zh-CN": "咖啡"], pricePoints: 100, stock: .limited(10),
+                            issue: .coupon(valueMinor: 500, currency: "USD", validityDays: 30))
+        var stock = RewardStock(rewardID: "coffee")
+        _ = stock.reserve(3, for: "r1", stock: .limited(10))
+        func event(_ json: String) -> [UInt8] { Array(json.utf8) }
+        data.addMall(memberEvents: [
+            event(#"{"kind":"command_result","command":"redeem_reward","request_id":"r1","status":"accepted"}"#),
+            event(#"{"kind":"command_result","command":"redeem_reward","request_id":"r2","status":"rejected","reason":"out_of_stock"}"#),
+            event(#"{"kind":"command_result","command":"redeem_reward","request_id":"r2","status":"rejected","reason":"out_of_stock"}"#),
+            event(#"{"kind":"reward_redeemed","redemption_id":"r1","reward_id":"coffee","quantity":3,"time":"2026-12-01T10:00:00.000Z"}"#),
+            event(#"{"kind":"redemption_cancelled","redemption_id":"r9"}"#),
+        ], catalogue: ["coffee": coffee.encoded(), "broken": Array("{}".utf8)], stock: ["coffee": stock.encoded()],
+           accounts: [event(#"{"user_id":"a","balance":700,"held":100}"#), event(#"{"user_id":"b","balance":300,"held":0}"#)], levels: [], pointsPerUnit: 100)
+        XCTAssertEqual(data.mall.results, ["accepted": 1, "out_of_stock": 1], "a repeated result counts once")
+        XCTAssertEqual(data.mall.outstandingPoints, 1000)
+        XCTAssertEqual(data.mall.heldPoints, 100)
+        XCTAssertEqual(data.mall.stock["coffee"]?.issued, 3)
+        XCTAssertNil(data.mall.stock["broken"], "an unusable definition is not a reward")
+        let html = OperationsReport.render(data)
+        XCTAssertTrue(html.contains(#"<section id="mall">"#))
+        XCTAssertTrue(html.contains("<td>coffee</td><td>Coffee &lt;b&gt;</td><td>3</td><td>7 of 10</td>"), "stock left, names escaped")
+        XCTAssertTrue(html.contains("<b>10.00 USD</b>their value at checkout"))
+        XCTAssertTrue(html.contains(#"<svg id="mall-days""#))
     }
 
     /// The records as the services publish them (docs/CONTRACT.md) become the report's values;

@@ -14,6 +14,7 @@ public enum OperationsReport {
         body += referrals(data)
         body += clv(data)
         body += points(data)
+        body += mall(data)
         body += notifications(data)
         body += experiments(data)
         body += calibration(data)
@@ -133,6 +134,30 @@ public enum OperationsReport {
         let levels = data.levelOrder.filter { data.levels[$0] != nil }.map { (label: $0, value: Double(data.levels[$0]!)) }
         return section("points", "Points and levels", "Points earned, redeemed and expired per day (the last 60 days with entries), and members per level.",
                        #"<div class="row">\#(chart)\#(SVG.bars(levels, id: "levels", color: SVG.palette[1]))</div>"#)
+    }
+
+    static func mall(_ data: ReportData) -> String {
+        let m = data.mall
+        guard !m.stock.isEmpty || !m.results.isEmpty else {
+            return section("mall", "Points mall", "No reward in the catalogue and no redemption yet (orbit rewards apply FILE).", "")
+        }
+        let days = m.redeemedByDay.keys.sorted().suffix(30)
+        let chart = SVG.groupedBars(categories: days.map { String($0.dropFirst(5)) },
+                                    series: [("units redeemed", days.map { Double(m.redeemedByDay[$0]!.values.reduce(0, +)) }, SVG.palette[0])], id: "mall-days")
+        let value = Double(m.outstandingPoints) / Double(max(1, m.pointsPerUnit))
+        let cards = #"<div class="cards"><div class="card"><b>\#(n(Double(m.outstandingPoints)))</b>points outstanding</div>"#
+            + #"<div class="card"><b>\#(n(value, 2)) \#(escape(data.currency))</b>their value at checkout</div>"#
+            + #"<div class="card"><b>\#(n(Double(m.heldPoints)))</b>points held now</div>"#
+            + #"<div class="card"><b>\#(m.cancelled)</b>redemptions cancelled</div></div>"#
+        let stock = table(["reward", "name", "issued", "stock left"], m.stock.keys.sorted().map { id in
+            let s = m.stock[id]!
+            return [id, m.rewardNames[id] ?? id, String(s.issued), s.total.map { String(max(0, $0 - s.issued)) + " of " + String($0) } ?? "unlimited"]
+        })
+        let results = table(["result", "redemptions"], m.results.sorted { $0.value > $1.value }.map { [$0.key, String($0.value)] })
+        let perReward = table(["day"] + m.stock.keys.sorted(), days.reversed().prefix(14).map { day in [day] + m.stock.keys.sorted().map { String(m.redeemedByDay[day]?[$0] ?? 0) } })
+        return section("mall", "Points mall",
+                       "Points liability (every member's balance, valued at checkout.points_per_unit), redemptions per day, each reward's stock, and what redemptions came to. Coupons are not issued yet.",
+                       cards + #"<div class="row">\#(chart)"# + stock + results + "</div>" + perReward)
     }
 
     static func notifications(_ data: ReportData) -> String {

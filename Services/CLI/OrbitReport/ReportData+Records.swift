@@ -1,5 +1,6 @@
 import Foundation
 import OrbitContract
+import OrbitMembershipRules
 import OrbitScoringRules
 
 extension ReportData {
@@ -60,6 +61,52 @@ extension ReportData {
         levels = [:]
         for level in latest.values { levels[level, default: 0] += 1 }
         self.levelOrder = levelOrder + levels.keys.filter { !levelOrder.contains($0) }.sorted()
+    }
+
+    /// The points mall from `orbit.member-events` (results of `redeem_reward`, `reward_redeemed`,
+    /// `redemption_cancelled`), the catalogue (`orbit.rewards`, latest per reward), the stock
+    /// stage's changelog (latest per reward) and the accounts (latest per user).
+    public mutating func addMall(memberEvents: [[UInt8]], catalogue: [String: [UInt8]], stock: [String: [UInt8]], accounts: [[UInt8]],
+                                 levels: [String], pointsPerUnit: Int64) {
+        var results: [String: String] = [:]
+        var redeemed = Set<String>()
+        var cancelled = Set<String>()
+        for bytes in memberEvents {
+            guard let o = try? JSONParser.parse(bytes).objectValue else { continue }
+            switch o["kind"]?.stringValue {
+            case "command_result" where o["command"]?.stringValue == "redeem_reward":
+                if let id = o["request_id"]?.stringValue, results[id] == nil {
+                    results[id] = o["status"]?.stringValue == "accepted" ? "accepted" : o["reason"]?.stringValue ?? "rejected"
+                }
+            case "reward_redeemed":
+                guard let id = o["redemption_id"]?.stringValue, redeemed.insert(id).inserted, let reward = o["reward_id"]?.stringValue,
+                      let time = o["time"]?.stringValue else { continue }
+                mall.redeemedByDay[String(time.prefix(10)), default: [:]][reward, default: 0] += o["quantity"]?.numberValue?.int64Value ?? 0
+            case "redemption_cancelled":
+                if let id = o["redemption_id"]?.stringValue { cancelled.insert(id) }
+            default: continue
+            }
+        }
+        mall.results = [:]
+        for result in results.values { mall.results[result, default: 0] += 1 }
+        mall.cancelled = cancelled.count
+        let rewards = RewardCatalogue(records: catalogue, levels: levels)
+        for reward in rewards.rewards.values {
+            let issued = stock[reward.id].flatMap { try? RewardStock.decode($0).issued } ?? 0
+            switch reward.stock {
+            case .limited(let total): mall.stock[reward.id] = (issued, total)
+            case .unlimited: mall.stock[reward.id] = (mall.redeemedByDay.values.reduce(0) { $0 + ($1[reward.id] ?? 0) }, nil)
+            }
+            mall.rewardNames[reward.id] = reward.names["en"] ?? reward.id
+        }
+        var balances: [String: (Int64, Int64)] = [:]
+        for bytes in accounts {
+            guard let o = try? JSONParser.parse(bytes).objectValue, let user = o["user_id"]?.stringValue else { continue }
+            balances[user] = (o["balance"]?.numberValue?.int64Value ?? 0, o["held"]?.numberValue?.int64Value ?? 0)
+        }
+        mall.outstandingPoints = balances.values.reduce(0) { $0 + $1.0 }
+        mall.heldPoints = balances.values.reduce(0) { $0 + $1.1 }
+        mall.pointsPerUnit = pointsPerUnit
     }
 
     /// The purchase times of each user from `.valid` events, for the model's calibration.

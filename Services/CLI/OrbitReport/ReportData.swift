@@ -47,6 +47,28 @@ public struct ReportData: Sendable {
     public var deliveries: [String: [String: Int]] = [:]
     public var experiments: [ExperimentReport] = []
     public var calibration: ModelCalibration?
+    /// The points mall: units redeemed per day and reward, redemption results, each reward's
+    /// stock, and the points liability (outstanding balances, and their value at checkout).
+    public var mall = Mall()
+
+    public struct Mall: Sendable, Equatable {
+        /// day -> reward -> units redeemed (net of nothing: a cancellation shows in `results`).
+        public var redeemedByDay: [String: [String: Int64]] = [:]
+        /// accepted, or the rejection reason -> redemptions.
+        public var results: [String: Int] = [:]
+        public var cancelled = 0
+        /// reward -> (units issued, the stock: nil when unlimited), for the rewards of the catalogue.
+        public var stock: [String: (issued: Int64, total: Int64?)] = [:]
+        public var rewardNames: [String: String] = [:]
+        public var outstandingPoints: Int64 = 0
+        public var heldPoints: Int64 = 0
+        public var pointsPerUnit: Int64 = 100
+        public init() {}
+        public static func == (a: Mall, b: Mall) -> Bool {
+            a.redeemedByDay == b.redeemedByDay && a.results == b.results && a.cancelled == b.cancelled && a.outstandingPoints == b.outstandingPoints
+                && a.heldPoints == b.heldPoints && a.stock.mapValues { [$0.issued, $0.total ?? -1] } == b.stock.mapValues { [$0.issued, $0.total ?? -1] }
+        }
+    }
 
     public init(generatedAt: String) { self.generatedAt = generatedAt }
 

@@ -28,7 +28,8 @@ struct ReportCommand: AsyncParsableCommand {
         guard let html else { throw CleanExit.helpRequest(self) }
         let kafka = try connection.configuration()
         let topics = [OrbitTopics.userProfiles, OrbitTopics.segmentChanges, OrbitTopics.pointsLedger, OrbitTopics.memberAccounts,
-                      OrbitTopics.notifications, OrbitTopics.notificationDeliveries, OrbitTopics.experimentOutcomes, OrbitTopics.validEvents]
+                      OrbitTopics.notifications, OrbitTopics.notificationDeliveries, OrbitTopics.experimentOutcomes, OrbitTopics.validEvents,
+                      OrbitTopics.memberEvents, OrbitTopics.rewards, OrbitTopics.membersStockChangelog]
         let reader = try TopicReader(kafka: kafka, topics: topics)
         try reader.readToEnd(timeout: 300)
         func values(_ topic: String) -> [[UInt8]] { (reader.records[topic] ?? []).compactMap(\.value) }
@@ -42,8 +43,16 @@ struct ReportCommand: AsyncParsableCommand {
         data.addProfiles(values(OrbitTopics.userProfiles))
         data.addSegmentChanges(values(OrbitTopics.segmentChanges))
         data.addLedger(values(OrbitTopics.pointsLedger))
-        let levels = (try? MembershipSettings(document: ConfigDocument.load(path: "deploy/config/membership.yaml")))?.policy.levels.levels.map(\.name) ?? []
+        let membership = try? MembershipSettings(document: ConfigDocument.load(path: "deploy/config/membership.yaml"))
+        let levels = membership?.policy.levels.levels.map(\.name) ?? []
         data.addAccounts(values(OrbitTopics.memberAccounts), levelOrder: levels)
+        func latest(_ topic: String) -> [String: [UInt8]] {
+            var result: [String: [UInt8]] = [:]
+            for record in reader.records[topic] ?? [] { if let key = record.key { result[String(decoding: key, as: UTF8.self)] = record.value } }
+            return result
+        }
+        data.addMall(memberEvents: values(OrbitTopics.memberEvents), catalogue: latest(OrbitTopics.rewards), stock: latest(OrbitTopics.membersStockChangelog),
+                     accounts: values(OrbitTopics.memberAccounts), levels: levels, pointsPerUnit: membership?.policy.checkout.pointsPerUnit ?? 100)
         for record in values(OrbitTopics.notificationDeliveries) {
             guard let d = DeliveryRecord.decode(record) else { continue }
             data.deliveries[d.channel.rawValue, default: [:]][d.status.rawValue, default: 0] += 1
