@@ -26,16 +26,8 @@ final class MallServiceTests: XCTestCase {
         - {id: signup, kind: event, event: signup, points: 100}
     """
 
-    func members(_ broker: LocalBroker, config: URL) throws -> ServiceProcess {
-        var environment = LocalProfile.environment(bootstrap: broker.bootstrapServers)
-        environment["ORBIT__SERVICE__HTTP_PORT"] = "0"
-        environment["ORBIT__SERVICE__HTTP_HOST"] = "127.0.0.1"
-        return try ServiceProcess(executable: "orbit-members", arguments: ["--config", config.path], environment: environment)
-    }
-
     func testTwoThousandMembersRedeemAStockOf150WhileTheServiceIsKilledTwice() throws {
-        let config = FileManager.default.temporaryDirectory.appendingPathComponent("mall-\(UUID().uuidString).yaml")
-        try Self.config.write(to: config, atomically: true, encoding: .utf8)
+        let config = try MembersProcess.configuration(Self.config, name: "mall")
         defer { try? FileManager.default.removeItem(at: config) }
         let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics(partitions: 16))
         defer { broker.stop() }
@@ -57,7 +49,7 @@ final class MallServiceTests: XCTestCase {
             ProducerRecord(topic: OrbitTopics.validEvents, key: Array(user.utf8),
                            value: UserEvent(id: "signup-\(user)", userID: user, type: .signup, timeMillis: start + Int64(i), properties: JSONObject()).encoded())
         })
-        var service = try members(broker, config: config)
+        var service = try MembersProcess.start(broker, config: config)
         _ = try service.httpPort()
         let ledger = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.pointsLedger])
         XCTAssertTrue(try ledger.read(timeout: 120) { ($0[OrbitTopics.pointsLedger] ?? []).count >= users.count }, "every member signed up")
@@ -71,30 +63,22 @@ final class MallServiceTests: XCTestCase {
             }
         }
         let events = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.memberEvents])
-        for wave in 0..<3 {
-            try publish(Array(commands[(wave * commands.count / 3)..<((wave + 1) * commands.count / 3)]))
-            guard wave < 2 else { break }
-            let target = events.count(OrbitTopics.memberEvents) + 300
-            XCTAssertTrue(try events.read(timeout: 120) { ($0[OrbitTopics.memberEvents] ?? []).count >= target }, "progress before kill \(wave + 1)")
+        // Every command at once, so the kills land while redemptions are in flight in every stage.
+        try publish(commands)
+        for kill in 1...2 {
+            let target = events.count(OrbitTopics.memberEvents) + 400
+            XCTAssertTrue(try events.read(timeout: 120) { ($0[OrbitTopics.memberEvents] ?? []).count >= target }, "progress before kill \(kill)")
             service.killHard()
-            service = try members(broker, config: config)
+            service = try MembersProcess.start(broker, config: config)
         }
 
-        var quietSince: Date?
-        XCTAssertTrue(try eventually(timeout: 300, interval: 0.5) {
-            let lag = try consumerLag(bootstrap: broker.bootstrapServers, group: "orbit-members-router",
-                                      topics: [OrbitTopics.validEvents, OrbitTopics.memberCommands, OrbitTopics.membersInternal])
-                + consumerLag(bootstrap: broker.bootstrapServers, group: "orbit-members", topics: [OrbitTopics.membersInputs])
-                + consumerLag(bootstrap: broker.bootstrapServers, group: "orbit-members-stock", topics: [OrbitTopics.membersStockRequests])
-            if lag == 0 { quietSince = quietSince ?? Date() } else { quietSince = nil }
-            return quietSince.map { Date().timeIntervalSince($0) > 3 } ?? false
-        }, "the service caught up")
+        XCTAssertTrue(try MembersProcess.caughtUp(broker, groups: [
+            ("orbit-members-router", [OrbitTopics.validEvents, OrbitTopics.memberCommands, OrbitTopics.membersInternal]),
+            ("orbit-members", [OrbitTopics.membersInputs]), ("orbit-members-stock", [OrbitTopics.membersStockRequests]),
+        ]), "the service caught up")
         XCTAssertTrue(service.isRunning)
 
-        let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.pointsLedger, OrbitTopics.memberAccounts, OrbitTopics.memberEvents])
-        XCTAssertTrue(try reader.readToEnd(timeout: 120))
-        let report = LedgerVerifier.verify(ledger: reader.records[OrbitTopics.pointsLedger]!.map { ($0.key, $0.value) },
-                                           accounts: reader.records[OrbitTopics.memberAccounts]!.map { ($0.key, $0.value) }, allowNegative: false)
+        let (records, report) = try XCTUnwrap(try MembersProcess.published(broker), "the topics read to their end")
         XCTAssertEqual(report.violations, [], "ledger invariants, holds included")
         XCTAssertEqual(report.committed, 150, "exactly the stock was issued")
         XCTAssertTrue(report.openHolds.isEmpty, "every hold settled: \(report.openHolds.prefix(3))")
@@ -103,7 +87,7 @@ final class MallServiceTests: XCTestCase {
         var results: [String: [UInt8]] = [:]
         var reasons: [String: Int] = [:]
         var acceptedPerMember: [String: Int] = [:]
-        for record in reader.records[OrbitTopics.memberEvents]! {
+        for record in records[OrbitTopics.memberEvents]! {
             guard let o = try? JSONParser.parse(record.value!).objectValue, o["kind"]?.stringValue == "command_result",
                   let request = o["request_id"]?.stringValue else { continue }
             if let previous = results[request] {
@@ -120,7 +104,7 @@ final class MallServiceTests: XCTestCase {
         XCTAssertEqual(acceptedPerMember.values.max(), 1, "no member above the lifetime limit of 1")
         XCTAssertEqual(reasons.values.reduce(0, +), commands.count)
         XCTAssertEqual(Set(reasons.keys).subtracting(["accepted", "out_of_stock", "limit_reached", "insufficient_points"]), [], "\(reasons)")
-        let issued = reader.records[OrbitTopics.memberEvents]!.filter { String(decoding: $0.value ?? [], as: UTF8.self).contains("\"kind\":\"reward_redeemed\"") }
+        let issued = records[OrbitTopics.memberEvents]!.filter { String(decoding: $0.value ?? [], as: UTF8.self).contains("\"kind\":\"reward_redeemed\"") }
         XCTAssertEqual(Set(issued.map(\.value)).count, 150, "a reward_redeemed event per coupon issued")
         print("mall test: \(report.holds) holds, \(report.committed) committed, \(report.released) released, \(report.repeatedCopies) identical repeats after 2 kills; results \(reasons)")
         _ = try service.terminate()

@@ -26,16 +26,10 @@ final class MembersServiceTests: XCTestCase {
         - {id: signup, kind: event, event: signup, points: 100}
     """
 
-    func members(_ broker: LocalBroker, config: URL) throws -> ServiceProcess {
-        var environment = LocalProfile.environment(bootstrap: broker.bootstrapServers)
-        environment["ORBIT__SERVICE__HTTP_PORT"] = "0"
-        environment["ORBIT__SERVICE__HTTP_HOST"] = "127.0.0.1"
-        return try ServiceProcess(executable: "orbit-members", arguments: ["--config", config.path], environment: environment)
-    }
+    func members(_ broker: LocalBroker, config: URL) throws -> ServiceProcess { try MembersProcess.start(broker, config: config) }
 
     func testHundredThousandEventsTenThousandCommandsThreeKillsZeroViolations() throws {
-        let config = FileManager.default.temporaryDirectory.appendingPathComponent("members-\(UUID().uuidString).yaml")
-        try Self.config.write(to: config, atomically: true, encoding: .utf8)
+        let config = try MembersProcess.configuration(Self.config, name: "members")
         defer { try? FileManager.default.removeItem(at: config) }
         // 16 partitions keep every topic under the local broker's 5 MiB per partition.
         let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics(partitions: 16))
@@ -111,27 +105,20 @@ final class MembersServiceTests: XCTestCase {
         producer.close()
 
         // Wait until everything (including transfers through the internal topic) is processed.
-        var quietSince: Date?
-        XCTAssertTrue(try eventually(timeout: 300, interval: 0.5) {
-            let lag = try consumerLag(bootstrap: broker.bootstrapServers, group: "orbit-members-router",
-                                      topics: [OrbitTopics.validEvents, OrbitTopics.memberCommands, OrbitTopics.membersInternal])
-                + consumerLag(bootstrap: broker.bootstrapServers, group: "orbit-members", topics: [OrbitTopics.membersInputs])
-            if lag == 0 { quietSince = quietSince ?? Date() } else { quietSince = nil }
-            return quietSince.map { Date().timeIntervalSince($0) > 3 } ?? false
-        }, "the service caught up")
+        XCTAssertTrue(try MembersProcess.caughtUp(broker, groups: [
+            ("orbit-members-router", [OrbitTopics.validEvents, OrbitTopics.memberCommands, OrbitTopics.membersInternal]),
+            ("orbit-members", [OrbitTopics.membersInputs]),
+        ]), "the service caught up")
         XCTAssertTrue(service.isRunning)
 
-        let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.pointsLedger, OrbitTopics.memberAccounts, OrbitTopics.memberEvents])
-        XCTAssertTrue(try reader.readToEnd(timeout: 120))
-        let report = LedgerVerifier.verify(ledger: reader.records[OrbitTopics.pointsLedger]!.map { ($0.key, $0.value) },
-                                           accounts: reader.records[OrbitTopics.memberAccounts]!.map { ($0.key, $0.value) }, allowNegative: false)
+        let (records, report) = try XCTUnwrap(try MembersProcess.published(broker), "the topics read to their end")
         XCTAssertEqual(report.violations, [], "ledger invariants")
         print("members test: \(report.entries) ledger entries, \(report.repeatedCopies) identical repeats after 3 kills, \(report.users) users")
 
         // Exactly one result per request (repeats identical), and the recomputation.
         var results: [String: [UInt8]] = [:]
         var statuses: [String: String] = [:]
-        for record in reader.records[OrbitTopics.memberEvents]! {
+        for record in records[OrbitTopics.memberEvents]! {
             guard let o = try? JSONParser.parse(record.value!).objectValue, o["kind"]?.stringValue == "command_result",
                   let request = o["request_id"]?.stringValue else { continue }
             if let previous = results[request], previous != record.value! {
@@ -164,8 +151,7 @@ final class MembersServiceTests: XCTestCase {
     /// events, and the router forwarded each record to the partition number it came from. Now the
     /// router places every record by its key, whatever the producer's hash.
     func testCommandsFromAProducerWithAnotherHashReachTheMembersState() throws {
-        let config = FileManager.default.temporaryDirectory.appendingPathComponent("members-hash-\(UUID().uuidString).yaml")
-        try Self.config.write(to: config, atomically: true, encoding: .utf8)
+        let config = try MembersProcess.configuration(Self.config, name: "members-hash")
         defer { try? FileManager.default.removeItem(at: config) }
         let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics(partitions: 8))
         defer { broker.stop() }

@@ -153,13 +153,28 @@ final class MallRulesTests: XCTestCase {
         if case .success = account.hold(300, id: "r-2", reason: "", at: now) { XCTFail("only 200 are spendable") }
         if case .success = account.hold(100, id: "r-1", reason: "", at: now) { XCTFail("a hold id is held once") }
 
-        let release = account.releaseHold("r-1", reason: "out_of_stock", at: now)
+        let release = account.releaseHold("r-1", reason: "out_of_stock", at: now).first
         XCTAssertEqual(release?.kind, .release)
         XCTAssertEqual(release?.points, 0)
         XCTAssertEqual(release?.held, -400)
         XCTAssertEqual(account.lots, lotsBefore, "the same lots, with their own expiry")
-        XCTAssertNil(account.releaseHold("r-1", reason: "", at: now), "settled once")
+        XCTAssertTrue(account.releaseHold("r-1", reason: "", at: now).isEmpty, "settled once")
         XCTAssertNil(account.commitHold("r-1", reason: "", at: now))
+    }
+
+    func testAPartReleasedAfterItsLotExpiredIsALotOfItsOwn() {
+        var account = PointsAccount(userID: "ann")
+        _ = account.earn(1000, key: "X", ruleID: "r", reason: "", at: now - 10 * day, orderID: nil, expiry: .afterDays(10), lockDays: 0)
+        let expiry = account.lots[0].expiresAtMillis!
+        _ = account.hold(400, id: "r-1", reason: "", at: expiry - 60_000)
+        let first = account.expire(at: expiry)
+        XCTAssertEqual(first.map(\.key), ["expire:X"])
+        XCTAssertEqual(first.map(\.points), [-600])
+        _ = account.releaseHold("r-1", reason: "", at: expiry + 60_000)
+        let second = account.expire(at: expiry + 120_000)
+        XCTAssertEqual(second.map(\.key), ["expire:X~r-1"], "a key of its own: expire:X is written once")
+        XCTAssertEqual(second.map(\.points), [-400])
+        XCTAssertEqual(account.balance, 0)
     }
 
     func testACommitSpendsTheHold() {

@@ -215,6 +215,49 @@ final class MallTopologyTests: XCTestCase {
         XCTAssertEqual(verify(driver).violations, [])
     }
 
+    /// A refund cannot take points that were held or spent, and forgives them; if they come
+    /// back (a released hold, a cancelled redemption) the refund takes them then.
+    func testARefundTakesBackPointsThatReturnFromAHoldOrACancelledRedemption() throws {
+        let gift = Reward(id: "gift", names: ["en": "Gift", "zh-CN": "礼物"], pricePoints: 550, stock: .unlimited, issue: .benefit(name: "gift", durationDays: 1))
+        for path in ["cancel", "release"] {
+            let driver = try driver(members: 1, rewards: [gift])
+            func event(_ type: EventType, _ id: String) -> [UInt8] {
+                UserEvent(id: id, userID: "m0", type: type, timeMillis: now, properties: JSONObject([(key: "order_id", value: .string("A")),
+                          (key: "amount_minor", value: .number(JSONNumber(50_000))), (key: "currency", value: .string("USD"))])).encoded()
+            }
+            driver.send(settings.eventsTopic, key: "m0", value: event(.purchase, "buy-A"))
+            try driver.run()
+            if path == "cancel" {
+                redeem(driver, user: "m0", request: "g1", reward: "gift")
+            } else {
+                driver.send(settings.commandsTopic, key: "m0", value: Array(
+                    #"{"type":"hold_points","request_id":"h1","user_id":"m0","order_id":"B","points":550,"order_amount_minor":200000,"currency":"USD"}"#.utf8))
+            }
+            try driver.run()
+            driver.send(settings.eventsTopic, key: "m0", value: event(.refund, "refund-A"))
+            try driver.run()
+            let json = path == "cancel" ? #"{"type":"cancel_redemption","request_id":"c1","user_id":"m0","redemption_id":"g1"}"#
+                                        : #"{"type":"release_points","request_id":"r1","user_id":"m0","order_id":"B"}"#
+            driver.send(settings.commandsTopic, key: "m0", value: Array(json.utf8))
+            try driver.run()
+            let report = verify(driver)
+            XCTAssertEqual(report.violations, [], path)
+            XCTAssertEqual(report.balances["m0"], 100, "\(path): the signup's 100 only: the refunded order's 500 points are gone even though 450 were spent or held")
+        }
+    }
+
+    func testAnOrderHeldAgainAfterARelease() throws {
+        let driver = try driver(members: 1, rewards: [])
+        for (n, type) in ["hold_points", "release_points", "hold_points", "capture_points"].enumerated() {
+            let points = type == "hold_points" ? #","points":50,"order_amount_minor":100000,"currency":"USD""# : ""
+            driver.send(settings.commandsTopic, key: "m0", value: Array(#"{"type":"\#(type)","request_id":"q\#(n)","user_id":"m0","order_id":"O"\#(points)}"#.utf8))
+            try driver.run()
+        }
+        XCTAssertEqual(results(driver).values.map(\.status).sorted(), ["accepted", "accepted", "accepted", "accepted"])
+        XCTAssertEqual(verify(driver).violations, [], "the second hold has ledger keys of its own")
+        XCTAssertEqual(verify(driver).balances["m0"], 50)
+    }
+
     func testAReservationForAHoldNobodyHasIsGivenBack() throws {
         let driver = try driver(members: 1, rewards: [coffee(stock: .limited(1))])
         // A reservation the ledger never asked for (a replayed ledger decided otherwise, say).

@@ -88,16 +88,8 @@ struct RedeemBench: AsyncParsableCommand {
         try loaded.waitForAll()
 
         let pipelines = try MembershipService.topology(settings, runtime: runtime).pipelines(runtime: runtime, logger: bench.logger)
-        let stop = StopSignal()
-        let done = DispatchSemaphore(value: 0)
-        for pipeline in pipelines {
-            let box = UncheckedBox(pipeline)
-            Thread { try? box.value.run(until: stop); done.signal() }.start()
-        }
-        defer {
-            stop.set()
-            for _ in pipelines { done.wait() }
-        }
+        let running = RunningPipelines(pipelines)
+        defer { running.stop() }
         // Pipelines come in threes per stream thread: router, ledger, stock.
         func stage(_ index: Int) -> [StreamPipeline] { pipelines.enumerated().filter { $0.offset % 3 == index }.map(\.element) }
         func recordsIn(_ index: Int) -> Int { stage(index).reduce(0) { $0 + $1.status.snapshot.recordsIn } }

@@ -14,18 +14,10 @@ enum StagedBench {
     }
 
     static func measure(_ pipelines: [StreamPipeline], entry: [StreamPipeline], exit: [StreamPipeline], expected: Int) throws -> (rate: Double, cpuMicros: Double) {
-        let stop = StopSignal()
-        let done = DispatchSemaphore(value: 0)
         let started = ContinuousClock.now
         let cpuBefore = ThreadCPU.seconds()
-        for pipeline in pipelines {
-            let box = UncheckedBox(pipeline)
-            Thread { try? box.value.run(until: stop); done.signal() }.start()
-        }
-        defer {
-            stop.set()
-            for _ in pipelines { done.wait() }
-        }
+        let running = RunningPipelines(pipelines)
+        defer { running.stop() }
         func finished() -> Int { exit.reduce(0) { $0 + $1.status.snapshot.recordsIn } }
         while entry.allSatisfy({ $0.status.snapshot.recordsIn == 0 }) && ContinuousClock.now - started < .seconds(60) { usleep(1000) }
         let first = ContinuousClock.now
@@ -42,5 +34,27 @@ enum StagedBench {
         }
         print("    (each stage waited, for records/acknowledgements, in seconds: \(waits.joined(separator: " ")))")
         return (rate, cpu)
+    }
+}
+
+/// Pipelines each on a thread of its own, as a service runs them, until ``stop()``.
+final class RunningPipelines {
+    private let signal = StopSignal()
+    private let done = DispatchSemaphore(value: 0)
+    private let count: Int
+
+    init(_ pipelines: [StreamPipeline]) {
+        count = pipelines.count
+        for pipeline in pipelines {
+            let box = UncheckedBox(pipeline)
+            let (signal, done) = (signal, done)
+            Thread { try? box.value.run(until: signal); done.signal() }.start()
+        }
+    }
+
+    /// Stops every pipeline and waits for each to end.
+    func stop() {
+        signal.set()
+        for _ in 0..<count { done.wait() }
     }
 }

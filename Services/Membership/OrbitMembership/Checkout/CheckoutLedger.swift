@@ -21,7 +21,8 @@ extension MembershipProcessor {
             }
             let allowed = policy.checkout.maxPoints(forOrderUnits: units)
             guard points <= allowed else { return ("rejected", "exceeds_share", details + [("max_points", .number(JSONNumber(allowed)))]) }
-            switch state.points.hold(points, id: CheckoutHold.holdID(order), reason: "held at checkout for order \(order)", at: time) {
+            guard state.points.holds.count < MemberState.holdLimit else { return ("rejected", "too_many_holds", details) }
+            switch state.points.hold(points, id: "checkout:\(command.requestID)", reason: "held at checkout for order \(order)", at: time) {
             case .failure(.insufficient(let available)):
                 return ("rejected", "insufficient_points", details + [("available", .number(JSONNumber(available)))])
             case .success(let entry):
@@ -35,19 +36,20 @@ extension MembershipProcessor {
                 return ("rejected", state.capturedOrders.contains { $0.orderID == order } ? "order_already_captured" : "no_hold", [("order_id", .string(order))])
             }
             let hold = state.checkoutHolds.remove(at: index)
-            guard let (entry, portions) = state.points.captureHold(hold.holdID, reason: "paid at checkout, order \(order)", at: time) else {
+            guard let (entry, portions, clawback) = state.points.captureHold(hold.holdID, reason: "paid at checkout, order \(order)", at: time) else {
                 return ("rejected", "no_hold", [("order_id", .string(order))])
             }
             out.entry(entry)
             state.totalRedeemed += hold.points
-            state.capturedOrders.append(CapturedOrder(orderID: order, portions: portions, capturedPoints: hold.points, orderAmountMinor: hold.orderAmountMinor,
-                                                      capturedAtMillis: time))
+            var captured = CapturedOrder(orderID: order, portions: portions, capturedPoints: hold.points, orderAmountMinor: hold.orderAmountMinor, capturedAtMillis: time)
+            captured.clawback = clawback
+            state.capturedOrders.append(captured)
             if state.capturedOrders.count > MemberState.orderLimit { state.capturedOrders.removeFirst(state.capturedOrders.count - MemberState.orderLimit) }
             return ("accepted", nil, [("order_id", .string(order)), ("points", .number(JSONNumber(hold.points))), ("balance_after", .number(JSONNumber(entry.balanceAfter)))])
         case .releasePoints(_, _, let order):
             guard let index = state.checkoutHolds.firstIndex(where: { $0.orderID == order }) else { return ("rejected", "no_hold", [("order_id", .string(order))]) }
             let hold = state.checkoutHolds.remove(at: index)
-            if let entry = state.points.releaseHold(hold.holdID, reason: "order \(order) cancelled", at: time) { out.entry(entry) }
+            for entry in state.points.releaseHold(hold.holdID, reason: "order \(order) cancelled", at: time) { out.entry(entry) }
             return ("accepted", nil, [("order_id", .string(order)), ("points", .number(JSONNumber(hold.points)))])
         default:
             return ("rejected", "invalid: not a checkout command", [])
@@ -58,7 +60,7 @@ extension MembershipProcessor {
     static func expireCheckoutHolds(_ state: inout MemberState, at time: Int64, policy: MembershipPolicy, out: inout Outputs) {
         for hold in state.checkoutHolds where hold.placedAtMillis + policy.checkout.holdMillis <= time {
             state.checkoutHolds.removeAll { $0.orderID == hold.orderID }
-            if let entry = state.points.releaseHold(hold.holdID, reason: "hold for order \(hold.orderID) not captured in time", at: time) { out.entry(entry) }
+            for entry in state.points.releaseHold(hold.holdID, reason: "hold for order \(hold.orderID) not captured in time", at: time) { out.entry(entry) }
             out.memberEvent(kind: "points_hold_expired", id: "\(hold.holdID):expired", time: time, fields: [
                 ("order_id", .string(hold.orderID)), ("points", .number(JSONNumber(hold.points))), ("request_id", .string(hold.requestID)),
             ])
@@ -73,6 +75,11 @@ extension MembershipProcessor {
         if points > 0, let entry = state.points.giveBack(points, of: &order, key: "\(eventID):refund-points", reason: "refund on order \(orderID): points paid back", at: time) {
             state.totalRedeemed -= entry.points
             out.entry(entry)
+            if let reclaimed = state.points.reclaim(min(order.clawback, entry.points), key: "\(eventID):clawback",
+                                                    reason: "refunded points that paid for order \(orderID)", at: time) {
+                order.clawback += reclaimed.points  // reclaimed.points is negative
+                out.entry(reclaimed)
+            }
         }
         state.capturedOrders[index] = order
     }

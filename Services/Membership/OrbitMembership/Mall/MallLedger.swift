@@ -22,6 +22,9 @@ extension MembershipProcessor {
         case .failure(let rejection): return result(request, "rejected", rejection.rawValue, details, state: &state, out: &out, at: time)
         case .success(let total): price = total
         }
+        guard state.points.holds.count < MemberState.holdLimit else {
+            return result(request, "rejected", "too_many_holds", details, state: &state, out: &out, at: time)
+        }
         switch state.points.hold(price, id: request, reason: "held for \(quantity) × \(rewardID)", at: time) {
         case .failure(.insufficient(let available)):
             result(request, "rejected", RedemptionRejection.insufficientPoints.rawValue,
@@ -29,8 +32,10 @@ extension MembershipProcessor {
         case .success(let entry):
             out.entry(entry)
             state.rewardUsage[rewardID, default: RewardUsage()].add(quantity, at: time)
-            state.pendingRedemptions.append(.init(id: request, rewardID: rewardID, quantity: quantity, points: price, placedAtMillis: time, addressRef: addressRef))
-            if case .unlimited = reward.stock {
+            let limited = reward.stock != .unlimited
+            state.pendingRedemptions.append(.init(id: request, rewardID: rewardID, quantity: quantity, points: price, placedAtMillis: time, addressRef: addressRef,
+                                                  issue: reward.issue, limitedStock: limited))
+            if !limited {
                 complete(request, reserved: true, reason: nil, state: &state, out: &out, at: time)
             } else {
                 out.stockRequest(StockRequest(kind: .reserve, redemptionID: request, userID: out.userID, rewardID: rewardID, quantity: quantity, timeMillis: time))
@@ -46,7 +51,8 @@ extension MembershipProcessor {
         let reserved = answer.kind == .stockReserved
         if state.pendingRedemptions.contains(where: { $0.id == id }) {
             complete(id, reserved: reserved, reason: reserved ? nil : answer.reason, state: &state, out: &out, at: answer.time)
-        } else if reserved && !answer.isRepeat {
+        } else if reserved && !answer.isRepeat && state.previousResult(id) == nil && !state.committedRedemptions.contains(where: { $0.id == id }) {
+            // (A redemption already settled is not a stray reservation: its answer came twice.)
             out.stockRequest(StockRequest(kind: .giveBack, redemptionID: id, userID: out.userID, rewardID: answer.from, quantity: answer.points, timeMillis: answer.time))
         }
     }
@@ -59,35 +65,42 @@ extension MembershipProcessor {
         let pending = state.pendingRedemptions.remove(at: index)
         let details: [(String, JSONValue)] = [("reward_id", .string(pending.rewardID)), ("quantity", .number(JSONNumber(pending.quantity))),
                                               ("points", .number(JSONNumber(pending.points)))]
-        if reserved, let (entry, portions) = state.points.captureHold(id, reason: "redeemed \(pending.quantity) × \(pending.rewardID)", at: time) {
+        if reserved, let (entry, portions, clawback) = state.points.captureHold(id, reason: "redeemed \(pending.quantity) × \(pending.rewardID)", at: time) {
             out.entry(entry)
             if policy.cancelWindowMillis > 0 {
-                state.committedRedemptions.append(.init(id: id, rewardID: pending.rewardID, quantity: pending.quantity, placedAtMillis: pending.placedAtMillis,
-                                                        committedAtMillis: time, portions: portions))
+                var committed = MemberState.CommittedRedemption(id: id, rewardID: pending.rewardID, quantity: pending.quantity, placedAtMillis: pending.placedAtMillis,
+                                                                committedAtMillis: time, portions: portions)
+                committed.clawback = clawback
+                committed.issue = pending.issue
+                committed.limitedStock = pending.limitedStock
+                state.committedRedemptions.append(committed)
                 if state.committedRedemptions.count > MemberState.commandResultLimit {
                     state.committedRedemptions.removeFirst(state.committedRedemptions.count - MemberState.commandResultLimit)
                 }
             }
             state.totalRedeemed += pending.points
             let reward = catalogue.current[pending.rewardID]
-            // What is issued: goods to the shop's order system, a benefit onto the account (a
-            // coupon's life cycle is the coupon stage's, still to come).
-            switch reward?.issue {
+            // What is issued, as the catalogue said when the points were held: goods to the
+            // shop's order system, a benefit onto the account (a coupon's life cycle is the
+            // coupon stage's, still to come).
+            switch pending.issue {
             case .goods(let sku)?:
                 out.fulfilment(redemptionID: id, status: "issue", rewardID: pending.rewardID, sku: sku, quantity: pending.quantity, addressRef: pending.addressRef, time: time)
             case .benefit(let name, let days)?:
-                state.rewardBenefits[name] = max(state.rewardBenefits[name] ?? time, time) + Int64(days) * pending.quantity * 86_400_000
+                // Clamped: a run of long benefits never overflows the end time.
+                let (extended, overflow) = max(state.rewardBenefits[name] ?? time, time).addingReportingOverflow(Int64(days) * pending.quantity * 86_400_000)
+                state.rewardBenefits[name] = overflow ? .max / 2 : min(extended, .max / 2)
             case .coupon?, nil:
                 break
             }
             // The names in each locale, for notifications (a template reads its own).
             out.memberEvent(kind: "reward_redeemed", id: "\(id):redeemed", time: time, fields: [("redemption_id", .string(id))] + details
-                            + [("reward_kind", reward.map { .string($0.kind.rawValue) } ?? .null),
+                            + [("reward_kind", pending.issue.map { .string($0.kindName) } ?? .null),
                                ("reward_name_en", reward?.names["en"].map { .string($0) } ?? .string(pending.rewardID)),
                                ("reward_name_zh_cn", reward?.names["zh-CN"].map { .string($0) } ?? .string(pending.rewardID))])
             result(id, "accepted", nil, details + [("balance_after", .number(JSONNumber(entry.balanceAfter)))], state: &state, out: &out, at: time)
         } else {
-            if let entry = state.points.releaseHold(id, reason: "\(pending.rewardID): \(reason ?? "released")", at: time) { out.entry(entry) }
+            for entry in state.points.releaseHold(id, reason: "\(pending.rewardID): \(reason ?? "released")", at: time) { out.entry(entry) }
             state.rewardUsage[pending.rewardID]?.remove(pending.quantity, addedAt: pending.placedAtMillis)
             result(id, "rejected", reason ?? RedemptionRejection.outOfStock.rawValue, details, state: &state, out: &out, at: time)
         }
@@ -106,13 +119,15 @@ extension MembershipProcessor {
         if let entry = state.points.giveBack(points, from: &redemption.portions, key: "\(id):cancel", reason: "redemption \(id) cancelled", at: time) {
             state.totalRedeemed -= entry.points
             out.entry(entry)
+            if let reclaimed = state.points.reclaim(min(redemption.clawback, entry.points), key: "\(id):clawback",
+                                                    reason: "refunded points that were spent on \(id)", at: time) { out.entry(reclaimed) }
         }
         state.rewardUsage[redemption.rewardID]?.remove(redemption.quantity, addedAt: redemption.placedAtMillis)
-        let reward = catalogue.current[redemption.rewardID]
-        if reward.map({ if case .limited = $0.stock { true } else { false } }) ?? true {
+        // As the redemption was made: stock given back only if it was reserved, goods recalled as sent.
+        if redemption.limitedStock {
             out.stockRequest(StockRequest(kind: .giveBack, redemptionID: id, userID: out.userID, rewardID: redemption.rewardID, quantity: redemption.quantity, timeMillis: time))
         }
-        switch reward?.issue {
+        switch redemption.issue {
         case .goods(let sku)?:
             out.fulfilment(redemptionID: id, status: "cancel", rewardID: redemption.rewardID, sku: sku, quantity: redemption.quantity, addressRef: nil, time: time)
         case .benefit(let name, let days)?:

@@ -37,8 +37,6 @@ public final class RewardStockProcessor: RecordProcessor {
     }
 
     public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
-        // Catalogue records that cannot be used are dead-lettered here, where stock is decided.
-        outputs.append(contentsOf: catalogue.takeNewlyUnusable(deadLetters: deadLetters, topic: settings.rewardsTopic))
         guard let key = record.key.map({ String(decoding: $0, as: UTF8.self) }), let value = record.value,
               let request = StockRequest.decode(value), request.rewardID == key else {
             outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a stock request keyed by its reward id"))

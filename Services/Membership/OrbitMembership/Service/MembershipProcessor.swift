@@ -62,6 +62,8 @@ public final class MembershipProcessor: RecordProcessor {
         if input == .privacyRequest {  // the runtime erases (erasesFrom): one that gets here is not read
             return outputs.append(deadLetters.privacyRequestNotErased(record))
         }
+        // Reward definitions that cannot be used: dead-lettered here, where every redemption is checked.
+        outputs.append(contentsOf: catalogue.takeNewlyUnusable(deadLetters: deadLetters, topic: settings.rewardsTopic))
         // A tags tombstone clears what is held; for someone not held (erased: notify tombstones
         // their tags) it creates nothing.
         if input == .tags, record.value == nil, try store.get(record.partition, key) == nil { return }
@@ -229,6 +231,9 @@ public final class MembershipProcessor: RecordProcessor {
                                                 reason: "refund on order \(orderID)", at: event.timeMillis, allowNegative: policy.allowNegativeBalance) {
                 state.level.addGrowth(entry.points, at: event.timeMillis)
                 out.entry(entry)
+                // What a refund could not take because it was held or spent on something that
+                // can still come back is owed from it, and taken back if it does.
+                if entry.shortfall > 0 && !policy.allowNegativeBalance { state.owe(entry.shortfall) }
             }
         }
         var caps = state.caps

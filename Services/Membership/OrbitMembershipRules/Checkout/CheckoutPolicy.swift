@@ -31,8 +31,9 @@ public struct CheckoutHold: Sendable, Equatable {
     public var currency: String
     public var placedAtMillis: Int64
 
-    public var holdID: String { Self.holdID(orderID) }
-    public static func holdID(_ orderID: String) -> String { "checkout:\(orderID)" }
+    /// The account's hold: named by the request, so an order held again after a release has
+    /// ledger keys of its own.
+    public var holdID: String { "checkout:\(requestID)" }
 
     public init(orderID: String, requestID: String, points: Int64, orderAmountMinor: Int64, currency: String, placedAtMillis: Int64) {
         (self.orderID, self.requestID, self.points, self.orderAmountMinor, self.currency, self.placedAtMillis) =
@@ -51,6 +52,8 @@ public struct CapturedOrder: Sendable, Equatable {
     /// The order's amount refunded so far, and the points that settled (given back, or expired meanwhile).
     public var refundedMinor: Int64 = 0
     public var returned: Int64 = 0
+    /// Refunded points owed from these (see ``PointsHold/clawback``): taken back as they return.
+    public var clawback: Int64 = 0
     public var capturedAtMillis: Int64
 
     public init(orderID: String, portions: [PointsLot], capturedPoints: Int64, orderAmountMinor: Int64, capturedAtMillis: Int64) {
@@ -68,9 +71,9 @@ public struct CapturedOrder: Sendable, Equatable {
 
 extension PointsAccount {
     /// Commits a hold like ``commitHold(_:reason:at:)``, and also returns the lot parts it spent.
-    public mutating func captureHold(_ id: String, reason: String, at now: Int64) -> (entry: PointsLedgerEntry, portions: [PointsLot])? {
+    public mutating func captureHold(_ id: String, reason: String, at now: Int64) -> (entry: PointsLedgerEntry, portions: [PointsLot], clawback: Int64)? {
         guard let hold = openHold(id), let entry = commitHold(id, reason: reason, at: now) else { return nil }
-        return (entry, hold.portions)
+        return (entry, hold.portions, hold.clawback)
     }
 
     /// Gives back `points` of a captured order's parts: a `refund` entry (``giveBack(_:from:key:reason:at:)``).
@@ -94,13 +97,9 @@ extension PointsAccount {
             portions[index].remaining -= amount
             needed -= amount
             given += amount
-            if let lot = lots.firstIndex(where: { $0.id == portion.id }) {
-                lots[lot].remaining += amount
-            } else {
-                var lot = portion
-                lot.remaining = amount
-                lots.insert(lot, at: lots.firstIndex { $0.earnedAtMillis > lot.earnedAtMillis } ?? lots.count)
-            }
+            var part = portion
+            part.remaining = amount
+            putBack(part, returnedBy: key, at: now)
         }
         guard given > 0 else { return nil }
         return PointsLedgerEntry(key: key, userID: userID, kind: .refund, points: given, balanceAfter: balance, ruleID: nil, reason: reason, timeMillis: now)

@@ -98,7 +98,7 @@ public struct PointsAccount: Sendable, Equatable {
     /// Removes up to `points` from spendable lots (the given order's first, then oldest first);
     /// returns how many were taken.
     @discardableResult
-    private mutating func take(_ points: Int64, at now: Int64, preferring orderID: String?, includeLocked: Bool = false) -> Int64 {
+    mutating func take(_ points: Int64, at now: Int64, preferring orderID: String?, includeLocked: Bool = false) -> Int64 {
         var needed = points
         let order = lots.indices.sorted { a, b in
             let pa = lots[a].orderID == orderID && orderID != nil, pb = lots[b].orderID == orderID && orderID != nil
@@ -154,6 +154,7 @@ public struct PointsAccount: Sendable, Equatable {
         let taken = take(toReverse, at: now, preferring: orderID, includeLocked: true)
         let shortfall = toReverse - taken
         if shortfall > 0 && allowNegative { debt += shortfall }
+
         let applied = allowNegative ? toReverse : taken
         return PointsLedgerEntry(key: key, userID: userID, kind: .reverse, points: -applied, balanceAfter: balance, ruleID: nil,
                                  reason: reason, timeMillis: now, shortfall: shortfall)

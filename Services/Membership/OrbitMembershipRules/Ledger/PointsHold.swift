@@ -7,6 +7,9 @@ public struct PointsHold: Sendable, Equatable {
     public let placedAtMillis: Int64
     /// The parts of lots taken, each a copy of its lot with `remaining` the points taken from it.
     public internal(set) var portions: [PointsLot]
+    /// Points a refund could not take because they sat in this hold (negative balances not
+    /// allowed): taken back if the hold is released, forgiven if it is spent.
+    public internal(set) var clawback: Int64 = 0
 
     public var points: Int64 { portions.reduce(0) { $0 + $1.remaining } }
 
@@ -47,6 +50,7 @@ extension PointsAccount {
     public func openHold(_ id: String) -> PointsHold? { holds.first { $0.id == id } }
 
     /// Spends a hold: its points leave the balance (a `redeem` entry). Nil when no hold of that id is open.
+    /// (``captureHold(_:reason:at:)`` also returns what it spent.)
     public mutating func commitHold(_ id: String, reason: String, at now: Int64) -> PointsLedgerEntry? {
         guard let index = holds.firstIndex(where: { $0.id == id }) else { return nil }
         let hold = holds.remove(at: index)
@@ -55,21 +59,52 @@ extension PointsAccount {
     }
 
     /// Gives a hold's points back to the lots they came from, with their original expiry (a
-    /// `release` entry; the balance does not change). Nil when no hold of that id is open.
-    public mutating func releaseHold(_ id: String, reason: String, at now: Int64) -> PointsLedgerEntry? {
-        guard let index = holds.firstIndex(where: { $0.id == id }) else { return nil }
+    /// `release` entry; the balance does not change), then takes back what a refund could not
+    /// take while they were held (a `reverse` entry). Empty when no hold of that id is open.
+    public mutating func releaseHold(_ id: String, reason: String, at now: Int64) -> [PointsLedgerEntry] {
+        guard let index = holds.firstIndex(where: { $0.id == id }) else { return [] }
         let hold = holds.remove(at: index)
-        for portion in hold.portions {
-            // Back into its own lot when that lot is still there (lot ids stay unique: expiry
-            // removes a lot by id), otherwise a lot of its own again, in earning order.
-            if let lot = lots.firstIndex(where: { $0.id == portion.id }) {
-                lots[lot].remaining += portion.remaining
-            } else {
-                lots.insert(portion, at: lots.firstIndex { $0.earnedAtMillis > portion.earnedAtMillis } ?? lots.count)
-            }
+        for portion in hold.portions { putBack(portion, returnedBy: id, at: now) }
+        var entries = [PointsLedgerEntry(key: "\(id):release", userID: userID, kind: .release, points: 0, balanceAfter: balance, ruleID: nil,
+                                         reason: reason, timeMillis: now, held: -hold.points)]
+        if let reclaimed = reclaim(hold.clawback, key: "\(id):clawback", reason: "refunded points that were held for \(id)", at: now) { entries.append(reclaimed) }
+        return entries
+    }
+
+    /// Owes `shortfall` refunded points to the open holds (each up to its points), the oldest
+    /// first; returns what no hold took.
+    public mutating func owe(_ shortfall: Int64) -> Int64 {
+        var left = shortfall
+        for index in holds.indices where left > 0 {
+            let owed = min(left, holds[index].points - holds[index].clawback)
+            holds[index].clawback += owed
+            left -= owed
         }
-        return PointsLedgerEntry(key: "\(id):release", userID: userID, kind: .release, points: 0, balanceAfter: balance, ruleID: nil,
-                                 reason: reason, timeMillis: now, held: -hold.points)
+        return left
+    }
+
+    /// Takes back up to `points` from the lots (a `reverse` entry): refunded points that were
+    /// out of reach (held or spent) when the refund came, and have just come back.
+    public mutating func reclaim(_ points: Int64, key: String, reason: String, at now: Int64) -> PointsLedgerEntry? {
+        guard points > 0 else { return nil }
+        let taken = take(points, at: now, preferring: nil, includeLocked: true)
+        guard taken > 0 else { return nil }
+        return PointsLedgerEntry(key: key, userID: userID, kind: .reverse, points: -taken, balanceAfter: balance, ruleID: nil, reason: reason, timeMillis: now)
+    }
+
+    /// Puts a part of a lot back: into its own lot when that lot is still there, otherwise as a
+    /// lot of its own, in earning order: under its old id, or a new one when its lot has expired
+    /// meanwhile (its `expire:<id>` entry is written, and must not be written twice).
+    mutating func putBack(_ portion: PointsLot, returnedBy key: String, at now: Int64) {
+        if let lot = lots.firstIndex(where: { $0.id == portion.id }) {
+            lots[lot].remaining += portion.remaining
+        } else {
+            let expired = (portion.expiresAtMillis ?? .max) <= now
+            var lot = PointsLot(id: expired ? "\(portion.id)~\(key)" : portion.id, earnedAtMillis: portion.earnedAtMillis, availableAtMillis: portion.availableAtMillis,
+                                expiresAtMillis: portion.expiresAtMillis, orderID: portion.orderID, remaining: portion.remaining)
+            lot.warned = portion.warned
+            lots.insert(lot, at: lots.firstIndex { $0.earnedAtMillis > lot.earnedAtMillis } ?? lots.count)
+        }
     }
 
     /// Restores holds read from the state store.

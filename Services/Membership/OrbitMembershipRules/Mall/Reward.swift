@@ -33,6 +33,9 @@ public struct Reward: Sendable, Equatable {
             case .benefit: .benefit
             }
         }
+
+        /// `coupon`, `goods` or `benefit`.
+        public var kindName: String { kind.rawValue }
     }
 
     /// Who may redeem it: every condition given must hold.

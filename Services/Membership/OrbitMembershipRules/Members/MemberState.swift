@@ -52,6 +52,10 @@ public struct MemberState: Sendable, Equatable {
         public var placedAtMillis: Int64
         public var committedAtMillis: Int64
         public var portions: [PointsLot]
+        /// Refunded points owed from these (see ``PointsHold/clawback``): taken back on a cancellation.
+        public var clawback: Int64 = 0
+        public var issue: Reward.Issue?
+        public var limitedStock = true
         public var points: Int64 { portions.reduce(0) { $0 + $1.remaining } }
         public init(id: String, rewardID: String, quantity: Int64, placedAtMillis: Int64, committedAtMillis: Int64, portions: [PointsLot]) {
             (self.id, self.rewardID, self.quantity, self.placedAtMillis, self.committedAtMillis, self.portions) = (id, rewardID, quantity, placedAtMillis, committedAtMillis, portions)
@@ -67,8 +71,14 @@ public struct MemberState: Sendable, Equatable {
         public var placedAtMillis: Int64
         /// Where goods go (the shop's reference), passed on to fulfilment.
         public var addressRef: String?
-        public init(id: String, rewardID: String, quantity: Int64, points: Int64, placedAtMillis: Int64, addressRef: String? = nil) {
+        /// What the reward issued and whether its stock was reserved, as the catalogue said when
+        /// the points were held: a later change of the definition does not change this redemption.
+        public var issue: Reward.Issue?
+        public var limitedStock = true
+        public init(id: String, rewardID: String, quantity: Int64, points: Int64, placedAtMillis: Int64, addressRef: String? = nil,
+                    issue: Reward.Issue? = nil, limitedStock: Bool = true) {
             (self.id, self.rewardID, self.quantity, self.points, self.placedAtMillis, self.addressRef) = (id, rewardID, quantity, points, placedAtMillis, addressRef)
+            (self.issue, self.limitedStock) = (issue, limitedStock)
         }
     }
 
@@ -77,6 +87,9 @@ public struct MemberState: Sendable, Equatable {
     /// buyer's state (a refund of an order beyond it reverses nothing, as one beyond the window).
     public static let orderLimit = 1000
     public static let commandResultLimit = 100
+    /// Open holds per member (redemptions waiting for stock and orders at checkout): a new one
+    /// beyond this is refused (`too_many_holds`), well under what the state store reads back.
+    public static let holdLimit = 1000
 
     public struct OrderAmounts: Sendable, Equatable, Codable {
         public var amountMinor: Int64
@@ -138,6 +151,22 @@ public struct MemberState: Sendable, Equatable {
         points.forgetOrders(earnedBefore: cutoff)
     }
 
+    /// Owes refunded points a refund could not take to what can still come back: open holds
+    /// first, then redemptions that can still be cancelled, then orders paid with points.
+    public mutating func owe(_ shortfall: Int64) {
+        var left = points.owe(shortfall)
+        for index in committedRedemptions.indices where left > 0 {
+            let owed = min(left, committedRedemptions[index].points - committedRedemptions[index].clawback)
+            committedRedemptions[index].clawback += owed
+            left -= owed
+        }
+        for index in capturedOrders.indices where left > 0 {
+            let owed = min(left, capturedOrders[index].portions.reduce(0) { $0 + $1.remaining } - capturedOrders[index].clawback)
+            capturedOrders[index].clawback += owed
+            left -= owed
+        }
+    }
+
     public func previousResult(_ requestID: String) -> [UInt8]? {
         commandResults.last { $0.requestID == requestID }?.result
     }
@@ -161,10 +190,7 @@ enum MemberStateCoding {
         w.unsigned(1)
         w.string(m.points.userID)
         w.unsigned(UInt64(m.points.lots.count))
-        for lot in m.points.lots {
-            w.string(lot.id); w.signed(lot.earnedAtMillis); w.signed(lot.availableAtMillis); w.signed(lot.expiresAtMillis ?? .min)
-            w.string(lot.orderID); w.signed(lot.remaining); w.unsigned(lot.warned ? 1 : 0)
-        }
+        for lot in m.points.lots { write(lot, to: &w) }
         w.signed(m.points.debt)
         w.unsigned(UInt64(m.points.earnedOnOrder.count))
         for (order, p) in m.points.earnedOnOrder.sorted(by: { $0.key < $1.key }) { w.string(order); w.signed(p.points); w.signed(p.reversed); w.signed(p.earnedAtMillis) }
@@ -193,14 +219,14 @@ enum MemberStateCoding {
                 || !m.checkoutHolds.isEmpty || !m.capturedOrders.isEmpty || !m.rewardBenefits.isEmpty || !m.committedRedemptions.isEmpty else { return w.bytes }
         w.unsigned(UInt64(m.points.holds.count))
         for hold in m.points.holds {
-            w.string(hold.id); w.signed(hold.placedAtMillis); w.unsigned(UInt64(hold.portions.count))
-            for lot in hold.portions {
-                w.string(lot.id); w.signed(lot.earnedAtMillis); w.signed(lot.availableAtMillis); w.signed(lot.expiresAtMillis ?? .min)
-                w.string(lot.orderID); w.signed(lot.remaining); w.unsigned(lot.warned ? 1 : 0)
-            }
+            w.string(hold.id); w.signed(hold.placedAtMillis); w.signed(hold.clawback); w.unsigned(UInt64(hold.portions.count))
+            for lot in hold.portions { write(lot, to: &w) }
         }
         w.unsigned(UInt64(m.pendingRedemptions.count))
-        for r in m.pendingRedemptions { w.string(r.id); w.string(r.rewardID); w.signed(r.quantity); w.signed(r.points); w.signed(r.placedAtMillis); w.string(r.addressRef) }
+        for r in m.pendingRedemptions {
+            w.string(r.id); w.string(r.rewardID); w.signed(r.quantity); w.signed(r.points); w.signed(r.placedAtMillis); w.string(r.addressRef)
+            write(r.issue, to: &w); w.unsigned(r.limitedStock ? 1 : 0)
+        }
         w.unsigned(UInt64(m.rewardUsage.count))
         for (reward, usage) in m.rewardUsage.sorted(by: { $0.key < $1.key }) {
             w.string(reward); w.signed(usage.lifetime); w.unsigned(UInt64(usage.periods.count))
@@ -211,23 +237,53 @@ enum MemberStateCoding {
         for h in m.checkoutHolds { w.string(h.orderID); w.string(h.requestID); w.signed(h.points); w.signed(h.orderAmountMinor); w.string(h.currency); w.signed(h.placedAtMillis) }
         w.unsigned(UInt64(m.capturedOrders.count))
         for o in m.capturedOrders {
-            w.string(o.orderID); w.signed(o.capturedPoints); w.signed(o.orderAmountMinor); w.signed(o.refundedMinor); w.signed(o.returned); w.signed(o.capturedAtMillis)
+            w.string(o.orderID); w.signed(o.capturedPoints); w.signed(o.orderAmountMinor); w.signed(o.refundedMinor); w.signed(o.returned); w.signed(o.clawback); w.signed(o.capturedAtMillis)
             w.unsigned(UInt64(o.portions.count))
-            for lot in o.portions {
-                w.string(lot.id); w.signed(lot.earnedAtMillis); w.signed(lot.availableAtMillis); w.signed(lot.expiresAtMillis ?? .min)
-                w.string(lot.orderID); w.signed(lot.remaining); w.unsigned(lot.warned ? 1 : 0)
-            }
+            for lot in o.portions { write(lot, to: &w) }
         }
         w.unsigned(UInt64(m.rewardBenefits.count)); for (name, until) in m.rewardBenefits.sorted(by: { $0.key < $1.key }) { w.string(name); w.signed(until) }
         w.unsigned(UInt64(m.committedRedemptions.count))
         for c in m.committedRedemptions {
-            w.string(c.id); w.string(c.rewardID); w.signed(c.quantity); w.signed(c.placedAtMillis); w.signed(c.committedAtMillis); w.unsigned(UInt64(c.portions.count))
-            for lot in c.portions {
-                w.string(lot.id); w.signed(lot.earnedAtMillis); w.signed(lot.availableAtMillis); w.signed(lot.expiresAtMillis ?? .min)
-                w.string(lot.orderID); w.signed(lot.remaining); w.unsigned(lot.warned ? 1 : 0)
-            }
+            w.string(c.id); w.string(c.rewardID); w.signed(c.quantity); w.signed(c.placedAtMillis); w.signed(c.committedAtMillis); w.signed(c.clawback)
+            write(c.issue, to: &w); w.unsigned(c.limitedStock ? 1 : 0)
+            w.unsigned(UInt64(c.portions.count))
+            for lot in c.portions { write(lot, to: &w) }
         }
         return w.bytes
+    }
+
+    /// One lot (or a held, captured or redeemed part of one).
+    static func write(_ lot: PointsLot, to w: inout CompactWriter) {
+        w.string(lot.id); w.signed(lot.earnedAtMillis); w.signed(lot.availableAtMillis); w.signed(lot.expiresAtMillis ?? .min)
+        w.string(lot.orderID); w.signed(lot.remaining); w.unsigned(lot.warned ? 1 : 0)
+    }
+
+    /// What a reward issues: 0 unknown, 1 a coupon, 2 goods, 3 a benefit, then its fields.
+    static func write(_ issue: Reward.Issue?, to w: inout CompactWriter) {
+        switch issue {
+        case nil: w.unsigned(0)
+        case .coupon(let value, let currency, let days)?: w.unsigned(1); w.signed(value); w.string(currency); w.int(days)
+        case .goods(let sku)?: w.unsigned(2); w.string(sku)
+        case .benefit(let name, let days)?: w.unsigned(3); w.string(name); w.int(days)
+        }
+    }
+
+    static func readIssue(_ r: inout CompactReader) throws -> Reward.Issue? {
+        switch try r.unsigned() {
+        case 0: return nil
+        case 1: return .coupon(valueMinor: try r.signed(), currency: try r.string() ?? "", validityDays: try r.int())
+        case 2: return .goods(sku: try r.string() ?? "")
+        case 3: return .benefit(name: try r.string() ?? "", durationDays: try r.int())
+        default: throw CompactReader.Failure.malformed
+        }
+    }
+
+    static func readLot(_ r: inout CompactReader) throws -> PointsLot {
+        let id = try r.string() ?? "", earned = try r.signed(), available = try r.signed(), expires = try r.signed()
+        var lot = PointsLot(id: id, earnedAtMillis: earned, availableAtMillis: available, expiresAtMillis: expires == .min ? nil : expires,
+                            orderID: try r.string(), remaining: try r.signed())
+        lot.warned = try r.unsigned() == 1
+        return lot
     }
 
     static func decode(_ bytes: [UInt8]) throws -> MemberState {
@@ -242,10 +298,7 @@ enum MemberStateCoding {
         let user = try r.string() ?? ""
         var points = PointsAccount(userID: user)
         for _ in 0..<(try count(1_000_000)) {
-            var lot = PointsLot(id: try r.string() ?? "", earnedAtMillis: try r.signed(), availableAtMillis: try r.signed(),
-                                expiresAtMillis: optional(try r.signed()), orderID: try r.string(), remaining: try r.signed())
-            lot.warned = try r.unsigned() == 1
-            points.lots.append(lot)
+            points.lots.append(try readLot(&r))
         }
         points.debt = try r.signed()
         for _ in 0..<(try count(10_000_000)) {
@@ -287,20 +340,19 @@ enum MemberStateCoding {
         guard !r.atEnd else { return m }  // the points mall, appended later
         var holds: [PointsHold] = []
         for _ in 0..<(try count(10_000)) {
-            let id = try r.string() ?? "", placed = try r.signed()
+            let id = try r.string() ?? "", placed = try r.signed(), clawback = try r.signed()
             var portions: [PointsLot] = []
             for _ in 0..<(try count(1_000_000)) {
-                var lot = PointsLot(id: try r.string() ?? "", earnedAtMillis: try r.signed(), availableAtMillis: try r.signed(),
-                                    expiresAtMillis: optional(try r.signed()), orderID: try r.string(), remaining: try r.signed())
-                lot.warned = try r.unsigned() == 1
-                portions.append(lot)
+                portions.append(try readLot(&r))
             }
-            holds.append(PointsHold(id: id, placedAtMillis: placed, portions: portions))
+            var hold = PointsHold(id: id, placedAtMillis: placed, portions: portions)
+            hold.clawback = clawback
+            holds.append(hold)
         }
         m.points.restore(holds: holds)
         for _ in 0..<(try count(10_000)) {
             m.pendingRedemptions.append(.init(id: try r.string() ?? "", rewardID: try r.string() ?? "", quantity: try r.signed(), points: try r.signed(),
-                                              placedAtMillis: try r.signed(), addressRef: try r.string()))
+                                              placedAtMillis: try r.signed(), addressRef: try r.string(), issue: try readIssue(&r), limitedStock: try r.unsigned() == 1))
         }
         for _ in 0..<(try count(1_000_000)) {
             let reward = try r.string() ?? ""
@@ -314,15 +366,14 @@ enum MemberStateCoding {
                                                 orderAmountMinor: try r.signed(), currency: try r.string() ?? "", placedAtMillis: try r.signed()))
         }
         for _ in 0..<(try count(UInt64(MemberState.orderLimit))) {
-            let id = try r.string() ?? "", captured = try r.signed(), amount = try r.signed(), refunded = try r.signed(), returned = try r.signed()
+            let id = try r.string() ?? "", captured = try r.signed(), amount = try r.signed(), refunded = try r.signed(), returned = try r.signed(),
+                clawback = try r.signed()
             var order = CapturedOrder(orderID: id, portions: [], capturedPoints: captured, orderAmountMinor: amount, capturedAtMillis: try r.signed())
             order.refundedMinor = refunded
             order.returned = returned
+            order.clawback = clawback
             for _ in 0..<(try count(1_000_000)) {
-                var lot = PointsLot(id: try r.string() ?? "", earnedAtMillis: try r.signed(), availableAtMillis: try r.signed(),
-                                    expiresAtMillis: optional(try r.signed()), orderID: try r.string(), remaining: try r.signed())
-                lot.warned = try r.unsigned() == 1
-                order.portions.append(lot)
+                order.portions.append(try readLot(&r))
             }
             m.capturedOrders.append(order)
         }
@@ -330,11 +381,11 @@ enum MemberStateCoding {
         for _ in 0..<(try count(UInt64(MemberState.commandResultLimit))) {
             var c = MemberState.CommittedRedemption(id: try r.string() ?? "", rewardID: try r.string() ?? "", quantity: try r.signed(), placedAtMillis: try r.signed(),
                                         committedAtMillis: try r.signed(), portions: [])
+            c.clawback = try r.signed()
+            c.issue = try readIssue(&r)
+            c.limitedStock = try r.unsigned() == 1
             for _ in 0..<(try count(1_000_000)) {
-                var lot = PointsLot(id: try r.string() ?? "", earnedAtMillis: try r.signed(), availableAtMillis: try r.signed(),
-                                    expiresAtMillis: optional(try r.signed()), orderID: try r.string(), remaining: try r.signed())
-                lot.warned = try r.unsigned() == 1
-                c.portions.append(lot)
+                c.portions.append(try readLot(&r))
             }
             m.committedRedemptions.append(c)
         }
