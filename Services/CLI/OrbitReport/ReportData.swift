@@ -51,7 +51,7 @@ public struct ReportData: Sendable {
     /// stock, and the points liability (outstanding balances, and their value at checkout).
     public var mall = Mall()
 
-    public struct Mall: Sendable, Equatable {
+    public struct Mall: Sendable {
         /// day -> reward -> units redeemed (net of nothing: a cancellation shows in `results`).
         public var redeemedByDay: [String: [String: Int64]] = [:]
         /// accepted, or the rejection reason -> redemptions.
@@ -64,10 +64,6 @@ public struct ReportData: Sendable {
         public var heldPoints: Int64 = 0
         public var pointsPerUnit: Int64 = 100
         public init() {}
-        public static func == (a: Mall, b: Mall) -> Bool {
-            a.redeemedByDay == b.redeemedByDay && a.results == b.results && a.cancelled == b.cancelled && a.outstandingPoints == b.outstandingPoints
-                && a.heldPoints == b.heldPoints && a.stock.mapValues { [$0.issued, $0.total ?? -1] } == b.stock.mapValues { [$0.issued, $0.total ?? -1] }
-        }
     }
 
     public init(generatedAt: String) { self.generatedAt = generatedAt }

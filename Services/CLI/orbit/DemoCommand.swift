@@ -137,7 +137,7 @@ struct DemoCommand: AsyncParsableCommand {
         let membership = MembershipReport(ledger: points.records[OrbitTopics.pointsLedger] ?? [], accounts: points.records[OrbitTopics.memberAccounts] ?? [])
         membership.print()
         let mallReport = MallReport(memberEvents: points.records[OrbitTopics.memberEvents] ?? [], fulfilment: points.records[OrbitTopics.rewardFulfilment] ?? [],
-                                    ledger: points.records[OrbitTopics.pointsLedger] ?? [], accounts: points.records[OrbitTopics.memberAccounts] ?? [])
+                                    ledger: membership.verification)
         mallReport.print()
 
         // Notification: let it catch up with the triggers, run a campaign to loyal users, report.
@@ -310,7 +310,9 @@ struct MembershipReport {
     var reversed: Int64 = 0
     var accounts = 0
     var levels: [String: Int] = [:]
-    var violations: [String] = []
+    /// The ledger's check (what `orbit verify ledger` runs), holds included.
+    let verification: LedgerVerifier.Report
+    var violations: [String] { verification.violations }
 
     init(ledger: [ConsumerRecord], accounts records: [ConsumerRecord]) {
         var seen = Set<String>()
@@ -334,7 +336,7 @@ struct MembershipReport {
         }
         accounts = latest.count
         for account in latest.values { levels[account["level"]?.stringValue ?? "?", default: 0] += 1 }
-        violations = LedgerVerifier.verify(ledger: ledger.map { ($0.key, $0.value) }, accounts: records.map { ($0.key, $0.value) }, allowNegative: false).violations
+        verification = LedgerVerifier.verify(ledger: ledger.map { ($0.key, $0.value) }, accounts: records.map { ($0.key, $0.value) }, allowNegative: false)
     }
 
     func print() {
@@ -357,7 +359,8 @@ struct MallReport {
     var openHolds = 0
     var committed = 0
 
-    init(memberEvents: [ConsumerRecord], fulfilment: [ConsumerRecord], ledger: [ConsumerRecord], accounts: [ConsumerRecord]) {
+    /// - Parameter ledger: the ledger's check the membership report already made.
+    init(memberEvents: [ConsumerRecord], fulfilment: [ConsumerRecord], ledger report: LedgerVerifier.Report) {
         var seen = Set<String>()
         for record in memberEvents {
             guard let o = try? JSONParser.parse(record.value ?? []).objectValue else { continue }
@@ -371,7 +374,6 @@ struct MallReport {
         }
         requests = seen.filter { !$0.hasPrefix("redeemed:") }.count
         self.fulfilment = Set(fulfilment.compactMap(\.key)).count
-        let report = LedgerVerifier.verify(ledger: ledger.map { ($0.key, $0.value) }, accounts: accounts.map { ($0.key, $0.value) }, allowNegative: false)
         openHolds = report.openHolds.values.reduce(0) { $0 + $1.count }
         committed = report.committed
     }

@@ -21,14 +21,17 @@ extension MembershipProcessor {
             }
             let allowed = policy.checkout.maxPoints(forOrderUnits: units)
             guard points <= allowed else { return ("rejected", "exceeds_share", details + [("max_points", .number(JSONNumber(allowed)))]) }
-            guard state.points.holds.count < MemberState.holdLimit else { return ("rejected", "too_many_holds", details) }
-            switch state.points.hold(points, id: "checkout:\(command.requestID)", reason: "held at checkout for order \(order)", at: time) {
+            let hold = CheckoutHold(orderID: order, requestID: command.requestID, points: points, orderAmountMinor: amount, currency: currency, placedAtMillis: time)
+            switch state.points.hold(points, id: hold.holdID, reason: "held at checkout for order \(order)", at: time) {
+            case .failure(.tooManyHolds):
+                return ("rejected", "too_many_holds", details)
+            case .failure(.alreadyHeld):
+                return ("rejected", "order_already_held", details)
             case .failure(.insufficient(let available)):
                 return ("rejected", "insufficient_points", details + [("available", .number(JSONNumber(available)))])
             case .success(let entry):
                 out.entry(entry)
-                state.checkoutHolds.append(CheckoutHold(orderID: order, requestID: command.requestID, points: points, orderAmountMinor: amount,
-                                                        currency: currency, placedAtMillis: time))
+                state.checkoutHolds.append(hold)
                 return ("accepted", nil, details + [("held_until", .string(RFC3339.format(millis: time + policy.checkout.holdMillis)))])
             }
         case .capturePoints(_, _, let order):

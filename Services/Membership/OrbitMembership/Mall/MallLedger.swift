@@ -22,10 +22,11 @@ extension MembershipProcessor {
         case .failure(let rejection): return result(request, "rejected", rejection.rawValue, details, state: &state, out: &out, at: time)
         case .success(let total): price = total
         }
-        guard state.points.holds.count < MemberState.holdLimit else {
-            return result(request, "rejected", "too_many_holds", details, state: &state, out: &out, at: time)
-        }
         switch state.points.hold(price, id: request, reason: "held for \(quantity) × \(rewardID)", at: time) {
+        case .failure(.tooManyHolds):
+            result(request, "rejected", "too_many_holds", details, state: &state, out: &out, at: time)
+        case .failure(.alreadyHeld):
+            return  // not reached: a pending redemption of this id returned above
         case .failure(.insufficient(let available)):
             result(request, "rejected", RedemptionRejection.insufficientPoints.rawValue,
                    details + [("points", .number(JSONNumber(price))), ("available", .number(JSONNumber(available)))], state: &state, out: &out, at: time)

@@ -62,8 +62,6 @@ public final class MembershipProcessor: RecordProcessor {
         if input == .privacyRequest {  // the runtime erases (erasesFrom): one that gets here is not read
             return outputs.append(deadLetters.privacyRequestNotErased(record))
         }
-        // Reward definitions that cannot be used: dead-lettered here, where every redemption is checked.
-        outputs.append(contentsOf: catalogue.takeNewlyUnusable(deadLetters: deadLetters, topic: settings.rewardsTopic))
         // A tags tombstone clears what is held; for someone not held (erased: notify tombstones
         // their tags) it creates nothing.
         if input == .tags, record.value == nil, try store.get(record.partition, key) == nil { return }
@@ -357,6 +355,9 @@ public final class MembershipProcessor: RecordProcessor {
     /// An account per member touched, handed to the runtime a few hundred at a time (as the
     /// scorer's profiles), so a large batch never holds all its accounts at once.
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
+        // Reward definitions that cannot be used, dead-lettered once a batch (the catalogue is
+        // refreshed as a batch starts) by the stage that checks every redemption.
+        outputs.append(contentsOf: catalogue.takeNewlyUnusable(deadLetters: deadLetters, topic: settings.rewardsTopic))
         try store.forEachChanged { _, key, state in
             // Someone who is not a member yet (tags published before their first event) has
             // state but no account.

@@ -48,6 +48,8 @@ public struct CapturedOrder: Sendable, Equatable {
     /// The parts of lots spent and not given back yet.
     public var portions: [PointsLot]
     public var capturedPoints: Int64
+    /// The points of ``portions``: paid and not given back.
+    public var points: Int64 { portions.reduce(0) { $0 + $1.remaining } }
     public var orderAmountMinor: Int64
     /// The order's amount refunded so far, and the points that settled (given back, or expired meanwhile).
     public var refundedMinor: Int64 = 0

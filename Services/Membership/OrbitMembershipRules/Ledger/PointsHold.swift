@@ -21,12 +21,28 @@ public struct PointsHold: Sendable, Equatable {
 }
 
 extension PointsAccount {
+    /// Open holds per member (redemptions waiting for stock and orders at checkout): a new one
+    /// beyond this is refused, well under what the state store reads back.
+    public static let holdLimit = 1000
+
+    /// Why a hold was not placed.
+    public enum HoldFailure: Error, Equatable, Sendable {
+        case insufficient(available: Int64)
+        /// ``holdLimit`` holds are open.
+        case tooManyHolds
+        /// A hold of that id is open.
+        case alreadyHeld
+    }
+
     /// Sets `points` (> 0) aside under `id`: the balance stays, the spendable points drop. Fails
-    /// without changing anything when fewer are spendable, or when a hold of that id is open.
-    public mutating func hold(_ points: Int64, id: String, reason: String, at now: Int64) -> Result<PointsLedgerEntry, SpendFailure> {
+    /// without changing anything when ``holdLimit`` holds are open, when a hold of that id is
+    /// open, or when fewer points are spendable.
+    public mutating func hold(_ points: Int64, id: String, reason: String, at now: Int64) -> Result<PointsLedgerEntry, HoldFailure> {
         precondition(points > 0)
+        guard holds.count < Self.holdLimit else { return .failure(.tooManyHolds) }
+        guard !holds.contains(where: { $0.id == id }) else { return .failure(.alreadyHeld) }
         let available = self.available(at: now)
-        guard available >= points, !holds.contains(where: { $0.id == id }) else { return .failure(.insufficient(available: max(0, available))) }
+        guard available >= points else { return .failure(.insufficient(available: max(0, available))) }
         var needed = points
         var portions: [PointsLot] = []
         let order = lots.indices.sorted { (lots[$0].earnedAtMillis, $0) < (lots[$1].earnedAtMillis, $1) }

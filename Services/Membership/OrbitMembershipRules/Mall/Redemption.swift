@@ -50,19 +50,17 @@ public struct RewardUsage: Sendable, Equatable {
 
     /// The quantity already taken in `period` as of `time`.
     public func used(_ period: Reward.LimitPeriod, at time: Int64) -> Int64 {
-        let keys = CapUsage.periodKeys(time)
+        let current = CapUsage.rolled(periods, to: time)
         switch period {
         case .lifetime: return lifetime
-        case .day: return periods.count == 3 && periods[0].key == keys[0] ? periods[0].used : 0
-        case .week: return periods.count == 3 && periods[1].key == keys[1] ? periods[1].used : 0
-        case .month: return periods.count == 3 && periods[2].key == keys[2] ? periods[2].used : 0
+        case .day: return current[0].used
+        case .week: return current[1].used
+        case .month: return current[2].used
         }
     }
 
     public mutating func add(_ quantity: Int64, at time: Int64) {
-        let keys = CapUsage.periodKeys(time)
-        if periods.count != 3 { periods = keys.map { CapUsage.Period(key: $0, used: 0) } }
-        for i in 0..<3 where periods[i].key != keys[i] { periods[i] = CapUsage.Period(key: keys[i], used: 0) }
+        periods = CapUsage.rolled(periods, to: time)
         for i in 0..<3 { periods[i].used += quantity }
         lifetime += quantity
     }

@@ -87,9 +87,6 @@ public struct MemberState: Sendable, Equatable {
     /// buyer's state (a refund of an order beyond it reverses nothing, as one beyond the window).
     public static let orderLimit = 1000
     public static let commandResultLimit = 100
-    /// Open holds per member (redemptions waiting for stock and orders at checkout): a new one
-    /// beyond this is refused (`too_many_holds`), well under what the state store reads back.
-    public static let holdLimit = 1000
 
     public struct OrderAmounts: Sendable, Equatable, Codable {
         public var amountMinor: Int64
@@ -161,7 +158,7 @@ public struct MemberState: Sendable, Equatable {
             left -= owed
         }
         for index in capturedOrders.indices where left > 0 {
-            let owed = min(left, capturedOrders[index].portions.reduce(0) { $0 + $1.remaining } - capturedOrders[index].clawback)
+            let owed = min(left, capturedOrders[index].points - capturedOrders[index].clawback)
             capturedOrders[index].clawback += owed
             left -= owed
         }

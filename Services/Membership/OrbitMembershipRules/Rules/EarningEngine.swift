@@ -40,11 +40,17 @@ public struct CapUsage: Sendable, Equatable, Codable {
         return [day, week, Int64(y * 12 + m)]
     }
 
+    /// `periods` ([day, week, month]) as of `time`: a period that has ended starts again at 0.
+    static func rolled(_ periods: [Period]?, to time: Int64) -> [Period] {
+        let keys = periodKeys(time)
+        guard var periods, periods.count == 3 else { return keys.map { Period(key: $0, used: 0) } }
+        for i in 0..<3 where periods[i].key != keys[i] { periods[i] = Period(key: keys[i], used: 0) }
+        return periods
+    }
+
     /// How many of `points` fit under the caps now, and records them.
     mutating func grant(_ points: Int64, rule: EarningRule.Caps, ruleID: String, at time: Int64) -> Int64 {
-        let keys = Self.periodKeys(time)
-        var periods = byRule[ruleID] ?? keys.map { Period(key: $0, used: 0) }
-        for i in 0..<3 where periods[i].key != keys[i] { periods[i] = Period(key: keys[i], used: 0) }
+        var periods = Self.rolled(byRule[ruleID], to: time)
         var allowed = points
         for (i, cap) in [rule.perDay, rule.perWeek, rule.perMonth].enumerated() {
             if let cap { allowed = min(allowed, max(0, cap - periods[i].used)) }
