@@ -223,6 +223,7 @@ final class EventValidatorTests: XCTestCase {
             EventJSON(type: "subscription_cancelled", properties: #"{"plan":"pro","currency":"gbp"}"#),
             EventJSON(type: "payment_overdue", properties: #"{"invoice_id":"inv-1","amount":"12.50","currency":"USD","days_overdue":3}"#),
             EventJSON(type: "complaint", properties: #"{"ticket_id":"t-1","severity":"HIGH"}"#),
+            EventJSON(type: "coupon_used", properties: #"{"code":"0123-4567-89AB-CDEF","order_id":"o-1"}"#),
         ]
         let typeNames = cases.map { event in event.members.first(where: { $0.key == "type" })?.raw ?? "" }
         XCTAssertEqual(Set(typeNames).count, EventType.builtIn.count)
@@ -239,6 +240,17 @@ final class EventValidatorTests: XCTestCase {
         XCTAssertEqual(json(event.properties), #"{"plan":"pro","amount_minor":999,"currency":"EUR","period_end":"2026-03-31T23:00:00.000Z"}"#)
         let currencyOnly = try XCTUnwrap(accept(EventJSON(type: "subscription_cancelled", properties: #"{"plan":"pro","currency":"gbp"}"#)))
         XCTAssertEqual(json(currencyOnly.properties), #"{"plan":"pro","currency":"GBP"}"#)
+    }
+
+    func testACouponUsedEventCarriesTheCanonicalCodeAndItsOrder() throws {
+        let event = try XCTUnwrap(accept(EventJSON(type: "coupon_used", properties: #"{"code":"o123-4567-89ab-cdef","order_id":"o-1"}"#)))
+        XCTAssertEqual(event.properties["code"]?.stringValue, "0123456789ABCDEF", "as typed by people, kept as the canonical code")
+        XCTAssertEqual(event.properties["order_id"]?.stringValue, "o-1")
+        assertRejected(EventJSON(type: "coupon_used", properties: #"{"code":"0123456789ABCDEU","order_id":"o-1"}"#), .invalidValue, field: "properties.code")
+        assertRejected(EventJSON(type: "coupon_used", properties: #"{"code":"0123","order_id":"o-1"}"#), .invalidValue, field: "properties.code")
+        assertRejected(EventJSON(type: "coupon_used", properties: #"{"order_id":"o-1"}"#), .missingField, field: "properties.code")
+        assertRejected(EventJSON(type: "coupon_used", properties: #"{"code":"0123456789ABCDEF"}"#), .missingField, field: "properties.order_id")
+        assertRejected(EventJSON(type: "coupon_used", properties: #"{"code":12,"order_id":"o-1"}"#), .wrongType, field: "properties.code")
     }
 
     func testComplaintSeverityIsLowercased() throws {

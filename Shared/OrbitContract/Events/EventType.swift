@@ -20,10 +20,13 @@ public struct EventType: Hashable, Sendable, CustomStringConvertible {
     public static let subscriptionCancelled = EventType("subscription_cancelled")
     public static let paymentOverdue = EventType("payment_overdue")
     public static let complaint = EventType("complaint")
+    /// The shop took a points-mall coupon on an order (`code`, `order_id`).
+    public static let couponUsed = EventType("coupon_used")
 
     public static let builtIn: [EventType] = [
         .signup, .login, .purchase, .refund, .referral, .checkIn, .post, .comment, .like, .share,
         .subscriptionStarted, .subscriptionRenewed, .subscriptionCancelled, .paymentOverdue, .complaint,
+        .couponUsed,
     ]
 
     public static let builtInSet = Set(builtIn)

@@ -11,6 +11,18 @@ public enum MinorUnits {
     /// or an attack, and staying far from Int64's limit keeps sums over many events safe.
     public static let maximum: Int64 = 1_000_000_000_000_000
 
+    /// The decimal text of `minor` units in a currency with `digits` minor digits: 500 with 2 is
+    /// `5.00`, 500 with 0 is `500` (for people: notifications, reports).
+    public static func format(_ minor: Int64, digits: Int) -> String {
+        guard digits > 0 else { return String(minor) }
+        let sign = minor < 0 ? "-" : ""
+        let magnitude = minor.magnitude
+        var scale: UInt64 = 1
+        for _ in 0..<digits { scale *= 10 }
+        let fraction = String(magnitude % scale)
+        return "\(sign)\(magnitude / scale).\(String(repeating: "0", count: digits - fraction.count))\(fraction)"
+    }
+
     /// Converts a decimal lexeme (`"19.99"`, `"1e3"`, `"20.500"`) exactly into minor units.
     ///
     /// Trailing zeros beyond the currency's digits are accepted (`"20.500"` USD is 2050) because the

@@ -34,6 +34,12 @@ public enum OrbitTopics {
     public static let rewards = "orbit.rewards"
     /// Goods redeemed in the points mall, for the shop's order system. Key: the redemption id.
     public static let rewardFulfilment = "orbit.reward-fulfilment"
+    /// The points mall's coupons, each in its latest state: issued, used, expired, voided (compacted). Key: the coupon code.
+    public static let coupons = "orbit.coupons"
+    /// Membership internal: the ledger's coupon issues, uses, voids and forgets. Key: the coupon code.
+    public static let membersCouponRequests = "orbit-members.coupon-requests"
+    /// Membership internal: the coupon stage's changelog (compacted). Key: the coupon code.
+    public static let membersCouponsChangelog = "orbit-members.coupons-changelog"
     /// Membership internal: the ledger's stock reservations and returns. Key: the reward id.
     public static let membersStockRequests = "orbit-members.stock-requests"
     /// Membership internal: the stock stage's changelog (compacted). Key: the reward id.

@@ -122,6 +122,15 @@ public struct EventValidator: Sendable {
                 throw EventRejection(.invalidValue, field: "properties.severity", "severity must be low, medium, high or critical")
             }
             try reader.put("severity", .string(severity))
+        case .couponUsed:
+            // The code in its canonical form, however it was typed (CouponCode).
+            let text = try requiredString(reader.take("code"), field: "properties.code")
+            guard let code = CouponCode.canonical(text) else {
+                throw EventRejection(.invalidValue, field: "properties.code",
+                                     "properties.code is not a coupon code (\(CouponCode.length) symbols of 0-9 and A-Z without I, L, O, U; hyphens allowed)")
+            }
+            try reader.put("code", .string(code))
+            try reader.identifier("order_id", self)
         default:
             break  // signup, login, check_in and configured kinds: properties pass through.
         }

@@ -32,6 +32,10 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.membersStockRequests, partitions: partitions),
             TopicSpec(name: OrbitTopics.rewardFulfilment, partitions: partitions),
             TopicSpec(name: OrbitTopics.membersStockChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            // Coupons: decided per code, each in its latest state on a compacted topic.
+            TopicSpec(name: OrbitTopics.coupons, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.membersCouponRequests, partitions: partitions),
+            TopicSpec(name: OrbitTopics.membersCouponsChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             // Notification: inputs other systems publish, the outbox, outcomes, internal topics.
             TopicSpec(name: OrbitTopics.userContacts, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.userPreferences, partitions: partitions, configs: ["cleanup.policy": "compact"]),

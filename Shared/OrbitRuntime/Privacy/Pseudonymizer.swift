@@ -17,6 +17,14 @@ public struct Pseudonymizer: Sendable {
         self.key = SymmetricKey(data: key)
     }
 
+    /// A keyed hash of `message` for another purpose than pseudonyms (coupon codes, say): HMAC-SHA256
+    /// under a key derived from the deployment's secret for `purpose` alone, so one secret serves
+    /// several uses without any of them revealing or colliding with another's.
+    public func keyedHash(_ message: [UInt8], purpose: String) -> [UInt8] {
+        let derived = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array("orbit derived key: \(purpose)".utf8), using: key)))
+        return Array(HMAC<SHA256>.authenticationCode(for: message, using: derived))
+    }
+
     /// `p1:` and 32 hex digits; the prefix names the scheme, so a later one can coexist.
     public func pseudonym(_ userID: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array(userID.utf8), using: key)

@@ -82,8 +82,8 @@ extension MembershipProcessor {
             state.totalRedeemed += pending.points
             let reward = catalogue.current[pending.rewardID]
             // What is issued, as the catalogue said when the points were held: goods to the
-            // shop's order system, a benefit onto the account (a coupon's life cycle is the
-            // coupon stage's, still to come).
+            // shop's order system, a benefit onto the account, coupons to the coupon stage.
+            var codes: [JSONValue] = []
             switch pending.issue {
             case .goods(let sku)?:
                 out.fulfilment(redemptionID: id, status: "issue", rewardID: pending.rewardID, sku: sku, quantity: pending.quantity, addressRef: pending.addressRef, time: time)
@@ -91,14 +91,23 @@ extension MembershipProcessor {
                 // Clamped: a run of long benefits never overflows the end time.
                 let (extended, overflow) = max(state.rewardBenefits[name] ?? time, time).addingReportingOverflow(Int64(days) * pending.quantity * 86_400_000)
                 state.rewardBenefits[name] = overflow ? .max / 2 : min(extended, .max / 2)
-            case .coupon?, nil:
+            case .coupon(let value, let currency, let days)?:
+                for unit in 0..<pending.quantity {
+                    let code = couponCodes.code(user: out.userID, redemption: id, unit: unit)
+                    out.couponRequest(.issue(Coupon(code: code, userID: out.userID, redemptionID: id, rewardID: pending.rewardID, valueMinor: value,
+                                                    currency: currency, issuedAtMillis: time, expiresAtMillis: time + Int64(days) * 86_400_000)))
+                    state.remember(coupon: code)
+                    codes.append(.string(code))
+                }
+            case nil:
                 break
             }
             // The names in each locale, for notifications (a template reads its own).
             out.memberEvent(kind: "reward_redeemed", id: "\(id):redeemed", time: time, fields: [("redemption_id", .string(id))] + details
                             + [("reward_kind", pending.issue.map { .string($0.kindName) } ?? .null),
                                ("reward_name_en", reward?.names["en"].map { .string($0) } ?? .string(pending.rewardID)),
-                               ("reward_name_zh_cn", reward?.names["zh-CN"].map { .string($0) } ?? .string(pending.rewardID))])
+                               ("reward_name_zh_cn", reward?.names["zh-CN"].map { .string($0) } ?? .string(pending.rewardID))]
+                            + (codes.isEmpty ? [] : [("coupon_codes", .array(codes))]))
             result(id, "accepted", nil, details + [("balance_after", .number(JSONNumber(entry.balanceAfter)))], state: &state, out: &out, at: time)
         } else {
             for entry in state.points.releaseHold(id, reason: "\(pending.rewardID): \(reason ?? "released")", at: time) { out.entry(entry) }
@@ -110,23 +119,71 @@ extension MembershipProcessor {
     /// Cancels a committed redemption within the cancel window: its points come back into their
     /// lots with their original expiry (a `refund` entry), the limits forget it, its stock is
     /// returned, goods get a `cancel` fulfilment record and a benefit is shortened.
-    func cancel(_ id: String, state: inout MemberState, out: inout Outputs, at time: Int64) -> (status: String, reason: String?, extra: [(String, JSONValue)]) {
+    ///
+    /// A coupon redemption is cancelled once the coupon stage has answered for each coupon
+    /// (``voidAnswered(_:state:out:)``): only coupons not used can be voided, and only those come
+    /// back. Its result is nil until then.
+    func cancel(_ id: String, request: String, state: inout MemberState, out: inout Outputs, at time: Int64) -> (status: String, reason: String?, extra: [(String, JSONValue)])? {
         guard let index = state.committedRedemptions.firstIndex(where: { $0.id == id }),
               state.committedRedemptions[index].committedAtMillis + policy.cancelWindowMillis > time else {
             return ("rejected", "not_cancellable", [("redemption_id", .string(id))])
         }
+        if case .coupon? = state.committedRedemptions[index].issue {
+            guard state.committedRedemptions[index].cancelRequestID == nil else {
+                return ("rejected", "cancel_in_progress", [("redemption_id", .string(id))])
+            }
+            state.committedRedemptions[index].cancelRequestID = request
+            for unit in 0..<state.committedRedemptions[index].quantity {
+                out.couponRequest(CouponRequest(kind: .void, code: couponCodes.code(user: out.userID, redemption: id, unit: unit), userID: out.userID,
+                                                redemptionID: id, timeMillis: time))
+            }
+            return nil
+        }
+        return cancel(at: index, units: state.committedRedemptions[index].quantity, state: &state, out: &out, at: time)
+    }
+
+    /// The coupon stage voided one of a cancelled redemption's coupons, or could not (it was used
+    /// or expired). When every coupon has answered, the voided ones come back (their share of the
+    /// points, their stock, their limits) and the cancellation's result goes out.
+    func voidAnswered(_ answer: InternalMessage, state: inout MemberState, out: inout Outputs) {
+        guard let id = answer.redemptionID, let index = state.committedRedemptions.firstIndex(where: { $0.id == id }),
+              let request = state.committedRedemptions[index].cancelRequestID else { return }
+        state.committedRedemptions[index].voidAnswers += 1
+        if answer.kind == .couponVoided { state.committedRedemptions[index].voided += 1 }
+        let redemption = state.committedRedemptions[index]
+        guard redemption.voidAnswers >= redemption.quantity else { return }
+        let outcome: (status: String, reason: String?, extra: [(String, JSONValue)])
+        if redemption.voided == 0 {
+            state.committedRedemptions[index].cancelRequestID = nil
+            (state.committedRedemptions[index].voidAnswers, state.committedRedemptions[index].voided) = (0, 0)
+            outcome = ("rejected", answer.reason.isEmpty ? "coupon_used" : answer.reason, [("redemption_id", .string(id))])
+        } else {
+            outcome = cancel(at: index, units: redemption.voided, state: &state, out: &out, at: answer.time)
+        }
+        let bytes = out.result(requestID: request, status: outcome.status, reason: outcome.reason, time: answer.time,
+                               extra: [("command", .string("cancel_redemption"))] + outcome.extra)
+        state.remember(request, result: bytes)
+        if outcome.status == "rejected" { rejectedCommands.increment() }
+    }
+
+    /// Cancels `units` of the committed redemption at `index` (all of it, or the coupons voided):
+    /// their share of its points comes back, and of its stock and limits.
+    private func cancel(at index: Int, units: Int64, state: inout MemberState, out: inout Outputs, at time: Int64) -> (status: String, reason: String?, extra: [(String, JSONValue)]) {
         var redemption = state.committedRedemptions.remove(at: index)
-        let points = redemption.points
+        let id = redemption.id
+        let whole = units >= redemption.quantity
+        // A part's points: its share, rounded down (the rest stays spent on the units kept).
+        let points = whole ? redemption.points : redemption.points * units / redemption.quantity
         if let entry = state.points.giveBack(points, from: &redemption.portions, key: "\(id):cancel", reason: "redemption \(id) cancelled", at: time) {
             state.totalRedeemed -= entry.points
             out.entry(entry)
             if let reclaimed = state.points.reclaim(min(redemption.clawback, entry.points), key: "\(id):clawback",
                                                     reason: "refunded points that were spent on \(id)", at: time) { out.entry(reclaimed) }
         }
-        state.rewardUsage[redemption.rewardID]?.remove(redemption.quantity, addedAt: redemption.placedAtMillis)
+        state.rewardUsage[redemption.rewardID]?.remove(units, addedAt: redemption.placedAtMillis)
         // As the redemption was made: stock given back only if it was reserved, goods recalled as sent.
         if redemption.limitedStock {
-            out.stockRequest(StockRequest(kind: .giveBack, redemptionID: id, userID: out.userID, rewardID: redemption.rewardID, quantity: redemption.quantity, timeMillis: time))
+            out.stockRequest(StockRequest(kind: .giveBack, redemptionID: id, userID: out.userID, rewardID: redemption.rewardID, quantity: units, timeMillis: time))
         }
         switch redemption.issue {
         case .goods(let sku)?:
@@ -137,10 +194,10 @@ extension MembershipProcessor {
             break
         }
         out.memberEvent(kind: "redemption_cancelled", id: "\(id):cancelled", time: time, fields: [
-            ("redemption_id", .string(id)), ("reward_id", .string(redemption.rewardID)), ("quantity", .number(JSONNumber(redemption.quantity))),
+            ("redemption_id", .string(id)), ("reward_id", .string(redemption.rewardID)), ("quantity", .number(JSONNumber(units))),
             ("points", .number(JSONNumber(points))),
         ])
-        return ("accepted", nil, [("redemption_id", .string(id)), ("points", .number(JSONNumber(points)))])
+        return ("accepted", nil, [("redemption_id", .string(id)), ("points", .number(JSONNumber(points))), ("quantity", .number(JSONNumber(units)))])
     }
 
     /// A `redeem_reward` command's result, remembered for repeats of the request.

@@ -23,6 +23,11 @@ public struct MembershipSettings: Sendable {
     public var stockRequestsTopic = OrbitTopics.membersStockRequests
     public var stockChangelogTopic = OrbitTopics.membersStockChangelog
     public var fulfilmentTopic = OrbitTopics.rewardFulfilment
+    public var couponsTopic = OrbitTopics.coupons
+    public var couponRequestsTopic = OrbitTopics.membersCouponRequests
+    public var couponsChangelogTopic = OrbitTopics.membersCouponsChangelog
+    /// The coupon stage's consumer group (`<group_id>-coupons`).
+    public var couponsGroupID: String { groupID + "-coupons" }
     /// The stock stage's consumer group (`<group_id>-stock`).
     public var stockGroupID: String { groupID + "-stock" }
     public var policy = MembershipPolicy()
@@ -32,7 +37,8 @@ public struct MembershipSettings: Sendable {
     public init(document: ConfigDocument) throws(ConfigError) {
         let topics = document.section("topics")
         try topics.rejectUnknownKeys(["events", "segment_changes", "commands", "internal", "inputs", "ledger", "accounts", "member_events", "state_changelog", "dead_letters",
-                                      "tags", "rewards", "stock_requests", "stock_changelog", "fulfilment"])
+                                      "tags", "rewards", "stock_requests", "stock_changelog", "fulfilment",
+                                      "coupons", "coupon_requests", "coupons_changelog"])
         inputsTopic = try topics.string("inputs", default: inputsTopic)
         eventsTopic = try topics.string("events", default: eventsTopic)
         segmentChangesTopic = try topics.string("segment_changes", default: segmentChangesTopic)
@@ -48,6 +54,9 @@ public struct MembershipSettings: Sendable {
         stockRequestsTopic = try topics.string("stock_requests", default: stockRequestsTopic)
         stockChangelogTopic = try topics.string("stock_changelog", default: stockChangelogTopic)
         fulfilmentTopic = try topics.string("fulfilment", default: fulfilmentTopic)
+        couponsTopic = try topics.string("coupons", default: couponsTopic)
+        couponRequestsTopic = try topics.string("coupon_requests", default: couponRequestsTopic)
+        couponsChangelogTopic = try topics.string("coupons_changelog", default: couponsChangelogTopic)
 
         let m = document.section("membership")
         try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies_file",
@@ -88,8 +97,9 @@ public struct MembershipSettings: Sendable {
         p.defaultStatus = try m.string("default_status", default: "active")
         p.paidBenefits = try m.stringMap("paid_benefits")
         let mall = m.section("mall")
-        try mall.rejectUnknownKeys(["cancel_window_hours"])
+        try mall.rejectUnknownKeys(["cancel_window_hours", "coupon_expiring_days"])
         p.cancelWindowMillis = Int64(try mall.int("cancel_window_hours", default: 24, range: 0...8760)) * 3_600_000
+        p.couponExpiringNoticeMillis = Int64(try mall.int("coupon_expiring_days", default: 3, range: 0...365)) * 86_400_000
         let checkout = m.section("checkout")
         try checkout.rejectUnknownKeys(["points_per_unit", "max_share", "hold_minutes"])
         p.checkout = CheckoutPolicy(pointsPerUnit: Int64(try checkout.int("points_per_unit", default: 100, range: 1...1_000_000)),

@@ -23,6 +23,8 @@ public final class MembershipProcessor: RecordProcessor {
     let deadLetters: DeadLetters
     /// The points mall's rewards: prices, eligibility and limits of `redeem_reward`.
     let catalogue: CatalogueReader
+    /// Makes the codes of redeemed coupons, under the deployment's secret.
+    let couponCodes: CouponCodes
 
     private let entriesCounter = Counter(label: "orbit_members_ledger_entries_total")
     private let pointsFlows = PointsFlowCounters()
@@ -35,8 +37,11 @@ public final class MembershipProcessor: RecordProcessor {
     ///     counted under `orbit-members`).
     ///   - stores: makes the member store (in the backend `state.store` names).
     /// - Parameter catalogue: the stage's global table of `orbit.rewards` (nil: no rewards).
-    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, stores: StoreMaker = .memory, catalogue: GlobalTableView? = nil) {
+    /// - Parameter secret: the deployment's secret, which coupon codes are made under (nil: a key of its own, for tests).
+    public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, stores: StoreMaker = .memory, catalogue: GlobalTableView? = nil,
+                secret: Pseudonymizer? = nil) {
         self.settings = settings
+        self.couponCodes = CouponCodes(secret: secret ?? PrivacySettings().pseudonymizer)
         self.policy = settings.policy
         self.catalogue = CatalogueReader(view: catalogue, levels: settings.policy.levels.levels.map(\.name))
         self.levelCensus = LevelCensus(levels: settings.policy.levels.levels.map(\.name))
@@ -85,10 +90,15 @@ public final class MembershipProcessor: RecordProcessor {
                 out.entry(PointsLedgerEntry(key: "erase:\(request.requestID)", userID: key, kind: .forfeit, points: -balance, balanceAfter: 0, ruleID: nil,
                                             reason: "balance closed: the member was erased on request \(request.requestID)", timeMillis: time))
             }
+            // The coupon stage keeps nothing about the member after this: each coupon forgets its owner.
+            for code in state.coupons {
+                out.couponRequest(CouponRequest(kind: .forget, code: code, userID: key, redemptionID: "", timeMillis: time))
+            }
             outputs.append(contentsOf: out.records)
             entriesCounter.increment(by: out.entries)
             pointsFlows.count(out.flows)
             erasure.erased("member state: points lots, level, status, paid membership, orders, referral, command results")
+            if !state.coupons.isEmpty { erasure.note("coupons whose owner is forgotten: \(state.coupons.count)") }
             erasure.note("ledger totals of the subject: earned \(state.totalEarned), redeemed \(state.totalRedeemed), expired \(state.totalExpired), forfeited \(balance)")
         } else {
             erasure.note("no member state was held")
@@ -177,6 +187,8 @@ public final class MembershipProcessor: RecordProcessor {
                 Self.clockTick(&state, at: message.time, policy: policy, out: &out)
             case .stockReserved, .stockRefused:
                 settle(message, state: &state, out: &out)
+            case .couponVoided, .couponNotVoided:
+                voidAnswered(message, state: &state, out: &out)
             case .referredBy:
                 if state.referredBy == nil || (message.time, message.from) < (state.referredAtMillis, state.referredBy!) && state.purchases == 0 {
                     state.referredBy = message.from
@@ -218,6 +230,12 @@ public final class MembershipProcessor: RecordProcessor {
             out.internalMessage(to: referee, InternalMessage(kind: .referredBy, key: "\(event.id):referred", points: 0, from: event.userID, rule: nil, reason: "", time: event.timeMillis))
         }
         let orderID = event.properties["order_id"]?.stringValue
+        if event.type == .couponUsed, let code = event.properties["code"]?.stringValue, let orderID {
+            // The coupon stage decides (the code's owner, status and expiry are there) and answers the member.
+            var use = CouponRequest(kind: .use, code: code, userID: event.userID, redemptionID: "", timeMillis: event.timeMillis)
+            (use.orderID, use.eventID) = (orderID, event.id)
+            out.couponRequest(use)
+        }
         if event.type == .refund, let orderID {
             Self.refundCheckout(orderID: orderID, amountMinor: event.properties["amount_minor"]?.numberValue?.int64Value ?? 0, eventID: event.id,
                                 at: event.timeMillis, state: &state, out: &out)
@@ -283,9 +301,10 @@ public final class MembershipProcessor: RecordProcessor {
             case .failure(.insufficient(let available)):
                 finish("rejected", "insufficient_points", extra: [("available", .number(JSONNumber(available)))])
             }
-        case .cancelRedemption(_, _, let redemption):
+        case .cancelRedemption(let request, _, let redemption):
             guard state.known else { return finish("rejected", "unknown_user") }
-            let outcome = cancel(redemption, state: &state, out: &out, at: time)
+            // nil: coupons are being voided, and the result comes when the coupon stage has answered.
+            guard let outcome = cancel(redemption, request: request, state: &state, out: &out, at: time) else { return }
             finish(outcome.status, outcome.reason, extra: outcome.extra)
         case .holdPoints, .capturePoints, .releasePoints:
             guard state.known else { return finish("rejected", "unknown_user") }
@@ -422,6 +441,8 @@ struct InternalMessage: Equatable {
         case award, transferIn = "transfer_in", grant, referredBy = "referred_by", clockTick = "expire_tick"
         /// The stock stage's answer to a reservation (`points`: the quantity, `from`: the reward, `reason`: why refused).
         case stockReserved = "stock_reserved", stockRefused = "stock_refused"
+        /// The coupon stage's answer to a void (`from`: the code, `reason`: why not voided).
+        case couponVoided = "coupon_voided", couponNotVoided = "coupon_not_voided"
     }
     let kind: Kind
     let key: String
@@ -458,7 +479,7 @@ struct InternalMessage: Equatable {
         var message = InternalMessage(kind: kind, key: key, points: points, from: from, rule: o["rule"]?.stringValue, reason: o["reason"]?.stringValue ?? "", time: time)
         message.redemptionID = o["redemption_id"]?.stringValue
         if case .bool(true)? = o["repeat"] { message.isRepeat = true }
-        if kind == .stockReserved || kind == .stockRefused, message.redemptionID == nil { return nil }
+        if [.stockReserved, .stockRefused, .couponVoided, .couponNotVoided].contains(kind), message.redemptionID == nil { return nil }
         return message
     }
 }
@@ -522,6 +543,10 @@ struct Outputs {
         w.key("time"); w.timestamp(millis: time)
         w.endObject()
         records.append(ProducerRecord(topic: settings.fulfilmentTopic, key: Array(redemptionID.utf8), value: w.bytes))
+    }
+
+    mutating func couponRequest(_ request: CouponRequest) {
+        records.append(ProducerRecord(topic: settings.couponRequestsTopic, key: Array(request.code.utf8), value: request.encoded()))
     }
 
     mutating func stockRequest(_ request: StockRequest) {
@@ -628,14 +653,14 @@ public enum MembershipService {
             StageDeclaration(
                 groupID: settings.groupID, inputs: [settings.inputsTopic],
                 outputs: [settings.ledgerTopic, settings.accountsTopic, settings.memberEventsTopic, settings.internalTopic, settings.stockRequestsTopic,
-                          settings.fulfilmentTopic],
+                          settings.fulfilmentTopic, settings.couponRequestsTopic],
                 coPartitioned: [settings.inputsTopic, settings.stateChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: settings.stateChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: true)],
                 punctuation: settings.evaluationInterval, erasesFrom: settings.inputsTopic, clock: settings.processor.clock,
                 globalTables: [settings.rewardsTopic]
             ) { context in
                 MembershipProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores,
-                                    catalogue: context.globalTable(settings.rewardsTopic))
+                                    catalogue: context.globalTable(settings.rewardsTopic), secret: runtime.privacy.pseudonymizer)
             },
             // The points mall's stock, decided per reward id; answers go back on each member's stream.
             StageDeclaration(
@@ -646,6 +671,16 @@ public enum MembershipService {
             ) { context in
                 RewardStockProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores,
                                      catalogue: context.globalTable(settings.rewardsTopic))
+            },
+            // The points mall's coupons, decided per code; clock ticks expire them.
+            StageDeclaration(
+                name: "-coupons", groupID: settings.couponsGroupID, inputs: [settings.couponRequestsTopic],
+                outputs: [settings.couponsTopic, settings.memberEventsTopic, settings.internalTopic],
+                coPartitioned: [settings.couponRequestsTopic, settings.couponsChangelogTopic],
+                stores: [StoreDeclaration(changelogTopic: settings.couponsChangelogTopic, partitionedLike: settings.couponRequestsTopic, keyedByUser: false)],
+                punctuation: settings.evaluationInterval, ticksInto: settings.couponRequestsTopic, clock: settings.processor.clock
+            ) { context in
+                CouponProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores)
             },
         ])
     }

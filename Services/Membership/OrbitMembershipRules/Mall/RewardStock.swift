@@ -77,14 +77,15 @@ public struct RewardStock: Sendable, Equatable {
 
     /// Takes back a reservation of redemption `id` (its hold was settled otherwise, or it was
     /// cancelled), once. A reservation still among the latest decisions is returned by what it
-    /// reserved; an older one (a cancellation within its window, after many more decisions) by
+    /// reserved, or `quantity` of it if that is less; an older one (a cancellation within its window, after many more decisions) by
     /// `quantity`, unless it was returned already.
     public mutating func giveBack(for id: String, quantity: Int64) -> Outcome {
         let hash = StableHash.fnv1a(id)
         guard !returnedIDs.contains(hash) else { return .ignored }
         if let index = recent.lastIndex(where: { $0.idHash == hash }) {
             guard recent[index].state == .reserved else { return .ignored }
-            issued -= recent[index].quantity
+            // Part of it when only part comes back (a cancellation voided some of its coupons).
+            issued -= quantity > 0 ? min(quantity, recent[index].quantity) : recent[index].quantity
             recent[index].state = .returned
         } else {
             guard quantity > 0 else { return .ignored }

@@ -43,6 +43,17 @@ public struct MemberState: Sendable, Equatable {
     public var committedRedemptions: [CommittedRedemption] = []
     /// Benefits redeemed in the points mall: name -> when it ends.
     public var rewardBenefits: [String: Int64] = [:]
+    /// Codes of the coupons issued to the member, newest ``couponLimit``: what an erasure tells
+    /// the coupon stage to forget.
+    public var coupons: [String] = []
+
+    public static let couponLimit = 1000
+
+    /// Remembers an issued coupon's code, forgetting the oldest beyond ``couponLimit``.
+    public mutating func remember(coupon code: String) {
+        coupons.append(code)
+        if coupons.count > Self.couponLimit { coupons.removeFirst(coupons.count - Self.couponLimit) }
+    }
 
     /// A committed redemption that may still be cancelled: what it spent, lot by lot.
     public struct CommittedRedemption: Sendable, Equatable {
@@ -56,6 +67,11 @@ public struct MemberState: Sendable, Equatable {
         public var clawback: Int64 = 0
         public var issue: Reward.Issue?
         public var limitedStock = true
+        /// A cancellation waiting for the coupon stage to void the coupons (the request's id).
+        public var cancelRequestID: String?
+        /// Of those coupons: how many answered, and how many of them were voided.
+        public var voidAnswers: Int64 = 0
+        public var voided: Int64 = 0
         public var points: Int64 { portions.reduce(0) { $0 + $1.remaining } }
         public init(id: String, rewardID: String, quantity: Int64, placedAtMillis: Int64, committedAtMillis: Int64, portions: [PointsLot]) {
             (self.id, self.rewardID, self.quantity, self.placedAtMillis, self.committedAtMillis, self.portions) = (id, rewardID, quantity, placedAtMillis, committedAtMillis, portions)
@@ -213,7 +229,8 @@ enum MemberStateCoding {
         // The points mall and tags (appended later: older values end before them, and a member
         // without any is written as before).
         guard !m.points.holds.isEmpty || !m.pendingRedemptions.isEmpty || !m.rewardUsage.isEmpty || !m.tags.isEmpty
-                || !m.checkoutHolds.isEmpty || !m.capturedOrders.isEmpty || !m.rewardBenefits.isEmpty || !m.committedRedemptions.isEmpty else { return w.bytes }
+                || !m.checkoutHolds.isEmpty || !m.capturedOrders.isEmpty || !m.rewardBenefits.isEmpty || !m.committedRedemptions.isEmpty
+                || !m.coupons.isEmpty else { return w.bytes }
         w.unsigned(UInt64(m.points.holds.count))
         for hold in m.points.holds {
             w.string(hold.id); w.signed(hold.placedAtMillis); w.signed(hold.clawback); w.unsigned(UInt64(hold.portions.count))
@@ -246,6 +263,12 @@ enum MemberStateCoding {
             w.unsigned(UInt64(c.portions.count))
             for lot in c.portions { write(lot, to: &w) }
         }
+        // Coupons (appended later again): codes issued, and cancellations waiting for voids.
+        let cancelling = m.committedRedemptions.filter { $0.cancelRequestID != nil }
+        guard !m.coupons.isEmpty || !cancelling.isEmpty else { return w.bytes }
+        w.unsigned(UInt64(m.coupons.count)); for code in m.coupons { w.string(code) }
+        w.unsigned(UInt64(cancelling.count))
+        for c in cancelling { w.string(c.id); w.string(c.cancelRequestID); w.signed(c.voidAnswers); w.signed(c.voided) }
         return w.bytes
     }
 
@@ -385,6 +408,13 @@ enum MemberStateCoding {
                 c.portions.append(try readLot(&r))
             }
             m.committedRedemptions.append(c)
+        }
+        guard !r.atEnd else { return m }
+        for _ in 0..<(try count(UInt64(MemberState.couponLimit))) { m.coupons.append(try r.requiredString()) }
+        for _ in 0..<(try count(UInt64(MemberState.commandResultLimit))) {
+            let id = try r.requiredString(), request = try r.string(), answers = try r.signed(), voided = try r.signed()
+            guard let index = m.committedRedemptions.firstIndex(where: { $0.id == id }) else { throw CompactReader.Failure.malformed }
+            (m.committedRedemptions[index].cancelRequestID, m.committedRedemptions[index].voidAnswers, m.committedRedemptions[index].voided) = (request, answers, voided)
         }
         return m
     }

@@ -18,6 +18,8 @@ public struct MembershipPolicy: Sendable {
     public var checkout = CheckoutPolicy()
     /// How long after a redemption by reward it may be cancelled (`mall.cancel_window_hours`).
     public var cancelWindowMillis: Int64 = 24 * 3_600_000
+    /// How long before a coupon expires its owner hears of it (`mall.coupon_expiring_days`; 0: never).
+    public var couponExpiringNoticeMillis: Int64 = 3 * 86_400_000
 
     public init() {}
 

@@ -1,0 +1,85 @@
+import OrbitContract
+
+/// A message to the coupon stage on `orbit-members.coupon-requests` (key: the coupon code, so
+/// every decision about one code is made in one place, in one order). From the ledger: issue a
+/// redeemed coupon, use one (a `coupon_used` event), void one (its redemption is cancelled),
+/// forget an erased owner.
+public struct CouponRequest: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case issue, use, void, forget
+    }
+
+    public var kind: Kind
+    public var code: String
+    public var userID: String
+    public var redemptionID: String
+    public var timeMillis: Int64
+    /// `issue`: what the coupon is.
+    public var rewardID = ""
+    public var valueMinor: Int64 = 0
+    public var currency = ""
+    public var expiresAtMillis: Int64 = 0
+    /// `use`: the order and the event.
+    public var orderID = ""
+    public var eventID = ""
+
+    public init(kind: Kind, code: String, userID: String, redemptionID: String, timeMillis: Int64) {
+        (self.kind, self.code, self.userID, self.redemptionID, self.timeMillis) = (kind, code, userID, redemptionID, timeMillis)
+    }
+
+    /// An issue request for `coupon`.
+    public static func issue(_ coupon: Coupon) -> CouponRequest {
+        var request = CouponRequest(kind: .issue, code: coupon.code, userID: coupon.userID, redemptionID: coupon.redemptionID, timeMillis: coupon.issuedAtMillis)
+        (request.rewardID, request.valueMinor, request.currency, request.expiresAtMillis) = (coupon.rewardID, coupon.valueMinor, coupon.currency, coupon.expiresAtMillis)
+        return request
+    }
+
+    /// The coupon an issue request describes.
+    public var coupon: Coupon {
+        Coupon(code: code, userID: userID, redemptionID: redemptionID, rewardID: rewardID, valueMinor: valueMinor, currency: currency,
+               issuedAtMillis: timeMillis, expiresAtMillis: expiresAtMillis)
+    }
+
+    public func encoded() -> [UInt8] {
+        var w = JSONWriter(reservingCapacity: 200)
+        w.beginObject()
+        w.key("kind"); w.string(kind.rawValue)
+        w.key("code"); w.string(code)
+        w.key("user_id"); w.string(userID)
+        w.key("redemption_id"); w.string(redemptionID)
+        w.key("time_ms"); w.int(timeMillis)
+        switch kind {
+        case .issue:
+            w.key("reward_id"); w.string(rewardID)
+            w.key("value_minor"); w.int(valueMinor)
+            w.key("currency"); w.string(currency)
+            w.key("expires_ms"); w.int(expiresAtMillis)
+        case .use:
+            w.key("order_id"); w.string(orderID)
+            w.key("event_id"); w.string(eventID)
+        case .void, .forget:
+            break
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) -> CouponRequest? {
+        guard let o = try? JSONParser.parse(bytes).objectValue, let kind = o["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
+              let code = o["code"]?.stringValue, CouponCode.canonical(code) == code, let user = o["user_id"]?.stringValue,
+              let redemption = o["redemption_id"]?.stringValue, let time = o["time_ms"]?.numberValue?.int64Value else { return nil }
+        var request = CouponRequest(kind: kind, code: code, userID: user, redemptionID: redemption, timeMillis: time)
+        switch kind {
+        case .issue:
+            guard let reward = o["reward_id"]?.stringValue, let value = o["value_minor"]?.numberValue?.int64Value,
+                  let currency = o["currency"]?.stringValue, let expires = o["expires_ms"]?.numberValue?.int64Value, expires > time else { return nil }
+            (request.rewardID, request.valueMinor, request.currency, request.expiresAtMillis) = (reward, value, currency, expires)
+        case .use:
+            guard let order = o["order_id"]?.stringValue, let event = o["event_id"]?.stringValue else { return nil }
+            (request.orderID, request.eventID) = (order, event)
+        case .void, .forget:
+            break
+        }
+        return request
+    }
+}

@@ -1,0 +1,107 @@
+import OrbitContract
+import OrbitMembershipRules
+import XCTest
+
+/// Coupon codes and a coupon's life (issued, used, expired, voided) as pure rules.
+final class CouponRulesTests: XCTestCase {
+    let now: Int64 = 1_781_092_800_000
+    let day: Int64 = 86_400_000
+
+    func coupon() -> Coupon {
+        Coupon(code: "0123456789ABCDEF", userID: "ann", redemptionID: "r-1", rewardID: "coffee", valueMinor: 500, currency: "USD",
+               issuedAtMillis: now, expiresAtMillis: now + 30 * day)
+    }
+
+    func testCodesAreSixteenReadableSymbolsAndForgivingToType() {
+        let code = CouponCode.encode([0xFF, 0x00, 0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC, 0xDE, 0xF0, 0x99])
+        XCTAssertEqual(code.count, 16)
+        XCTAssertTrue(code.allSatisfy { "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains($0) })
+        XCTAssertEqual(CouponCode.encode([UInt8](repeating: 0, count: 10)), "0000000000000000")
+        XCTAssertEqual(CouponCode.encode([UInt8](repeating: 0xFF, count: 10)), "ZZZZZZZZZZZZZZZZ", "all 80 bits are used")
+        XCTAssertEqual(CouponCode.canonical(code), code)
+        XCTAssertEqual(CouponCode.canonical(CouponCode.grouped(code).lowercased()), code, "grouped and lower case read as the code")
+        XCTAssertEqual(CouponCode.canonical("O123-4567-89ab-cdef"), "0123456789ABCDEF", "O reads as zero")
+        XCTAssertEqual(CouponCode.canonical("il23 4567 89AB CDEF"), "1123456789ABCDEF", "I and L read as one")
+        XCTAssertNil(CouponCode.canonical("0123456789ABCDEU"), "U is not a symbol")
+        XCTAssertNil(CouponCode.canonical("0123456789ABCDE"), "too short")
+        XCTAssertNil(CouponCode.canonical("0123456789ABCDEF0"), "too long")
+        XCTAssertNil(CouponCode.canonical(String(repeating: "-", count: 65)), "more than 64 bytes is never a code")
+        XCTAssertNil(CouponCode.canonical("0123456789ABCDE\u{0}"))
+        XCTAssertEqual(CouponCode.grouped("0123456789ABCDEF"), "0123-4567-89AB-CDEF")
+    }
+
+    func testACouponIsUsedOnceByItsOwnerBeforeItExpires() {
+        var c = coupon()
+        XCTAssertEqual(c.use(by: "bob", order: "o1", at: now), .rejected(.foreignCoupon))
+        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now + 31 * day), .rejected(.expired))
+        XCTAssertEqual(c.status, .issued, "a rejected use changes nothing")
+        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now + day), .used)
+        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now + 2 * day), .repeated, "the same order again")
+        XCTAssertEqual(c.use(by: "ann", order: "o2", at: now + 2 * day), .rejected(.alreadyUsed))
+        XCTAssertEqual(c.void(for: "r-1", user: "ann", at: now + 2 * day), .refused(.alreadyUsed), "a used coupon is never voided")
+        XCTAssertEqual(c.due(at: now + 40 * day, noticeMillis: 3 * day), nil, "nor expired")
+        XCTAssertEqual(c.orderID, "o1")
+    }
+
+    func testTheClockWarnsThenExpiresAndALateReportOfAnEarlierUseCounts() {
+        var c = coupon()
+        XCTAssertNil(c.due(at: now + 26 * day, noticeMillis: 3 * day))
+        XCTAssertEqual(c.due(at: now + 27 * day, noticeMillis: 3 * day), .notice)
+        c.apply(.notice, at: now + 27 * day)
+        XCTAssertNil(c.due(at: now + 28 * day, noticeMillis: 3 * day), "one notice")
+        XCTAssertNil(coupon().due(at: now + 29 * day, noticeMillis: 0), "no notice when none is configured")
+        XCTAssertEqual(c.due(at: now + 30 * day, noticeMillis: 3 * day), .expire)
+        c.apply(.expire, at: now + 30 * day)
+        XCTAssertEqual(c.status, .expired)
+        XCTAssertEqual(c.void(for: "r-1", user: "ann", at: now + 30 * day), .refused(.expired))
+        var late = c
+        XCTAssertEqual(late.use(by: "ann", order: "o1", at: now + 30 * day), .rejected(.expired))
+        XCTAssertEqual(late.use(by: "ann", order: "o1", at: now + 30 * day - 1), .used, "the order was placed before the expiry")
+    }
+
+    func testVoidingIsForItsRedemptionOnceAndForgettingTheOwnerVoidsAnUnusedCoupon() {
+        var c = coupon()
+        XCTAssertEqual(c.void(for: "r-2", user: "ann", at: now), .refused(.foreignCoupon))
+        XCTAssertEqual(c.void(for: "r-1", user: "ann", at: now), .voided)
+        XCTAssertEqual(c.void(for: "r-1", user: "ann", at: now), .alreadyVoided)
+        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now), .rejected(.voided))
+        var d = coupon()
+        d.forgetOwner(at: now)
+        XCTAssertEqual(d.userID, "")
+        XCTAssertEqual(d.status, .voided)
+        XCTAssertEqual(d.use(by: "", order: "o1", at: now), .rejected(.foreignCoupon), "an erased owner matches nobody")
+    }
+
+    func testCouponsAndRequestsSurviveTheirCodecs() throws {
+        var c = coupon()
+        _ = c.use(by: "ann", order: "o1", at: now)
+        c.expiringNoticeSent = true
+        c.appliedOffset = 42
+        XCTAssertEqual(try Coupon.decode(c.encoded()), c)
+        XCTAssertThrowsError(try Coupon.decode([2] + c.encoded().dropFirst()), "an unknown version stops the stage loudly")
+        let issue = CouponRequest.issue(coupon())
+        XCTAssertEqual(CouponRequest.decode(issue.encoded()), issue)
+        XCTAssertEqual(CouponRequest.decode(issue.encoded())?.coupon, coupon())
+        var use = CouponRequest(kind: .use, code: "0123456789ABCDEF", userID: "ann", redemptionID: "", timeMillis: now)
+        (use.orderID, use.eventID) = ("o1", "e1")
+        XCTAssertEqual(CouponRequest.decode(use.encoded()), use)
+        XCTAssertNil(CouponRequest.decode(Array(#"{"kind":"use","code":"0123456789abcdef","user_id":"ann","redemption_id":"","time_ms":1}"#.utf8)),
+                     "only canonical codes key requests")
+        let json = try JSONParser.parse(c.record()).objectValue
+        XCTAssertEqual(json?["status"]?.stringValue, "used")
+        XCTAssertEqual(json?["order_id"]?.stringValue, "o1")
+    }
+
+    func testAMemberRemembersItsNewestCodesAndItsCancellationsInTheStateStore() throws {
+        var state = MemberState(userID: "ann", policy: MembershipPolicy())
+        for i in 0..<(MemberState.couponLimit + 5) { state.remember(coupon: "C\(i)") }
+        XCTAssertEqual(state.coupons.count, MemberState.couponLimit)
+        XCTAssertEqual(state.coupons.first, "C5")
+        var committed = MemberState.CommittedRedemption(id: "r-1", rewardID: "coffee", quantity: 3, placedAtMillis: now, committedAtMillis: now, portions: [])
+        committed.cancelRequestID = "c-1"
+        committed.voidAnswers = 2
+        committed.voided = 1
+        state.committedRedemptions = [committed, MemberState.CommittedRedemption(id: "r-2", rewardID: "coffee", quantity: 1, placedAtMillis: now, committedAtMillis: now, portions: [])]
+        XCTAssertEqual(try MemberState.decode(state.encoded()), state)
+    }
+}
