@@ -82,6 +82,13 @@ final class OperationsReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<td>coffee</td><td>Coffee &lt;b&gt;</td><td>3</td><td>7 of 10</td>"), "stock left, names escaped")
         XCTAssertTrue(html.contains("<b>10.00 USD</b>their value at checkout"))
         XCTAssertTrue(html.contains(#"<svg id="mall-days""#))
+        XCTAssertTrue(html.contains("<b>–</b>coupon use rate"), "no coupon settled yet")
+        data.addCoupons(latest: ["A": event(#"{"status":"used"}"#), "B": event(#"{"status":"used"}"#), "C": event(#"{"status":"expired"}"#),
+                                 "D": event(#"{"status":"issued"}"#), "E": event(#"{"status":"voided"}"#), "F": event("not json")])
+        XCTAssertEqual(data.mall.coupons, ["used": 2, "expired": 1, "issued": 1, "voided": 1])
+        let withCoupons = OperationsReport.render(data)
+        XCTAssertTrue(withCoupons.contains("<b>67%</b>coupon use rate"), "2 used of 3 settled")
+        XCTAssertTrue(withCoupons.contains("<td>voided</td><td>1</td>"))
     }
 
     /// The records as the services publish them (docs/CONTRACT.md) become the report's values;

@@ -63,8 +63,18 @@ final class DemoDigestTests: XCTestCase {
         try settle(drivers)
         // The points mall: the catalogue, then the members' redemptions.
         for record in DemoMall.catalogue() { log.append(ProducerRecord(topic: OrbitTopics.rewards, key: record.key, value: record.value), timestampMillis: now) }
-        for record in DemoMall.commands(users: DemoContacts.userIDs(users)) {
-            log.append(ProducerRecord(topic: OrbitTopics.memberCommands, key: record.key, value: record.value), timestampMillis: now)
+        for record in DemoMall.commands(users: DemoContacts.userIDs(users), now: now) {
+            log.append(ProducerRecord(topic: OrbitTopics.memberCommands, key: record.key, value: record.value), timestampMillis: record.timestampMillis)
+        }
+        try settle(drivers)
+        // The shop uses coupons (some wrongly), as `orbit demo` does.
+        let issued = log.records(OrbitTopics.memberEvents).compactMap { record -> DemoMall.IssuedCoupon? in
+            guard let o = try? JSONParser.parse(record.value ?? []).objectValue, o["kind"]?.stringValue == "coupon_issued", let code = o["code"]?.stringValue,
+                  let user = o["user_id"]?.stringValue, let expires = o["expires"]?.stringValue.flatMap({ try? RFC3339.parse($0) }) else { return nil }
+            return DemoMall.IssuedCoupon(user: user, code: code, expiresAtMillis: expires)
+        }
+        for event in DemoMall.uses(of: issued, now: now).events {
+            log.append(ProducerRecord(topic: OrbitTopics.userEvents, key: event.key, value: event.value), timestampMillis: now)
         }
         try settle(drivers)
         // Erasure requests for one user in fifty, and one that is not a request (a dead letter in

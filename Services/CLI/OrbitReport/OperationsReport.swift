@@ -148,16 +148,18 @@ public enum OperationsReport {
         let cards = #"<div class="cards"><div class="card"><b>\#(n(Double(m.outstandingPoints)))</b>points outstanding</div>"#
             + #"<div class="card"><b>\#(n(value, 2)) \#(escape(data.currency))</b>their value at checkout</div>"#
             + #"<div class="card"><b>\#(n(Double(m.heldPoints)))</b>points held now</div>"#
-            + #"<div class="card"><b>\#(m.cancelled)</b>redemptions cancelled</div></div>"#
+            + #"<div class="card"><b>\#(m.cancelled)</b>redemptions cancelled</div>"#
+            + #"<div class="card"><b>\#(m.couponUseRate.map { n($0 * 100, 0) + "%" } ?? "–")</b>coupon use rate (used of used or expired)</div></div>"#
         let stock = table(["reward", "name", "issued", "stock left"], m.stock.keys.sorted().map { id in
             let s = m.stock[id]!
             return [id, m.rewardNames[id] ?? id, String(s.issued), s.total.map { String(max(0, $0 - s.issued)) + " of " + String($0) } ?? "unlimited"]
         })
         let results = table(["result", "redemptions"], m.results.sorted { $0.value > $1.value }.map { [$0.key, String($0.value)] })
+        let coupons = table(["coupon status", "coupons"], ["issued", "used", "expired", "voided"].map { [$0, String(m.coupons[$0, default: 0])] })
         let perReward = table(["day"] + m.stock.keys.sorted(), days.reversed().prefix(14).map { day in [day] + m.stock.keys.sorted().map { String(m.redeemedByDay[day]?[$0] ?? 0) } })
         return section("mall", "Points mall",
-                       "Points liability (every member's balance, valued at checkout.points_per_unit), redemptions per day, each reward's stock, and what redemptions came to. Coupons are not issued yet.",
-                       cards + #"<div class="row">\#(chart)"# + stock + results + "</div>" + perReward)
+                       "Points liability (every member's balance, valued at checkout.points_per_unit), redemptions per day, each reward's stock, what redemptions came to, and coupons by status (orbit.coupons: issued and not yet used, used, expired, voided by a cancellation).",
+                       cards + #"<div class="row">\#(chart)"# + stock + results + coupons + "</div>" + perReward)
     }
 
     static func notifications(_ data: ReportData) -> String {

@@ -109,6 +109,15 @@ extension ReportData {
         mall.pointsPerUnit = pointsPerUnit
     }
 
+    /// Coupons by latest status, from the latest record of each code on `orbit.coupons`.
+    public mutating func addCoupons(latest: [String: [UInt8]]) {
+        mall.coupons = [:]
+        for value in latest.values {
+            guard let status = try? JSONParser.parse(value).objectValue?["status"]?.stringValue else { continue }
+            mall.coupons[status, default: 0] += 1
+        }
+    }
+
     /// The purchase times of each user from `.valid` events, for the model's calibration.
     public static func purchaseDays(_ values: [[UInt8]]) -> [[Double]] {
         var days: [String: [Double]] = [:]

@@ -63,6 +63,13 @@ public struct ReportData: Sendable {
         public var outstandingPoints: Int64 = 0
         public var heldPoints: Int64 = 0
         public var pointsPerUnit: Int64 = 100
+        /// Coupons by their latest status (issued, used, expired, voided), from `orbit.coupons`.
+        public var coupons: [String: Int] = [:]
+        /// Used coupons among those settled by the shop or the clock (used or expired); nil: none yet.
+        public var couponUseRate: Double? {
+            let used = coupons["used", default: 0], settled = used + coupons["expired", default: 0]
+            return settled == 0 ? nil : Double(used) / Double(settled)
+        }
         public init() {}
     }
 

@@ -108,7 +108,8 @@ struct DemoCommand: AsyncParsableCommand {
         let membersCaughtUp = {
             waitUntilCaughtUp(kafka: kafka, groups: [("orbit-members-router", [OrbitTopics.validEvents, OrbitTopics.memberCommands, OrbitTopics.membersInternal]),
                                             ("orbit-members", [OrbitTopics.membersInputs]),
-                                            ("orbit-members-stock", [OrbitTopics.membersStockRequests])],
+                                            ("orbit-members-stock", [OrbitTopics.membersStockRequests]),
+                                            ("orbit-members-coupons", [OrbitTopics.membersCouponRequests])],
                      outputs: [OrbitTopics.pointsLedger, OrbitTopics.memberEvents], minimumRounds: 2, timeout: timeout)
         }
         _ = membersCaughtUp()
@@ -126,9 +127,11 @@ struct DemoCommand: AsyncParsableCommand {
         for record in DemoMall.catalogue() { try commandProducer.send(ProducerRecord(topic: OrbitTopics.rewards, key: record.key, value: record.value), in: mall) }
         try mall.waitForAll()
         try await Task.sleep(for: .seconds(2))
-        let redemptions = DemoMall.commands(users: report.users.sorted())
+        let redemptions = DemoMall.commands(users: report.users.sorted(), now: Int64(Date().timeIntervalSince1970 * 1000))
         let mallCommands = DeliveryBatch()
-        for record in redemptions { try commandProducer.send(ProducerRecord(topic: OrbitTopics.memberCommands, key: record.key, value: record.value), in: mallCommands) }
+        for record in redemptions {
+            try commandProducer.send(ProducerRecord(topic: OrbitTopics.memberCommands, key: record.key, value: record.value, timestampMillis: record.timestampMillis), in: mallCommands)
+        }
         try mallCommands.waitForAll()
         commandProducer.close()
         _ = membersCaughtUp()
@@ -139,6 +142,8 @@ struct DemoCommand: AsyncParsableCommand {
         let mallReport = MallReport(memberEvents: points.records[OrbitTopics.memberEvents] ?? [], fulfilment: points.records[OrbitTopics.rewardFulfilment] ?? [],
                                     ledger: membership.verification)
         mallReport.print()
+        let coupons = try await CouponDemo.run(kafka: kafka, memberEvents: points.records[OrbitTopics.memberEvents] ?? [], timeout: timeout)
+        coupons.print()
 
         // Notification: let it catch up with the triggers, run a campaign to loyal users, report.
         _ = notify.caughtUp(timeout: timeout)
@@ -151,6 +156,7 @@ struct DemoCommand: AsyncParsableCommand {
         if scoring.users != report.users { problems.append("profiles for \(scoring.users.count) users, but \(report.users.count) users have events") }
         if !membership.violations.isEmpty { problems.append("points ledger: \(membership.violations.count) violations, e.g. \(membership.violations[0])") }
         problems += mallReport.problems(requests: Set(redemptions.compactMap { try? JSONParser.parse($0.value).objectValue?["request_id"]?.stringValue }).count)
+        problems += coupons.problems
         if membership.accounts < report.users.count { problems.append("points accounts for \(membership.accounts) users, but \(report.users.count) users have events") }
         if !complete { problems.append("timed out after \(Int(timeout)) s waiting for the services") }
         if report.validIDs != expectedValid {

@@ -59,7 +59,8 @@ struct RedeemBench: AsyncParsableCommand {
     /// command, timed from the first command read to the last result written.
     private func measureService(_ bench: BenchBroker, hot: Bool, start: Int64) throws -> (rate: Double, cpu: Double, written: [Double]) {
         let prefix = "bench-redeem-\(hot ? "hot" : "spread")"
-        for suffix in ["commands", "segments", "internal", "inputs", "ledger", "accounts", "events", "changelog", "tags", "rewards", "stock", "stock-changelog", "fulfilment"] {
+        for suffix in ["commands", "segments", "internal", "inputs", "ledger", "accounts", "events", "changelog", "tags", "rewards", "stock", "stock-changelog", "fulfilment",
+                       "coupons", "coupon-requests", "coupons-changelog"] {
             try bench.broker.createTopic(TopicSpec(name: "\(prefix)-\(suffix)", partitions: suffix == "rewards" ? 1 : partitions))
         }
         let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])
@@ -69,7 +70,8 @@ struct RedeemBench: AsyncParsableCommand {
         for (path, suffix) in [(\MembershipSettings.commandsTopic, "commands"), (\.segmentChangesTopic, "segments"), (\.internalTopic, "internal"),
                                (\.inputsTopic, "inputs"), (\.ledgerTopic, "ledger"), (\.accountsTopic, "accounts"), (\.memberEventsTopic, "events"),
                                (\.stateChangelogTopic, "changelog"), (\.tagsTopic, "tags"), (\.rewardsTopic, "rewards"), (\.stockRequestsTopic, "stock"),
-                               (\.stockChangelogTopic, "stock-changelog"), (\.fulfilmentTopic, "fulfilment")] as [(WritableKeyPath<MembershipSettings, String>, String)] {
+                               (\.stockChangelogTopic, "stock-changelog"), (\.fulfilmentTopic, "fulfilment"), (\.couponsTopic, "coupons"),
+                               (\.couponRequestsTopic, "coupon-requests"), (\.couponsChangelogTopic, "coupons-changelog")] as [(WritableKeyPath<MembershipSettings, String>, String)] {
             settings[keyPath: path] = "\(prefix)-\(suffix)"
         }
         var runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)

@@ -74,6 +74,18 @@ public struct StageDeclaration {
             InputRouter(sources: sources, output: output, partitionCount: context.partitionCount, deadLetters: context.deadLetters, broadcast: broadcast)
         }
     }
+
+    /// A stage that decides everything about one key of its own (a reward id, a coupon code: not
+    /// a user) in one place: it reads `input`, keyed by that key, and keeps one store, shadowed by
+    /// `changelog` and partitioned like `input`. With `punctuation`, clock ticks go into `input`.
+    public static func keyed(name: String, groupID: String, input: String, changelog: String, outputs: [String], punctuation: Duration? = nil,
+                             clock: @escaping @Sendable () -> Int64, globalTables: [String] = [],
+                             makeProcessor: @escaping (StageContext) throws -> any RecordProcessor) -> StageDeclaration {
+        StageDeclaration(name: name, groupID: groupID, inputs: [input], outputs: outputs, coPartitioned: [input, changelog],
+                         stores: [StoreDeclaration(changelogTopic: changelog, partitionedLike: input, keyedByUser: false)],
+                         punctuation: punctuation, ticksInto: punctuation == nil ? nil : input, clock: clock, globalTables: globalTables,
+                         makeProcessor: makeProcessor)
+    }
 }
 
 extension StageDeclaration {

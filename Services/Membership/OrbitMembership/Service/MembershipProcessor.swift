@@ -662,26 +662,14 @@ public enum MembershipService {
                 MembershipProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores,
                                     catalogue: context.globalTable(settings.rewardsTopic), secret: runtime.privacy.pseudonymizer)
             },
-            // The points mall's stock, decided per reward id; answers go back on each member's stream.
-            StageDeclaration(
-                name: "-stock", groupID: settings.stockGroupID, inputs: [settings.stockRequestsTopic],
-                outputs: [settings.internalTopic], coPartitioned: [settings.stockRequestsTopic, settings.stockChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: settings.stockChangelogTopic, partitionedLike: settings.stockRequestsTopic, keyedByUser: false)],
-                clock: settings.processor.clock, globalTables: [settings.rewardsTopic]
-            ) { context in
-                RewardStockProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores,
-                                     catalogue: context.globalTable(settings.rewardsTopic))
+            // The points mall's stock, decided per reward id, and its coupons, per code; answers go back on each member's stream.
+            .keyed(name: "-stock", groupID: settings.stockGroupID, input: settings.stockRequestsTopic, changelog: settings.stockChangelogTopic,
+                   outputs: [settings.internalTopic], clock: settings.processor.clock, globalTables: [settings.rewardsTopic]) { context in
+                RewardStockProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores, catalogue: context.globalTable(settings.rewardsTopic))
             },
-            // The points mall's coupons, decided per code; clock ticks expire them.
-            StageDeclaration(
-                name: "-coupons", groupID: settings.couponsGroupID, inputs: [settings.couponRequestsTopic],
-                outputs: [settings.couponsTopic, settings.memberEventsTopic, settings.internalTopic],
-                coPartitioned: [settings.couponRequestsTopic, settings.couponsChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: settings.couponsChangelogTopic, partitionedLike: settings.couponRequestsTopic, keyedByUser: false)],
-                punctuation: settings.evaluationInterval, ticksInto: settings.couponRequestsTopic, clock: settings.processor.clock
-            ) { context in
-                CouponProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores)
-            },
+            .keyed(name: "-coupons", groupID: settings.couponsGroupID, input: settings.couponRequestsTopic, changelog: settings.couponsChangelogTopic,
+                   outputs: [settings.couponsTopic, settings.memberEventsTopic, settings.internalTopic], punctuation: settings.evaluationInterval,
+                   clock: settings.processor.clock) { context in CouponProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores) },
         ])
     }
 }
