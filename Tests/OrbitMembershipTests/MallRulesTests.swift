@@ -206,6 +206,29 @@ final class MallRulesTests: XCTestCase {
 
     // MARK: Stock
 
+    func testOperatorsAreToldOnceWhenTheStockFallsLowAndAgainAfterItRose() throws {
+        var stock = RewardStock(rewardID: "coffee")
+        _ = stock.reserve(85, for: "r-1", stock: .limited(100))
+        XCTAssertNil(stock.checkLow(under: .limited(100), percent: 10), "15 left of 100")
+        _ = stock.reserve(5, for: "r-2", stock: .limited(100))
+        XCTAssertEqual(stock.checkLow(under: .limited(100), percent: 10), 10, "10 left: told")
+        _ = stock.reserve(5, for: "r-3", stock: .limited(100))
+        XCTAssertNil(stock.checkLow(under: .limited(100), percent: 10), "told once")
+        XCTAssertTrue(try RewardStock.decode(stock.encoded()).lowNoticeSent, "remembered in the store")
+        _ = stock.giveBack(for: "r-1", quantity: 85)
+        XCTAssertNil(stock.checkLow(under: .limited(100), percent: 10), "well above again: re-armed")
+        _ = stock.reserve(85, for: "r-4", stock: .limited(100))
+        XCTAssertEqual(stock.checkLow(under: .limited(100), percent: 10), 5, "low again: told again")
+        var unlimited = RewardStock(rewardID: "x")
+        XCTAssertNil(unlimited.checkLow(under: .unlimited, percent: 10))
+        var small = RewardStock(rewardID: "tote")
+        _ = small.reserve(2, for: "r-1", stock: .limited(3))
+        XCTAssertEqual(small.checkLow(under: .limited(3), percent: 10), 1, "at least one unit")
+        var never = small
+        never.lowNoticeSent = false
+        XCTAssertNil(never.checkLow(under: .limited(3), percent: 0), "0: never")
+    }
+
     func testTheStockNeverReservesMoreThanItHasAndRecognisesRepeats() throws {
         var stock = RewardStock(rewardID: "coffee")
         XCTAssertEqual(stock.reserve(2, for: "r-1", stock: .limited(3)), .reserved(repeat: false))

@@ -82,6 +82,10 @@ final class MallTopologyTests: XCTestCase {
         XCTAssertEqual(spent, 15, "the 15 paid their 100 points; the others have theirs back")
         let redeemed = driver.records(settings.memberEventsTopic).filter { (try? JSONParser.parse($0.value ?? []).objectValue?["kind"]?.stringValue) == "reward_redeemed" }
         XCTAssertEqual(redeemed.count, 15, "a reward_redeemed event per issued coupon, for fulfilment and notifications")
+        let low = driver.records(settings.memberEventsTopic).filter { (try? JSONParser.parse($0.value ?? []).objectValue?["kind"]?.stringValue) == "reward_stock_low" }
+        XCTAssertEqual(low.count, 1, "operators are told once, when the last 10% (one unit) is reached")
+        XCTAssertEqual(low.first?.key, Array("orbit-operators".utf8))
+        XCTAssertEqual(try low.first.flatMap { try JSONParser.parse($0.value ?? []).objectValue?["remaining"]?.numberValue?.int64Value }, 1)
     }
 
     func testCrashesInTheLedgerAndTheStockStageIssueNoMoreThanTheStock() throws {

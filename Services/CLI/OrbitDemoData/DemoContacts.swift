@@ -26,6 +26,9 @@ public enum DemoContacts {
             records.append(Record(topic: OrbitTopics.userPreferences, key: user, value: Array((preferences + "}").utf8)))
             if i % 4 == 0 { records.append(Record(topic: OrbitTopics.userTags, key: user, value: Array(#"{"tags":["loyal"]}"#.utf8))) }
         }
+        // The operators, told when a reward's stock runs low (membership.mall.stock_alert_recipient).
+        let operators = #"{"name":"Mall operators","email":"mall-ops@example.com","phone":"+8613800000000","locale":"zh-CN","time_zone":"Asia/Shanghai"}"#
+        records.append(Record(topic: OrbitTopics.userContacts, key: "orbit-operators", value: Array(operators.utf8)))
         return records
     }
 

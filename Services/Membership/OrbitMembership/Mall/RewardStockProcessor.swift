@@ -26,6 +26,7 @@ public final class RewardStockProcessor: RecordProcessor {
     private let reserved = Counter(label: "orbit_members_stock_reserved_total")
     private let refused = Counter(label: "orbit_members_stock_refused_total")
     private let returned = Counter(label: "orbit_members_stock_returned_total")
+    private let lowStock = Counter(label: "orbit_members_stock_low_notices_total")
     private let replays = Counter(label: "orbit_members_replays_skipped_total")
 
     /// - Parameter catalogue: the stage's global table of `orbit.rewards`.
@@ -42,7 +43,8 @@ public final class RewardStockProcessor: RecordProcessor {
             outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a stock request keyed by its reward id"))
             return
         }
-        let stock = catalogue.current[key]?.stock
+        let reward = catalogue.current[key]
+        let stock = reward?.stock
         try store.update(record.partition, key, initial: { RewardStock(rewardID: key) }) { state in
             guard record.offset > state.appliedOffset else { replays.increment(); return false }
             state.appliedOffset = record.offset
@@ -53,8 +55,25 @@ public final class RewardStockProcessor: RecordProcessor {
             case .giveBack:
                 if state.giveBack(for: request.redemptionID, quantity: request.quantity) == .returned { returned.increment() }
             }
+            if let remaining = state.checkLow(under: stock, percent: settings.policy.stockLowPercent), let reward {
+                outputs.append(contentsOf: lowStockNotice(reward, remaining: remaining, at: request.timeMillis, offset: record.offset))
+            }
             return true
         }
+    }
+
+    /// `reward_stock_low` on `orbit.member-events`, to the operators' recipient
+    /// (`mall.stock_alert_recipient`): orbit-notify sends it to their contacts.
+    private func lowStockNotice(_ reward: Reward, remaining: Int64, at time: Int64, offset: Int64) -> [ProducerRecord] {
+        lowStock.increment()
+        var out = Outputs(userID: settings.policy.stockAlertRecipient, settings: settings)
+        var stock: Int64 = 0
+        if case .limited(let n) = reward.stock { stock = n }
+        out.memberEvent(kind: "reward_stock_low", id: "\(reward.id):stock-low:\(offset)", time: time, fields: [
+            ("reward_id", .string(reward.id)), ("reward_name_en", .string(reward.names["en"] ?? reward.id)),
+            ("reward_name_zh_cn", .string(reward.names["zh-CN"] ?? reward.id)), ("remaining", .number(JSONNumber(remaining))), ("stock", .number(JSONNumber(stock))),
+        ])
+        return out.records
     }
 
     /// The decision, on the member's stream. Its key names the request record it answers, so the

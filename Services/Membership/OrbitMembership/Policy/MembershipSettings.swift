@@ -97,9 +97,12 @@ public struct MembershipSettings: Sendable {
         p.defaultStatus = try m.string("default_status", default: "active")
         p.paidBenefits = try m.stringMap("paid_benefits")
         let mall = m.section("mall")
-        try mall.rejectUnknownKeys(["cancel_window_hours", "coupon_expiring_days"])
+        try mall.rejectUnknownKeys(["cancel_window_hours", "coupon_expiring_days", "stock_low_percent", "stock_alert_recipient"])
         p.cancelWindowMillis = Int64(try mall.int("cancel_window_hours", default: 24, range: 0...8760)) * 3_600_000
         p.couponExpiringNoticeMillis = Int64(try mall.int("coupon_expiring_days", default: 3, range: 0...365)) * 86_400_000
+        p.stockLowPercent = try mall.int("stock_low_percent", default: 10, range: 0...100)
+        p.stockAlertRecipient = try mall.string("stock_alert_recipient", default: p.stockAlertRecipient)
+        if let violation = IdentifierRules.violation(p.stockAlertRecipient) { throw mall.invalid("stock_alert_recipient", "the recipient's user id \(violation)") }
         let checkout = m.section("checkout")
         try checkout.rejectUnknownKeys(["points_per_unit", "max_share", "hold_minutes"])
         p.checkout = CheckoutPolicy(pointsPerUnit: Int64(try checkout.int("points_per_unit", default: 100, range: 1...1_000_000)),

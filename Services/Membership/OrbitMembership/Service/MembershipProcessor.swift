@@ -664,7 +664,7 @@ public enum MembershipService {
             },
             // The points mall's stock, decided per reward id, and its coupons, per code; answers go back on each member's stream.
             .keyed(name: "-stock", groupID: settings.stockGroupID, input: settings.stockRequestsTopic, changelog: settings.stockChangelogTopic,
-                   outputs: [settings.internalTopic], clock: settings.processor.clock, globalTables: [settings.rewardsTopic]) { context in
+                   outputs: [settings.internalTopic, settings.memberEventsTopic], clock: settings.processor.clock, globalTables: [settings.rewardsTopic]) { context in
                 RewardStockProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores, catalogue: context.globalTable(settings.rewardsTopic))
             },
             .keyed(name: "-coupons", groupID: settings.couponsGroupID, input: settings.couponRequestsTopic, changelog: settings.couponsChangelogTopic,

@@ -22,6 +22,8 @@ public struct RewardStock: Sendable, Equatable {
     public var returnedIDs: [UInt64] = []
 
     public static let returnedLimit = 4096
+    /// Whether operators were told the stock runs low, since it last did not (``checkLow(under:percent:)``).
+    public var lowNoticeSent = false
 
     public static let recentLimit = 4096
 
@@ -96,6 +98,21 @@ public struct RewardStock: Sendable, Equatable {
         return .returned
     }
 
+    /// The units left when they have just fallen to `percent` of a limited stock (at least one
+    /// unit) and operators have not been told since they were last above it; nil otherwise.
+    /// Stock rising above again (returns, or an operator adding stock) re-arms the notice.
+    public mutating func checkLow(under stock: Reward.Stock?, percent: Int) -> Int64? {
+        guard percent > 0, case .limited(let total)? = stock else { return nil }
+        let remaining = max(0, total - issued)
+        if remaining > max(1, total * Int64(percent) / 100) {
+            lowNoticeSent = false
+            return nil
+        }
+        guard !lowNoticeSent else { return nil }
+        lowNoticeSent = true
+        return remaining
+    }
+
     private mutating func remember(_ decision: Decision) {
         recent.append(decision)
         if recent.count > Self.recentLimit { recent.removeFirst(recent.count - Self.recentLimit) }
@@ -112,6 +129,7 @@ public struct RewardStock: Sendable, Equatable {
         w.unsigned(UInt64(recent.count))
         for d in recent { w.fixed64(d.idHash); w.signed(d.quantity); w.unsigned(UInt64(d.state.rawValue)) }
         w.unsigned(UInt64(returnedIDs.count)); for hash in returnedIDs { w.fixed64(hash) }
+        w.bool(lowNoticeSent)  // appended later: older values end before it
         return w.bytes
     }
 
@@ -131,6 +149,7 @@ public struct RewardStock: Sendable, Equatable {
         let returned = try r.unsigned()
         guard returned <= UInt64(returnedLimit) else { throw CompactReader.Failure.malformed }
         for _ in 0..<returned { stock.returnedIDs.append(try r.fixed64()) }
+        if !r.atEnd { stock.lowNoticeSent = try r.bool() }
         return stock
     }
 }

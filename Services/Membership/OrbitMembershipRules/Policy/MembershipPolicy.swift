@@ -20,6 +20,11 @@ public struct MembershipPolicy: Sendable {
     public var cancelWindowMillis: Int64 = 24 * 3_600_000
     /// How long before a coupon expires its owner hears of it (`mall.coupon_expiring_days`; 0: never).
     public var couponExpiringNoticeMillis: Int64 = 3 * 86_400_000
+    /// A reward's operators are told when its stock left falls to this share of its stock
+    /// (`mall.stock_low_percent`, at least one unit; 0: never).
+    public var stockLowPercent = 10
+    /// Who they are: the recipient orbit-notify sends `reward_stock_low` to (`mall.stock_alert_recipient`).
+    public var stockAlertRecipient = "orbit-operators"
 
     public init() {}
 
