@@ -206,6 +206,21 @@ final class MallRulesTests: XCTestCase {
 
     // MARK: Stock
 
+    func testTheStockRemembersItsLatestDecisionsAcrossTheRingAndItsCodec() throws {
+        var stock = RewardStock(rewardID: "coffee")
+        let total = RewardStock.recentLimit + 100
+        for i in 0..<total { XCTAssertEqual(stock.reserve(1, for: "r-\(i)", stock: .unlimited), .reserved(repeat: false)) }
+        XCTAssertEqual(stock.decisions.count, RewardStock.recentLimit)
+        XCTAssertEqual(stock.reserve(1, for: "r-\(total - 1)", stock: .unlimited), .reserved(repeat: true), "the latest is remembered")
+        XCTAssertEqual(stock.reserve(1, for: "r-100", stock: .unlimited), .reserved(repeat: true), "the oldest kept is remembered")
+        let decoded = try RewardStock.decode(stock.encoded())
+        XCTAssertEqual(decoded, stock, "the ring's order survives the codec")
+        var forgetful = decoded
+        XCTAssertEqual(forgetful.reserve(1, for: "r-99", stock: .unlimited), .reserved(repeat: false), "older than the ring: decided again")
+        XCTAssertEqual(forgetful.giveBack(for: "r-\(total - 1)", quantity: 1), .returned)
+        XCTAssertEqual(forgetful.issued, Int64(total), "one more reserved, one returned")
+    }
+
     func testOperatorsAreToldOnceWhenTheStockFallsLowAndAgainAfterItRose() throws {
         var stock = RewardStock(rewardID: "coffee")
         _ = stock.reserve(85, for: "r-1", stock: .limited(100))

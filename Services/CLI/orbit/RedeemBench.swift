@@ -10,10 +10,10 @@ import OrbitRuntime
 /// stock stage together, as in production) against a pass-through chain of the same hops on the
 /// same broker in the same run. A redemption makes five hops: the router, the ledger (hold, stock
 /// request), the stock stage (answer), the router again, the ledger again (commit or release,
-/// result). The chain is five stages with no work of their own, each writing as many records per
-/// redemption as the service's stage wrote on its pass (a stage met twice counts half on each).
-/// Two cases: redemptions spread over many rewards, and all on one hot reward whose stock runs out
-/// halfway.
+/// result), and a coupon a sixth: the coupon stage (issued). The chain has as many stages with no
+/// work of their own, each writing as many records per redemption as the service's stage wrote
+/// on its pass (a stage met twice counts half on each). Two cases: coupon redemptions spread over
+/// many rewards, and goods all on one hot reward whose stock runs out halfway.
 struct RedeemBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "redeem", abstract: "Redemptions/s vs a pass-through chain of the same hops, spread and on one hot reward (target >= 0.5 for both).")
 
@@ -43,7 +43,7 @@ struct RedeemBench: AsyncParsableCommand {
         for (name, hot) in [("spread over \(rewards) rewards", false), ("one hot reward, stock \(redemptions / 2)", true)] {
             let (rate, cpu, written) = try measureService(bench, hot: hot, start: start)
             Output.line(String(format: "  %@: orbit-members %8.0f redemptions/s, %5.1f µs CPU per redemption", name, rate, cpu))
-            Output.line(String(format: "    (records written per redemption: router %.2f, ledger %.2f, stock %.2f)", written[0], written[1], written[2]))
+            Output.line(String(format: "    (records written per redemption: router %.2f, ledger %.2f, stock %.2f, coupons %.2f)", written[0], written[1], written[2], written[3]))
             let (chain, chainCPU) = try measureChain(bench, hot: hot, written: written)
             Output.line(String(format: "  %@: the same hops as a pass-through chain %8.0f redemptions/s, %5.1f µs CPU per redemption", name, chain, chainCPU))
             let ratio = rate / chain
@@ -92,8 +92,8 @@ struct RedeemBench: AsyncParsableCommand {
         let pipelines = try MembershipService.topology(settings, runtime: runtime).pipelines(runtime: runtime, logger: bench.logger)
         let running = RunningPipelines(pipelines)
         defer { running.stop() }
-        // Pipelines come in threes per stream thread: router, ledger, stock.
-        func stage(_ index: Int) -> [StreamPipeline] { pipelines.enumerated().filter { $0.offset % 3 == index }.map(\.element) }
+        // Pipelines come in fours per stream thread: router, ledger, stock, coupons.
+        func stage(_ index: Int) -> [StreamPipeline] { pipelines.enumerated().filter { $0.offset % 4 == index }.map(\.element) }
         func recordsIn(_ index: Int) -> Int { stage(index).reduce(0) { $0 + $1.status.snapshot.recordsIn } }
         func recordsOut(_ index: Int) -> Int { stage(index).reduce(0) { $0 + $1.status.snapshot.recordsOut } }
         let setupStarted = ContinuousClock.now
@@ -102,7 +102,7 @@ struct RedeemBench: AsyncParsableCommand {
             usleep(5000)
         }
         usleep(500_000)  // the sign-ups' batches end and their outputs are written
-        let before = (0..<3).map(recordsOut)
+        let before = (0..<4).map(recordsOut)
         let routedBefore = recordsIn(0)
 
         let commands = DeliveryBatch()
@@ -120,39 +120,41 @@ struct RedeemBench: AsyncParsableCommand {
         func results() throws -> Int64 {
             try consumerPositions(kafka: bench.kafka, group: "\(prefix)-count", topics: [settings.memberEventsTopic]).values.reduce(0) { $0 + $1.high }
         }
-        let expected = Int64(redemptions) + (hot ? Int64(redemptions / 2) : Int64(redemptions))  // a result each, and reward_redeemed for each issued
+        // A result each, reward_redeemed for each issued, and coupon_issued for each coupon.
+        let expected = Int64(redemptions) + (hot ? Int64(redemptions / 2) : 2 * Int64(redemptions))
         while try results() < expected {
             if ContinuousClock.now - first > .seconds(600) { throw CLIError("timed out: \(try results()) of \(expected) member events") }
             usleep(20_000)
         }
         let elapsed = (ContinuousClock.now - first).seconds
         let cpu = (ThreadCPU.seconds() - cpuBefore) * 1e6 / Double(redemptions)
-        let written = (0..<3).map { Double(recordsOut($0) - before[$0]) / Double(redemptions) }
+        let written = (0..<4).map { Double(recordsOut($0) - before[$0]) / Double(redemptions) }
         return (Double(redemptions) / elapsed, cpu, written)
     }
 
-    /// Five stages with no work of their own (router, ledger, stock, router, ledger), per stream
-    /// thread, reading the same commands: each passes every record on once and writes the rest of
-    /// what its service stage wrote per redemption on that pass beside it.
+    /// Stages with no work of their own (router, ledger, stock, router, ledger, and coupons when
+    /// coupons are issued), per stream thread, reading the same commands: each passes every record
+    /// on once and writes the rest of what its service stage wrote per redemption on that pass beside it.
     private func measureChain(_ bench: BenchBroker, hot: Bool, written: [Double]) throws -> (rate: Double, cpu: Double) {
         let prefix = "bench-redeem-\(hot ? "hot" : "spread")-chain"
-        let perHop = [written[0] / 2, written[1] / 2, written[2], written[0] / 2, written[1] / 2]
-        for hop in 1...5 {
+        let perHop = [written[0] / 2, written[1] / 2, written[2], written[0] / 2, written[1] / 2] + (hot ? [] : [written[3]])
+        let hops = perHop.count
+        for hop in 1...hops {
             for suffix in ["", "-side"] { try bench.broker.createTopic(TopicSpec(name: "\(prefix)-\(hop)\(suffix)", partitions: partitions)) }
         }
         let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])
         var runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
         runtime.kafka = bench.kafka
-        let inputs = ["bench-redeem-\(hot ? "hot" : "spread")-commands"] + (1...4).map { "\(prefix)-\($0)" }
+        let inputs = ["bench-redeem-\(hot ? "hot" : "spread")-commands"] + (1..<hops).map { "\(prefix)-\($0)" }
         let pipelines = (0..<runtime.streamThreads).flatMap { _ in
-            (0..<5).map { hop in
+            (0..<hops).map { hop in
                 StreamPipeline(settings: .init(groupID: "\(prefix)-\(hop + 1)-group", inputTopics: [inputs[hop]], runtime: runtime),
                                processor: FanOutProcessor(outputTopic: "\(prefix)-\(hop + 1)", perRecord: max(1, perHop[hop]), forwardingOnce: true,
                                                           sideTopic: "\(prefix)-\(hop + 1)-side"),
                                logger: bench.logger)
             }
         }
-        let (rate, cpu) = try StagedBench.measure(pipelines, stages: 5, expected: redemptions)
+        let (rate, cpu) = try StagedBench.measure(pipelines, stages: hops, expected: redemptions)
         return (rate, cpu)
     }
 }

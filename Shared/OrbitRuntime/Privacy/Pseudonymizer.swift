@@ -21,8 +21,18 @@ public struct Pseudonymizer: Sendable {
     /// under a key derived from the deployment's secret for `purpose` alone, so one secret serves
     /// several uses without any of them revealing or colliding with another's.
     public func keyedHash(_ message: [UInt8], purpose: String) -> [UInt8] {
-        let derived = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array("orbit derived key: \(purpose)".utf8), using: key)))
-        return Array(HMAC<SHA256>.authenticationCode(for: message, using: derived))
+        hasher(purpose: purpose).hash(message)
+    }
+
+    /// The keyed hash of ``keyedHash(_:purpose:)`` with its key derived once, for many messages.
+    public func hasher(purpose: String) -> KeyedHasher {
+        KeyedHasher(key: SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array("orbit derived key: \(purpose)".utf8), using: key))))
+    }
+
+    /// HMAC-SHA256 under a key derived for one purpose (``hasher(purpose:)``).
+    public struct KeyedHasher: Sendable {
+        let key: SymmetricKey
+        public func hash(_ message: [UInt8]) -> [UInt8] { Array(HMAC<SHA256>.authenticationCode(for: message, using: key)) }
     }
 
     /// `p1:` and 32 hex digits; the prefix names the scheme, so a later one can coexist.

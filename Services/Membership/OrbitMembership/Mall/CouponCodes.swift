@@ -9,9 +9,11 @@ import OrbitRuntime
 /// a replay of the ledger makes the same codes and the coupon stage recognises them as repeats.
 /// Unique because the coupon stage, keyed by code, never issues a code twice.
 struct CouponCodes: Sendable {
-    let secret: Pseudonymizer
+    private let hasher: Pseudonymizer.KeyedHasher
+
+    init(secret: Pseudonymizer) { hasher = secret.hasher(purpose: "coupon codes v1") }
 
     func code(user: String, redemption: String, unit: Int64) -> String {
-        CouponCode.encode(secret.keyedHash(Array("\(user)\u{0}\(redemption)\u{0}\(unit)".utf8), purpose: "coupon codes v1"))
+        CouponCode.encode(hasher.hash(Array("\(user)\u{0}\(redemption)\u{0}\(unit)".utf8)))
     }
 }

@@ -10,11 +10,23 @@ import OrbitCore
 /// decided again; the ledger, finding no pending hold for a fresh reservation, returns it, so
 /// the only cost of a forgotten repeat is a moment of stock counted twice, never stock sold twice.
 public struct RewardStock: Sendable, Equatable {
+    public static func == (a: RewardStock, b: RewardStock) -> Bool {
+        (a.rewardID, a.issued, a.appliedOffset, a.lowNoticeSent) == (b.rewardID, b.issued, b.appliedOffset, b.lowNoticeSent)
+            && a.returnedIDs == b.returnedIDs && a.decisions == b.decisions
+    }
+
+    /// The latest decisions, oldest first.
+    public var decisions: [Decision] { Array(recent[recentStart...] + recent[..<recentStart]) }
+
     public var rewardID: String
     /// Units reserved and not returned.
     public var issued: Int64 = 0
-    /// The latest decisions, oldest first.
-    public var recent: [Decision] = []
+    /// The latest decisions, at most ``recentLimit``: a ring whose oldest is at `recentStart`, with
+    /// an index by redemption, so a decision is found and remembered in constant time however
+    /// many are kept.
+    private var recent: [Decision] = []
+    private var recentStart = 0
+    private var recentIndex: [UInt64: Int] = [:]
     /// Replay protection for the stage's own input: the highest offset applied.
     public var appliedOffset: Int64 = -1
     /// Redemptions whose reservation was returned, latest ``returnedLimit`` (returns are rare: a
@@ -57,7 +69,7 @@ public struct RewardStock: Sendable, Equatable {
     /// Reserves `quantity` for redemption `id` if the stock allows.
     public mutating func reserve(_ quantity: Int64, for id: String, stock: Reward.Stock?) -> Outcome {
         let hash = StableHash.fnv1a(id)
-        if let previous = recent.last(where: { $0.idHash == hash }) {
+        if let previous = recentIndex[hash].map({ recent[$0] }) {
             switch previous.state {
             case .reserved, .returned: return .reserved(repeat: true)
             case .refusedOutOfStock: return .refused(.outOfStock, repeat: true)
@@ -84,7 +96,7 @@ public struct RewardStock: Sendable, Equatable {
     public mutating func giveBack(for id: String, quantity: Int64) -> Outcome {
         let hash = StableHash.fnv1a(id)
         guard !returnedIDs.contains(hash) else { return .ignored }
-        if let index = recent.lastIndex(where: { $0.idHash == hash }) {
+        if let index = recentIndex[hash] {
             guard recent[index].state == .reserved else { return .ignored }
             // Part of it when only part comes back (a cancellation voided some of its coupons).
             issued -= quantity > 0 ? min(quantity, recent[index].quantity) : recent[index].quantity
@@ -114,8 +126,16 @@ public struct RewardStock: Sendable, Equatable {
     }
 
     private mutating func remember(_ decision: Decision) {
-        recent.append(decision)
-        if recent.count > Self.recentLimit { recent.removeFirst(recent.count - Self.recentLimit) }
+        guard recent.count == Self.recentLimit else {
+            recentIndex[decision.idHash] = recent.count
+            recent.append(decision)
+            return
+        }
+        let oldest = recent[recentStart]
+        if recentIndex[oldest.idHash] == recentStart { recentIndex[oldest.idHash] = nil }
+        recent[recentStart] = decision
+        recentIndex[decision.idHash] = recentStart
+        recentStart = (recentStart + 1) % Self.recentLimit
     }
 
     // MARK: State store format (binary, version 1)
@@ -127,7 +147,7 @@ public struct RewardStock: Sendable, Equatable {
         w.signed(issued)
         w.signed(appliedOffset)
         w.unsigned(UInt64(recent.count))
-        for d in recent { w.fixed64(d.idHash); w.signed(d.quantity); w.unsigned(UInt64(d.state.rawValue)) }
+        for d in decisions { w.fixed64(d.idHash); w.signed(d.quantity); w.unsigned(UInt64(d.state.rawValue)) }
         w.unsigned(UInt64(returnedIDs.count)); for hash in returnedIDs { w.fixed64(hash) }
         w.bool(lowNoticeSent)  // appended later: older values end before it
         return w.bytes
@@ -144,7 +164,7 @@ public struct RewardStock: Sendable, Equatable {
         for _ in 0..<count {
             let hash = try r.fixed64(), quantity = try r.signed()
             guard let state = Decision.State(rawValue: UInt8(truncatingIfNeeded: try r.unsigned())) else { throw CompactReader.Failure.malformed }
-            stock.recent.append(Decision(idHash: hash, quantity: quantity, state: state))
+            stock.remember(Decision(idHash: hash, quantity: quantity, state: state))
         }
         let returned = try r.unsigned()
         guard returned <= UInt64(returnedLimit) else { throw CompactReader.Failure.malformed }
