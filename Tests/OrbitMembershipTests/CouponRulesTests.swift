@@ -72,6 +72,23 @@ final class CouponRulesTests: XCTestCase {
         XCTAssertEqual(d.use(by: "", order: "o1", at: now), .rejected(.foreignCoupon), "an erased owner matches nobody")
     }
 
+    func testTheDueQueueGivesTheCodesWhoseTimeHasComeEarliestFirst() {
+        var queue = CouponDueQueue()
+        for (i, time) in [50, 10, 40, 10, 30, 20, 60].enumerated() { queue.insert("C\(i)", at: Int64(time)) }
+        XCTAssertEqual(queue.popDue(at: 5), [])
+        XCTAssertEqual(Set(queue.popDue(at: 10)), ["C1", "C3"])
+        XCTAssertEqual(queue.popDue(at: 45), ["C5", "C4", "C2"])
+        XCTAssertEqual(queue.count, 2)
+        XCTAssertEqual(queue.popDue(at: .max), ["C0", "C6"])
+        var c = coupon()
+        XCTAssertEqual(c.nextCheck(noticeMillis: 3 * day), now + 27 * day, "the notice first")
+        c.expiringNoticeSent = true
+        XCTAssertEqual(c.nextCheck(noticeMillis: 3 * day), now + 30 * day, "then the expiry")
+        XCTAssertEqual(coupon().nextCheck(noticeMillis: 0), now + 30 * day)
+        _ = c.use(by: "ann", order: "o1", at: now)
+        XCTAssertNil(c.nextCheck(noticeMillis: 3 * day), "a used coupon needs no clock")
+    }
+
     func testCouponsAndRequestsSurviveTheirCodecs() throws {
         var c = coupon()
         _ = c.use(by: "ann", order: "o1", at: now)

@@ -126,6 +126,24 @@ final class CouponTopologyTests: XCTestCase {
         XCTAssertEqual(status(driver, codes[1]), "used", "an order placed before the expiry, reported after it, counts")
     }
 
+    /// The clock finds coupons through a queue kept beside the store: after a restart (restored
+    /// from the changelog) and after the partitions moved away and back, it is made again.
+    func testCouponsStillExpireAfterARestartAndAReassignment() throws {
+        let driver = try driver()
+        try redeem(driver, "ann", "r1", quantity: 3)
+        let codes = codes(driver, "ann")
+        try driver.restart(cleanly: false)
+        driver.nowMillis = now + 27 * day + 1
+        try driver.punctuate()
+        XCTAssertEqual(Set(memberEvents(driver, "coupon_expiring").compactMap { $0["code"]?.stringValue }), Set(codes))
+        driver.revoke([0, 1, 2, 3], stage: "-coupons")
+        try driver.assign([0, 1, 2, 3], stage: "-coupons")
+        driver.nowMillis = now + 30 * day
+        try driver.punctuate()
+        XCTAssertEqual(codes.map { status(driver, $0) }, ["expired", "expired", "expired"])
+        XCTAssertEqual(Set(memberEvents(driver, "coupon_expiring").compactMap { $0["id"]?.stringValue }).count, 3, "each notice once")
+    }
+
     func testCancellingVoidsTheUnusedCouponsAndReturnsTheirShare() throws {
         let driver = try driver()
         try redeem(driver, "ann", "r1", quantity: 2)

@@ -18,8 +18,13 @@ extension Coupon: StateCodable {
 /// once and never both used and voided, however the shop and the member race.
 public final class CouponProcessor: RecordProcessor {
     let settings: MembershipSettings
+    /// Decoded per batch only (a settled coupon is rarely read again); the clock finds what it
+    /// needs through `due`.
     public let store: KeyedStore<Coupon>
     let deadLetters: DeadLetters
+    /// Per owned partition, the coupons the clock must look at, earliest first (built from the
+    /// store when the partition is assigned, fed by every issue).
+    private var due: [Int32: CouponDueQueue] = [:]
 
     private let issued = Counter(label: "orbit_members_coupons_issued_total")
     private let used = Counter(label: "orbit_members_coupons_used_total")
@@ -31,8 +36,27 @@ public final class CouponProcessor: RecordProcessor {
 
     public init(settings: MembershipSettings, deadLetters: DeadLetters, stores: StoreMaker = .memory) {
         self.settings = settings
-        self.store = stores.store(settings.couponsChangelogTopic, cachePolicy: .retained)
+        self.store = stores.store(settings.couponsChangelogTopic, cachePolicy: .perBatch)
         self.deadLetters = deadLetters
+    }
+
+    public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {
+        for partition in partitions where partition.topic == settings.couponRequestsTopic { try queue(partition.partition) }
+    }
+
+    public func partitionsRevoked(_ partitions: [TopicPartition]) {
+        for partition in partitions where partition.topic == settings.couponRequestsTopic { due[partition.partition] = nil }
+    }
+
+    /// The partition's queue, made from its coupons the first time it is needed.
+    private func queue(_ partition: Int32) throws {
+        guard due[partition] == nil else { return }
+        var queue = CouponDueQueue()
+        let notice = settings.policy.couponExpiringNoticeMillis
+        try store.forEach(partition) { code, coupon in
+            if let time = coupon.nextCheck(noticeMillis: notice) { queue.insert(code, at: time) }
+        }
+        due[partition] = queue
     }
 
     public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
@@ -48,6 +72,8 @@ public final class CouponProcessor: RecordProcessor {
                 var coupon = request.coupon
                 coupon.appliedOffset = record.offset
                 store.put(record.partition, key, coupon)
+                try queue(record.partition)
+                if let time = coupon.nextCheck(noticeMillis: settings.policy.couponExpiringNoticeMillis) { due[record.partition]?.insert(key, at: time) }
                 publish(coupon, &outputs)
                 issued.increment()
                 out.memberEvent(kind: "coupon_issued", id: "\(key):issued", time: request.timeMillis, fields: fields(coupon))
@@ -109,10 +135,12 @@ public final class CouponProcessor: RecordProcessor {
     /// Time arrives as a tick among the requests, so a replay does the same at the same place.
     public func tick(partition: Int32, at time: Int64, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
         let notice = settings.policy.couponExpiringNoticeMillis
-        for key in store.keys(partition) {
+        try queue(partition)
+        for key in due[partition]?.popDue(at: time) ?? [] {
             guard var coupon = try store.get(partition, key), let due = coupon.due(at: time, noticeMillis: notice) else { continue }
             coupon.apply(due, at: time)
             store.put(partition, key, coupon)
+            if let next = coupon.nextCheck(noticeMillis: notice) { self.due[partition]?.insert(key, at: next) }
             var out = Outputs(userID: coupon.userID, settings: settings)
             switch due {
             case .expire:
