@@ -76,7 +76,7 @@ final class CouponRulesTests: XCTestCase {
         var queue = CouponDueQueue()
         for (i, time) in [50, 10, 40, 10, 30, 20, 60].enumerated() { queue.insert("C\(i)", at: Int64(time)) }
         XCTAssertEqual(queue.popDue(at: 5), [])
-        XCTAssertEqual(Set(queue.popDue(at: 10)), ["C1", "C3"])
+        XCTAssertEqual(queue.popDue(at: 10), ["C1", "C3"], "ties by code")
         XCTAssertEqual(queue.popDue(at: 45), ["C5", "C4", "C2"])
         XCTAssertEqual(queue.count, 2)
         XCTAssertEqual(queue.popDue(at: .max), ["C0", "C6"])

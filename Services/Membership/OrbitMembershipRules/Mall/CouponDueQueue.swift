@@ -1,6 +1,8 @@
 /// The coupons of one partition in the order the clock must look at them, earliest first: a
 /// min-heap of (time, code). With it a clock tick reads the coupons whose time has come, not
-/// every coupon ever issued.
+/// every coupon ever issued. Ties go by code, so the order is the same however the queue was
+/// filled (fed one issue at a time, or rebuilt from the store after a restart): a replay writes
+/// the same bytes.
 ///
 /// An entry is a reminder, not a fact: the tick reads the coupon itself and decides from it
 /// (``Coupon/due(at:noticeMillis:)``), so an entry for a coupon used or voided since, or one
@@ -17,10 +19,14 @@ public struct CouponDueQueue: Sendable {
         var child = heap.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
-            guard heap[child].time < heap[parent].time else { break }
+            guard Self.before(heap[child], heap[parent]) else { break }
             heap.swapAt(child, parent)
             child = parent
         }
+    }
+
+    private static func before(_ a: (time: Int64, code: String), _ b: (time: Int64, code: String)) -> Bool {
+        (a.time, a.code) < (b.time, b.code)
     }
 
     /// Removes and returns the codes whose time is `time` or earlier, earliest first.
@@ -34,8 +40,8 @@ public struct CouponDueQueue: Sendable {
             while true {
                 let left = 2 * parent + 1, right = left + 1
                 var smallest = parent
-                if left < heap.count, heap[left].time < heap[smallest].time { smallest = left }
-                if right < heap.count, heap[right].time < heap[smallest].time { smallest = right }
+                if left < heap.count, Self.before(heap[left], heap[smallest]) { smallest = left }
+                if right < heap.count, Self.before(heap[right], heap[smallest]) { smallest = right }
                 guard smallest != parent else { break }
                 heap.swapAt(parent, smallest)
                 parent = smallest
