@@ -32,15 +32,30 @@ final class CouponRulesTests: XCTestCase {
 
     func testACouponIsUsedOnceByItsOwnerBeforeItExpires() {
         var c = coupon()
-        XCTAssertEqual(c.use(by: "bob", order: "o1", at: now), .rejected(.foreignCoupon))
-        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now + 31 * day), .rejected(.expired))
+        XCTAssertEqual(c.use(by: "bob", order: "o1", at: now, arrival: now), .rejected(.foreignCoupon))
+        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now + 31 * day, arrival: now + 31 * day), .rejected(.expired))
         XCTAssertEqual(c.status, .issued, "a rejected use changes nothing")
-        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now + day), .used)
-        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now + 2 * day), .repeated, "the same order again")
-        XCTAssertEqual(c.use(by: "ann", order: "o2", at: now + 2 * day), .rejected(.alreadyUsed))
+        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now + day, arrival: now + day), .used)
+        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now + 2 * day, arrival: now + 2 * day), .repeated, "the same order again")
+        XCTAssertEqual(c.use(by: "ann", order: "o2", at: now + 2 * day, arrival: now + 2 * day), .rejected(.alreadyUsed))
         XCTAssertEqual(c.void(for: "r-1", user: "ann", at: now + 2 * day), .refused(.alreadyUsed), "a used coupon is never voided")
         XCTAssertEqual(c.due(at: now + 40 * day, noticeMillis: 3 * day), nil, "nor expired")
         XCTAssertEqual(c.orderID, "o1")
+    }
+
+    func testABackdatedUseRevivesNothingAndAnExpiredCouponIsNeverVoided() {
+        var c = coupon()
+        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now - 1, arrival: now), .rejected(.notYetValid), "placed before the coupon existed")
+        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now + 29 * day, arrival: now + 31 * day + 1), .rejected(.expired),
+                       "placed in time, but arriving more than a day after the expiry")
+        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now + 29 * day, arrival: now + 30 * day + 3_600_000), .used, "within the day's grace")
+        var d = coupon()
+        XCTAssertEqual(d.void(for: "r-1", user: "ann", at: now + 30 * day), .refused(.expired), "past its expiry, though the clock has not said so")
+        XCTAssertEqual(d.status, .issued)
+        let short = Coupon(code: "0123456789ABCDEF", userID: "ann", redemptionID: "r-1", rewardID: "coffee", valueMinor: 500, currency: "USD",
+                           issuedAtMillis: now, expiresAtMillis: now + 2 * day)
+        XCTAssertNil(short.due(at: now + day, noticeMillis: 3 * day), "valid for less than the notice: no notice")
+        XCTAssertEqual(short.nextCheck(noticeMillis: 3 * day), now + 2 * day)
     }
 
     func testTheClockWarnsThenExpiresAndALateReportOfAnEarlierUseCounts() {
@@ -55,8 +70,8 @@ final class CouponRulesTests: XCTestCase {
         XCTAssertEqual(c.status, .expired)
         XCTAssertEqual(c.void(for: "r-1", user: "ann", at: now + 30 * day), .refused(.expired))
         var late = c
-        XCTAssertEqual(late.use(by: "ann", order: "o1", at: now + 30 * day), .rejected(.expired))
-        XCTAssertEqual(late.use(by: "ann", order: "o1", at: now + 30 * day - 1), .used, "the order was placed before the expiry")
+        XCTAssertEqual(late.use(by: "ann", order: "o1", at: now + 30 * day, arrival: now + 30 * day), .rejected(.expired))
+        XCTAssertEqual(late.use(by: "ann", order: "o1", at: now + 30 * day - 1, arrival: now + 30 * day - 1), .used, "the order was placed before the expiry")
     }
 
     func testVoidingIsForItsRedemptionOnceAndForgettingTheOwnerVoidsAnUnusedCoupon() {
@@ -64,12 +79,12 @@ final class CouponRulesTests: XCTestCase {
         XCTAssertEqual(c.void(for: "r-2", user: "ann", at: now), .refused(.foreignCoupon))
         XCTAssertEqual(c.void(for: "r-1", user: "ann", at: now), .voided)
         XCTAssertEqual(c.void(for: "r-1", user: "ann", at: now), .alreadyVoided)
-        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now), .rejected(.voided))
+        XCTAssertEqual(c.use(by: "ann", order: "o1", at: now, arrival: now), .rejected(.voided))
         var d = coupon()
         d.forgetOwner(at: now)
         XCTAssertEqual(d.userID, "")
         XCTAssertEqual(d.status, .voided)
-        XCTAssertEqual(d.use(by: "", order: "o1", at: now), .rejected(.foreignCoupon), "an erased owner matches nobody")
+        XCTAssertEqual(d.use(by: "", order: "o1", at: now, arrival: now), .rejected(.foreignCoupon), "an erased owner matches nobody")
     }
 
     func testTheDueQueueGivesTheCodesWhoseTimeHasComeEarliestFirst() {
@@ -85,13 +100,13 @@ final class CouponRulesTests: XCTestCase {
         c.expiringNoticeSent = true
         XCTAssertEqual(c.nextCheck(noticeMillis: 3 * day), now + 30 * day, "then the expiry")
         XCTAssertEqual(coupon().nextCheck(noticeMillis: 0), now + 30 * day)
-        _ = c.use(by: "ann", order: "o1", at: now)
+        _ = c.use(by: "ann", order: "o1", at: now, arrival: now)
         XCTAssertNil(c.nextCheck(noticeMillis: 3 * day), "a used coupon needs no clock")
     }
 
     func testCouponsAndRequestsSurviveTheirCodecs() throws {
         var c = coupon()
-        _ = c.use(by: "ann", order: "o1", at: now)
+        _ = c.use(by: "ann", order: "o1", at: now, arrival: now)
         c.expiringNoticeSent = true
         c.appliedOffset = 42
         XCTAssertEqual(try Coupon.decode(c.encoded()), c)
@@ -115,9 +130,10 @@ final class CouponRulesTests: XCTestCase {
         XCTAssertEqual(state.coupons.count, MemberState.couponLimit)
         XCTAssertEqual(state.coupons.first, "C5")
         var committed = MemberState.CommittedRedemption(id: "r-1", rewardID: "coffee", quantity: 3, placedAtMillis: now, committedAtMillis: now, portions: [])
+        committed.couponCodes = ["A", "B", "C"]
         committed.cancelRequestID = "c-1"
-        committed.voidAnswers = 2
-        committed.voided = 1
+        committed.voidAnswers = ["A": true, "B": false]
+        committed.voidRefusal = "coupon_already_used"
         state.committedRedemptions = [committed, MemberState.CommittedRedemption(id: "r-2", rewardID: "coffee", quantity: 1, placedAtMillis: now, committedAtMillis: now, portions: [])]
         XCTAssertEqual(try MemberState.decode(state.encoded()), state)
     }

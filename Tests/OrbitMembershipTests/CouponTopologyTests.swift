@@ -174,9 +174,34 @@ final class CouponTopologyTests: XCTestCase {
         XCTAssertEqual(balance(driver, "bob"), 70, "a used coupon's points stay spent")
         try command(driver, "bob", #"{"type":"cancel_redemption","request_id":"c3","user_id":"bob","redemption_id":"r3"}"#)
         XCTAssertEqual(memberEvents(driver, "command_result").filter { $0["request_id"]?.stringValue == "c3" }.count, 2, "a repeat gets the original result")
+        try command(driver, "bob", #"{"type":"cancel_redemption","request_id":"c4","user_id":"bob","redemption_id":"r3"}"#)
+        XCTAssertEqual(result(driver, "c4")?["reason"]?.stringValue, "coupon_already_used", "a second attempt gets its own answers")
         let report = LedgerVerifier.verify(ledger: driver.records(settings.ledgerTopic).map { ($0.key, $0.value) },
                                            accounts: driver.records(settings.accountsTopic).map { ($0.key, $0.value) }, allowNegative: false)
         XCTAssertEqual(report.violations, [])
+    }
+
+    /// A cancellation started within its window waits for the coupon stage however long it
+    /// takes: the clock does not forget it, and a retry of it adds nothing.
+    func testACancellationWaitingForTheCouponStageOutlivesItsWindowAndItsRetries() throws {
+        let driver = try driver()
+        try redeem(driver, "ann", "r1", quantity: 2)
+        driver.revoke([0, 1, 2, 3], stage: "-coupons")  // the coupon stage is away
+        driver.nowMillis = now + 23 * 3_600_000
+        try command(driver, "ann", #"{"type":"cancel_redemption","request_id":"c1","user_id":"ann","redemption_id":"r1"}"#)
+        try command(driver, "ann", #"{"type":"cancel_redemption","request_id":"c1","user_id":"ann","redemption_id":"r1"}"#)
+        try command(driver, "ann", #"{"type":"cancel_redemption","request_id":"c2","user_id":"ann","redemption_id":"r1"}"#)
+        XCTAssertNil(result(driver, "c1"), "waiting for the coupon stage")
+        XCTAssertEqual(result(driver, "c2")?["reason"]?.stringValue, "cancel_in_progress")
+        driver.nowMillis = now + 25 * 3_600_000
+        try driver.punctuate()  // the member's clock passes the 24-hour window
+        try driver.assign([0, 1, 2, 3], stage: "-coupons")
+        try driver.run()
+        let results = memberEvents(driver, "command_result").filter { $0["request_id"]?.stringValue == "c1" }
+        XCTAssertEqual(results.count, 1, "one result, the retry added none")
+        XCTAssertEqual(results.first?["status"]?.stringValue, "accepted")
+        XCTAssertEqual(results.first?["quantity"]?.numberValue?.int64Value, 2)
+        XCTAssertEqual(balance(driver, "ann"), 100)
     }
 
     func testErasingAMemberMakesItsCouponsForgetTheOwner() throws {

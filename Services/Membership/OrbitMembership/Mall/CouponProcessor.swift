@@ -99,7 +99,7 @@ public final class CouponProcessor: RecordProcessor {
                                                   "coupon code \(key) is already another redemption's: redemption \(request.redemptionID) of \(request.userID) got no coupon"))
             }
         case .use:
-            switch coupon.use(by: request.userID, order: request.orderID, at: request.timeMillis) {
+            switch coupon.use(by: request.userID, order: request.orderID, at: request.timeMillis, arrival: record.timestampMillis ?? context.nowMillis) {
             case .used:
                 used.increment()
                 publish(coupon, &outputs)
@@ -167,11 +167,14 @@ public final class CouponProcessor: RecordProcessor {
         ])
     }
 
-    /// The answer to a void, on the member's own stream (its key names the coupon, so the ledger applies it once).
+    /// The answer to a void, on the member's own stream. Its key names the coupon and the
+    /// cancellation, so the ledger applies it once, and an answer to an earlier cancellation of
+    /// the same redemption is told from this one's.
     private func answer(_ request: CouponRequest, voided: Bool, reason: String, _ out: inout Outputs) {
-        out.internalMessage(to: request.userID, InternalMessage(kind: voided ? .couponVoided : .couponNotVoided, key: "\(request.redemptionID):void:\(request.code)",
-                                                                points: 0, from: request.code, rule: nil, reason: reason, time: request.timeMillis,
-                                                                redemptionID: request.redemptionID))
+        var message = InternalMessage(kind: voided ? .couponVoided : .couponNotVoided, key: "\(request.redemptionID):void:\(request.code):\(request.eventID)",
+                                      points: 0, from: request.code, rule: nil, reason: reason, time: request.timeMillis, redemptionID: request.redemptionID)
+        message.requestID = request.eventID
+        out.internalMessage(to: request.userID, message)
     }
 
     /// What every coupon member event says about the coupon (`value`: for people, `5.00`).

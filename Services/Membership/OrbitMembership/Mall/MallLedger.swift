@@ -75,9 +75,7 @@ extension MembershipProcessor {
                 committed.issue = pending.issue
                 committed.limitedStock = pending.limitedStock
                 state.committedRedemptions.append(committed)
-                if state.committedRedemptions.count > MemberState.commandResultLimit {
-                    state.committedRedemptions.removeFirst(state.committedRedemptions.count - MemberState.commandResultLimit)
-                }
+                state.trimCommittedRedemptions()
             }
             state.totalRedeemed += pending.points
             let reward = catalogue.current[pending.rewardID]
@@ -99,6 +97,8 @@ extension MembershipProcessor {
                     state.remember(coupon: code)
                     codes.append(.string(code))
                 }
+                // Cancellation voids these codes, as they were made (not made again under a key that may have changed).
+                if let index = state.committedRedemptions.lastIndex(where: { $0.id == id }) { state.committedRedemptions[index].couponCodes = codes.compactMap(\.stringValue) }
             case nil:
                 break
             }
@@ -129,13 +129,22 @@ extension MembershipProcessor {
             return ("rejected", "not_cancellable", [("redemption_id", .string(id))])
         }
         if case .coupon? = state.committedRedemptions[index].issue {
-            guard state.committedRedemptions[index].cancelRequestID == nil else {
-                return ("rejected", "cancel_in_progress", [("redemption_id", .string(id))])
+            switch state.committedRedemptions[index].cancelRequestID {
+            case request?: return nil  // this cancellation again, still waiting: its result comes with the answers
+            case _?: return ("rejected", "cancel_in_progress", [("redemption_id", .string(id))])
+            case nil: break
             }
+            guard state.committedRedemptions.filter({ $0.cancelRequestID != nil }).count < MemberState.pendingCancelLimit else {
+                return ("rejected", "too_many_cancellations", [("redemption_id", .string(id))])
+            }
+            var codes = state.committedRedemptions[index].couponCodes
+            if codes.isEmpty { codes = (0..<state.committedRedemptions[index].quantity).map { couponCodes.code(user: out.userID, redemption: id, unit: $0) } }
+            state.committedRedemptions[index].couponCodes = codes
             state.committedRedemptions[index].cancelRequestID = request
-            for unit in 0..<state.committedRedemptions[index].quantity {
-                out.couponRequest(CouponRequest(kind: .void, code: couponCodes.code(user: out.userID, redemption: id, unit: unit), userID: out.userID,
-                                                redemptionID: id, timeMillis: time))
+            for code in codes {
+                var void = CouponRequest(kind: .void, code: code, userID: out.userID, redemptionID: id, timeMillis: time)
+                void.eventID = request
+                out.couponRequest(void)
             }
             return nil
         }
@@ -146,17 +155,21 @@ extension MembershipProcessor {
     /// or expired). When every coupon has answered, the voided ones come back (their share of the
     /// points, their stock, their limits) and the cancellation's result goes out.
     func voidAnswered(_ answer: InternalMessage, state: inout MemberState, out: inout Outputs) {
+        // Only an answer for this cancellation, about one of its coupons, and once per coupon.
         guard let id = answer.redemptionID, let index = state.committedRedemptions.firstIndex(where: { $0.id == id }),
-              let request = state.committedRedemptions[index].cancelRequestID else { return }
-        state.committedRedemptions[index].voidAnswers += 1
-        if answer.kind == .couponVoided { state.committedRedemptions[index].voided += 1 }
+              let request = state.committedRedemptions[index].cancelRequestID, answer.requestID == request,
+              state.committedRedemptions[index].couponCodes.contains(answer.from),
+              state.committedRedemptions[index].voidAnswers[answer.from] == nil else { return }
+        state.committedRedemptions[index].voidAnswers[answer.from] = answer.kind == .couponVoided
+        if answer.kind != .couponVoided { state.committedRedemptions[index].voidRefusal = answer.reason }
         let redemption = state.committedRedemptions[index]
-        guard redemption.voidAnswers >= redemption.quantity else { return }
+        guard redemption.voidAnswers.count >= redemption.couponCodes.count else { return }
         let outcome: (status: String, reason: String?, extra: [(String, JSONValue)])
         if redemption.voided == 0 {
             state.committedRedemptions[index].cancelRequestID = nil
-            (state.committedRedemptions[index].voidAnswers, state.committedRedemptions[index].voided) = (0, 0)
-            outcome = ("rejected", answer.reason.isEmpty ? "coupon_used" : answer.reason, [("redemption_id", .string(id))])
+            state.committedRedemptions[index].voidAnswers = [:]
+            state.committedRedemptions[index].voidRefusal = nil
+            outcome = ("rejected", redemption.voidRefusal ?? CouponRejection.alreadyUsed.rawValue, [("redemption_id", .string(id))])
         } else {
             outcome = cancel(at: index, units: redemption.voided, state: &state, out: &out, at: answer.time)
         }

@@ -230,11 +230,19 @@ public final class MembershipProcessor: RecordProcessor {
             out.internalMessage(to: referee, InternalMessage(kind: .referredBy, key: "\(event.id):referred", points: 0, from: event.userID, rule: nil, reason: "", time: event.timeMillis))
         }
         let orderID = event.properties["order_id"]?.stringValue
-        if event.type == .couponUsed, let code = event.properties["code"]?.stringValue, let orderID {
-            // The coupon stage decides (the code's owner, status and expiry are there) and answers the member.
-            var use = CouponRequest(kind: .use, code: code, userID: event.userID, redemptionID: "", timeMillis: event.timeMillis)
-            (use.orderID, use.eventID) = (orderID, event.id)
-            out.couponRequest(use)
+        if event.type == .couponUsed, let orderID {
+            // The coupon stage decides (the code's owner, status and expiry are there) and answers
+            // the member. Ingestion writes codes canonical; one that is not cannot be a coupon's.
+            if let code = event.properties["code"]?.stringValue.flatMap(CouponCode.canonical) {
+                var use = CouponRequest(kind: .use, code: code, userID: event.userID, redemptionID: "", timeMillis: event.timeMillis)
+                (use.orderID, use.eventID) = (orderID, event.id)
+                out.couponRequest(use)
+            } else {
+                out.memberEvent(kind: "coupon_rejected", id: "\(event.id):coupon-rejected", time: event.timeMillis, fields: [
+                    ("code", event.properties["code"] ?? .null), ("order_id", .string(orderID)), ("event_id", .string(event.id)),
+                    ("reason", .string(CouponRejection.unknownCoupon.rawValue)),
+                ])
+            }
         }
         if event.type == .refund, let orderID {
             Self.refundCheckout(orderID: orderID, amountMinor: event.properties["amount_minor"]?.numberValue?.int64Value ?? 0, eventID: event.id,
@@ -393,8 +401,9 @@ public final class MembershipProcessor: RecordProcessor {
     /// tick from the member's input stream (see `punctuate`).
     static func clockTick(_ state: inout MemberState, at time: Int64, policy: MembershipPolicy, out: inout Outputs) {
         expireCheckoutHolds(&state, at: time, policy: policy, out: &out)
-        // Redemptions past their cancel window are no longer kept.
-        state.committedRedemptions.removeAll { $0.committedAtMillis + policy.cancelWindowMillis <= time }
+        // Redemptions past their cancel window are no longer kept, but for a cancellation started
+        // within it and still waiting for the coupon stage.
+        state.committedRedemptions.removeAll { $0.committedAtMillis + policy.cancelWindowMillis <= time && $0.cancelRequestID == nil }
         for entry in state.points.expire(at: time) {
             state.totalExpired -= entry.points
             out.entry(entry)
@@ -455,6 +464,8 @@ struct InternalMessage: Equatable {
     var redemptionID: String? = nil
     /// A stock answer repeated for a request the stage had already decided.
     var isRepeat = false
+    /// The cancellation a coupon stage's answer is for.
+    var requestID: String? = nil
 
     func encoded() -> [UInt8] {
         var w = JSONWriter()
@@ -468,6 +479,7 @@ struct InternalMessage: Equatable {
         w.key("time_ms"); w.int(time)
         if let redemptionID { w.key("redemption_id"); w.string(redemptionID) }
         if isRepeat { w.key("repeat"); w.bool(true) }
+        if let requestID { w.key("request_id"); w.string(requestID) }
         w.endObject()
         return w.bytes
     }
@@ -479,6 +491,7 @@ struct InternalMessage: Equatable {
         var message = InternalMessage(kind: kind, key: key, points: points, from: from, rule: o["rule"]?.stringValue, reason: o["reason"]?.stringValue ?? "", time: time)
         message.redemptionID = o["redemption_id"]?.stringValue
         if case .bool(true)? = o["repeat"] { message.isRepeat = true }
+        message.requestID = o["request_id"]?.stringValue
         if [.stockReserved, .stockRefused, .couponVoided, .couponNotVoided].contains(kind), message.redemptionID == nil { return nil }
         return message
     }

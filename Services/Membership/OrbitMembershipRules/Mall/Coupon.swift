@@ -44,16 +44,22 @@ public struct Coupon: Sendable, Equatable {
         case rejected(CouponRejection)
     }
 
-    /// The shop took the code on `order` at `time` (the event's time): used, if it is `user`'s,
-    /// not used, voided or past its expiry. Time is the order's, not the arrival's: a use the shop
-    /// accepted before the coupon expired counts even when it is reported after the expiry tick.
-    public mutating func use(by user: String, order: String, at time: Int64) -> UseOutcome {
+    /// How long after its expiry a use placed before it may still arrive (24 hours).
+    public static let lateUseGraceMillis: Int64 = 86_400_000
+
+    /// The shop took the code on `order` at `time` (the event's time), and the use reached Orbit
+    /// at `arrival`: used, if it is `user`'s, not used or voided, and `time` lies in its validity.
+    /// Time is the order's: a use the shop accepted before the coupon expired counts when it is
+    /// reported after the expiry tick, if it arrives within ``lateUseGraceMillis`` of the expiry
+    /// (so a backdated event cannot revive an old coupon).
+    public mutating func use(by user: String, order: String, at time: Int64, arrival: Int64) -> UseOutcome {
         guard !userID.isEmpty, userID == user else { return .rejected(.foreignCoupon) }
         switch status {
         case .used: return orderID == order ? .repeated : .rejected(.alreadyUsed)
         case .voided: return .rejected(.voided)
         case .issued, .expired:
-            guard time < expiresAtMillis else { return .rejected(.expired) }
+            guard time >= issuedAtMillis else { return .rejected(.notYetValid) }
+            guard time < expiresAtMillis, arrival < expiresAtMillis + Self.lateUseGraceMillis else { return .rejected(.expired) }
             (status, orderID, settledAtMillis) = (.used, order, time)
             return .used
         }
@@ -67,7 +73,8 @@ public struct Coupon: Sendable, Equatable {
         case refused(CouponRejection)
     }
 
-    /// Voids the coupon for the cancellation of `redemption`, unless it was used or expired.
+    /// Voids the coupon for the cancellation of `redemption`, unless it was used or is past its
+    /// expiry (whether or not the clock has said so yet).
     public mutating func void(for redemption: String, user: String, at time: Int64) -> VoidOutcome {
         guard redemptionID == redemption, userID == user else { return .refused(.foreignCoupon) }
         switch status {
@@ -75,6 +82,7 @@ public struct Coupon: Sendable, Equatable {
         case .used: return .refused(.alreadyUsed)
         case .expired: return .refused(.expired)
         case .issued:
+            guard time < expiresAtMillis else { return .refused(.expired) }
             (status, settledAtMillis) = (.voided, time)
             return .voided
         }
@@ -84,12 +92,17 @@ public struct Coupon: Sendable, Equatable {
     public enum Due: Sendable, Equatable { case expire, notice }
 
     /// Whether the clock at `time` expires the coupon, or is `noticeMillis` or less before its
-    /// expiry with the notice not sent yet (0: no notice).
+    /// expiry with the notice not sent yet (0: no notice; nor for a coupon valid for no longer
+    /// than that, whose owner was just told its expiry when it was issued).
     public func due(at time: Int64, noticeMillis: Int64) -> Due? {
         guard status == .issued else { return nil }
         if time >= expiresAtMillis { return .expire }
-        if noticeMillis > 0, !expiringNoticeSent, time >= expiresAtMillis - noticeMillis { return .notice }
+        if wantsNotice(noticeMillis), time >= expiresAtMillis - noticeMillis { return .notice }
         return nil
+    }
+
+    func wantsNotice(_ noticeMillis: Int64) -> Bool {
+        noticeMillis > 0 && !expiringNoticeSent && expiresAtMillis - noticeMillis > issuedAtMillis
     }
 
     /// Applies what `due` said.
@@ -164,8 +177,10 @@ public enum CouponRejection: String, Sendable, CaseIterable, Error {
     case unknownCoupon = "unknown_coupon"
     /// The code is another member's.
     case foreignCoupon = "foreign_coupon"
-    /// Past its expiry.
+    /// Past its expiry (or reported too long after it).
     case expired = "coupon_expired"
+    /// Used before it was issued (an event time earlier than the coupon).
+    case notYetValid = "coupon_not_yet_valid"
     /// Used on another order.
     case alreadyUsed = "coupon_already_used"
     /// Its redemption was cancelled.

@@ -56,6 +56,6 @@ extension Coupon {
     /// once it is used, expired or voided.
     public func nextCheck(noticeMillis: Int64) -> Int64? {
         guard status == .issued else { return nil }
-        return noticeMillis > 0 && !expiringNoticeSent ? expiresAtMillis - noticeMillis : expiresAtMillis
+        return wantsNotice(noticeMillis) ? expiresAtMillis - noticeMillis : expiresAtMillis
     }
 }

@@ -19,7 +19,7 @@ public struct CouponRequest: Sendable, Equatable {
     public var valueMinor: Int64 = 0
     public var currency = ""
     public var expiresAtMillis: Int64 = 0
-    /// `use`: the order and the event.
+    /// `use`: the order and the event; `void`: the cancellation's request id, in `eventID`.
     public var orderID = ""
     public var eventID = ""
 
@@ -57,7 +57,9 @@ public struct CouponRequest: Sendable, Equatable {
         case .use:
             w.key("order_id"); w.string(orderID)
             w.key("event_id"); w.string(eventID)
-        case .void, .forget:
+        case .void:
+            w.key("event_id"); w.string(eventID)
+        case .forget:
             break
         }
         w.endObject()
@@ -77,7 +79,10 @@ public struct CouponRequest: Sendable, Equatable {
         case .use:
             guard let order = o["order_id"]?.stringValue, let event = o["event_id"]?.stringValue else { return nil }
             (request.orderID, request.eventID) = (order, event)
-        case .void, .forget:
+        case .void:
+            guard let event = o["event_id"]?.stringValue else { return nil }
+            request.eventID = event
+        case .forget:
             break
         }
         return request

@@ -48,6 +48,20 @@ public struct MemberState: Sendable, Equatable {
     public var coupons: [String] = []
 
     public static let couponLimit = 1000
+    /// Cancellations waiting for the coupon stage at once, at most (`too_many_cancellations`).
+    public static let pendingCancelLimit = 20
+
+    /// Keeps the newest ``commandResultLimit`` committed redemptions, and every one whose
+    /// cancellation is waiting for the coupon stage.
+    public mutating func trimCommittedRedemptions() {
+        var excess = committedRedemptions.count - Self.commandResultLimit
+        guard excess > 0 else { return }
+        committedRedemptions.removeAll { redemption in
+            guard excess > 0, redemption.cancelRequestID == nil else { return false }
+            excess -= 1
+            return true
+        }
+    }
 
     /// Remembers an issued coupon's code, forgetting the oldest beyond ``couponLimit``.
     public mutating func remember(coupon code: String) {
@@ -67,11 +81,15 @@ public struct MemberState: Sendable, Equatable {
         public var clawback: Int64 = 0
         public var issue: Reward.Issue?
         public var limitedStock = true
+        /// The codes of the coupons it issued: what a cancellation voids.
+        public var couponCodes: [String] = []
         /// A cancellation waiting for the coupon stage to void the coupons (the request's id).
         public var cancelRequestID: String?
-        /// Of those coupons: how many answered, and how many of them were voided.
-        public var voidAnswers: Int64 = 0
-        public var voided: Int64 = 0
+        /// The coupon stage's answers so far, by code: voided or not.
+        public var voidAnswers: [String: Bool] = [:]
+        /// Why the last coupon that could not be voided could not.
+        public var voidRefusal: String?
+        public var voided: Int64 { Int64(voidAnswers.values.filter { $0 }.count) }
         public var points: Int64 { portions.reduce(0) { $0 + $1.remaining } }
         public init(id: String, rewardID: String, quantity: Int64, placedAtMillis: Int64, committedAtMillis: Int64, portions: [PointsLot]) {
             (self.id, self.rewardID, self.quantity, self.placedAtMillis, self.committedAtMillis, self.portions) = (id, rewardID, quantity, placedAtMillis, committedAtMillis, portions)
@@ -263,12 +281,20 @@ enum MemberStateCoding {
             w.unsigned(UInt64(c.portions.count))
             for lot in c.portions { write(lot, to: &w) }
         }
-        // Coupons (appended later again): codes issued, and cancellations waiting for voids.
-        let cancelling = m.committedRedemptions.filter { $0.cancelRequestID != nil }
-        guard !m.coupons.isEmpty || !cancelling.isEmpty else { return w.bytes }
+        // Coupons (appended later again): codes issued, and each redemption's coupons and
+        // cancellation waiting for voids.
+        let withCoupons = m.committedRedemptions.filter { !$0.couponCodes.isEmpty || $0.cancelRequestID != nil }
+        guard !m.coupons.isEmpty || !withCoupons.isEmpty else { return w.bytes }
         w.unsigned(UInt64(m.coupons.count)); for code in m.coupons { w.string(code) }
-        w.unsigned(UInt64(cancelling.count))
-        for c in cancelling { w.string(c.id); w.string(c.cancelRequestID); w.signed(c.voidAnswers); w.signed(c.voided) }
+        w.unsigned(UInt64(withCoupons.count))
+        for c in withCoupons {
+            w.string(c.id)
+            w.unsigned(UInt64(c.couponCodes.count)); for code in c.couponCodes { w.string(code) }
+            w.string(c.cancelRequestID)
+            w.unsigned(UInt64(c.voidAnswers.count))
+            for (code, voided) in c.voidAnswers.sorted(by: { $0.key < $1.key }) { w.string(code); w.bool(voided) }
+            w.string(c.voidRefusal)
+        }
         return w.bytes
     }
 
@@ -398,7 +424,7 @@ enum MemberStateCoding {
             m.capturedOrders.append(order)
         }
         for _ in 0..<(try count(10_000)) { let name = try r.string() ?? ""; m.rewardBenefits[name] = try r.signed() }
-        for _ in 0..<(try count(UInt64(MemberState.commandResultLimit))) {
+        for _ in 0..<(try count(UInt64(MemberState.commandResultLimit + MemberState.pendingCancelLimit))) {
             var c = MemberState.CommittedRedemption(id: try r.string() ?? "", rewardID: try r.string() ?? "", quantity: try r.signed(), placedAtMillis: try r.signed(),
                                         committedAtMillis: try r.signed(), portions: [])
             c.clawback = try r.signed()
@@ -411,10 +437,13 @@ enum MemberStateCoding {
         }
         guard !r.atEnd else { return m }
         for _ in 0..<(try count(UInt64(MemberState.couponLimit))) { m.coupons.append(try r.requiredString()) }
-        for _ in 0..<(try count(UInt64(MemberState.commandResultLimit))) {
-            let id = try r.requiredString(), request = try r.string(), answers = try r.signed(), voided = try r.signed()
+        for _ in 0..<(try count(UInt64(MemberState.commandResultLimit + MemberState.pendingCancelLimit))) {
+            let id = try r.requiredString()
             guard let index = m.committedRedemptions.firstIndex(where: { $0.id == id }) else { throw CompactReader.Failure.malformed }
-            (m.committedRedemptions[index].cancelRequestID, m.committedRedemptions[index].voidAnswers, m.committedRedemptions[index].voided) = (request, answers, voided)
+            for _ in 0..<(try count(100)) { m.committedRedemptions[index].couponCodes.append(try r.requiredString()) }
+            m.committedRedemptions[index].cancelRequestID = try r.string()
+            for _ in 0..<(try count(100)) { let code = try r.requiredString(); m.committedRedemptions[index].voidAnswers[code] = try r.bool() }
+            m.committedRedemptions[index].voidRefusal = try r.string()
         }
         return m
     }
