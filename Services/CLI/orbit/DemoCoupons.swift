@@ -47,25 +47,28 @@ struct CouponDemo {
         return demo
     }
 
-    /// The latest status of each code, and the rejections (each event once, by id).
+    /// Each code's latest status, from the coupon records read so far.
+    private var latest: [[UInt8]: String] = [:]
+    private var seenEvents = Set<String>()
+    private var read = (coupons: 0, memberEvents: 0)
+
+    /// Adds the records that arrived since the last call: each code's latest status, and the
+    /// rejections and notices (each event once, by id). The reader calls it on every poll.
     mutating func tally(coupons: [ConsumerRecord], memberEvents: [ConsumerRecord]) {
-        var latest: [[UInt8]: String] = [:]
-        for record in coupons {
+        for record in coupons.dropFirst(read.coupons) {
             guard let key = record.key, let status = try? JSONParser.parse(record.value ?? []).objectValue?["status"]?.stringValue else { continue }
             latest[key] = status
         }
-        byStatus = latest.values.reduce(into: [:]) { $0[$1, default: 0] += 1 }
-        var seen = Set<String>()
-        rejected = [:]
-        expiringNotices = 0
-        for record in memberEvents {
-            guard let o = try? JSONParser.parse(record.value ?? []).objectValue, let id = o["id"]?.stringValue, seen.insert(id).inserted else { continue }
+        for record in memberEvents.dropFirst(read.memberEvents) {
+            guard let o = try? JSONParser.parse(record.value ?? []).objectValue, let id = o["id"]?.stringValue, seenEvents.insert(id).inserted else { continue }
             switch o["kind"]?.stringValue {
             case "coupon_rejected": rejected[o["reason"]?.stringValue ?? "?", default: 0] += 1
             case "coupon_expiring": expiringNotices += 1
             default: break
             }
         }
+        read = (coupons.count, memberEvents.count)
+        byStatus = latest.values.reduce(into: [:]) { $0[$1, default: 0] += 1 }
     }
 
     func print() {

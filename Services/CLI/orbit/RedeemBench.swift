@@ -89,11 +89,13 @@ struct RedeemBench: AsyncParsableCommand {
         for reward in catalogue { try producer.send(ProducerRecord(topic: settings.rewardsTopic, key: Array(reward.id.utf8), value: reward.encoded()), in: loaded) }
         try loaded.waitForAll()
 
-        let pipelines = try MembershipService.topology(settings, runtime: runtime).pipelines(runtime: runtime, logger: bench.logger)
+        let topology = MembershipService.topology(settings, runtime: runtime)
+        let pipelines = try topology.pipelines(runtime: runtime, logger: bench.logger)
+        let stages = topology.stages.count
         let running = RunningPipelines(pipelines)
         defer { running.stop() }
-        // Pipelines come in fours per stream thread: router, ledger, stock, coupons.
-        func stage(_ index: Int) -> [StreamPipeline] { pipelines.enumerated().filter { $0.offset % 4 == index }.map(\.element) }
+        // Pipelines come per stream thread in the topology's order: router, ledger, stock, coupons.
+        func stage(_ index: Int) -> [StreamPipeline] { pipelines.enumerated().filter { $0.offset % stages == index }.map(\.element) }
         func recordsIn(_ index: Int) -> Int { stage(index).reduce(0) { $0 + $1.status.snapshot.recordsIn } }
         func recordsOut(_ index: Int) -> Int { stage(index).reduce(0) { $0 + $1.status.snapshot.recordsOut } }
         let setupStarted = ContinuousClock.now
@@ -102,7 +104,7 @@ struct RedeemBench: AsyncParsableCommand {
             usleep(5000)
         }
         usleep(500_000)  // the sign-ups' batches end and their outputs are written
-        let before = (0..<4).map(recordsOut)
+        let before = (0..<stages).map(recordsOut)
         let routedBefore = recordsIn(0)
 
         let commands = DeliveryBatch()
@@ -128,7 +130,7 @@ struct RedeemBench: AsyncParsableCommand {
         }
         let elapsed = (ContinuousClock.now - first).seconds
         let cpu = (ThreadCPU.seconds() - cpuBefore) * 1e6 / Double(redemptions)
-        let written = (0..<4).map { Double(recordsOut($0) - before[$0]) / Double(redemptions) }
+        let written = (0..<stages).map { Double(recordsOut($0) - before[$0]) / Double(redemptions) }
         return (Double(redemptions) / elapsed, cpu, written)
     }
 

@@ -162,9 +162,7 @@ public final class CouponProcessor: RecordProcessor {
     /// A use that changes nothing, said on the member events topic to the event's user.
     private func reject(_ request: CouponRequest, _ reason: CouponRejection, _ out: inout Outputs) {
         rejected.increment()
-        out.memberEvent(kind: "coupon_rejected", id: "\(request.eventID):coupon-rejected", time: request.timeMillis, fields: [
-            ("code", .string(request.code)), ("order_id", .string(request.orderID)), ("event_id", .string(request.eventID)), ("reason", .string(reason.rawValue)),
-        ])
+        out.couponRejected(code: .string(request.code), orderID: request.orderID, eventID: request.eventID, reason, time: request.timeMillis)
     }
 
     /// The answer to a void, on the member's own stream. Its key names the coupon and the

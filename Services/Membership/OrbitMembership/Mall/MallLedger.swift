@@ -68,12 +68,17 @@ extension MembershipProcessor {
                                               ("points", .number(JSONNumber(pending.points)))]
         if reserved, let (entry, portions, clawback) = state.points.captureHold(id, reason: "redeemed \(pending.quantity) × \(pending.rewardID)", at: time) {
             out.entry(entry)
+            // A coupon per unit; a cancellation voids these codes as they were made (not made
+            // again under a key that may have changed since).
+            var codes: [String] = []
+            if case .coupon? = pending.issue { codes = (0..<pending.quantity).map { couponCodes.code(user: out.userID, redemption: id, unit: $0) } }
             if policy.cancelWindowMillis > 0 {
                 var committed = MemberState.CommittedRedemption(id: id, rewardID: pending.rewardID, quantity: pending.quantity, placedAtMillis: pending.placedAtMillis,
                                                                 committedAtMillis: time, portions: portions)
                 committed.clawback = clawback
                 committed.issue = pending.issue
                 committed.limitedStock = pending.limitedStock
+                committed.couponCodes = codes
                 state.committedRedemptions.append(committed)
                 state.trimCommittedRedemptions()
             }
@@ -81,7 +86,6 @@ extension MembershipProcessor {
             let reward = catalogue.current[pending.rewardID]
             // What is issued, as the catalogue said when the points were held: goods to the
             // shop's order system, a benefit onto the account, coupons to the coupon stage.
-            var codes: [JSONValue] = []
             switch pending.issue {
             case .goods(let sku)?:
                 out.fulfilment(redemptionID: id, status: "issue", rewardID: pending.rewardID, sku: sku, quantity: pending.quantity, addressRef: pending.addressRef, time: time)
@@ -90,15 +94,11 @@ extension MembershipProcessor {
                 let (extended, overflow) = max(state.rewardBenefits[name] ?? time, time).addingReportingOverflow(Int64(days) * pending.quantity * 86_400_000)
                 state.rewardBenefits[name] = overflow ? .max / 2 : min(extended, .max / 2)
             case .coupon(let value, let currency, let days)?:
-                for unit in 0..<pending.quantity {
-                    let code = couponCodes.code(user: out.userID, redemption: id, unit: unit)
+                for code in codes {
                     out.couponRequest(.issue(Coupon(code: code, userID: out.userID, redemptionID: id, rewardID: pending.rewardID, valueMinor: value,
                                                     currency: currency, issuedAtMillis: time, expiresAtMillis: time + Int64(days) * 86_400_000)))
                     state.remember(coupon: code)
-                    codes.append(.string(code))
                 }
-                // Cancellation voids these codes, as they were made (not made again under a key that may have changed).
-                if let index = state.committedRedemptions.lastIndex(where: { $0.id == id }) { state.committedRedemptions[index].couponCodes = codes.compactMap(\.stringValue) }
             case nil:
                 break
             }
@@ -107,7 +107,7 @@ extension MembershipProcessor {
                             + [("reward_kind", pending.issue.map { .string($0.kindName) } ?? .null),
                                ("reward_name_en", reward?.names["en"].map { .string($0) } ?? .string(pending.rewardID)),
                                ("reward_name_zh_cn", reward?.names["zh-CN"].map { .string($0) } ?? .string(pending.rewardID))]
-                            + (codes.isEmpty ? [] : [("coupon_codes", .array(codes))]))
+                            + (codes.isEmpty ? [] : [("coupon_codes", .array(codes.map { .string($0) }))]))
             result(id, "accepted", nil, details + [("balance_after", .number(JSONNumber(entry.balanceAfter)))], state: &state, out: &out, at: time)
         } else {
             for entry in state.points.releaseHold(id, reason: "\(pending.rewardID): \(reason ?? "released")", at: time) { out.entry(entry) }

@@ -238,10 +238,7 @@ public final class MembershipProcessor: RecordProcessor {
                 (use.orderID, use.eventID) = (orderID, event.id)
                 out.couponRequest(use)
             } else {
-                out.memberEvent(kind: "coupon_rejected", id: "\(event.id):coupon-rejected", time: event.timeMillis, fields: [
-                    ("code", event.properties["code"] ?? .null), ("order_id", .string(orderID)), ("event_id", .string(event.id)),
-                    ("reason", .string(CouponRejection.unknownCoupon.rawValue)),
-                ])
+                out.couponRejected(code: event.properties["code"] ?? .null, orderID: orderID, eventID: event.id, .unknownCoupon, time: event.timeMillis)
             }
         }
         if event.type == .refund, let orderID {
@@ -556,6 +553,13 @@ struct Outputs {
         w.key("time"); w.timestamp(millis: time)
         w.endObject()
         records.append(ProducerRecord(topic: settings.fulfilmentTopic, key: Array(redemptionID.utf8), value: w.bytes))
+    }
+
+    /// A `coupon_used` event that changed nothing, and why (`coupon_rejected`).
+    mutating func couponRejected(code: JSONValue, orderID: String, eventID: String, _ reason: CouponRejection, time: Int64) {
+        memberEvent(kind: "coupon_rejected", id: "\(eventID):coupon-rejected", time: time, fields: [
+            ("code", code), ("order_id", .string(orderID)), ("event_id", .string(eventID)), ("reason", .string(reason.rawValue)),
+        ])
     }
 
     mutating func couponRequest(_ request: CouponRequest) {
