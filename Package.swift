@@ -98,6 +98,11 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 // HMAC-SHA256 for pseudonyms (privacy erasure).
                 .product(name: "Crypto", package: "swift-crypto"),
+                // The HTTP port (metrics, health, queries): SwiftNIO's HTTP/1 server.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Shared/OrbitRuntime"
         ),

@@ -60,9 +60,10 @@ final class KubernetesManifestTests: XCTestCase {
             let port = Int(environment["ORBIT__SERVICE__HTTP_PORT"] ?? "")
             XCTAssertNotNil(port, "\(name) sets its HTTP port")
             XCTAssertEqual((container["ports"] as? [[String: Any]])?.first?["containerPort"] as? Int, port, name)
-            for probe in ["readinessProbe", "livenessProbe"] {
+            // Readiness and liveness apart: a pod restoring its state is not sent queries, and is not restarted.
+            for (probe, path) in [("readinessProbe", "/health/ready"), ("livenessProbe", "/health/live")] {
                 let get = (container[probe] as? [String: Any])?["httpGet"] as? [String: Any]
-                XCTAssertEqual(get?["path"] as? String, "/health", "\(name) \(probe)")
+                XCTAssertEqual(get?["path"] as? String, path, "\(name) \(probe)")
                 XCTAssertEqual(get?["port"] as? Int, port, "\(name) \(probe)")
             }
             XCTAssertEqual(((template["metadata"] as? [String: Any])?["annotations"] as? [String: Any])?["prometheus.io/port"] as? String, port.map(String.init))

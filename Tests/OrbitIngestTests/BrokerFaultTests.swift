@@ -39,6 +39,8 @@ final class BrokerFaultTests: XCTestCase {
         defer { service.killHard() }
         let port = try service.httpPort()
         XCTAssertTrue(try reader.read(timeout: 120) { $0[OrbitTopics.validEvents]!.count >= first.validIDs.count }, "the first wave arrives")
+        XCTAssertEqual(try HTTPProbe.get(port: port, path: "/health/live").status, 200)
+        XCTAssertEqual(try HTTPProbe.get(port: port, path: "/health/ready").status, 200, "running, nothing restoring: ready")
 
         try broker.apply(.down(broker: nil))
         let downAt = Date()
@@ -48,6 +50,7 @@ final class BrokerFaultTests: XCTestCase {
         let health = try HTTPProbe.health(port: port)
         XCTAssertEqual(health.status, 200, "degraded is not failed: a restart would not help")
         XCTAssertEqual(health.json["status"] as? String, "running")
+        XCTAssertEqual(try HTTPProbe.get(port: port, path: "/health/live").status, 200, "live while degraded: a restart would not bring the broker back")
         XCTAssertFalse((health.json["kafka_last_error"] as? String ?? "").isEmpty, "health says why: \(health.json)")
         print("broker down: /health said degraded: \(health.json["kafka_last_error"] ?? "")")
         Thread.sleep(forTimeInterval: max(0, 10 - Date().timeIntervalSince(downAt)))

@@ -25,6 +25,8 @@ public struct RuntimeSettings: Sendable {
     /// (host networking) each find their own, and a static scrape list of that range finds them.
     public var httpPortAttempts: Int = 1
     public var httpHost: String
+    /// What one client may hold of the HTTP port (`service.http_*`): connections, sizes, times.
+    public var httpLimits = HTTPLimits()
     public var logLevel: String
     public var logFormat: LogFormat
     /// librdkafka properties, passed through.
@@ -101,11 +103,17 @@ public struct RuntimeSettings: Sendable {
     /// local broker's address file (written by `orbit broker`), so a developer needs no settings.
     public init(document: ConfigDocument, defaultServiceName: String, defaultHTTPPort: Int) throws(ConfigError) {
         let service = document.section("service")
-        try service.rejectUnknownKeys(["name", "http_port", "http_port_attempts", "http_host", "log_level", "log_format"])
+        try service.rejectUnknownKeys(["name", "http_port", "http_port_attempts", "http_host", "http_max_connections", "http_max_header_bytes",
+                                       "http_max_body_bytes", "http_request_deadline_ms", "http_idle_timeout_ms", "log_level", "log_format"])
         serviceName = try service.string("name", default: defaultServiceName)
         httpPort = try service.int("http_port", default: defaultHTTPPort, range: 0...65535)
         httpPortAttempts = try service.int("http_port_attempts", default: 1, range: 1...1000)
         httpHost = try service.string("http_host", default: "0.0.0.0")
+        httpLimits.maxConnections = try service.int("http_max_connections", default: httpLimits.maxConnections, range: 1...100_000)
+        httpLimits.maxHeaderBytes = try service.int("http_max_header_bytes", default: httpLimits.maxHeaderBytes, range: 1024...1_048_576)
+        httpLimits.maxBodyBytes = try service.int("http_max_body_bytes", default: httpLimits.maxBodyBytes, range: 0...16_777_216)
+        httpLimits.requestDeadline = .milliseconds(try service.int("http_request_deadline_ms", default: 10_000, range: 100...600_000))
+        httpLimits.idleTimeout = .milliseconds(try service.int("http_idle_timeout_ms", default: 30_000, range: 100...3_600_000))
         logLevel = try service.string("log_level", default: "info")
         guard Self.logLevels.contains(logLevel) else {
             throw service.invalid("log_level", "must be one of: \(Self.logLevels.joined(separator: ", "))")

@@ -11,6 +11,8 @@ public final class PipelineStatus: Sendable {
     public struct Snapshot: Sendable {
         public var state: State = .starting
         public var assigned: [TopicPartition] = []
+        /// Reading newly assigned partitions' state back from their changelogs.
+        public var restoring = false
         public var recordsIn: Int = 0
         public var recordsOut: Int = 0
         public var batchesCommitted: Int = 0
@@ -31,6 +33,11 @@ public final class PipelineStatus: Sendable {
         /// A Kafka problem the pipeline met itself and the consumer's error count does not show
         /// (offset commits failing while records still arrive), nil once it is over.
         public var pipelineProblem: String?
+
+        public init(state: State = .starting, restoring: Bool = false) {
+            self.state = state
+            self.restoring = restoring
+        }
 
         /// Three errors in a row with no record between them, a problem of the pipeline's own, or
         /// a call into Kafka that lasts.

@@ -376,6 +376,9 @@ public final class StreamPipeline: RebalanceListener {
 
     public func partitionsAssigned(_ partitions: [TopicPartition]) {
         guard callbackFailure == nil else { return }
+        // Restoring: not ready for queries until the new partitions' state is read back.
+        status.update { $0.restoring = true }
+        defer { status.update { $0.restoring = false } }
         do {
             try processor.partitionsAssigned(partitions, restorer: ChangelogReader(kafka: settings.runtime.kafka, logger: logger))
         } catch {

@@ -23,19 +23,23 @@ public enum ServiceRunner {
     /// Several pipelines in one process (a service made of stages); `/health` reports them together.
     public static func run(_ pipelines: [StreamPipeline], settings: RuntimeSettings, registry: PrometheusCollectorRegistry, logger: Logger) async throws {
         let statuses = pipelines.map(\.status)
-        let endpoint = try HTTPEndpoint(host: settings.httpHost, port: settings.httpPort, attempts: settings.httpPortAttempts, logger: logger) { path in
-            switch path {
+        let server = try await HTTPServer.start(host: settings.httpHost, port: settings.httpPort, attempts: settings.httpPortAttempts, limits: settings.httpLimits,
+                                                logger: logger) { request in
+            switch request.path {
             case "/metrics":
                 var buffer: [UInt8] = []
                 registry.emit(into: &buffer)
-                return .init(status: 200, contentType: "text/plain; version=0.0.4", body: buffer)
+                return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4", body: buffer)
             case "/health":
                 return healthResponse(combined(statuses.map(\.snapshot)), service: settings.serviceName)
+            case "/health/live":
+                return liveness(combined(statuses.map(\.snapshot)))
+            case "/health/ready":
+                return readiness(combined(statuses.map(\.snapshot)))
             default:
-                return .init(status: 404, contentType: "text/plain", body: Array("not found\n".utf8))
+                return .text(404, "not found")
             }
         }
-        defer { endpoint.stop() }
         let group = ServiceGroup(configuration: .init(
             services: pipelines.map {
                 .init(service: PipelineService(pipeline: $0), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
@@ -43,7 +47,30 @@ public enum ServiceRunner {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    /// Liveness: whether restarting the process could help. Failed or stopped pipelines: yes (503);
+    /// starting, restoring, running, stopping or degraded (Kafka unreachable, which a restart does
+    /// not mend): no (200).
+    public static func liveness(_ snapshot: PipelineStatus.Snapshot) -> HTTPResponse {
+        let live = snapshot.state != .failed && snapshot.state != .stopped
+        return .text(live ? 200 : 503, live ? "live: \(snapshot.state.rawValue)" : "not live: \(snapshot.state.rawValue)\(snapshot.failure.map { " (\($0))" } ?? "")")
+    }
+
+    /// Readiness: whether to send it traffic (queries). Only when every pipeline is running, so not
+    /// while partitions are assigned and their state restored (503 with Retry-After).
+    public static func readiness(_ snapshot: PipelineStatus.Snapshot) -> HTTPResponse {
+        guard snapshot.state == .running, !snapshot.restoring else {
+            return .text(503, "not ready: \(snapshot.restoring ? "restoring state" : snapshot.state.rawValue)", headers: [("Retry-After", "1")])
+        }
+        return .text(200, "ready")
     }
 
     /// One status for several pipelines: the worst state, every partition, the sums.
@@ -53,6 +80,7 @@ public enum ServiceRunner {
         var result = PipelineStatus.Snapshot()
         result.state = snapshots.map(\.state).max { order.firstIndex(of: $0)! < order.firstIndex(of: $1)! } ?? .starting
         result.assigned = snapshots.flatMap(\.assigned).sorted()
+        result.restoring = snapshots.contains { $0.restoring }
         result.recordsIn = snapshots.reduce(0) { $0 + $1.recordsIn }
         result.recordsOut = snapshots.reduce(0) { $0 + $1.recordsOut }
         result.batchesCommitted = snapshots.reduce(0) { $0 + $1.batchesCommitted }
@@ -63,12 +91,13 @@ public enum ServiceRunner {
         return result
     }
 
-    static func healthResponse(_ snapshot: PipelineStatus.Snapshot, service: String) -> HTTPEndpoint.Response {
+    static func healthResponse(_ snapshot: PipelineStatus.Snapshot, service: String) -> HTTPResponse {
         let healthy = snapshot.state == .running || snapshot.state == .starting
         var object: [String: Any] = [
             "service": service,
             "status": snapshot.state.rawValue,
             "assigned_partitions": snapshot.assigned.map(\.description),
+            "restoring": snapshot.restoring,
             "records_in": snapshot.recordsIn,
             "records_out": snapshot.recordsOut,
             "batches_committed": snapshot.batchesCommitted,
