@@ -198,6 +198,8 @@ let package = Package(
                 "OrbitContract", "OrbitKafka", "OrbitRuntime", "OrbitIngest", "OrbitScoring", "OrbitMembership", "OrbitNotify", "OrbitReport", "OrbitLocalPeers", "OrbitDemoData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                // `orbit user` asks the services' query API (already built for orbit-notify's webhooks).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Services/CLI/orbit"
         ),

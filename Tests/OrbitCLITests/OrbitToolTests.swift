@@ -87,23 +87,40 @@ final class OrbitToolTests: XCTestCase {
         XCTAssertTrue(deadLetters.output.contains { $0.contains(#""code":"malformed_json""#) && $0.contains(#""payload":"this is not json""#) },
                       deadLetters.output.joined(separator: "\n"))
 
-        // The scorer turns them into profiles; `orbit user` shows one.
+        // The scorer turns them into profiles; `orbit user` shows one, asking the scorer's query
+        // API (found on orbit.instances, with the token), and with --scan from the topics.
+        let tokenFile = home.appendingPathComponent("query-token").path
+        try "a-query-token-for-the-cli-test\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         var scorerEnvironment = LocalProfile.environment(bootstrap: bootstrap)
         scorerEnvironment["ORBIT__SERVICE__HTTP_PORT"] = "0"
+        scorerEnvironment["ORBIT__SERVICE__HTTP_HOST"] = "127.0.0.1"
+        scorerEnvironment["ORBIT__SERVICE__QUERY_TOKEN_FILE"] = tokenFile
         let scorer = try ServiceProcess(executable: "orbit-scorer", arguments: [], environment: scorerEnvironment)
-        var profile: ServiceProcess?
-        XCTAssertTrue(try eventually(timeout: 60, interval: 1) {
-            let user = try orbit(["user", "u2"])
-            _ = finish(user)
-            profile = user
-            return user.exitStatus == 0
-        }, profile?.output.joined(separator: "\n") ?? "")
-        let text = profile?.output.joined(separator: "\n") ?? ""
-        XCTAssertTrue(text.contains("\"segment\""), text)
-        XCTAssertTrue(text.contains("\"monetary_minor\" : 1026"), "9.50 EUR at 1.08 = 10.26 USD:\n\(text)")
-        let missing = try orbit(["user", "nobody"])
-        XCTAssertEqual(finish(missing), 1)
-        XCTAssertTrue(missing.output.contains { $0.contains("nothing is known about nobody") }, missing.output.joined(separator: "\n"))
+        for arguments in [["--token-file", tokenFile], ["--scan"]] {
+            var profile: ServiceProcess?
+            XCTAssertTrue(try eventually(timeout: 60, interval: 1) {
+                let user = try orbit(["user", "u2"] + arguments)
+                _ = finish(user)
+                profile = user
+                // Asked: only once the scorer holds the partitions (until then it answers 503 and the tool reads the topics).
+                return user.exitStatus == 0 && (arguments == ["--scan"] || !user.output.contains { $0.contains("reading the topics instead") })
+            }, profile?.output.joined(separator: "\n") ?? "")
+            let text = profile?.output.joined(separator: "\n") ?? ""
+            XCTAssertTrue(text.contains("== profile =="), text)
+            XCTAssertTrue(text.contains("\"segment\""), text)
+            XCTAssertTrue(text.contains("\"monetary_minor\" : 1026"), "9.50 EUR at 1.08 = 10.26 USD:\n\(text)")
+            XCTAssertEqual(text.contains("reading the topics instead"), false, "\(arguments): \(text)")
+        }
+        let wrongToken = home.appendingPathComponent("wrong-token").path
+        try "not-the-token-of-the-services\n".write(toFile: wrongToken, atomically: true, encoding: .utf8)
+        let refused = try orbit(["user", "u2", "--token-file", wrongToken])
+        XCTAssertEqual(finish(refused), 0, "answered from the topics")
+        XCTAssertTrue(refused.output.contains { $0.contains("401") && $0.contains("reading the topics instead") }, refused.output.joined(separator: "\n"))
+        for arguments in [["--token-file", tokenFile], ["--scan"]] {
+            let missing = try orbit(["user", "nobody"] + arguments)
+            XCTAssertEqual(finish(missing), 1)
+            XCTAssertTrue(missing.output.contains { $0.contains("nothing is known about nobody") }, missing.output.joined(separator: "\n"))
+        }
 
         XCTAssertEqual(try scorer.terminate(), 0)
         XCTAssertEqual(try ingest.terminate(), 0)

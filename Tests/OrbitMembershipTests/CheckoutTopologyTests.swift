@@ -76,6 +76,24 @@ final class CheckoutTopologyTests: XCTestCase {
         XCTAssertEqual(verified(driver), [])
     }
 
+    /// `GET /v1/members/{id}`: the account as the accounts topic has it, and the points held.
+    func testTheMemberQueryShowsTheAccountAndWhatIsHeld() throws {
+        let driver = try driver()
+        try hold(driver, "h1", order: "o1", points: 400)
+        let query = try XCTUnwrap(driver.processor(MembershipProcessor.self).queries.first)
+        XCTAssertEqual(query.key(in: "/v1/members/ann"), "ann")
+        guard case .found(let bytes)? = query.answer("ann") else { return XCTFail("no answer for ann") }
+        let answer = try XCTUnwrap(JSONParser.parse(bytes).objectValue)
+        let account = try XCTUnwrap(answer["account"]?.objectValue)
+        XCTAssertEqual(account["balance"]?.numberValue?.int64Value, 1000)
+        XCTAssertEqual(account["available"]?.numberValue?.int64Value, 600)
+        let holds = try XCTUnwrap(answer["holds"]?.arrayValue?.compactMap(\.objectValue))
+        XCTAssertEqual(holds.count, 1)
+        XCTAssertEqual(holds.first?["order_id"]?.stringValue, "o1")
+        XCTAssertEqual(holds.first?["points"]?.numberValue?.int64Value, 400)
+        XCTAssertEqual(query.answer("nobody"), .notFound)
+    }
+
     func testHoldsTheLedgerRefuses() throws {
         let driver = try driver()
         try hold(driver, "a", order: "o1", points: 600, amountMinor: 100_000)

@@ -37,6 +37,29 @@ final class NotifyTopologyTests: XCTestCase {
         XCTAssertTrue(message.content.parts.contains { $0.1.contains("咖啡券") && $0.1.contains("500") }, "\(message.content.parts)")
     }
 
+    /// `GET /v1/users/{id}/inbox`: the in-app messages' ids, newest first, read from the store's
+    /// backend as other threads read it, on memory and on disk (after a restart too).
+    func testTheInboxQueryListsTheInAppMessagesOnEitherBackend() throws {
+        let settings = try NotifyFixture.settings()
+        for runtime in [try RuntimeSettings.testing(service: "orbit-notify"), try RuntimeSettings.testing(service: "orbit-notify", diskStateIn: directory)] {
+            let driver = try driver(settings, runtime: runtime)
+            driver.send(settings.contactsTopic, key: "ada", value: Array(#"{"name":"Ada","email":"ada@example.com","locale":"en","time_zone":"UTC"}"#.utf8))
+            driver.send(settings.eventsTopic, key: "ada", value: UserEvent(id: "signup-ada", userID: "ada", type: .signup, timeMillis: NotifyFixture.noon, properties: JSONObject()).encoded())
+            try driver.run()
+            let inbox = driver.records(settings.inboxTopic).compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } }
+            XCTAssertFalse(inbox.isEmpty, "the welcome message reached the inbox")
+            for round in 0..<2 {
+                let query = try XCTUnwrap(driver.processor(NotifyProcessor.self).queries.first)
+                XCTAssertEqual(query.key(in: "/v1/users/ada/inbox"), "ada")
+                guard case .found(let bytes)? = query.answer("ada") else { return XCTFail("round \(round): no answer for ada") }
+                let answer = try XCTUnwrap(JSONParser.parse(bytes).objectValue)
+                XCTAssertEqual(answer["inbox"]?.arrayValue?.compactMap(\.stringValue).map { "ada/\($0)" }, inbox.reversed(), "round \(round)")
+                XCTAssertEqual(query.answer("nobody"), .notFound)
+                try driver.restart()
+            }
+        }
+    }
+
     func testRecipientsRestartOnTheDiskBackendAndAreFound() throws {
         let settings = try NotifyFixture.settings()
         let runtime = try RuntimeSettings.testing(service: "orbit-notify", diskStateIn: directory)

@@ -136,6 +136,53 @@ final class ScorerServiceTests: XCTestCase {
         _ = try b.terminate()
     }
 
+    /// Interactive queries across instances: three scorers, each user asked of every instance; the
+    /// owner answers, the others redirect to it (307, from `orbit.instances`), and the answer is
+    /// the profile the scorer published, byte for byte.
+    func testAnyInstanceAnswersALookupForAnyUserThroughTheOwnersRedirect() throws {
+        let workload = ScorerWorkload.make(users: 300, seed: 3)
+        let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics())
+        defer { broker.stop() }
+        let tokenFile = NSTemporaryDirectory() + "orbit-query-token-\(UUID().uuidString)"
+        try "query-token-for-the-test\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        let scorers = try (0..<3).map { _ in try scorer(broker, extra: ["ORBIT__SERVICE__QUERY_TOKEN_FILE": tokenFile]) }
+        let ports = try scorers.map { try $0.httpPort() }
+        XCTAssertTrue(eventually(timeout: 90) { ports.allSatisfy { !HTTPProbe.assignedPartitions(port: $0).isEmpty } }, "every scorer owns partitions")
+        try publish(workload.records[...], to: broker)
+        try waitUntilQuiet(broker)
+        let published = try finalProfiles(broker)
+        let authorization = ["Authorization": "Bearer query-token-for-the-test"]
+        XCTAssertEqual(try HTTPProbe.request(port: ports[0], path: "/v1/users/\(published.keys.first!)").status, 401, "no token, no answer")
+        var redirects = 0, answered = 0
+        // Redirects need every instance's record: allow the registry a moment after the last rebalance.
+        XCTAssertTrue(eventually(timeout: 30) {
+            (try? HTTPProbe.request(port: ports[0], path: "/v1/users/\(published.keys.sorted()[0])", headers: authorization).status).map { $0 == 200 || $0 == 307 } ?? false
+        })
+        for user in published.keys.sorted().prefix(60) {
+            for port in ports {
+                var answer = try HTTPProbe.request(port: port, path: "/v1/users/\(user)", headers: authorization)
+                if answer.status == 307, let location = answer.headers["location"], let url = URL(string: location), let owner = url.port {
+                    redirects += 1
+                    XCTAssertTrue(ports.contains(owner), location)
+                    answer = try HTTPProbe.request(port: owner, path: url.path, headers: authorization)
+                }
+                XCTAssertEqual(answer.status, 200, "\(user) asked of \(port): \(answer.body)")
+                XCTAssertEqual(answer.body, String(decoding: published[user]!, as: UTF8.self), "\(user): the answer is the published profile")
+                answered += 1
+            }
+        }
+        // An unknown user: 404 from its partition's owner.
+        var unknown = try HTTPProbe.request(port: ports[1], path: "/v1/users/nobody-at-all", headers: authorization)
+        if unknown.status == 307, let url = unknown.headers["location"].flatMap(URL.init(string:)), let owner = url.port {
+            unknown = try HTTPProbe.request(port: owner, path: url.path, headers: authorization)
+        }
+        XCTAssertEqual(unknown.status, 404, unknown.body)
+        print("queries: \(answered) lookups over 3 scorers answered, \(redirects) of them through the owner's 307")
+        XCTAssertGreaterThan(redirects, answered / 3, "most lookups were asked of an instance that does not own the user")
+        for scorer in scorers { XCTAssertEqual(try scorer.terminate(), 0) }
+    }
+
     /// Users whose profiles differ, with both versions, as text (at most three).
     static func differences(_ a: [String: [UInt8]], _ b: [String: [UInt8]]) -> [String] {
         var result: [String] = []

@@ -11,6 +11,13 @@ public enum HTTPProbe {
     }
 
     public static func get(port: Int, path: String) throws -> Response {
+        let answer = try request(port: port, path: path)
+        return Response(status: answer.status, body: answer.body)
+    }
+
+    /// A GET with headers of its own (`Authorization`), answered with the response's headers
+    /// (names in lower case); redirects are not followed.
+    public static func request(port: Int, path: String, headers: [String: String] = [:]) throws -> (status: Int, headers: [String: String], body: String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket failed") }
         defer { close(fd) }
@@ -24,7 +31,8 @@ public enum HTTPProbe {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw TestFailure("cannot connect to 127.0.0.1:\(port)") }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
+        let extra = headers.map { "\($0.key): \($0.value)\r\n" }.joined()
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\(extra)\r\n".utf8)
         _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 8192)
@@ -37,8 +45,13 @@ public enum HTTPProbe {
         guard let statusLine = text.split(separator: "\r\n").first, let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") else {
             throw TestFailure("no HTTP response from port \(port)")
         }
-        let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
-        return Response(status: status, body: body)
+        let parts = text.components(separatedBy: "\r\n\r\n")
+        var fields: [String: String] = [:]
+        for line in parts[0].split(separator: "\r\n").dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return (status, fields, parts.dropFirst().joined(separator: "\r\n\r\n"))
     }
 
     /// /health as a dictionary.

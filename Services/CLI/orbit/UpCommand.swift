@@ -70,6 +70,10 @@ struct LocalStack {
             environment["ORBIT__DELIVERY__PUSH__URL"] = "http://127.0.0.1:\(gateway.port)/push"
             environment["ORBIT_WEBHOOK_SECRET"] = localWebhookSecret
         }
+        // Queries on: a token of this machine's, kept with the broker's address (`orbit user` reads it there).
+        if inherited["ORBIT__SERVICE__QUERY_TOKEN_FILE"] == nil, let tokenFile = try? LocalQueryToken.file() {
+            environment["ORBIT__SERVICE__QUERY_TOKEN_FILE"] = tokenFile
+        }
         environment.merge(extra) { _, new in new }
         let stack = LocalStack(broker: broker, services: services, mail: mail, gateway: gateway)
         do {
@@ -94,5 +98,21 @@ struct LocalStack {
         broker.stop()
         mail?.stop()
         gateway?.stop()
+    }
+}
+
+/// The local stack's query token: `$ORBIT_HOME/query-token`, made once (32 random bytes, hex),
+/// readable by its owner only.
+enum LocalQueryToken {
+    static func file() throws -> String {
+        let path = LocalBrokerAddress.directory + "/query-token"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        try FileManager.default.createDirectory(atPath: LocalBrokerAddress.directory, withIntermediateDirectories: true)
+        var generator = SystemRandomNumberGenerator()
+        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        guard FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        return path
     }
 }

@@ -30,6 +30,9 @@ public enum OrbitTopics {
     public static let membersInputs = "orbit-members.inputs"
     /// Membership internal: the state store's changelog (compacted).
     public static let membersStateChangelog = "orbit-members.state-changelog"
+    /// Where each service instance answers queries and which input partitions it holds
+    /// (compacted; a tombstone when it stops). Key: `<service> <advertised url>`.
+    public static let instances = "orbit.instances"
     /// The points mall's reward catalogue (compacted, `orbit rewards apply`). Key: the reward id.
     public static let rewards = "orbit.rewards"
     /// Goods redeemed in the points mall, for the shop's order system. Key: the redemption id.

@@ -27,6 +27,12 @@ public struct RuntimeSettings: Sendable {
     public var httpHost: String
     /// What one client may hold of the HTTP port (`service.http_*`): connections, sizes, times.
     public var httpLimits = HTTPLimits()
+    /// The bearer token every query over the HTTP port needs (`service.query_token_file`); nil:
+    /// queries are off (answered 403), `/metrics` and `/health` are served either way.
+    public var queryToken: String?
+    /// The address other instances send a query to when this one holds the key
+    /// (`service.advertised_url`, default `http://<host name>:<port>`).
+    public var advertisedURL: String?
     public var logLevel: String
     public var logFormat: LogFormat
     /// librdkafka properties, passed through.
@@ -104,7 +110,8 @@ public struct RuntimeSettings: Sendable {
     public init(document: ConfigDocument, defaultServiceName: String, defaultHTTPPort: Int) throws(ConfigError) {
         let service = document.section("service")
         try service.rejectUnknownKeys(["name", "http_port", "http_port_attempts", "http_host", "http_max_connections", "http_max_header_bytes",
-                                       "http_max_body_bytes", "http_request_deadline_ms", "http_idle_timeout_ms", "log_level", "log_format"])
+                                       "http_max_body_bytes", "http_request_deadline_ms", "http_idle_timeout_ms", "query_token_file", "advertised_url",
+                                       "log_level", "log_format"])
         serviceName = try service.string("name", default: defaultServiceName)
         httpPort = try service.int("http_port", default: defaultHTTPPort, range: 0...65535)
         httpPortAttempts = try service.int("http_port_attempts", default: 1, range: 1...1000)
@@ -114,6 +121,18 @@ public struct RuntimeSettings: Sendable {
         httpLimits.maxBodyBytes = try service.int("http_max_body_bytes", default: httpLimits.maxBodyBytes, range: 0...16_777_216)
         httpLimits.requestDeadline = .milliseconds(try service.int("http_request_deadline_ms", default: 10_000, range: 100...600_000))
         httpLimits.idleTimeout = .milliseconds(try service.int("http_idle_timeout_ms", default: 30_000, range: 100...3_600_000))
+        if service.section("query_token_file").exists {
+            let token = try SecretFile.read(try service.string("query_token_file", default: ""), for: "query_token_file", in: service)
+            guard token.utf8.count >= 16 else { throw service.invalid("query_token_file", "the token in the file is shorter than 16 bytes") }
+            queryToken = token
+        }
+        if service.section("advertised_url").exists {
+            let url = try service.string("advertised_url", default: "")
+            guard url.hasPrefix("http://") || url.hasPrefix("https://"), !url.hasSuffix("/") else {
+                throw service.invalid("advertised_url", "is an http:// or https:// address without a trailing /, such as http://scorer-0.orbit:9102")
+            }
+            advertisedURL = url
+        }
         logLevel = try service.string("log_level", default: "info")
         guard Self.logLevels.contains(logLevel) else {
             throw service.invalid("log_level", "must be one of: \(Self.logLevels.joined(separator: ", "))")

@@ -51,6 +51,8 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.notifyCampaignsChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.notifyRetriesChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.notifyDeadLetters, partitions: max(1, partitions / 4)),
+            // Queries: where each instance answers, read whole by every instance.
+            TopicSpec(name: OrbitTopics.instances, partitions: 1, configs: ["cleanup.policy": "compact"]),
             // Privacy: requests keyed by user (placed like every user-keyed input), receipts by request.
             TopicSpec(name: OrbitTopics.privacyRequests, partitions: partitions),
             TopicSpec(name: OrbitTopics.privacyReceipts, partitions: max(1, partitions / 4)),

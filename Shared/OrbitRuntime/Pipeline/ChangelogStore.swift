@@ -1,4 +1,5 @@
 import OrbitKafka
+import Synchronization
 
 /// The in-memory ``StateBackend``: each partition's encoded values, keyed by text (a user id), as
 /// the changelog topic holds them (Kafka Streams' persistent store, kept in memory).
@@ -11,18 +12,21 @@ import OrbitKafka
 ///   moved elsewhere.
 public final class ChangelogStore: StateBackend {
     public let changelogTopic: String
-    private var partitions: [Int32: [String: [UInt8]]] = [:]
-    /// Each partition's keys in order, kept until a key is added or removed: a pass over a
-    /// partition in parts (``forEachStored(_:after:limit:_:)``) sorts its keys once, not per part.
-    private var sortedKeys: [Int32: [String]] = [:]
+    /// The partitions' values, behind a lock: the pipeline thread writes them, and queries over
+    /// the HTTP port read them from other threads (``reader``). Only the pipeline thread writes,
+    /// so the lock is never contended by writers; a reader holds it for one dictionary lookup.
+    private let tables = LockedTables()
 
     public init(changelogTopic: String) { self.changelogTopic = changelogTopic }
 
-    public var ownedPartitions: [Int32] { partitions.keys.sorted() }
-    public var count: Int { partitions.values.reduce(0) { $0 + $1.count } }
-    public func count(_ partition: Int32) -> Int { partitions[partition]?.count ?? 0 }
+    public var ownedPartitions: [Int32] { tables.lock.withLock { $0.values.keys.sorted() } }
+    public var count: Int { tables.lock.withLock { $0.values.values.reduce(0) { $0 + $1.count } } }
+    public func count(_ partition: Int32) -> Int { tables.lock.withLock { $0.values[partition]?.count ?? 0 } }
 
-    public func get(_ partition: Int32, _ key: String) -> [UInt8]? { partitions[partition]?[key] }
+    public func get(_ partition: Int32, _ key: String) -> [UInt8]? { tables.lock.withLock { $0.values[partition]?[key] } }
+
+    /// Reads values from any thread, as of the last batch the pipeline finished.
+    public var queryReader: any StateBytesReader { tables }
 
     /// Applies one changelog record as restoring does (not a change to write back): a null or
     /// empty value deletes.
@@ -31,11 +35,15 @@ public final class ChangelogStore: StateBackend {
     }
 
     public func store(_ partition: Int32, _ key: String, _ value: [UInt8]) {
-        if partitions[partition, default: [:]].updateValue(value, forKey: key) == nil { sortedKeys[partition] = nil }
+        tables.lock.withLock { tables in
+            if tables.values[partition, default: [:]].updateValue(value, forKey: key) == nil { tables.sortedKeys[partition] = nil }
+        }
     }
 
     public func remove(_ partition: Int32, _ key: String) {
-        if partitions[partition]?.removeValue(forKey: key) != nil { sortedKeys[partition] = nil }
+        tables.lock.withLock { tables in
+            if tables.values[partition]?.removeValue(forKey: key) != nil { tables.sortedKeys[partition] = nil }
+        }
     }
 
     /// Rebuilds these partitions from the changelog. Returns the number of records read.
@@ -51,9 +59,11 @@ public final class ChangelogStore: StateBackend {
                 restored[record.partition]?[key] = nil
             }
         }
-        for (p, values) in restored {
-            partitions[p] = values
-            sortedKeys[p] = nil
+        tables.lock.withLock { tables in
+            for (p, values) in restored {
+                tables.values[p] = values
+                tables.sortedKeys[p] = nil
+            }
         }
         return count
     }
@@ -73,8 +83,10 @@ public final class ChangelogStore: StateBackend {
     }
 
     public func drop(_ partition: Int32) {
-        partitions[partition] = nil
-        sortedKeys[partition] = nil
+        tables.lock.withLock { tables in
+            tables.values[partition] = nil
+            tables.sortedKeys[partition] = nil
+        }
     }
 
     /// Memory keeps nothing for the next owner: a restart restores from the changelog.
@@ -85,14 +97,17 @@ public final class ChangelogStore: StateBackend {
     public func changelogRecordsWritten(_ partition: Int32, count: Int) {}
 
     public func forEachStored(_ partition: Int32, after start: String?, limit: Int, _ body: (String, [UInt8]) throws -> Void) rethrows {
-        guard let values = partitions[partition], limit > 0 else { return }
-        let keys: [String]
-        if let sorted = sortedKeys[partition] {
-            keys = sorted
-        } else {
-            keys = values.keys.sorted(by: StateKeyOrder.precedes)
-            sortedKeys[partition] = keys
+        guard limit > 0 else { return }
+        // The partition's table and its keys in order, taken under the lock; `body` runs outside
+        // it (it may read this store). The table is a copy-on-write value: taking it copies nothing.
+        let taken: (values: [String: [UInt8]], keys: [String])? = tables.lock.withLock { tables in
+            guard let values = tables.values[partition] else { return nil }
+            if let sorted = tables.sortedKeys[partition] { return (values, sorted) }
+            let keys = values.keys.sorted(by: StateKeyOrder.precedes)
+            tables.sortedKeys[partition] = keys
+            return (values, keys)
         }
+        guard let (values, keys) = taken else { return }
         // The first key after `start`, by binary search.
         var low = 0
         if let start {
@@ -104,7 +119,26 @@ public final class ChangelogStore: StateBackend {
         }
         for key in keys[low...].prefix(limit) { try body(key, values[key]!) }
         // The pass is through this partition: its keys need not stay sorted in memory.
-        if keys.count - low <= limit { sortedKeys[partition] = nil }
+        if keys.count - low <= limit { tables.lock.withLock { _ = $0.sortedKeys.removeValue(forKey: partition) } }
+    }
+}
+
+/// ``ChangelogStore``'s tables and their lock, shared with its readers.
+final class LockedTables: StateBytesReader {
+    struct Tables: Sendable {
+        var values: [Int32: [String: [UInt8]]] = [:]
+        /// Each partition's keys in order, kept until a key is added or removed: a pass over a
+        /// partition in parts (``ChangelogStore/forEachStored(_:after:limit:_:)``) sorts its keys once, not per part.
+        var sortedKeys: [Int32: [String]] = [:]
+    }
+
+    let lock = Mutex(Tables())
+
+    func read(_ partition: Int32, _ key: String) -> StoredBytes {
+        lock.withLock { tables in
+            guard let values = tables.values[partition] else { return .notHeld }
+            return values[key].map(StoredBytes.value) ?? .absent
+        }
     }
 }
 

@@ -64,7 +64,7 @@ public final class PipelineStatus: Sendable {
 
     public var snapshot: Snapshot { value.withLock { $0 } }
 
-    func update(_ body: (inout Snapshot) -> Void) {
+    public func update(_ body: (inout Snapshot) -> Void) {
         value.withLock { body(&$0) }
     }
 }

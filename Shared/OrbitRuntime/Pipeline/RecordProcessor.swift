@@ -72,9 +72,14 @@ public protocol RecordProcessor: AnyObject {
     /// The state changes made since the last call, as changelog records. The runtime writes them
     /// after the batch's outputs are acknowledged and before its offsets commit.
     func takeStateChanges() -> [ProducerRecord]
+
+    /// The lookups this processor answers over the service's HTTP port from its stores
+    /// (``KeyQuery``); read once, when the service starts. The default is none.
+    var queries: [KeyQuery] { get }
 }
 
 extension RecordProcessor {
+    public var queries: [KeyQuery] { [] }
     public func partitionsAssigned(_ partitions: [TopicPartition], restorer: ChangelogReader) throws {}
     public func partitionsRevoked(_ partitions: [TopicPartition]) {}
     public func partitionsRevoked(_ partitions: [TopicPartition], cleanly: Bool) { partitionsRevoked(partitions) }

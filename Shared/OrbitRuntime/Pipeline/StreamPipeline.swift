@@ -47,6 +47,8 @@ public final class StreamPipeline: RebalanceListener {
 
     let settings: Settings
     let processor: any RecordProcessor
+    /// The lookups the processor answers over the HTTP port (read once, before the pipeline runs).
+    public var queries: [KeyQuery] { processor.queries }
     let logger: Logger
     public let status: PipelineStatus
 

@@ -23,6 +23,12 @@ public enum ServiceRunner {
     /// Several pipelines in one process (a service made of stages); `/health` reports them together.
     public static func run(_ pipelines: [StreamPipeline], settings: RuntimeSettings, registry: PrometheusCollectorRegistry, logger: Logger) async throws {
         let statuses = pipelines.map(\.status)
+        let queries = pipelines.flatMap(\.queries)
+        // Queries of keys held elsewhere are redirected to their owner, found in the instance registry.
+        let instanceRegistry = SharedValue<InstanceRegistry?>(nil)
+        let routes = QueryRoutes(queries: queries, token: settings.queryToken, statuses: statuses) { query, partition in
+            instanceRegistry.value?.owner(topic: query.topic, partition: partition)
+        }
         let server = try await HTTPServer.start(host: settings.httpHost, port: settings.httpPort, attempts: settings.httpPortAttempts, limits: settings.httpLimits,
                                                 logger: logger) { request in
             switch request.path {
@@ -37,13 +43,22 @@ public enum ServiceRunner {
             case "/health/ready":
                 return readiness(combined(statuses.map(\.snapshot)))
             default:
-                return .text(404, "not found")
+                return routes.answer(request) ?? .text(404, "not found")
             }
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = pipelines.map {
+            .init(service: PipelineService(pipeline: $0), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+        }
+        if !queries.isEmpty, settings.queryToken != nil {
+            let url = settings.advertisedURL ?? "http://\(settings.httpHost == "0.0.0.0" ? ProcessInfo.processInfo.hostName : settings.httpHost):\(server.port)"
+            let instances = InstanceRegistry(service: settings.serviceName, url: url, statuses: statuses, kafka: settings.kafka, logger: logger)
+            instanceRegistry.value = instances
+            logger.info("queries (\(Set(queries.map { $0.prefix + "{id}" + $0.suffix }).sorted().joined(separator: ", "))) advertised at \(url)")
+            // The registry only guides redirects: its end never stops the service.
+            services.append(.init(service: instances, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: pipelines.map {
-                .init(service: PipelineService(pipeline: $0), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
-            },
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import Logging
 import OrbitKafka
+import Synchronization
 
 /// A state backend on local disk: one SQLite file per store partition, so state can be larger
 /// than memory (only SQLite's bounded page cache and the store's per-batch cache are resident).
@@ -53,6 +54,11 @@ public final class SQLiteStateBackend: StateBackend {
     }
 
     public var ownedPartitions: [Int32] { files.keys.sorted() }
+
+    /// Reads from any thread through connections of its own (WAL lets them read what the last
+    /// committed batch wrote while the pipeline writes the next).
+    private let queries = SQLiteQueryReader()
+    public var queryReader: any StateBytesReader { queries }
     public var count: Int { files.values.reduce(0) { $0 + $1.count } }
 
     func path(_ partition: Int32) -> String { (directory as NSString).appendingPathComponent("\(partition).sqlite") }
@@ -164,6 +170,7 @@ public final class SQLiteStateBackend: StateBackend {
         StateRestoreMetrics.record(store: changelogTopic, elapsed: elapsed, records: result.records, partitions: numbers.count)
         let held = numbers.reduce(0) { $0 + (files[$1]?.count ?? 0) }
         logger.info("restored \(held) \(noun) of partitions \(numbers) on disk (\(checkpoints.count) from a local checkpoint) from \(result.records) changelog records in \(elapsed)")
+        queries.hold(numbers.map { ($0, path($0)) })
         return numbers
     }
 
@@ -224,6 +231,7 @@ public final class SQLiteStateBackend: StateBackend {
                 logger.warning("no local checkpoint for \(changelogTopic) partitions \(dropping): end offsets unknown (\(error)); the next start restores them from the changelog")
             }
         }
+        queries.release(dropping)
         for partition in dropping {
             guard let file = files.removeValue(forKey: partition) else { continue }
             if let end = ends[TopicPartition(changelogTopic, partition)] {
@@ -416,5 +424,52 @@ final class PartitionFile {
         try write.run()
         try database.execute("COMMIT")
         try? database.execute("PRAGMA wal_checkpoint(TRUNCATE)")  // the row is committed either way
+    }
+}
+
+/// Reads a disk store's values from threads other than the pipeline's (queries): one read-only
+/// connection per held partition file, opened when first asked, each used under the lock.
+final class SQLiteQueryReader: StateBytesReader {
+    private struct Held {
+        var paths: [Int32: String] = [:]
+        var open: [Int32: (database: SQLiteDatabase, select: SQLiteStatement)] = [:]
+    }
+
+    private let state = Mutex(Held())
+
+    /// Partitions restored: readable from now on.
+    func hold(_ partitions: [(Int32, String)]) {
+        state.withLock { held in for (partition, path) in partitions { held.paths[partition] = path } }
+    }
+
+    /// Partitions dropped: their connections are closed before their files are.
+    func release(_ partitions: [Int32]) {
+        state.withLock { held in
+            for partition in partitions {
+                held.paths[partition] = nil
+                held.open.removeValue(forKey: partition)?.database.close()
+            }
+        }
+    }
+
+    func read(_ partition: Int32, _ key: String) -> StoredBytes {
+        state.withLock { held -> StoredBytes in
+            guard let path = held.paths[partition] else { return .notHeld }
+            do throws(SQLiteError) {
+                if held.open[partition] == nil {
+                    let database = try SQLiteDatabase(path: path, readOnly: true)
+                    try database.execute("PRAGMA busy_timeout = 1000; PRAGMA query_only = ON;")
+                    held.open[partition] = (database, try database.prepare("SELECT value FROM state WHERE key = ?1"))
+                }
+                let select = held.open[partition]!.select
+                select.bind(1, key)
+                defer { select.reset() }
+                return try select.step() ? .value(select.blob(0)) : .absent
+            } catch {
+                // A file that cannot be read here is the pipeline's to report (it stops the
+                // service); a query says only that it could not answer.
+                return .notHeld
+            }
+        }
     }
 }

@@ -34,6 +34,23 @@ public protocol StateBackend: AnyObject {
     /// changelog record written for them is acknowledged, so a disk backend may keep a checkpoint
     /// for a fast restore.
     func drop(_ partitions: [Int32], cleanly: Bool)
+    /// Reads stored values from any thread (queries over the HTTP port), as of the last batch
+    /// whose changes the store took; the pipeline thread keeps using the backend itself.
+    var queryReader: any StateBytesReader { get }
+}
+
+/// A thread-safe view of a backend's stored values.
+public protocol StateBytesReader: Sendable {
+    func read(_ partition: Int32, _ key: String) -> StoredBytes
+}
+
+/// What a backend holds for a key, read from another thread.
+public enum StoredBytes: Sendable, Equatable {
+    case value([UInt8])
+    /// The partition is held here and has no value for the key.
+    case absent
+    /// The partition is not held here (assigned elsewhere, or not restored yet).
+    case notHeld
 }
 
 extension StateBackend {

@@ -33,6 +33,7 @@ import OrbitKafka
 public final class StageProcessor: RecordProcessor {
     /// The processor whose stores are kept.
     public let processor: any RecordProcessor
+    public var queries: [KeyQuery] { processor.queries }
     private let stores: [(store: any StateStore, partitionedLike: String)]
     private let logger: Logger
     private let ticks: Ticks?

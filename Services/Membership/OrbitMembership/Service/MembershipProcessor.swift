@@ -38,15 +38,32 @@ public final class MembershipProcessor: RecordProcessor {
     ///   - stores: makes the member store (in the backend `state.store` names).
     /// - Parameter catalogue: the stage's global table of `orbit.rewards` (nil: no rewards).
     /// - Parameter secret: the deployment's secret, which coupon codes are made under (nil: a key of its own, for tests).
+    /// - Parameter partitionCount: the merged stream's partition count, where queries place keys (0: no queries).
     public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, stores: StoreMaker = .memory, catalogue: GlobalTableView? = nil,
-                secret: Pseudonymizer? = nil) {
+                secret: Pseudonymizer? = nil, partitionCount: Int = 0) {
         self.settings = settings
+        self.partitionCount = partitionCount
         self.couponCodes = CouponCodes(secret: secret ?? PrivacySettings().pseudonymizer)
         self.policy = settings.policy
         self.catalogue = CatalogueReader(view: catalogue, levels: settings.policy.levels.levels.map(\.name))
         self.levelCensus = LevelCensus(levels: settings.policy.levels.levels.map(\.name))
         self.store = stores.store(settings.stateChangelogTopic, cachePolicy: .retained)
         self.deadLetters = deadLetters ?? DeadLetters(topic: settings.deadLettersTopic, service: "orbit-members")
+    }
+
+    let partitionCount: Int
+
+    // MARK: Queries
+
+    /// `GET /v1/members/{id}`: the account as `orbit.member-accounts` has it, evaluated now, with
+    /// the points held (checkout holds and redemptions waiting for stock) and the last redemptions.
+    public var queries: [KeyQuery] {
+        guard partitionCount > 0 else { return [] }
+        let reader = store.reader(partitionCount: partitionCount)
+        let (policy, clock) = (self.policy, settings.processor.clock)
+        return [KeyQuery(prefix: "/v1/members/", noun: "member", topic: settings.inputsTopic, partitionCount: partitionCount) { key in
+            reader.answer(key) { state in state.known ? MemberView.json(state, userID: key, policy: policy, at: clock()) : nil }
+        }]
     }
 
     // MARK: Partitions (the store's are restored and dropped by the runtime)
@@ -677,7 +694,7 @@ public enum MembershipService {
                 globalTables: [settings.rewardsTopic]
             ) { context in
                 MembershipProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores,
-                                    catalogue: context.globalTable(settings.rewardsTopic), secret: runtime.privacy.pseudonymizer)
+                                    catalogue: context.globalTable(settings.rewardsTopic), secret: runtime.privacy.pseudonymizer, partitionCount: context.partitionCount)
             },
             // The points mall's stock, decided per reward id, and its coupons, per code; answers go back on each member's stream.
             .keyed(name: "-stock", groupID: settings.stockGroupID, input: settings.stockRequestsTopic, changelog: settings.stockChangelogTopic,

@@ -42,12 +42,43 @@ public final class NotifyProcessor: RecordProcessor {
     private let deliveryCounters = DeliveryCounters()
 
     /// - Parameter stores: makes the recipient and campaign stores (in the backend `state.store` names).
-    public init(settings: NotifySettings, deadLetters: DeadLetters, stores: StoreMaker = .memory) {
+    /// - Parameter partitionCount: the merged stream's partition count, where queries place keys (0: no queries).
+    public init(settings: NotifySettings, deadLetters: DeadLetters, stores: StoreMaker = .memory, partitionCount: Int = 0) {
         self.settings = settings
+        self.partitionCount = partitionCount
         self.policy = settings.policy
         self.recipients = stores.store(settings.recipientsChangelogTopic, cachePolicy: .retained)
         self.campaigns = stores.store(settings.campaignsChangelogTopic, cachePolicy: .retained)
         self.deadLetters = deadLetters
+    }
+
+    let partitionCount: Int
+
+    /// `GET /v1/users/{id}/inbox`: the user's in-app messages (their ids, newest first: each is the
+    /// record `<user>/<id>` of the inbox topic), messages waiting for quiet hours to end, and when
+    /// each category last reached the user.
+    public var queries: [KeyQuery] {
+        guard partitionCount > 0 else { return [] }
+        let reader = recipients.reader(partitionCount: partitionCount)
+        return [KeyQuery(prefix: "/v1/users/", suffix: "/inbox", noun: "inbox", topic: settings.inputsTopic, partitionCount: partitionCount) { key in
+            reader.answer(key) { r in
+                var w = JSONWriter()
+                w.beginObject()
+                w.field("schema_version"); w.int(1)
+                w.field("user_id"); w.string(key)
+                w.field("inbox"); w.beginArray(); for id in r.inbox.reversed() { w.string(id) }; w.endArray()
+                w.field("deferred"); w.beginArray()
+                for d in r.deferred { w.beginObject(); w.field("notification_id"); w.string(d.notificationID); w.field("due"); w.timestamp(millis: d.dueMillis); w.endObject() }
+                w.endArray()
+                w.field("last_sent"); w.beginObject()
+                var last: [String: Int64] = [:]
+                for mark in r.sent { last[mark.category] = max(last[mark.category] ?? .min, mark.atMillis) }
+                for (category, at) in last.sorted(by: { $0.key < $1.key }) { w.key(category); w.timestamp(millis: at) }
+                w.endObject()
+                w.endObject()
+                return w.bytes + [10]
+            }
+        }]
     }
 
     // The stores' partitions are restored and dropped, and the clock ticks written, by the runtime.
@@ -496,7 +527,7 @@ public enum NotifyService {
                          StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: false)],
                 punctuation: settings.processor.evaluationInterval, ticksInto: settings.inputsTopic, erasesFrom: settings.inputsTopic, clock: settings.processor.clock
             ) { context in
-                NotifyProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores)
+                NotifyProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores, partitionCount: context.partitionCount)
             },
             StageDeclaration(
                 name: "-delivery", groupID: settings.delivery.groupID, inputs: [settings.notificationsTopic],

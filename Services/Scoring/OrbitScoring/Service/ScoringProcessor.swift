@@ -61,6 +61,8 @@ public final class ScoringProcessor: RecordProcessor {
     private let forwarded = Counter(label: "orbit_scorer_events_forwarded_total")
     private let usersGauge = Gauge(label: "orbit_scorer_users")
     private let census = PopulationCensus()
+    /// The day and thresholds of the last batch's evaluation, for queries answered on other threads.
+    private let lastEvaluation: SharedValue<(day: Int32, thresholds: PopulationThresholds)>
 
     /// - Parameters:
     ///   - partitionCount: the input's partition count (``CoPartitioning/check(_:kafka:logger:)``).
@@ -78,6 +80,26 @@ public final class ScoringProcessor: RecordProcessor {
         self.sketches = sketches
         self.deadLetters = deadLetters
         self.thresholds = PopulationThresholds(rfm: settings.policy.rfmThresholds, superUserSpendMinor: nil)
+        self.lastEvaluation = SharedValue((UserState.day(settings.processor.clock()), thresholds))
+    }
+
+    // MARK: Queries
+
+    /// `GET /v1/users/{id}`: the user's profile as it would be published now (the last batch's
+    /// state, evaluated with the last batch's day and thresholds), the same JSON as `orbit.profiles`.
+    public var queries: [KeyQuery] {
+        let reader = store.reader(partitionCount: partitionCount)
+        let evaluator = self.evaluator
+        let lastEvaluation = self.lastEvaluation
+        return [KeyQuery(prefix: "/v1/users/", noun: "profile", topic: settings.inputTopic, partitionCount: partitionCount) { key in
+            reader.answer(key) { state in
+                let (day, thresholds) = lastEvaluation.value
+                if state.profilingWithheld { return UserProfile.withheld(userID: key, evaluatedDay: day) }
+                guard !state.isEmpty else { return nil }
+                var state = state
+                return evaluator.evaluate(&state, userID: key, today: day, thresholds: thresholds).0.encoded()
+            }
+        }]
     }
 
     // MARK: Partitions
@@ -227,6 +249,7 @@ public final class ScoringProcessor: RecordProcessor {
     /// grow page by page each batch.
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
         let day = UserState.day(context.nowMillis)
+        lastEvaluation.value = (day, thresholds)
         try store.updateChanged { _, key, state in
             _ = evaluate(&state, key, day: day, outputs: &outputs)
             if outputs.count >= Self.outputPart { try deliver(&outputs) }
