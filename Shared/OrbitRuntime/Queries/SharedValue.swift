@@ -11,4 +11,9 @@ public final class SharedValue<Value: Sendable>: Sendable {
         get { mutex.withLock { $0 } }
         set { mutex.withLock { $0 = newValue } }
     }
+
+    /// Changes the value in place, under the lock (a read then a write would lose a concurrent change).
+    public func update<Result>(_ body: (inout Value) -> Result) -> Result {
+        mutex.withLock { body(&$0) }
+    }
 }
