@@ -128,6 +128,48 @@ final class OrbitToolTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: addressFile.path), "the address file is removed on stop")
     }
 
+    /// `orbit segments`: a file with an error publishes nothing and names the file, line and
+    /// field; a good one is published, listed, previewed on the profiles published now, retired.
+    func testSegmentsAreAppliedListedPreviewedAndRetired() throws {
+        let broker = try orbit(["broker"])
+        _ = try broker.waitForLine(containing: "orbit broker: listening on")
+        let bad = home.appendingPathComponent("bad.yaml")
+        try "segments:\n  - id: big\n    name: Big\n    where: {field: rfm.spend, gte: 50000}\n".write(to: bad, atomically: true, encoding: .utf8)
+        let refused = try orbit(["segments", "apply", bad.path])
+        XCTAssertNotEqual(finish(refused), 0)
+        XCTAssertTrue(refused.output.contains { $0.contains("bad.yaml:4:") && $0.contains("segments[0].where.field") && $0.contains("rfm.spend is not a profile field") },
+                      refused.output.joined(separator: "\n"))
+        let good = home.appendingPathComponent("segments.yaml")
+        try """
+            segments:
+              - id: big
+                name: Big spenders
+                where: {field: rfm.monetary_minor, gte: 50000}
+              - id: at-risk
+                name: At risk
+                where: {field: lifecycle, in: [at_risk, churned]}
+            """.write(to: good, atomically: true, encoding: .utf8)
+        let applied = try orbit(["segments", "apply", good.path])
+        XCTAssertEqual(finish(applied), 0, applied.output.joined(separator: "\n"))
+        XCTAssertTrue(applied.output.contains { $0.contains("2 segments published to orbit.segment-definitions: big, at-risk") }, applied.output.joined(separator: "\n"))
+        // Profiles as a scorer publishes them: ann spends 80,000, bob 2,000.
+        let profiles = home.appendingPathComponent("profiles.jsonl")
+        try ["ann": 80_000, "bob": 2_000].map { user, minor in
+            #"{"schema_version":1,"user_id":"\#(user)","rfm":{"monetary_minor":\#(minor)},"lifecycle":{"stage":"active"},"segment":"general_develop","tier":"B","super_user":false}"#
+        }.joined(separator: "\n").write(to: profiles, atomically: true, encoding: .utf8)
+        XCTAssertEqual(finish(try orbit(["publish", profiles.path, "--topic", OrbitTopics.userProfiles])), 0)
+        let preview = try orbit(["segments", "preview", "big"])
+        XCTAssertEqual(finish(preview), 0, preview.output.joined(separator: "\n"))
+        XCTAssertTrue(preview.output.contains { $0.contains("custom:big (Big spenders): 1 of 2 profiled users") }, preview.output.joined(separator: "\n"))
+        XCTAssertTrue(preview.output.contains("  ann"), preview.output.joined(separator: "\n"))
+        XCTAssertEqual(finish(try orbit(["segments", "retire", "at-risk"])), 0)
+        let listed = try orbit(["segments", "list"])
+        XCTAssertEqual(finish(listed), 0)
+        XCTAssertTrue(listed.output.contains { $0.hasPrefix("custom:big  Big spenders  where {\"field\":\"rfm.monetary_minor\",\"gte\":50000}") }, listed.output.joined(separator: "\n"))
+        XCTAssertTrue(listed.output.contains("1 segments, 0 unusable"), listed.output.joined(separator: "\n"))
+        XCTAssertEqual(try broker.terminate(), 0)
+    }
+
     func testUpRunsEveryServiceAndStopsThemAllOnSigterm() throws {
         let up = try ServiceProcess(executable: "orbit", arguments: ["up"], environment: ["ORBIT_HOME": home.path])
         _ = try up.waitForLine(containing: "orbit up: broker on")

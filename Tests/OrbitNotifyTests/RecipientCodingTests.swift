@@ -70,11 +70,20 @@ final class RecipientCodingTests: XCTestCase {
     }
 
     func testHostileBytesAreRefusedNeverTrusted() {
-        let bytes = Self.everything().stateBytes()
-        // Every truncation throws (a count or length beyond the bytes left is caught before use).
-        for length in 0..<bytes.count {
+        var r = Self.everything()
+        r.customSegments = ["big", "vip-drift"]
+        let bytes = r.stateBytes()
+        // Every truncation throws (a count or length beyond the bytes left is caught before use),
+        // but at the end of the layout before the operators' segments were appended: an older
+        // value, read with none.
+        var older = r
+        older.customSegments = []
+        let olderEnd = older.stateBytes().count - 1
+        for length in 0..<bytes.count where length != olderEnd {
             XCTAssertThrowsError(try Recipient(stateBytes: Array(bytes[..<length])), "truncated to \(length) bytes")
         }
+        XCTAssertEqual(try Recipient(stateBytes: Array(bytes[..<olderEnd])), older, "an older value reads with no operators' segments")
+        XCTAssertEqual(try Recipient(stateBytes: bytes), r)
         XCTAssertThrowsError(try Recipient(stateBytes: [3]), "unknown version")
         XCTAssertThrowsError(try Recipient(stateBytes: [0x02] + Array(repeating: 0xFF, count: 12)), "an overlong number")
         // A tag count of a billion with a few bytes behind it: refused, not reserved.

@@ -63,8 +63,13 @@ final class UserStateTests: XCTestCase {
         _ = s.alreadyApplied(input: 1, offset: 7, id: "z:referred")
         s.lastSegment = .generalDevelop
         s.lastTier = .b
+        s.customSegments = ["big", "drifting"]
         let bytes = s.encoded()
         XCTAssertEqual(try UserState(decoding: bytes), s)
+        // A value written before the operators' segments were appended reads with none.
+        var older = s
+        older.customSegments = []
+        XCTAssertEqual(try UserState(decoding: Array(older.encoded().dropLast())), older)
         XCTAssertLessThan(bytes.count, 400, "a user state stays small: \(bytes.count) bytes")
         XCTAssertThrowsError(try UserState(decoding: Array(bytes.prefix(10))))
         XCTAssertThrowsError(try UserState(decoding: [99]))

@@ -21,6 +21,7 @@ struct ScorerBench: AsyncParsableCommand {
     @Option(help: "Partitions (64 keeps 1M users' changelog under the local broker's 5 MiB per partition).") var partitions = 64
     @Option(help: "Rounds of the throughput measurement.") var rounds = 2
     @Flag(help: "Measure only the scoring processor with the shipped rules and batch size, without Kafka (steady figures for profiling and for comparing builds).") var coreOnly = false
+    @Option(help: "Operators' segments defined (--core-only): each round runs without them and with them, and prints the CPU ratio (target <= 1.5 with 20).") var segments = 0
 
     func validate() throws {
         try OptionChecks.require(events, "events", in: OptionChecks.positive)
@@ -28,6 +29,24 @@ struct ScorerBench: AsyncParsableCommand {
         try OptionChecks.require(restoreUsers, "restore-users", in: OptionChecks.positive)
         try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
         try OptionChecks.require(rounds, "rounds", in: OptionChecks.rounds)
+        try OptionChecks.require(segments, "segments", in: 0...SegmentDefinition.maxDefinitions)
+    }
+
+    /// `count` segments of two or three conditions each over different fields, as an operator
+    /// might define them: spend bands, lifecycle sets, recency windows, engagement.
+    static func benchSegments(_ count: Int) -> GlobalTableView {
+        let view = GlobalTableView()
+        let stages = ["new", "active", "at_risk", "churned"]
+        for i in 0..<count {
+            let predicate: SegmentPredicate = .all([
+                .compare(.monetaryMinor, .gte, .number(Double(1_000 * (i + 1)))),
+                .oneOf(.lifecycle, [.text(stages[i % 4]), .text(stages[(i + 1) % 4])]),
+                i % 2 == 0 ? .between(.recencyDays, Double(i), Double(i + 60)) : .not(.compare(.superUser, .eq, .flag(true))),
+            ])
+            let definition = SegmentDefinition(id: "bench-\(i)", name: "Bench \(i)", predicate: predicate)
+            view.apply(key: definition.id, value: definition.encoded())
+        }
+        return view
     }
 
     func run() async throws {
@@ -122,12 +141,16 @@ struct ScorerBench: AsyncParsableCommand {
         let batch = runtime.maxBatchRecords
         Output.line("orbit bench scorer --core-only: \(records.count) valid events from \(users) users, \(partitions) partitions, the shipped scoring.yaml, batches of \(batch), \(rounds) rounds")
         let lastEventMillis = Int64(1_767_225_600_000) + Int64(records.count) * 60_000
-        for round in 1...rounds {
+        var cpuWithout = Double.infinity, cpuWith = Double.infinity
+        for run in 1...(segments > 0 ? 2 * rounds : rounds) {
+            let round = segments > 0 ? (run + 1) / 2 : run
+            let defined = segments > 0 && run % 2 == 0 ? segments : 0
             // The processor called directly (its type known, as the pipeline's generic code knows
             // it); its store's changes taken as the runtime takes them (``StageProcessor``).
             let (processor, kept) = StageProcessor.keeping(partitionedLike: settings.inputTopic) { stores in
                 ScoringProcessor(settings: settings, partitionCount: partitions, sketches: GlobalTableView(),
-                                 deadLetters: DeadLetters(topic: "bench-dlq", service: "bench"), logger: Logger(label: "orbit.bench"), stores: stores)
+                                 deadLetters: DeadLetters(topic: "bench-dlq", service: "bench"), logger: Logger(label: "orbit.bench"), stores: stores,
+                                 definitions: Self.benchSegments(defined))
             }
             // The processor driven as the pipeline drives it (records with consecutive offsets per
             // partition, one clock, a flush and the state changes at each batch's end).
@@ -173,12 +196,20 @@ struct ScorerBench: AsyncParsableCommand {
                     started = ContinuousClock.now
                 }
             }
-            Output.line(String(format: "  round %d core only: %8.0f events/s, %5.1f µs CPU per event; ", round, Double(input.count) / seconds, cpu * 1e6 / Double(input.count))
+            let perEvent = cpu * 1e6 / Double(input.count)
+            if defined > 0 { cpuWith = min(cpuWith, perEvent) } else { cpuWithout = min(cpuWithout, perEvent) }
+            Output.line(String(format: "  round %d core only%@: %8.0f events/s, %5.1f µs CPU per event; ", round, defined > 0 ? " with \(defined) segments" : "",
+                               Double(input.count) / seconds, perEvent)
                         + "\(counts[settings.profilesTopic] ?? 0) profiles, \(counts[settings.segmentChangesTopic] ?? 0) segment changes, "
                         + "\(counts[settings.stateChangelogTopic] ?? 0) state records, \(counts[settings.referralCreditsTopic] ?? 0) referral credits; "
                         + "outputs digest \(String(digest.value, radix: 16))")
             let unexpected = counts.keys.filter { ![settings.profilesTopic, settings.segmentChangesTopic, settings.stateChangelogTopic, settings.referralCreditsTopic].contains($0) }
             if !unexpected.isEmpty { throw ValidationError("the scorer wrote to \(unexpected.sorted()): the input was not all valid") }
+        }
+        if segments > 0 {
+            let ratio = cpuWith / cpuWithout
+            Output.line(String(format: "CPU per event with %d segments ÷ without (best rounds): %.2f (%.1f ÷ %.1f µs; target <= 1.5) %@", segments, ratio, cpuWith, cpuWithout,
+                               ratio <= 1.5 ? "PASS" : "ABOVE TARGET"))
         }
     }
 

@@ -30,6 +30,8 @@ public enum OrbitTopics {
     public static let membersInputs = "orbit-members.inputs"
     /// Membership internal: the state store's changelog (compacted).
     public static let membersStateChangelog = "orbit-members.state-changelog"
+    /// Operators' segment definitions (compacted, `orbit segments apply`; a tombstone retires one). Key: the segment id.
+    public static let segmentDefinitions = "orbit.segment-definitions"
     /// Where each service instance answers queries and which input partitions it holds
     /// (compacted; a tombstone when it stops). Key: `<service> <advertised url>`.
     public static let instances = "orbit.instances"

@@ -228,6 +228,34 @@ public struct ConfigSection {
         return result
     }
 
+    /// The section's keys in the order written (empty when it does not exist).
+    public func keys() throws(ConfigError) -> [String] {
+        guard let node else { return [] }
+        guard let mapping = node.mapping else {
+            throw ConfigError(file: document.file, line: node.mark?.line, field: path.joined(separator: "."), message: "must be a mapping")
+        }
+        return mapping.map { $0.key.string ?? "?" }
+    }
+
+    /// A scalar's text and whether it was quoted (`"5"` is text where `5` is a number), or nil.
+    public func quotedScalar(_ key: String) throws(ConfigError) -> (text: String, quoted: Bool)? {
+        guard let node = try value(key) else { return nil }
+        guard let scalar = node.scalar else { throw error(key, node, "must be a single value") }
+        return (scalar.string, scalar.style != .plain)
+    }
+
+    /// A list of scalars, each with whether it was quoted.
+    public func quotedScalarList(_ key: String) throws(ConfigError) -> [(text: String, quoted: Bool)] {
+        guard let node = try value(key) else { return [] }
+        guard let sequence = node.sequence else { throw error(key, node, "must be a list") }
+        var result: [(text: String, quoted: Bool)] = []
+        for element in sequence {
+            guard let scalar = element.scalar else { throw error(key, element, "list entries must be single values") }
+            result.append((scalar.string, scalar.style != .plain))
+        }
+        return result
+    }
+
     /// A list of mappings (for example earning rules), each as a section named `key[index]`.
     public func sectionList(_ key: String) throws(ConfigError) -> [ConfigSection] {
         guard let node = try value(key) else { return [] }

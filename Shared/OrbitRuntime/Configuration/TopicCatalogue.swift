@@ -17,6 +17,8 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.segmentChanges, partitions: partitions),
             TopicSpec(name: OrbitTopics.scorerReferralCredits, partitions: partitions),
             TopicSpec(name: OrbitTopics.scorerSketches, partitions: 1, configs: ["cleanup.policy": "compact"]),
+            // Operators' segments: a small table every scorer reads whole.
+            TopicSpec(name: OrbitTopics.segmentDefinitions, partitions: 1, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.scorerStateChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.scorerDeadLetters, partitions: max(1, partitions / 4)),
             TopicSpec(name: OrbitTopics.memberCommands, partitions: partitions),

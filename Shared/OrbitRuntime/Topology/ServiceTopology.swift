@@ -58,7 +58,7 @@ public struct ServiceTopology {
                     groupID: stage.groupID, inputTopics: stage.inputs, runtime: runtime,
                     transactionalID: ProcessInfoInstance.transactionalID(service: runtime.serviceName, stage: stage.name, thread: thread, of: runtime.streamThreads),
                     punctuationInterval: stage.punctuation, clock: stage.clock,
-                    globalTables: stage.globalTables.map { GlobalTableRegistration(topic: $0, view: views[$0]!) })
+                    globalTables: stage.globalTables.map { GlobalTableRegistration(topic: $0, view: views[$0]!, required: !stage.optionalGlobalTables.contains($0)) })
                 let processor = try stage.makeStageProcessor(context)
                 pipelines.append(StreamPipeline(settings: settings, processor: processor, logger: logger))
             }

@@ -40,6 +40,8 @@ public struct StageDeclaration {
     /// Topics read whole by every instance (``GlobalTableView``), refreshed at the start of each
     /// batch and before each punctuation.
     public var globalTables: [String]
+    /// Those of ``globalTables`` a deployment may not have created (read as empty until they exist).
+    public var optionalGlobalTables: Set<String> = []
     /// Makes one pipeline's processor.
     public var makeProcessor: (StageContext) throws -> any RecordProcessor
 

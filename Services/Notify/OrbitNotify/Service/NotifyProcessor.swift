@@ -5,6 +5,9 @@ import OrbitContract
 import OrbitKafka
 import OrbitRuntime
 
+/// How many operators' segments a recipient's state keeps (the scorer defines at most 500).
+enum SegmentLimits { static let perRecipient = 500 }
+
 /// The kinds of input merged into the service's one ordered stream per user.
 public enum NotifyInput: String, InputKind {
     case event
@@ -179,6 +182,13 @@ public final class NotifyProcessor: RecordProcessor {
             guard !r.replay.alreadyApplied(offset: record.offset, id: "\(kind.rawValue):\(id)") else { replays.increment(); return false }
             // A closed balance is the trace of an erasure, never a reason to write to the user.
             if kind == .ledgerEntry, object["kind"]?.stringValue == "forfeit" { return false }
+            // Operators' segments are kept for campaign audiences (`custom_segments`).
+            if kind == .segmentChange, let dimension = object["dimension"]?.stringValue, dimension.hasPrefix("custom:") {
+                let id = String(dimension.dropFirst("custom:".count))
+                var segments = Set(r.customSegments)
+                if object["to"]?.stringValue == "true" { segments.insert(id) } else { segments.remove(id) }
+                r.customSegments = segments.sorted().prefix(SegmentLimits.perRecipient).map { $0 }
+            }
             let source: TriggerSource = kind == .segmentChange ? .segmentChange : kind == .memberEvent ? .memberEvent : .ledgerEntry
             fireTriggers(source, record: object, bytes: value, sourceID: id, derived: [:], userID: userID, time: time, to: &r, emit: &emit)
             return true

@@ -16,6 +16,8 @@ public struct AudienceFilter: Sendable, Equatable {
     public var activeWithinDays: Int?
     /// Any of these tags.
     public var tags: Set<String> = []
+    /// In any of these operators' segments (their ids: `custom:<id>` on `orbit.segment-changes`).
+    public var customSegments: Set<String> = []
 
     public init() {}
 
@@ -30,6 +32,7 @@ public struct AudienceFilter: Sendable, Equatable {
         if let inactiveDaysAtLeast, (idleDays ?? Int.max) < inactiveDaysAtLeast { return false }
         if let activeWithinDays, (idleDays ?? Int.max) > activeWithinDays { return false }
         if !tags.isEmpty, tags.isDisjoint(with: r.tags) { return false }
+        if !customSegments.isEmpty, customSegments.isDisjoint(with: r.customSegments) { return false }
         return true
     }
 
@@ -37,6 +40,7 @@ public struct AudienceFilter: Sendable, Equatable {
         func list(_ name: StaticString, _ values: Set<String>) { w.field(name); w.beginArray(); for v in values.sorted() { w.string(v) }; w.endArray() }
         w.beginObject()
         list("segment", segments); list("lifecycle", lifecycles); list("tier", tiers); list("level", levels); list("tags", tags)
+        if !customSegments.isEmpty { list("custom_segments", customSegments) }
         w.field("super_user"); if let superUser { w.bool(superUser) } else { w.null() }
         w.field("min_spend_minor"); if let minSpendMinor { w.int(minSpendMinor) } else { w.null() }
         w.field("inactive_days_at_least"); if let inactiveDaysAtLeast { w.int(inactiveDaysAtLeast) } else { w.null() }
@@ -47,6 +51,7 @@ public struct AudienceFilter: Sendable, Equatable {
     init(json o: JSONObject) {
         func set(_ k: String) -> Set<String> { Set((o[k]?.arrayValue ?? []).compactMap(\.stringValue)) }
         segments = set("segment"); lifecycles = set("lifecycle"); tiers = set("tier"); levels = set("level"); tags = set("tags")
+        customSegments = set("custom_segments")
         if case .bool(let b)? = o["super_user"] { superUser = b }
         minSpendMinor = o["min_spend_minor"]?.numberValue?.int64Value
         inactiveDaysAtLeast = o["inactive_days_at_least"]?.numberValue?.int64Value.map { Int($0) }

@@ -129,6 +129,8 @@ public struct Recipient: Sendable, Equatable {
     public var contacts = Contacts()
     public var preferences = Preferences()
     public var tags: [String] = []
+    /// The operators' segments (`custom:<id>` on `orbit.segment-changes`) the user is in, by id, sorted.
+    public var customSegments: [String] = []
     public var purchases = 0
     public var sent: [SentMark] = []
     public var fired: [FiredMark] = []

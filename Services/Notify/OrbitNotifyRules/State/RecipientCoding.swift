@@ -51,6 +51,7 @@ extension Recipient: StateCodable {
         w.count(inbox.count); for id in inbox { w.string(id) }
         w.count(replay.appliedOffsets.count); for offset in replay.appliedOffsets { w.signed(offset) }
         w.count(replay.recentIDs.count); for id in replay.recentIDs { w.unsigned(id) }
+        w.count(customSegments.count); for id in customSegments { w.string(id) }
         return w.bytes
     }
 
@@ -104,6 +105,8 @@ extension Recipient: StateCodable {
             guard offsets.count == replay.appliedOffsets.count else { throw Unreadable(description: "\(offsets.count) replay offsets, expected \(replay.appliedOffsets.count)") }
             replay.appliedOffsets = offsets
             replay.recentIDs = try (0..<r.count()).map { _ in try r.unsigned() }
+            guard !r.atEnd else { return }  // appended later: older states are in no operator's segment
+            customSegments = try (0..<r.count()).map { _ in try r.requiredString() }
         } catch let failure as CompactReader.Failure {
             throw Unreadable(description: "binary state \(failure == .truncated ? "truncated" : "malformed") (\(bytes.count) bytes)")
         }

@@ -61,16 +61,26 @@ public final class ScoringProcessor: RecordProcessor {
     private let forwarded = Counter(label: "orbit_scorer_events_forwarded_total")
     private let usersGauge = Gauge(label: "orbit_scorer_users")
     private let census = PopulationCensus()
+    /// The operators' segments: the table, the version last read, the usable definitions sorted by
+    /// id, and the records already dead-lettered (by id, their bytes) so each is reported once.
+    let definitions: GlobalTableView?
+    private var definitionsVersion = -1
+    private(set) public var segments: [SegmentDefinition] = []
+    /// Segments whose record is a tombstone: their members leave.
+    private var retiredSegments: Set<String> = []
+    private var reportedUnusable: [String: [UInt8]] = [:]
     /// The day and thresholds of the last batch's evaluation, for queries answered on other threads.
     private let lastEvaluation: SharedValue<(day: Int32, thresholds: PopulationThresholds)>
 
     /// - Parameters:
     ///   - partitionCount: the input's partition count (``CoPartitioning/check(_:kafka:logger:)``).
     ///   - sketches: the global table of every partition's sketches, fed by the pipeline.
+    ///   - definitions: the global table of the operators' segment definitions (nil: none).
     public init(settings: ScoringSettings, partitionCount: Int, sketches: GlobalTableView, deadLetters: DeadLetters, logger: Logger,
                 privacy: PrivacySettings = PrivacySettings(), stores: StoreMaker = .memory,
-                reevaluationPart: Int = ScoringProcessor.reevaluationPart(maxBatchRecords: .max)) {
+                reevaluationPart: Int = ScoringProcessor.reevaluationPart(maxBatchRecords: .max), definitions: GlobalTableView? = nil) {
         self.settings = settings
+        self.definitions = definitions
         self.reevaluationPart = max(1, reevaluationPart)
         self.privacy = privacy
         self.evaluator = ProfileEvaluator(policy: settings.policy)
@@ -123,6 +133,7 @@ public final class ScoringProcessor: RecordProcessor {
     // MARK: Records
 
     public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
+        if definitionsVersion < 0 { _ = refreshSegments(outputs: &outputs) }  // the first batch: the table as the pipeline read it
         if record.topic != settings.inputTopic {
             if record.topic == settings.preferencesTopic { return forward(record, as: .preferences, outputs: &outputs) }
             if record.topic == privacy.requestsTopic { return forward(record, as: .privacyRequest, outputs: &outputs) }
@@ -248,6 +259,9 @@ public final class ScoringProcessor: RecordProcessor {
     /// (measured: 126 of 220 MB live at the peak with batches of 50,000 events), and made the heap
     /// grow page by page each batch.
     public func flush(context: ProcessingContext, outputs: inout [ProducerRecord], deliver: (inout [ProducerRecord]) throws -> Void) throws {
+        // Definitions changed since the last batch: the next batch's users are evaluated with them,
+        // and everyone at the next punctuation.
+        if refreshSegments(outputs: &outputs) { reevaluationDue = true }
         let day = UserState.day(context.nowMillis)
         lastEvaluation.value = (day, thresholds)
         try store.updateChanged { _, key, state in
@@ -263,7 +277,7 @@ public final class ScoringProcessor: RecordProcessor {
     private func evaluate(_ state: inout UserState, _ key: String, day: Int32, outputs: inout [ProducerRecord]) -> Bool {
         if state.profilingWithheld { return withhold(&state, key, day: day, outputs: &outputs) }
         let before = state.published
-        let (profile, changes) = evaluator.evaluate(&state, userID: key, today: day, thresholds: thresholds)
+        let (profile, changes) = evaluator.evaluate(&state, userID: key, today: day, thresholds: thresholds, segments: segments, retired: retiredSegments)
         let bytes = profile.encoded()
         let hash = StableHash.content(bytes)
         let keyBytes = Array(key.utf8)
@@ -305,7 +319,9 @@ public final class ScoringProcessor: RecordProcessor {
             census.record(counts, partition: partition)
             outputs.append(ProducerRecord(topic: settings.sketchesTopic, key: Array("partition-\(partition)".utf8), value: partitionSketches.encoded()))
         }
-        // 2. Apply the global thresholds from everyone's sketches (the table the pipeline feeds).
+        // 2. Apply the global thresholds from everyone's sketches (the table the pipeline feeds),
+        //    and the operators' segment definitions.
+        let changedSegments = refreshSegments(outputs: &outputs)
         var changedThresholds = false
         let table = sketches.snapshot
         if table.version != tableVersion {
@@ -329,11 +345,43 @@ public final class ScoringProcessor: RecordProcessor {
         //    for the users before: restarting instead could keep the last partitions from ever
         //    being reached, since thresholds can change at every punctuation.
         let dayChanged = day != evaluatedDay
-        if changedThresholds || dayChanged { reevaluationDue = true }
+        if changedThresholds || dayChanged || changedSegments { reevaluationDue = true }
         evaluatedDay = day
         guard reevaluationDue, reevaluation == nil || dayChanged else { return }
         startReevaluation(day: day)
         try continuePunctuation(context: context, outputs: &outputs)
+    }
+
+    /// Reads the segment definitions table when it changed: a definition that cannot be used is
+    /// dead-lettered once (for those bytes) and its last usable version, if any, stays; a
+    /// tombstone retires one. True when the usable definitions changed (everyone is then
+    /// re-evaluated, entering and leaving segments).
+    func refreshSegments(outputs: inout [ProducerRecord]) -> Bool {
+        guard let definitions else { return false }
+        let table = definitions.snapshot
+        guard table.version != definitionsVersion else { return false }
+        definitionsVersion = table.version
+        var usable: [String: SegmentDefinition] = [:]
+        let previous = Dictionary(uniqueKeysWithValues: segments.map { ($0.id, $0) })
+        for (key, bytes) in table.values.sorted(by: { $0.key < $1.key }) {
+            do {
+                usable[key] = try SegmentDefinition.decode(key: key, bytes)
+            } catch {
+                if let kept = previous[key] { usable[key] = kept }
+                guard reportedUnusable[key] != bytes else { continue }
+                reportedUnusable[key] = bytes
+                let record = ConsumerRecord(topic: settings.segmentDefinitionsTopic, partition: 0, offset: -1, key: Array(key.utf8), value: bytes, headers: [], timestampMillis: nil)
+                outputs.append(deadLetters.record(for: record, .invalidValue, field: error.field,
+                                                  "segment \(key) is not used\(previous[key] == nil ? "" : " (its previous definition stays)"): \(error.message)"))
+            }
+        }
+        let next = usable.values.sorted { $0.id < $1.id }.prefix(SegmentDefinition.maxDefinitions).map { $0 }
+        let retired = table.deleted
+        guard next != segments || retired != retiredSegments else { return false }
+        retiredSegments = retired
+        logger.info("segments: \(next.count) defined (\(next.map(\.id).joined(separator: ", "))); every user is re-evaluated")
+        segments = next
+        return true
     }
 
     private func startReevaluation(day: Int32) {
@@ -397,8 +445,7 @@ extension UserState: StateCodable {
 /// the global table of every partition's sketches.
 public enum ScorerService {
     public static func topology(_ scoring: ScoringSettings, runtime: RuntimeSettings) -> ServiceTopology {
-        ServiceTopology(deadLettersTopic: scoring.deadLettersTopic, stages: [
-            StageDeclaration(
+        var stage = StageDeclaration(
                 groupID: scoring.groupID,
                 inputs: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic],
                 outputs: [scoring.profilesTopic, scoring.segmentChangesTopic, scoring.referralCreditsTopic, scoring.sketchesTopic],
@@ -406,13 +453,17 @@ public enum ScorerService {
                 coPartitioned: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.stateChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: scoring.stateChangelogTopic, partitionedLike: scoring.inputTopic, keyedByUser: true)],
                 // Privacy requests reach the user's partition through the repartition topic.
-                punctuation: scoring.evaluationInterval, erasesFrom: scoring.referralCreditsTopic, clock: scoring.processor.clock, globalTables: [scoring.sketchesTopic]
+                punctuation: scoring.evaluationInterval, erasesFrom: scoring.referralCreditsTopic, clock: scoring.processor.clock,
+                globalTables: [scoring.sketchesTopic, scoring.segmentDefinitionsTopic]
             ) { context in
                 ScoringProcessor(settings: scoring, partitionCount: context.partitionCount, sketches: context.globalTable(scoring.sketchesTopic),
                                  deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
                                  stores: context.stores,
-                                 reevaluationPart: ScoringProcessor.reevaluationPart(maxBatchRecords: context.runtime.maxBatchRecords))
-            },
-        ])
+                                 reevaluationPart: ScoringProcessor.reevaluationPart(maxBatchRecords: context.runtime.maxBatchRecords),
+                                 definitions: context.globalTable(scoring.segmentDefinitionsTopic))
+            }
+        // Operators' segments are optional: a deployment without their topic scores as before.
+        stage.optionalGlobalTables = [scoring.segmentDefinitionsTopic]
+        return ServiceTopology(deadLettersTopic: scoring.deadLettersTopic, stages: [stage])
     }
 }

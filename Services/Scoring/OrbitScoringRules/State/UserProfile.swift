@@ -128,7 +128,21 @@ public struct UserProfile: Sendable, Equatable {
 /// One change of a user's segment, lifecycle stage, tier or super-user flag: a record of
 /// `orbit.segment-changes`.
 public struct SegmentChange: Sendable, Equatable {
-    public enum Dimension: String, Sendable { case segment, lifecycle, tier, superUser = "super_user" }
+    public enum Dimension: Sendable, Hashable {
+        case segment, lifecycle, tier, superUser
+        /// An operator's segment (``SegmentDefinition``): `custom:<id>`, changing between "true" and "false".
+        case custom(String)
+
+        public var rawValue: String {
+            switch self {
+            case .segment: "segment"
+            case .lifecycle: "lifecycle"
+            case .tier: "tier"
+            case .superUser: "super_user"
+            case .custom(let id): "custom:\(id)"
+            }
+        }
+    }
     public let userID: String
     public let dimension: Dimension
     public let from: String?
@@ -195,7 +209,14 @@ public struct ProfileEvaluator: Sendable {
                                age: Double(max(today, last) - first) / unit, monetaryValue: max(0, repeatMean))
     }
 
-    public func evaluate(_ state: inout UserState, userID: String, today: Int32, thresholds: PopulationThresholds) -> (UserProfile, [SegmentChange]) {
+    /// - Parameter segments: the operators' segments, sorted by id: the user enters and leaves them
+    ///   as the profile matches them (``SegmentChange/Dimension/custom(_:)``); one the user is in
+    ///   that is no longer defined (retired) is left.
+    ///   `retired`: ids of segments known to be retired (their record is a tombstone): their members
+    ///   leave. A segment the user is in that is neither defined nor known retired (its definition
+    ///   not read yet after a start, say) is kept as it is.
+    public func evaluate(_ state: inout UserState, userID: String, today: Int32, thresholds: PopulationThresholds,
+                         segments: [SegmentDefinition] = [], retired: Set<String> = []) -> (UserProfile, [SegmentChange]) {
         let window = state.window(today: today, days: policy.rfmWindowDays)
         let recency = state.lastPurchaseDay.map { Int(max(0, today - $0)) }
         let values = RFMValues(recencyDays: recency, frequency: window.purchases, monetaryMinor: window.netMinor)
@@ -261,7 +282,52 @@ public struct ProfileEvaluator: Sendable {
             checkInStreak: Int(state.checkInStreak), checkInLongest: Int(state.checkInLongest), referrals: Int(state.referrals),
             convertedReferrals: Int(state.convertedReferrals), referralSpendMinor: state.referralSpendMinor, referredBy: state.referredBy,
             configVersion: policy.configVersion, reportingCurrency: policy.reportingCurrency, lastEventMillis: state.lastEventMillis)
+        if !segments.isEmpty || !state.customSegments.isEmpty {
+            Self.customSegments(segments, retired: retired, profile: profile, state: &state, userID: userID, today: today, changes: &changes)
+        }
         return (profile, changes)
+    }
+
+    /// Entries into and exits from the operators' segments, in id order. `segments` is sorted by
+    /// id, so the user's segments before and after are compared as sorted lists (no set or
+    /// dictionary per user: this runs for every profile evaluated).
+    static func customSegments(_ segments: [SegmentDefinition], retired: Set<String>, profile: UserProfile, state: inout UserState, userID: String, today: Int32,
+                               changes: inout [SegmentChange]) {
+        var now: [String] = []
+        for definition in segments where definition.predicate.matches(profile) { now.append(definition.id) }
+        if !state.customSegments.isEmpty {
+            // Kept as they are: segments the user is in that are not defined (yet) and not retired.
+            func defined(_ id: String) -> Bool {
+                var low = 0, high = segments.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if segments[middle].id < id { low = middle + 1 } else { high = middle }
+                }
+                return low < segments.count && segments[low].id == id
+            }
+            let unknown = state.customSegments.filter { !defined($0) && !retired.contains($0) }
+            if !unknown.isEmpty { now = (now + unknown).sorted() }
+        }
+        guard now != state.customSegments else { return }
+        func name(_ id: String) -> String? { segments.first { $0.id == id }?.name }
+        var (i, j) = (0, 0)
+        let before = state.customSegments
+        while i < before.count || j < now.count {
+            if j == now.count || (i < before.count && before[i] < now[j]) {
+                let id = before[i]
+                changes.append(SegmentChange(userID: userID, dimension: .custom(id), from: "true", to: "false",
+                                             reason: name(id).map { "no longer matches \($0)" } ?? "the segment was retired", day: today))
+                i += 1
+            } else if i == before.count || now[j] < before[i] {
+                let id = now[j]
+                changes.append(SegmentChange(userID: userID, dimension: .custom(id), from: "false", to: "true", reason: "matches \(name(id) ?? id)", day: today))
+                j += 1
+            } else {
+                i += 1
+                j += 1
+            }
+        }
+        state.customSegments = now
     }
 }
 

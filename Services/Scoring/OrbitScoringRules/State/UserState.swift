@@ -84,6 +84,8 @@ public struct UserState: Sendable, Equatable {
     /// The user withdrew consent to profiling (`consents.profiling: false` in their preferences):
     /// their activity is still counted, but no segment, tier, lifecycle or prediction is made.
     public var profilingWithheld = false
+    /// The operator's segments (``SegmentDefinition`` ids) the user was last found in, sorted.
+    public var customSegments: [String] = []
 
     /// What evaluation writes: the last published segment, stage, tier, super-user flag and
     /// profile hash (to tell whether an evaluation changed the state without comparing all of it).
@@ -94,11 +96,12 @@ public struct UserState: Sendable, Equatable {
         var tier: ValueTier?
         var superUser: Bool
         var profileHash: UInt64
+        var customSegments: [String]
     }
 
     public var published: Published {
         Published(lifecycle: lastLifecycle, lifecycleSince: lastLifecycleSince, segment: lastSegment, tier: lastTier,
-                  superUser: lastSuperUser, profileHash: lastProfileHash)
+                  superUser: lastSuperUser, profileHash: lastProfileHash, customSegments: customSegments)
     }
 
     public init() {}

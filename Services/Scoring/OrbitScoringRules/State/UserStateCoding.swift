@@ -26,6 +26,7 @@ extension UserState {
         w.unsigned(UInt64(referees.count))
         for r in referees { w.fixed64(r.referee); w.int32(r.purchases); w.signed(r.grossMinor); w.unsigned(r.revoked ? 1 : 0) }
         w.unsigned(profilingWithheld ? 1 : 0)
+        w.unsigned(UInt64(customSegments.count)); for id in customSegments { w.string(id) }
         return w.bytes
     }
 
@@ -69,5 +70,12 @@ extension UserState {
         }
         guard !r.atEnd else { return }  // appended later: older values have consent to profiling
         profilingWithheld = try r.unsigned() == 1
+        guard !r.atEnd else { return }  // appended later: older values are in no operator's segment
+        let segments = try r.unsigned()
+        guard segments <= UInt64(SegmentDefinition.maxDefinitions) else { throw CompactReader.Failure.malformed }
+        customSegments = try (0..<segments).map { _ throws(CompactReader.Failure) in
+            guard let id = try r.string() else { throw CompactReader.Failure.malformed }
+            return id
+        }
     }
 }
