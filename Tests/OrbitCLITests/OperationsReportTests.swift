@@ -91,6 +91,25 @@ final class OperationsReportTests: XCTestCase {
         XCTAssertTrue(withCoupons.contains("<td>voided</td><td>1</td>"))
     }
 
+    /// Operators' segments: the census of each scorer partition, summed now and per day (a
+    /// partition without a record that day carries its last one), with the segments' names.
+    func testTheCustomSegmentsSectionSumsThePartitionsCensusNowAndPerDay() {
+        var data = ReportData(generatedAt: "2026-12-07T00:00:00Z")
+        func census(_ partition: Int, _ time: String, _ big: Int, _ drift: Int) -> [UInt8] {
+            Array(#"{"schema_version":1,"partition":\#(partition),"time":"\#(time)","users":100,"custom":{"big":\#(big),"drift":\#(drift)}}"#.utf8)
+        }
+        data.addSegmentCensus([census(0, "2026-12-05T10:00:00.000Z", 3, 1), census(1, "2026-12-05T10:00:01.000Z", 4, 0),
+                               census(0, "2026-12-06T09:00:00.000Z", 5, 2), Array("not json".utf8)],
+                              definitions: ["big": Array(#"{"schema_version":1,"id":"big","name":"Big <spenders>","where":{"exists":"tier"}}"#.utf8)])
+        XCTAssertEqual(data.customSegments.now, ["big": 9, "drift": 2])
+        XCTAssertEqual(data.customSegments.byDay["2026-12-05"], ["big": 7, "drift": 1])
+        XCTAssertEqual(data.customSegments.byDay["2026-12-06"], ["big": 9, "drift": 2], "partition 1 carries its last census")
+        let html = OperationsReport.render(data)
+        XCTAssertTrue(html.contains(#"<section id="custom-segments">"#))
+        XCTAssertTrue(html.contains("Big &lt;spenders&gt;"), "names escaped")
+        XCTAssertTrue(html.contains("<td>2026-12-06</td><td>9</td><td>2</td>"), html)
+    }
+
     /// The records as the services publish them (docs/CONTRACT.md) become the report's values;
     /// later values of a user win, records that are not JSON are skipped.
     func testTopicRecordsBecomeTheReportsValues() {

@@ -11,6 +11,7 @@ public enum OperationsReport {
         body += rfm(data)
         body += lifecycle(data)
         body += tiers(data)
+        body += customSegments(data)
         body += referrals(data)
         body += clv(data)
         body += points(data)
@@ -93,6 +94,20 @@ public enum OperationsReport {
         bars.append((label: "super users", value: Double(data.profiles.filter(\.superUser).count)))
         return section("tiers", "Value tiers and super users", "Tiers by evaluation score; super users meet every MVP criterion.",
                        SVG.bars(bars, id: "tiers", color: SVG.palette[4]))
+    }
+
+    static func customSegments(_ data: ReportData) -> String {
+        let c = data.customSegments
+        let ids = Set(c.now.keys).union(c.names.keys).sorted()
+        guard !ids.isEmpty else {
+            return section("custom-segments", "Operators' segments", "No segment defined (orbit segments apply FILE).", "")
+        }
+        let bars = ids.map { (label: c.names[$0] ?? $0, value: Double(c.now[$0] ?? 0)) }
+        let days = c.byDay.keys.sorted().suffix(30)
+        let history = table(["day"] + ids, days.reversed().map { day in [day] + ids.map { String(c.byDay[day]?[$0] ?? 0) } })
+        return section("custom-segments", "Operators' segments",
+                       "Members of each segment operators defined (custom:<id>), now and at the end of each day, from the scorers' census (orbit.segment-census).",
+                       #"<div class="row">\#(SVG.bars(bars, id: "custom-segments", color: SVG.palette[3]))\#(history)</div>"#)
     }
 
     static func referrals(_ data: ReportData) -> String {

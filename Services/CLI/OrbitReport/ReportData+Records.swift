@@ -109,6 +109,30 @@ extension ReportData {
         mall.pointsPerUnit = pointsPerUnit
     }
 
+    /// Operators' segments from `orbit.segment-census` (in the order written) and the live
+    /// definitions (for their names). A day's size is the sum over partitions of each partition's
+    /// last census up to that day's end; now is each partition's last census.
+    public mutating func addSegmentCensus(_ values: [[UInt8]], definitions: [String: [UInt8]]) {
+        var latest: [Int64: [String: Int]] = [:]
+        var days: [String: [Int64: [String: Int]]] = [:]
+        for bytes in values {
+            guard let o = try? JSONParser.parse(bytes).objectValue, let partition = o["partition"]?.numberValue?.int64Value,
+                  let time = o["time"]?.stringValue, case .object(let custom)? = o["custom"] else { continue }
+            let sizes = Dictionary(custom.members.compactMap { m in m.value.numberValue?.int64Value.map { (m.key, Int($0)) } }) { _, last in last }
+            latest[partition] = sizes
+            days[String(time.prefix(10)), default: [:]][partition] = sizes
+        }
+        customSegments.now = latest.values.reduce(into: [:]) { sum, sizes in for (id, n) in sizes { sum[id, default: 0] += n } }
+        var carried: [Int64: [String: Int]] = [:]
+        for day in days.keys.sorted() {
+            for (partition, sizes) in days[day]! { carried[partition] = sizes }
+            customSegments.byDay[day] = carried.values.reduce(into: [:]) { sum, sizes in for (id, n) in sizes { sum[id, default: 0] += n } }
+        }
+        for (id, bytes) in definitions {
+            if let name = try? JSONParser.parse(bytes).objectValue?["name"]?.stringValue { customSegments.names[id] = name }
+        }
+    }
+
     /// Coupons by latest status, from the latest record of each code on `orbit.coupons`.
     public mutating func addCoupons(latest: [String: [UInt8]]) {
         mall.coupons = [:]

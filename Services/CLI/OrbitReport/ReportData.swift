@@ -50,6 +50,16 @@ public struct ReportData: Sendable {
     /// The points mall: units redeemed per day and reward, redemption results, each reward's
     /// stock, and the points liability (outstanding balances, and their value at checkout).
     public var mall = Mall()
+    /// Operators' segments: sizes now, each day's sizes (the day's last census of each scorer
+    /// partition, summed), and their names.
+    public var customSegments = CustomSegments()
+
+    public struct CustomSegments: Sendable {
+        public var now: [String: Int] = [:]
+        public var byDay: [String: [String: Int]] = [:]
+        public var names: [String: String] = [:]
+        public init() {}
+    }
 
     public struct Mall: Sendable {
         /// day -> reward -> units redeemed (net of nothing: a cancellation shows in `results`).

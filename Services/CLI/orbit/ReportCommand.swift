@@ -29,7 +29,8 @@ struct ReportCommand: AsyncParsableCommand {
         let kafka = try connection.configuration()
         let topics = [OrbitTopics.userProfiles, OrbitTopics.segmentChanges, OrbitTopics.pointsLedger, OrbitTopics.memberAccounts,
                       OrbitTopics.notifications, OrbitTopics.notificationDeliveries, OrbitTopics.experimentOutcomes, OrbitTopics.validEvents,
-                      OrbitTopics.memberEvents, OrbitTopics.rewards, OrbitTopics.membersStockChangelog, OrbitTopics.coupons]
+                      OrbitTopics.memberEvents, OrbitTopics.rewards, OrbitTopics.membersStockChangelog, OrbitTopics.coupons,
+                      OrbitTopics.segmentCensus, OrbitTopics.segmentDefinitions]
         let reader = try TopicReader(kafka: kafka, topics: topics)
         try reader.readToEnd(timeout: 300)
         func values(_ topic: String) -> [[UInt8]] { (reader.records[topic] ?? []).compactMap(\.value) }
@@ -54,6 +55,7 @@ struct ReportCommand: AsyncParsableCommand {
         data.addMall(memberEvents: values(OrbitTopics.memberEvents), catalogue: latest(OrbitTopics.rewards), stock: latest(OrbitTopics.membersStockChangelog),
                      accounts: values(OrbitTopics.memberAccounts), levels: levels, pointsPerUnit: membership?.policy.checkout.pointsPerUnit ?? 100)
         data.addCoupons(latest: latest(OrbitTopics.coupons))
+        data.addSegmentCensus(values(OrbitTopics.segmentCensus), definitions: latest(OrbitTopics.segmentDefinitions))
         for record in values(OrbitTopics.notificationDeliveries) {
             guard let d = DeliveryRecord.decode(record) else { continue }
             data.deliveries[d.channel.rawValue, default: [:]][d.status.rawValue, default: 0] += 1

@@ -32,6 +32,8 @@ public enum OrbitTopics {
     public static let membersStateChangelog = "orbit-members.state-changelog"
     /// Operators' segment definitions (compacted, `orbit segments apply`; a tombstone retires one). Key: the segment id.
     public static let segmentDefinitions = "orbit.segment-definitions"
+    /// Segment sizes over time: one record per scorer partition and evaluation (time retention). Key: `partition-<n>`.
+    public static let segmentCensus = "orbit.segment-census"
     /// Where each service instance answers queries and which input partitions it holds
     /// (compacted; a tombstone when it stops). Key: `<service> <advertised url>`.
     public static let instances = "orbit.instances"

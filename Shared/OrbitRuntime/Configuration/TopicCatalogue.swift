@@ -17,8 +17,9 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.segmentChanges, partitions: partitions),
             TopicSpec(name: OrbitTopics.scorerReferralCredits, partitions: partitions),
             TopicSpec(name: OrbitTopics.scorerSketches, partitions: 1, configs: ["cleanup.policy": "compact"]),
-            // Operators' segments: a small table every scorer reads whole.
+            // Operators' segments: a small table every scorer reads whole; sizes over time (90 days).
             TopicSpec(name: OrbitTopics.segmentDefinitions, partitions: 1, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.segmentCensus, partitions: 1, configs: ["cleanup.policy": "delete", "retention.ms": String(90 * 24 * 3600 * 1000)]),
             TopicSpec(name: OrbitTopics.scorerStateChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.scorerDeadLetters, partitions: max(1, partitions / 4)),
             TopicSpec(name: OrbitTopics.memberCommands, partitions: partitions),

@@ -16,6 +16,8 @@ public struct ScoringSettings: Sendable {
     public var sketchesTopic = OrbitTopics.scorerSketches
     /// Operators' segment definitions, read whole by every scorer (`orbit segments apply`).
     public var segmentDefinitionsTopic = OrbitTopics.segmentDefinitions
+    /// Each partition's segment sizes at each evaluation (sizes over time, for the report).
+    public var segmentCensusTopic = OrbitTopics.segmentCensus
     public var stateChangelogTopic = OrbitTopics.scorerStateChangelog
     public var deadLettersTopic = OrbitTopics.scorerDeadLetters
     /// Where consents come from (`consents.profiling`).
@@ -28,13 +30,14 @@ public struct ScoringSettings: Sendable {
     public init(document: ConfigDocument) throws(ConfigError) {
         let topics = document.section("topics")
         try topics.rejectUnknownKeys(["input", "profiles", "segment_changes", "referral_credits", "sketches", "state_changelog", "dead_letters", "preferences",
-                                      "segment_definitions"])
+                                      "segment_definitions", "segment_census"])
         inputTopic = try topics.string("input", default: inputTopic)
         profilesTopic = try topics.string("profiles", default: profilesTopic)
         segmentChangesTopic = try topics.string("segment_changes", default: segmentChangesTopic)
         referralCreditsTopic = try topics.string("referral_credits", default: referralCreditsTopic)
         sketchesTopic = try topics.string("sketches", default: sketchesTopic)
         segmentDefinitionsTopic = try topics.string("segment_definitions", default: segmentDefinitionsTopic)
+        segmentCensusTopic = try topics.string("segment_census", default: segmentCensusTopic)
         stateChangelogTopic = try topics.string("state_changelog", default: stateChangelogTopic)
         deadLettersTopic = try topics.string("dead_letters", default: deadLettersTopic)
         preferencesTopic = try topics.string("preferences", default: preferencesTopic)

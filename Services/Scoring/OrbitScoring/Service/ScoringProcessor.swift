@@ -318,6 +318,8 @@ public final class ScoringProcessor: RecordProcessor {
             }
             census.record(counts, partition: partition)
             outputs.append(ProducerRecord(topic: settings.sketchesTopic, key: Array("partition-\(partition)".utf8), value: partitionSketches.encoded()))
+            outputs.append(ProducerRecord(topic: settings.segmentCensusTopic, key: Array("partition-\(partition)".utf8),
+                                          value: counts.encoded(partition: partition, time: context.nowMillis, defined: segments.map(\.id))))
         }
         // 2. Apply the global thresholds from everyone's sketches (the table the pipeline feeds),
         //    and the operators' segment definitions.
@@ -448,7 +450,7 @@ public enum ScorerService {
         var stage = StageDeclaration(
                 groupID: scoring.groupID,
                 inputs: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic],
-                outputs: [scoring.profilesTopic, scoring.segmentChangesTopic, scoring.referralCreditsTopic, scoring.sketchesTopic],
+                outputs: [scoring.profilesTopic, scoring.segmentChangesTopic, scoring.referralCreditsTopic, scoring.sketchesTopic, scoring.segmentCensusTopic],
                 // The state changelog and the repartition topic are partitioned like the input.
                 coPartitioned: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.stateChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: scoring.stateChangelogTopic, partitionedLike: scoring.inputTopic, keyedByUser: true)],
