@@ -159,18 +159,7 @@ final class HTTPServerTests: XCTestCase {
 final class RawClient {
     let fd: Int32
 
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { close(); throw TestFailure("cannot connect to 127.0.0.1:\(port)") }
-    }
+    init(port: Int) throws { fd = try HTTPProbe.connectLoopback(port: port) }
 
     func send(_ text: String) throws {
         let bytes = Array(text.utf8)

@@ -9,12 +9,7 @@ extension Reward {
     public static let schemaVersion = 1
 
     /// Why a catalogue record cannot be used: the field and what is wrong.
-    public struct Unusable: Error, Equatable, CustomStringConvertible {
-        public var field: String
-        public var message: String
-        public init(_ field: String, _ message: String) { (self.field, self.message) = (field, message) }
-        public var description: String { "\(field): \(message)" }
-    }
+    public typealias Unusable = UnusableRecord
 
     public func encoded() -> [UInt8] {
         var w = JSONWriter(reservingCapacity: 512)

@@ -29,12 +29,7 @@ public struct SegmentDefinition: Sendable, Equatable {
     }
 
     /// Why a definitions record cannot be used: the field and what is wrong.
-    public struct Unusable: Error, Equatable, CustomStringConvertible {
-        public var field: String
-        public var message: String
-        public init(_ field: String, _ message: String) { (self.field, self.message) = (field, message) }
-        public var description: String { "\(field): \(message)" }
-    }
+    public typealias Unusable = UnusableRecord
 
     // MARK: The record (`orbit.segment-definitions`, key: the id; a tombstone retires it)
 
