@@ -82,17 +82,19 @@ up() {  # the order local.yml documents: broker and Prometheus, topics, then the
   compose up -d --no-deps "$@" orbit-ingest orbit-scorer orbit-members orbit-notify 2>>"$work/up.log" || { cat "$work/up.log" >&2; return 1; }
   wait_healthy
 }
-wait_healthy() {  # every running Orbit container answers /health (podman runs no health timers here)
-  local deadline=$(( $(date +%s) + 120 ))
+wait_healthy() {  # every running Orbit container answers /health/live (podman runs no health timers here)
+  local deadline=$(( $(date +%s) + 120 )) unhealthy=""
   while [ "$(date +%s)" -lt $deadline ]; do
-    local bad=0
+    unhealthy=""
     for id in $(compose ps -q orbit-ingest orbit-scorer orbit-members orbit-notify); do
-      podman exec "$id" orbit-healthcheck || bad=1
+      podman exec "$id" orbit-healthcheck || unhealthy="$unhealthy $(podman inspect --format '{{.Name}}' "$id")"
     done
-    [ $bad = 0 ] && return 0
+    [ -z "$unhealthy" ] && return 0
     sleep 1
   done
-  echo "services not healthy in 120 s" >&2; return 1
+  echo "services not healthy in 120 s:$unhealthy" >&2
+  for name in $unhealthy; do podman exec "$name" bash -c 'printf "GET /health HTTP/1.0\r\n\r\n" | timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/${ORBIT__SERVICE__HTTP_PORT}; cat >&3; cat <&3"' >&2 || true; done
+  return 1
 }
 
 log "step 2: the stack (one scorer)"

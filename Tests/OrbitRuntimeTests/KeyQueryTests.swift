@@ -79,6 +79,11 @@ final class KeyQueryTests: XCTestCase {
         XCTAssertEqual(routes.answer(request("/v1/users/ada"))?.status, 200)
         XCTAssertEqual(String(decoding: routes.answer(request("/v1/users/ada"))!.body, as: UTF8.self), "{\"user_id\":\"ada\"}")
         XCTAssertEqual(routes.answer(request("/v1/users/nobody"))?.status, 404)
+        // A key with a slash and a space, escaped in the path: one segment, decoded.
+        let escaped = QueryRoutes(queries: [query(answers: ["a/b c": .found(Array("{}".utf8))])], token: "a-token-of-sixteen-bytes", statuses: [status])
+        let slash = HTTPRequest(path: "/v1/users/a/b c", rawPath: "/v1/users/a%2Fb%20c", headers: [("Authorization", "Bearer a-token-of-sixteen-bytes")])
+        XCTAssertEqual(escaped.answer(slash)?.status, 200)
+        XCTAssertEqual(query(answers: [:]).key(in: "/v1/users/a%2Fb%20c"), "a/b c")
         XCTAssertEqual(routes.answer(request("/v1/users/bad"))?.status, 500)
         XCTAssertEqual(routes.answer(request("/v1/users/\(String(repeating: "x", count: 600))"))?.status, 400)
         let missing = routes.answer(request("/v1/users/ada", token: nil))
@@ -105,6 +110,9 @@ final class KeyQueryTests: XCTestCase {
         }.answer(request("/v1/users/ada"))
         XCTAssertEqual(moved?.status, 307)
         XCTAssertEqual(moved?.headers.first { $0.name == "Location" }?.value, "http://scorer-1:9102/v1/users/ada")
+        XCTAssertEqual(QueryRoutes(queries: [elsewhere], token: "a-token-of-sixteen-bytes", statuses: [status]) { _, _ in "http://scorer-1:9102" }
+            .answer(HTTPRequest(path: "/v1/users/a/b", rawPath: "/v1/users/a%2Fb", headers: [("Authorization", "Bearer a-token-of-sixteen-bytes")]))?
+            .headers.first { $0.name == "Location" }?.value, "http://scorer-1:9102/v1/users/a%2Fb", "the redirect keeps the escapes")
         XCTAssertEqual(asked.value?.0, "events")
         XCTAssertEqual(asked.value?.1, KeyPartitioner.partition(of: Array("ada".utf8), partitionCount: 8))
     }

@@ -1,3 +1,4 @@
+import Foundation
 import OrbitKafka
 
 /// A lookup of one key that a service answers over its HTTP port from one of its keyed stores,
@@ -33,12 +34,14 @@ public struct KeyQuery: Sendable {
         self.answer = answer
     }
 
-    /// The key in `path` when the path is this query's route: what lies between the prefix and
-    /// the suffix, one path segment, not empty.
-    public func key(in path: String) -> String? {
-        guard path.hasPrefix(prefix), path.hasSuffix(suffix), path.count > prefix.count + suffix.count else { return nil }
-        let key = String(path.dropFirst(prefix.count).dropLast(suffix.count))
-        return key.contains("/") ? nil : key
+    /// The key in a request's path as sent (escapes kept) when the path is this query's route:
+    /// what lies between the prefix and the suffix, one path segment, not empty, its escapes then
+    /// decoded. A key may hold any character an identifier may, `/` included (sent as `%2F`).
+    public func key(in rawPath: String) -> String? {
+        guard rawPath.hasPrefix(prefix), rawPath.hasSuffix(suffix), rawPath.count > prefix.count + suffix.count else { return nil }
+        let segment = String(rawPath.dropFirst(prefix.count).dropLast(suffix.count))
+        guard !segment.contains("/"), let key = segment.removingPercentEncoding, !key.isEmpty else { return nil }
+        return key
     }
 
     /// The partition `key` belongs to.

@@ -20,7 +20,7 @@ public struct QueryRoutes: Sendable {
 
     /// The answer when `request` is a query's route; nil otherwise.
     public func answer(_ request: HTTPRequest) -> HTTPResponse? {
-        guard let first = queries.first(where: { $0.key(in: request.path) != nil }), let key = first.key(in: request.path) else { return nil }
+        guard let first = queries.first(where: { $0.key(in: request.rawPath) != nil }), let key = first.key(in: request.rawPath) else { return nil }
         guard let tokenDigest else {
             return .json(403, ["error": "queries are off: this service has no service.query_token_file"])
         }
@@ -42,7 +42,7 @@ public struct QueryRoutes: Sendable {
             return .json(503, ["error": "restoring state; partition \(partition) may be held here soon"], headers: [("Retry-After", "1")])
         }
         if let owner = owners?(first, partition) {
-            return .json(307, ["owner": owner], headers: [("Location", owner + request.path)])
+            return .json(307, ["owner": owner], headers: [("Location", owner + request.rawPath)])
         }
         return .json(503, ["error": "partition \(partition) is not held by this instance and its owner is not known yet"], headers: [("Retry-After", "1")])
     }

@@ -44,7 +44,9 @@ public final class HTTPServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // A TCP option (level IPPROTO_TCP): as a socket option its number, 1, is SO_DEBUG, which a
+            // non-root process may not set: every connection was closed in the image (found by the compose test).
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.configure(channel, limits: limits, slots: slots, logger: logger, handler: handler)
@@ -113,13 +115,18 @@ public struct HTTPLimits: Sendable {
 /// A request as a ``HTTPServer/Handler`` sees it: the path split from its query, the headers.
 public struct HTTPRequest: Sendable {
     public var method: String
+    /// The path with its percent-escapes decoded.
     public var path: String
+    /// The path as sent, escapes kept: a key that holds a `/` (`%2F`) is one segment here.
+    public var rawPath: String
     public var query: [String: String]
     public var headers: [(name: String, value: String)]
 
-    public init(method: String = "GET", path: String, query: [String: String] = [:], headers: [(name: String, value: String)] = []) {
+    /// - Parameter rawPath: the path as sent (default: `path`, for a path without escapes).
+    public init(method: String = "GET", path: String, rawPath: String? = nil, query: [String: String] = [:], headers: [(name: String, value: String)] = []) {
         self.method = method
         self.path = path
+        self.rawPath = rawPath ?? path
         self.query = query
         self.headers = headers
     }
@@ -141,7 +148,7 @@ public struct HTTPRequest: Sendable {
             }
         }
         let rawPath = parts.first.map(String.init) ?? "/"
-        self.init(method: method, path: rawPath.removingPercentEncoding ?? rawPath, query: query, headers: headers)
+        self.init(method: method, path: rawPath.removingPercentEncoding ?? rawPath, rawPath: rawPath, query: query, headers: headers)
     }
 }
 
