@@ -72,6 +72,24 @@ final class IngestTopologyTests: XCTestCase {
         }
     }
 
+    /// Query settings for a service that answers no query are refused, not parsed and ignored.
+    func testQuerySettingsAreRefusedForAServiceWithoutKeyedStores() throws {
+        let token = NSTemporaryDirectory() + "orbit-token-\(UUID().uuidString)"
+        try "a-query-token-of-enough-bytes\n".write(toFile: token, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: token) }
+        for (yaml, field, line) in [("service:\n  query_token_file: \(token)\n", "service.query_token_file", 2),
+                                    ("service:\n  advertised_url: http://ingest-0:9101\n", "service.advertised_url", 2)] {
+            let document = try ConfigDocument(yaml: yaml, file: "ingest.yaml", environment: [:])
+            let runtime = try RuntimeSettings(document: document, defaultServiceName: "orbit-ingest", defaultHTTPPort: 0)
+            XCTAssertThrowsError(try IngestService.topology(settings, runtime: runtime)
+                .checkHonoured(by: runtime, state: document.section("state"), service: document.section("service"))) { error in
+                let error = error as! ConfigError
+                XCTAssertEqual(error.field, field)
+                XCTAssertEqual(error.line, line)
+            }
+        }
+    }
+
     func testADiskSettingBesideTheMemoryStoreIsRefused() throws {
         XCTAssertThrowsError(try RuntimeSettings(document: ConfigDocument(yaml: "state:\n  store: memory\n  cache_kib: 2048\n", file: "x.yaml", environment: [:]),
                                                  defaultServiceName: "orbit-scorer", defaultHTTPPort: 0)) { error in

@@ -70,19 +70,20 @@ struct LocalStack {
             environment["ORBIT__DELIVERY__PUSH__URL"] = "http://127.0.0.1:\(gateway.port)/push"
             environment["ORBIT_WEBHOOK_SECRET"] = localWebhookSecret
         }
-        // Queries on: a token of this machine's, kept with the broker's address (`orbit user` reads it there).
-        if inherited["ORBIT__SERVICE__QUERY_TOKEN_FILE"] == nil, let tokenFile = try? LocalQueryToken.file() {
-            environment["ORBIT__SERVICE__QUERY_TOKEN_FILE"] = tokenFile
-        }
+        // Queries on, for the services that answer them (not orbit-ingest): a token of this
+        // machine's, kept with the broker's address (`orbit user` reads it there).
+        let queryToken = inherited["ORBIT__SERVICE__QUERY_TOKEN_FILE"] == nil ? try? LocalQueryToken.file() : nil
         environment.merge(extra) { _, new in new }
         let stack = LocalStack(broker: broker, services: services, mail: mail, gateway: gateway)
         do {
             for service in ServiceProcesses.services {
                 let config = "\(configDirectory)/\(service.config)"
                 let arguments = FileManager.default.fileExists(atPath: config) ? ["--config", config] : []
+                var serviceEnvironment = environment
+                if let queryToken, service.executable != "orbit-ingest" { serviceEnvironment["ORBIT__SERVICE__QUERY_TOKEN_FILE"] = queryToken }
                 for copy in 0..<(service.executable == "orbit-scorer" ? max(1, scorers) : 1) {
                     try services.start(name: copy == 0 ? service.name : "\(service.name)-\(copy + 1)", executable: service.executable,
-                                       arguments: arguments, environment: environment, quiet: quiet)
+                                       arguments: arguments, environment: serviceEnvironment, quiet: quiet)
                 }
             }
         } catch {

@@ -53,7 +53,7 @@ public enum ServiceMain {
             runtime = try RuntimeSettings(document: document, defaultServiceName: name, defaultHTTPPort: defaultHTTPPort)
             let service = try readSettings(document)
             topology = try declare(service, runtime)
-            try topology.checkHonoured(by: runtime, state: document.section("state"))
+            try topology.checkHonoured(by: runtime, state: document.section("state"), service: document.section("service"))
             if checkOnly {
                 print("\(name): configuration OK (\(document.file))")
                 return 0

@@ -24,9 +24,18 @@ public struct ServiceTopology {
     /// service that keeps no keyed store would be parsed and then ignored, so an operator who
     /// sized disks for it would be misled. `state` is the configuration's `state` section, so the
     /// error names the file, line and field.
-    public func checkHonoured(by runtime: RuntimeSettings, state: ConfigSection) throws(ConfigError) {
+    /// The same for the query settings, given `service`: a token for a service that keeps no
+    /// keyed store (so answers no query), or an advertised address that would redirect nothing.
+    public func checkHonoured(by runtime: RuntimeSettings, state: ConfigSection, service: ConfigSection? = nil) throws(ConfigError) {
         if case .disk = runtime.stateStore, stores.isEmpty {
             throw state.invalid("store", "\(runtime.serviceName) keeps no keyed store, so it cannot keep state on disk (use memory)")
+        }
+        guard let service else { return }
+        if runtime.queryToken != nil, stores.isEmpty {
+            throw service.invalid("query_token_file", "\(runtime.serviceName) keeps no keyed store, so it answers no query: remove the setting")
+        }
+        if runtime.advertisedURL != nil, stores.isEmpty || runtime.queryToken == nil {
+            throw service.invalid("advertised_url", "only redirects queries, and \(runtime.serviceName) answers none\(stores.isEmpty ? "" : " without service.query_token_file")")
         }
     }
 
