@@ -83,8 +83,25 @@ final class KubernetesManifestTests: XCTestCase {
             try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: standIn))
             defer { try? FileManager.default.removeItem(atPath: standIn) }
             environment["ORBIT__PRIVACY__PSEUDONYM_KEY_FILE"] = standIn
+            // The services that answer queries: a token from the Secret orbit-query-token, and the
+            // pod's own address advertised (Kubernetes expands $(POD_IP) from the downward API).
+            if name != "orbit-ingest" {
+                let tokenFile = try XCTUnwrap(environment["ORBIT__SERVICE__QUERY_TOKEN_FILE"], "\(name) reads the query token")
+                let tokenMount = try XCTUnwrap(mounts.first { $0["mountPath"] as? String == (tokenFile as NSString).deletingLastPathComponent }, "\(name) mounts the token's directory")
+                let tokenVolume = (pod["volumes"] as? [[String: Any]] ?? []).first { $0["name"] as? String == tokenMount["name"] as? String }
+                XCTAssertEqual((tokenVolume?["secret"] as? [String: Any])?["secretName"] as? String, "orbit-query-token", name)
+                let advertised = try XCTUnwrap(environment["ORBIT__SERVICE__ADVERTISED_URL"], "\(name) advertises where it answers")
+                XCTAssertEqual(advertised, "http://$(POD_IP):\(port ?? 0)", name)
+                XCTAssertTrue((container["env"] as? [[String: Any]] ?? []).contains { $0["name"] as? String == "POD_IP" }, "\(name) has its pod's address")
+                let tokenStandIn = standIn + ".token"
+                try Data("a-stand-in-token-of-32-bytes-xxx".utf8).write(to: URL(fileURLWithPath: tokenStandIn))
+                environment["ORBIT__SERVICE__QUERY_TOKEN_FILE"] = tokenStandIn
+                environment["ORBIT__SERVICE__ADVERTISED_URL"] = "http://10.0.0.7:\(port ?? 0)"
+            }
+            environment.removeValue(forKey: "POD_IP")
             // Every ORBIT__ variable is a setting the service knows: the service itself says so.
             let check = try run(name, ["--config", "deploy/config/\(services[name]!)", "--check-config"], environment: environment)
+            try? FileManager.default.removeItem(atPath: standIn + ".token")
             XCTAssertEqual(check.status, 0, "\(name): \(check.output)")
         }
     }

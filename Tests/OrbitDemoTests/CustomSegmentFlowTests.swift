@@ -36,7 +36,7 @@ final class CustomSegmentFlowTests: XCTestCase {
               - id: big
                 name: Big spenders
                 where: {field: rfm.monetary_minor, gte: 50000}
-            """, file: "segments.yaml", environment: [:])).first)
+            """, file: "segments.yaml", environment: [:]), attributes: scoring.policy.attributes).first)
         scorer.send(scoring.segmentDefinitionsTopic, key: definition.id, value: definition.encoded())
         try scorer.punctuate()
         let changes = scorer.records(scoring.segmentChangesTopic).filter {

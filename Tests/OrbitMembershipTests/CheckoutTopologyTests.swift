@@ -91,6 +91,15 @@ final class CheckoutTopologyTests: XCTestCase {
         XCTAssertEqual(holds.count, 1)
         XCTAssertEqual(holds.first?["order_id"]?.stringValue, "o1")
         XCTAssertEqual(holds.first?["points"]?.numberValue?.int64Value, 400)
+        // The last ledger entries, newest first, from the member's state.
+        let entries = try XCTUnwrap(answer["last_ledger_entries"]?.arrayValue?.compactMap(\.objectValue))
+        XCTAssertEqual(entries.first?["kind"]?.stringValue, "hold")
+        XCTAssertEqual(entries.first?["held"]?.numberValue?.int64Value, 400)
+        XCTAssertEqual(entries.first?["balance_after"]?.numberValue?.int64Value, 1000)
+        XCTAssertEqual(entries.last?["kind"]?.stringValue, "earn", "the sign-up points before it")
+        let home = KeyPartitioner.partition(of: "ann", partitionCount: 4)
+        let state = try XCTUnwrap(driver.processor(MembershipProcessor.self).store.get(home, "ann"))
+        XCTAssertEqual(try MemberState.decode(state.encoded()).recentLedger, state.recentLedger, "kept in the state's changelog")
         XCTAssertEqual(query.answer("nobody"), .notFound)
     }
 

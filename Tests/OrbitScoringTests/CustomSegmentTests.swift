@@ -14,41 +14,75 @@ import XCTest
 final class CustomSegmentTests: XCTestCase {
     let now = try! RFC3339.parse("2026-03-10T12:00:00Z")
 
-    /// Random users' profiles, made by the evaluator from random histories.
+    /// The attributes the random profiles carry and the predicates test.
+    static let attributes = AttributeSchema([
+        { var d = AttributeDeclaration(name: "gender", kind: .enum); d.values = ["female", "male", "undisclosed"]; return d }(),
+        AttributeDeclaration(name: "region", kind: .string),
+        AttributeDeclaration(name: "company_size", kind: .number),
+        AttributeDeclaration(name: "birthday", kind: .date),
+        AttributeDeclaration(name: "interests", kind: .list),
+    ])
+    static let texts = ["female", "male", "east", "west", "shoes", "bags", "books", "running", "gold", "silver", "wechat", "app",
+                        "active", "at_risk", "churned", "new", "S", "A", "B", "general_develop", "important_value", "111", "u3", "saturday", "regular", "none"]
+
+    /// Random users' profiles, made by the evaluator from random histories: purchases of named
+    /// categories, logins at random hours, a first-touch channel, attributes and membership.
     func randomProfiles(_ count: Int, seed: UInt64) -> [UserProfile] {
         var random = SeededRandom(seed: seed)
-        let evaluator = ProfileEvaluator(policy: ScoringPolicy())
+        var policy = ScoringPolicy()
+        policy.tags.favouriteTimeMinimum = 2
+        let evaluator = ProfileEvaluator(policy: policy)
         let today = UserState.day(now)
         return (0..<count).map { i in
             var state = UserState()
             let user = "u\(i)"
-            _ = state.apply(UserEvent(id: "\(user)-s", userID: user, type: .signup, timeMillis: now - Int64(random.next(upTo: 400)) * 86_400_000, properties: JSONObject()), policy: ScoringPolicy())
+            let channel: [(key: String, value: JSONValue)] = random.next(upTo: 3) == 0 ? [] : [(key: "channel", value: .string(["wechat", "app"][random.next(upTo: 2)]))]
+            _ = state.apply(UserEvent(id: "\(user)-s", userID: user, type: .signup, timeMillis: now - Int64(random.next(upTo: 400)) * 86_400_000, properties: JSONObject(channel)), policy: policy)
             for n in 0..<random.next(upTo: 6) {
                 let minor = Int64(100 + random.next(upTo: 50_000))
+                let category = ["shoes", "bags", "books"][random.next(upTo: 3)]
+                let items: JSONValue = .array([.object(JSONObject([(key: "sku", value: .string("k\(n)")), (key: "category", value: .string(category)),
+                                                                   (key: "quantity", value: .number(JSONNumber(Int64(1 + random.next(upTo: 3))))), (key: "price_minor", value: .number(JSONNumber(minor)))]))])
                 _ = state.apply(UserEvent(id: "\(user)-p\(n)", userID: user, type: .purchase, timeMillis: now - Int64(random.next(upTo: 300)) * 86_400_000,
                                           properties: JSONObject([(key: "order_id", value: .string("\(user)-o\(n)")), (key: "amount_minor", value: .number(JSONNumber(minor))),
-                                                                  (key: "currency", value: .string("USD"))])), policy: ScoringPolicy())
+                                                                  (key: "currency", value: .string("USD")), (key: "items", value: items)])), policy: policy)
             }
+            for n in 0..<random.next(upTo: 8) {
+                _ = state.apply(UserEvent(id: "\(user)-l\(n)", userID: user, type: .login, timeMillis: now - Int64(random.next(upTo: 40 * 24)) * 3_600_000, properties: JSONObject()), policy: policy)
+            }
+            for n in 0..<random.next(upTo: 12) {
+                _ = state.apply(UserEvent(id: "\(user)-k\(n)", userID: user, type: .post, timeMillis: now - Int64(random.next(upTo: 30)) * 86_400_000, properties: JSONObject()), policy: policy)
+            }
+            var attributes: [UserAttribute] = []
+            if random.next(upTo: 3) > 0 { attributes.append(UserAttribute(name: "gender", value: .text(["female", "male", "undisclosed"][random.next(upTo: 3)]))) }
+            if random.next(upTo: 2) > 0 { attributes.append(UserAttribute(name: "region", value: .text(["east", "west"][random.next(upTo: 2)]))) }
+            if random.next(upTo: 2) > 0 { attributes.append(UserAttribute(name: "company_size", value: .number(Double(random.next(upTo: 5)) * 10))) }
+            if random.next(upTo: 2) > 0 { attributes.append(UserAttribute(name: "birthday", value: .date(Int32(random.next(upTo: 200))))) }
+            if random.next(upTo: 2) > 0 { attributes.append(UserAttribute(name: "interests", value: .list(Array(["books", "running", "shoes"].prefix(random.next(upTo: 4))).sorted()))) }
+            state.attributes = attributes.sorted { $0.name < $1.name }
+            if random.next(upTo: 2) > 0 { _ = state.member.apply(level: ["gold", "silver"][random.next(upTo: 2)], paid: random.next(upTo: 2) == 0, timeMillis: now) }
             for n in 0..<random.next(upTo: 4) {
                 _ = state.apply(UserEvent(id: "\(user)-c\(n)", userID: user, type: EventType("community_post"), timeMillis: now - Int64(random.next(upTo: 40)) * 86_400_000, properties: JSONObject()),
                                 policy: ScoringPolicy())
             }
             return evaluator.evaluate(&state, userID: user, today: today,
-                                      thresholds: PopulationThresholds(rfm: ScoringPolicy().rfmThresholds, superUserSpendMinor: nil)).0
+                                      thresholds: PopulationThresholds(rfm: policy.rfmThresholds, superUserSpendMinor: nil)).0
         }
     }
 
+    static let fields: [SegmentField] = ProfileField.allCases.map(SegmentField.profile)
+        + CustomSegmentTests.attributes.declarations.values.map { .attribute($0.name, $0.kind) }.sorted { $0.description < $1.description }
+        + [.recentEvents(.login, .week), .recentEvents(.login, .month), .recentEvents(.post, .day), .recentEvents(.purchase, .month)]
+
     /// A random predicate over the fields, with values drawn from what profiles hold.
     func randomPredicate(_ random: inout SeededRandom, depth: Int = 0) -> SegmentPredicate {
-        let fields = ProfileField.allCases
-        let field = fields[random.next(upTo: fields.count)]
+        let field = Self.fields[random.next(upTo: Self.fields.count)]
         func value() -> FieldValue {
             switch field.kind {
             case .number: return .number(Double(random.next(upTo: 5)) * [1, 10, 1000, 0.1][random.next(upTo: 4)])
+            case .date: return .number(Double(random.next(upTo: 200)))
             case .flag: return .flag(random.next(upTo: 2) == 0)
-            case .text:
-                let texts = ["active", "at_risk", "churned", "new", "S", "A", "B", "general_develop", "important_value", "111", "u3"]
-                return .text(texts[random.next(upTo: texts.count)])
+            case .text, .list: return .text(Self.texts[random.next(upTo: Self.texts.count)])
             }
         }
         switch depth < 3 ? random.next(upTo: 8) : 3 + random.next(upTo: 5) {
@@ -57,27 +91,36 @@ final class CustomSegmentTests: XCTestCase {
         case 2: return .not(randomPredicate(&random, depth: depth + 1))
         case 3: return .exists(field)
         case 4: return .oneOf(field, (0..<(1 + random.next(upTo: 3))).map { _ in value() })
-        case 5 where field.kind == .number:
+        case 5 where field.kind == .number || field.kind == .date:
             let a = Double(random.next(upTo: 200)), b = Double(random.next(upTo: 200))
             return .between(field, min(a, b), max(a, b))
         default:
-            let comparisons: [SegmentPredicate.Comparison] = field.kind == .number ? SegmentPredicate.Comparison.allCases : [.eq, .ne]
+            let comparisons: [SegmentPredicate.Comparison] = field.kind == .number || field.kind == .date ? SegmentPredicate.Comparison.allCases : [.eq, .ne]
             return .compare(field, comparisons[random.next(upTo: comparisons.count)], value())
         }
     }
 
     /// The reference: the predicate evaluated on the published JSON, written out case by case.
     func reference(_ p: SegmentPredicate, _ profile: JSONValue) -> Bool {
-        func lookup(_ field: ProfileField) -> JSONValue? {
-            let path = field == .lifecycle ? ["lifecycle", "stage"] : field.rawValue.split(separator: ".").map(String.init)
+        func lookup(_ field: SegmentField) -> JSONValue? {
+            let name = field.description
+            let path = name == "lifecycle" ? ["lifecycle", "stage"] : name.split(separator: ".").map(String.init)
             var node: JSONValue? = profile
             for key in path { node = node?.objectValue?[key] }
+            if name.hasPrefix("recent_events."), node == nil { return .number(JSONNumber(0)) }
             if case .null? = node { return nil }
+            if case .array(let items)? = node, items.isEmpty { return nil }
+            // Dates as day numbers.
+            if field.kind == .date, case .string(let s)? = node {
+                let parts = s.split(separator: "-").compactMap { Int($0) }
+                return .number(JSONNumber(Int64(RFC3339.daysFromCivil(year: parts[0], month: parts[1], day: parts[2]))))
+            }
             return node
         }
         func number(_ value: JSONValue?) -> Double? { value?.numberValue.flatMap { Double($0.lexeme) } }
         func equal(_ actual: JSONValue?, _ value: FieldValue) -> Bool {
             switch (value, actual) {
+            case (.text(let t), .array(let items)?): return items.contains { $0.stringValue == t }
             case (.number(let x), _): return number(actual) == x
             case (.text(let t), .string(let s)?): return s == t
             case (.flag(let b), .bool(let a)?): return a == b
@@ -121,7 +164,7 @@ final class CustomSegmentTests: XCTestCase {
             let predicate = randomPredicate(&random)
             // Through the topic's JSON and back: the predicate a scorer reads is the one written.
             let definition = SegmentDefinition(id: "s", name: "S", predicate: predicate)
-            XCTAssertEqual(try SegmentDefinition.decode(key: "s", definition.encoded()), definition)
+            XCTAssertEqual(try SegmentDefinition.decode(key: "s", definition.encoded(), attributes: Self.attributes), definition)
             for (index, profile) in profiles.enumerated() {
                 let expected = reference(predicate, json[index])
                 XCTAssertEqual(predicate.matches(profile), expected, "typed profile \(profile.userID): \(String(decoding: definition.encoded(), as: UTF8.self))")
@@ -150,11 +193,30 @@ final class CustomSegmentTests: XCTestCase {
                     - {field: rfm.recency_days, between: [30, 90]}
             """))
         XCTAssertEqual(definitions.first?.predicate, .all([
-            .compare(.monetaryMinor, .gte, .number(50_000)), .oneOf(.lifecycle, [.text("at_risk"), .text("churned")]),
-            .not(.compare(.superUser, .eq, .flag(true))), .exists(.probabilityAlive), .between(.recencyDays, 30, 90),
+            .compare(.profile(.monetaryMinor), .gte, .number(50_000)), .oneOf(.profile(.lifecycle), [.text("at_risk"), .text("churned")]),
+            .not(.compare(.profile(.superUser), .eq, .flag(true))), .exists(.profile(.probabilityAlive)), .between(.profile(.recencyDays), 30, 90),
         ]))
+        // The portrait's fields: attributes (dates as dates), derived tags, membership, recent events.
+        let portrait = try SegmentFile.read(try document("""
+            segments:
+              - id: b2b-decision-makers
+                name: Decision makers who buy shoes
+                where:
+                  all:
+                    - {field: attributes.gender, in: [female, undisclosed]}
+                    - {field: attributes.birthday, between: [1980-01-01, "1999-12-31"]}
+                    - {field: attributes.interests, eq: running}
+                    - {field: tags.top_categories, in: [shoes, bags]}
+                    - {field: tags.community, ne: none}
+                    - {field: membership.paid, eq: true}
+                    - {field: membership.level, in: [gold]}
+                    - {field: recent_events.login.7d, gte: 3}
+            """))
+        let written = try XCTUnwrap(portrait.first)
+        XCTAssertEqual(try SegmentDefinition.decode(key: written.id, written.encoded(), attributes: Self.attributes), written)
+        XCTAssertTrue(String(decoding: written.encoded(), as: UTF8.self).contains(#""between":["1980-01-01","1999-12-31"]"#))
         let bad: [(String, String, String)] = [
-            ("{field: rfm.spend, gte: 5}", "is not a profile field", "segments.yaml:4:"),
+            ("{field: rfm.spend, gte: 5}", "not a profile field", "segments.yaml:4:"),
             ("{field: rfm.frequency, gte: \"5\"}", "is a number", "segments.yaml:4:"),
             ("{field: tier, gt: S}", "gt is for numbers", "segments.yaml:4:"),
             ("{field: tier, eq: S, ne: A}", "exactly one test", "segments.yaml:4:"),
@@ -162,6 +224,11 @@ final class CustomSegmentTests: XCTestCase {
             ("{exists: tier, field: tier}", "exactly one of", "segments.yaml:4:"),
             ("{field: rfm.frequency, between: [9, 1]}", "low <= high", "segments.yaml:4:"),
             ("{all: []}", "at least one condition", "segments.yaml:4:"),
+            ("{field: attributes.shoe_size, eq: 9}", "shoe_size is not a declared attribute", "segments.yaml:4:"),
+            ("{field: attributes.birthday, gt: 1990-02-30}", "is a date", "segments.yaml:4:"),
+            ("{field: tags.top_categories, gt: shoes}", "gt is for numbers and dates", "segments.yaml:4:"),
+            ("{field: recent_events.login.5d, gte: 1}", "one of 1d, 7d, 14d, 30d", "segments.yaml:4:"),
+            ("{field: recent_events.teleport.7d, gte: 1}", "a built-in event type", "segments.yaml:4:"),
         ]
         for (condition, message, line) in bad {
             XCTAssertThrowsError(try SegmentFile.read(try document("segments:\n  - id: s\n    name: S\n    where: \(condition)\n"))) { error in
@@ -188,9 +255,11 @@ final class CustomSegmentTests: XCTestCase {
             ("s", #"{"schema_version":1,"id":"s","name":"S","where":{"field":"rfm.frequency","eq":"3"}}"#, "where.eq"),
             ("s", #"{"schema_version":1,"id":"s","name":"S","where":{"any":[{"field":"tier"}]}}"#, "where.any[0].field"),
             ("s", "not json", "(record)"),
+            // An attribute the scorer does not declare: the definition is not used.
+            ("s", #"{"schema_version":1,"id":"s","name":"S","where":{"field":"attributes.shoe_size","eq":9}}"#, "where.field"),
         ]
         for (key, record, field) in cases {
-            XCTAssertThrowsError(try SegmentDefinition.decode(key: key, Array(record.utf8))) { error in
+            XCTAssertThrowsError(try SegmentDefinition.decode(key: key, Array(record.utf8), attributes: Self.attributes)) { error in
                 XCTAssertEqual((error as? SegmentDefinition.Unusable)?.field, field, "\(record): \(error)")
             }
         }
@@ -226,8 +295,8 @@ final class CustomSegmentTests: XCTestCase {
         XCTAssertTrue(changes(driver, settings).isEmpty, "no segment defined yet")
 
         // A definition arrives: everyone is re-evaluated at the next punctuation.
-        define(driver, settings, "big", .compare(.monetaryMinor, .gte, .number(50_000)))
-        define(driver, settings, "small", .compare(.monetaryMinor, .lt, .number(1_000)))
+        define(driver, settings, "big", .compare(.profile(.monetaryMinor), .gte, .number(50_000)))
+        define(driver, settings, "small", .compare(.profile(.monetaryMinor), .lt, .number(1_000)))
         try driver.punctuate()
         XCTAssertEqual(changes(driver, settings).map { "\($0.user) \($0.dimension) \($0.to)" }.sorted(),
                        ["ann custom:big true", "cid custom:small true"])
@@ -239,7 +308,7 @@ final class CustomSegmentTests: XCTestCase {
 
         // Redefined: who no longer matches leaves, who now matches enters.
         let before = changes(driver, settings).count
-        define(driver, settings, "big", .compare(.monetaryMinor, .gte, .number(70_000)))
+        define(driver, settings, "big", .compare(.profile(.monetaryMinor), .gte, .number(70_000)))
         try driver.punctuate()
         XCTAssertEqual(changes(driver, settings).dropFirst(before).map { "\($0.user) \($0.dimension) \($0.to)" }, ["bob custom:big false"])
 
@@ -268,6 +337,11 @@ final class CustomSegmentTests: XCTestCase {
         try driver.punctuate()
         XCTAssertEqual(changes(driver, settings).count, count)
     }
+}
+
+extension SegmentFile {
+    /// A file read with the attributes these tests declare.
+    static func read(_ document: ConfigDocument) throws -> [SegmentDefinition] { try read(document, attributes: CustomSegmentTests.attributes) }
 }
 
 /// A small deterministic generator (SplitMix64) for property tests.

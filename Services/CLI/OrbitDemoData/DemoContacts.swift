@@ -25,6 +25,13 @@ public enum DemoContacts {
             if i % 11 == 0 { preferences += #","quiet_hours":"\#(quiet)""# }
             records.append(Record(topic: OrbitTopics.userPreferences, key: user, value: Array((preferences + "}").utf8)))
             if i % 4 == 0 { records.append(Record(topic: OrbitTopics.userTags, key: user, value: Array(#"{"tags":["loyal"]}"#.utf8))) }
+            // Attributes a CRM knows for two users in three (declared in deploy/config/scoring.yaml).
+            if i % 3 != 2 {
+                let genders = ["female", "male", "non_binary", "undisclosed"], bands = ["18-24", "25-34", "35-44", "45-54", "55-64"]
+                let regions = ["east-china", "north-china", "south-china", "west-china"]
+                let attributes = #"{"gender":"\#(genders[i % 4])","age_band":"\#(bands[i % 5])","region":"\#(regions[i % 4])","interests":["\#(["running", "books", "travel"][i % 3])"]}"#
+                records.append(Record(topic: OrbitTopics.userAttributes, key: user, value: Array(attributes.utf8)))
+            }
         }
         // The operators, told when a reward's stock runs low (membership.mall.stock_alert_recipient).
         let operators = #"{"name":"Mall operators","email":"mall-ops@example.com","phone":"+8613800000000","locale":"zh-CN","time_zone":"Asia/Shanghai"}"#

@@ -39,9 +39,11 @@ struct ScorerBench: AsyncParsableCommand {
         let stages = ["new", "active", "at_risk", "churned"]
         for i in 0..<count {
             let predicate: SegmentPredicate = .all([
-                .compare(.monetaryMinor, .gte, .number(Double(1_000 * (i + 1)))),
-                .oneOf(.lifecycle, [.text(stages[i % 4]), .text(stages[(i + 1) % 4])]),
-                i % 2 == 0 ? .between(.recencyDays, Double(i), Double(i + 60)) : .not(.compare(.superUser, .eq, .flag(true))),
+                .compare(.profile(.monetaryMinor), .gte, .number(Double(1_000 * (i + 1)))),
+                .oneOf(.profile(.lifecycle), [.text(stages[i % 4]), .text(stages[(i + 1) % 4])]),
+                i % 2 == 0 ? .between(.profile(.recencyDays), Double(i), Double(i + 60)) : .not(.compare(.profile(.superUser), .eq, .flag(true))),
+                // The portrait's fields: a recent-event count and a derived tag.
+                i % 2 == 0 ? .compare(.recentEvents(.login, .month), .gte, .number(Double(i % 3))) : .not(.compare(.profile(.community), .eq, .text("none"))),
             ])
             let definition = SegmentDefinition(id: "bench-\(i)", name: "Bench \(i)", predicate: predicate)
             view.apply(key: definition.id, value: definition.encoded())

@@ -18,6 +18,11 @@ struct SegmentsCommand: AsyncParsableCommand {
 
     static let topic = OrbitTopics.segmentDefinitions
 
+    /// The attributes the scorer declares (`attributes.<name>` in a condition must name one).
+    static func attributes(_ scoringConfig: String) throws -> AttributeSchema {
+        do { return try ScoringSettings(document: ConfigDocument.load(path: scoringConfig)).policy.attributes } catch { throw CLIError("\(error)") }
+    }
+
     /// The latest record of every segment on the topic (nil: retired).
     static func latest(_ connection: ConnectionOptions) throws -> [String: [UInt8]?] {
         let reader = try TopicReader(kafka: try connection.configuration(), topics: [topic])
@@ -35,11 +40,12 @@ struct SegmentsCommand: AsyncParsableCommand {
             abstract: "Check a file of segment definitions (errors name the file, line and field) and publish them; a file with any error publishes nothing.")
         @Argument(help: "The segments file (YAML; see docs/SERVICES.md \"Operators' segments\").") var file: String
         @Flag(help: "Check only; publish nothing.") var dryRun = false
+        @Option(help: "The scorer's configuration, for the attributes it declares.") var scoringConfig = "deploy/config/scoring.yaml"
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
             let definitions: [SegmentDefinition]
-            do { definitions = try SegmentFile.load(path: file) } catch { throw CLIError("\(error)") }
+            do { definitions = try SegmentFile.load(path: file, attributes: try SegmentsCommand.attributes(scoringConfig)) } catch { throw CLIError("\(error)") }
             if dryRun { return Output.line("\(file): \(definitions.count) segments, all valid (not published: --dry-run)") }
             try RewardsCommand.publish(definitions.map { ProducerRecord(topic: SegmentsCommand.topic, key: Array($0.id.utf8), value: $0.encoded()) }, connection)
             Output.line("\(definitions.count) segments published to \(SegmentsCommand.topic): \(definitions.map(\.id).joined(separator: ", "))")
@@ -48,14 +54,16 @@ struct SegmentsCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the live segments with their conditions; records that cannot be used, with why.")
+        @Option(help: "The scorer's configuration, for the attributes it declares.") var scoringConfig = "deploy/config/scoring.yaml"
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
             var live = 0, unusable = 0
+            let attributes = try SegmentsCommand.attributes(scoringConfig)
             for (id, bytes) in try SegmentsCommand.latest(connection).sorted(by: { $0.key < $1.key }) {
                 guard let bytes else { continue }
                 do {
-                    let definition = try SegmentDefinition.decode(key: id, bytes)
+                    let definition = try SegmentDefinition.decode(key: id, bytes, attributes: attributes)
                     var w = JSONWriter()
                     definition.predicate.write(to: &w)
                     Output.line("\(definition.dimension)  \(definition.name)  where \(String(decoding: w.bytes, as: UTF8.self))")
@@ -87,20 +95,22 @@ struct SegmentsCommand: AsyncParsableCommand {
         @Argument(help: "The segment id.") var id: String
         @Option(help: "Take the definition from this file instead of the topic.") var file: String?
         @Option(help: "Users to show.") var sample = 10
+        @Option(help: "The scorer's configuration, for the attributes it declares.") var scoringConfig = "deploy/config/scoring.yaml"
         @OptionGroup var connection: ConnectionOptions
 
         func validate() throws { try OptionChecks.require(sample, "sample", in: 0...10_000) }
 
         func run() async throws {
             let definition: SegmentDefinition
+            let attributes = try SegmentsCommand.attributes(scoringConfig)
             if let file {
                 let all: [SegmentDefinition]
-                do { all = try SegmentFile.load(path: file) } catch { throw CLIError("\(error)") }
+                do { all = try SegmentFile.load(path: file, attributes: attributes) } catch { throw CLIError("\(error)") }
                 guard let found = all.first(where: { $0.id == id }) else { throw CLIError("\(file) defines no segment \(id)") }
                 definition = found
             } else {
                 guard case .some(.some(let bytes)) = try SegmentsCommand.latest(connection)[id] else { throw CLIError("no live segment \(id) on \(SegmentsCommand.topic)") }
-                do { definition = try SegmentDefinition.decode(key: id, bytes) } catch { throw CLIError("segment \(id) cannot be used: \(error)") }
+                do { definition = try SegmentDefinition.decode(key: id, bytes, attributes: attributes) } catch { throw CLIError("segment \(id) cannot be used: \(error)") }
             }
             let reader = try TopicReader(kafka: try connection.configuration(), topics: [OrbitTopics.userProfiles])
             try reader.readToEnd()

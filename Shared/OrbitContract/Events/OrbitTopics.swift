@@ -61,6 +61,8 @@ public enum OrbitTopics {
     public static let userContacts = "orbit.user-contacts"
     /// Input, compacted, published by other systems: each user's channel and category opt-ins and opt-outs and quiet hours. Key: the user id.
     public static let userPreferences = "orbit.user-preferences"
+    /// Input, compacted, published by other systems: each user's declared attributes (gender, region, company size...), the whole set per record. Key: the user id; a null value clears them.
+    public static let userAttributes = "orbit.user-attributes"
     /// Input, compacted, published by other systems: each user's tags (for campaign audiences). Key: the user id.
     public static let userTags = "orbit.user-tags"
     /// Campaign commands (`orbit notify campaign start FILE`). Key: the campaign id.

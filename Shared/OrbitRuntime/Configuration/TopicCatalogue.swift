@@ -43,6 +43,7 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.userContacts, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.userPreferences, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.userTags, partitions: partitions, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.userAttributes, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.notifyCommands, partitions: 1),
             TopicSpec(name: OrbitTopics.notifications, partitions: partitions),
             TopicSpec(name: OrbitTopics.notificationDeliveries, partitions: partitions),

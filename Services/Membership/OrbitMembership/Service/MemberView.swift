@@ -2,7 +2,7 @@ import OrbitContract
 import OrbitMembershipRules
 
 /// A member as a query answers it (`GET /v1/members/{id}`): the account record, then what is
-/// held and the last redemptions. Read from the member's state, never from the ledger topic.
+/// held, the last redemptions and the last ledger entries (newest first). Read from the member's state, never from the ledger topic.
 enum MemberView {
     /// The last committed redemptions shown (the state keeps those still cancellable).
     static let redemptionsShown = 20
@@ -40,6 +40,19 @@ enum MemberView {
             w.field("quantity"); w.int(redemption.quantity)
             w.field("committed"); w.timestamp(millis: redemption.committedAtMillis)
             w.field("coupons"); w.int(redemption.couponCodes.count)
+            w.endObject()
+        }
+        w.endArray()
+        w.field("last_ledger_entries"); w.beginArray()
+        for entry in state.recentLedger.reversed() {
+            w.beginObject()
+            w.field("key"); w.string(entry.key)
+            w.field("kind"); w.string(entry.kind.rawValue)
+            w.field("points"); w.int(entry.points)
+            w.field("held"); w.int(entry.held)
+            w.field("balance_after"); w.int(entry.balanceAfter)
+            w.field("rule"); if let rule = entry.ruleID { w.string(rule) } else { w.null() }
+            w.field("time"); w.timestamp(millis: entry.timeMillis)
             w.endObject()
         }
         w.endArray()

@@ -216,6 +216,7 @@ public final class MembershipProcessor: RecordProcessor {
         outputs.append(contentsOf: out.records)
         entriesCounter.increment(by: out.entries)
         pointsFlows.count(out.flows)
+        state.remember(ledger: out.ledger)
         // Tags are not the member's activity: the account stays stated as of their last input.
         if input != .tags { state.lastInputMillis = max(state.lastInputMillis, recordTime) }
         return true
@@ -519,6 +520,8 @@ struct Outputs {
     var entries = 0
     /// Kind and points of each entry, for the points-flow counters.
     var flows: [(PointsLedgerEntry.Kind, Int64)] = []
+    /// The entries written, as the member's state remembers the last of them.
+    var ledger: [MemberState.LedgerSummary] = []
 
     init(userID: String, settings: MembershipSettings) {
         self.userID = userID
@@ -528,6 +531,7 @@ struct Outputs {
     mutating func entry(_ e: PointsLedgerEntry) {
         entries += 1
         flows.append((e.kind, e.points))
+        ledger.append(MemberState.LedgerSummary(e))
         records.append(ProducerRecord(topic: settings.ledgerTopic, key: Array(userID.utf8), value: Self.ledger(e)))
     }
 

@@ -46,6 +46,9 @@ public struct MemberState: Sendable, Equatable {
     /// Codes of the coupons issued to the member, newest ``couponLimit``: what an erasure tells
     /// the coupon stage to forget.
     public var coupons: [String] = []
+    /// The member's last ledger entries, newest last (``recentLedgerLimit``): what the support desk
+    /// sees first (`GET /v1/members/{id}`) without reading the ledger topic.
+    public var recentLedger: [LedgerSummary] = []
 
     public static let couponLimit = 1000
     /// Cancellations waiting for the coupon stage at once, at most (`too_many_cancellations`).
@@ -61,6 +64,33 @@ public struct MemberState: Sendable, Equatable {
             excess -= 1
             return true
         }
+    }
+
+    public static let recentLedgerLimit = 5
+
+    /// One ledger entry as the member's state keeps it (the reason text stays on the ledger topic,
+    /// found there by `key`).
+    public struct LedgerSummary: Sendable, Equatable {
+        public var key: String
+        public var kind: PointsLedgerEntry.Kind
+        public var points: Int64
+        public var held: Int64
+        public var balanceAfter: Int64
+        public var ruleID: String?
+        public var timeMillis: Int64
+        public init(_ e: PointsLedgerEntry) {
+            (key, kind, points, held, balanceAfter, ruleID, timeMillis) = (e.key, e.kind, e.points, e.held, e.balanceAfter, e.ruleID, e.timeMillis)
+        }
+        init(key: String, kind: PointsLedgerEntry.Kind, points: Int64, held: Int64, balanceAfter: Int64, ruleID: String?, timeMillis: Int64) {
+            (self.key, self.kind, self.points, self.held, self.balanceAfter, self.ruleID, self.timeMillis) = (key, kind, points, held, balanceAfter, ruleID, timeMillis)
+        }
+    }
+
+    /// Keeps the newest ``recentLedgerLimit`` entries.
+    public mutating func remember(ledger entries: [LedgerSummary]) {
+        guard !entries.isEmpty else { return }
+        recentLedger.append(contentsOf: entries.suffix(Self.recentLedgerLimit))
+        if recentLedger.count > Self.recentLedgerLimit { recentLedger.removeFirst(recentLedger.count - Self.recentLedgerLimit) }
     }
 
     /// Remembers an issued coupon's code, forgetting the oldest beyond ``couponLimit``.
@@ -248,7 +278,7 @@ enum MemberStateCoding {
         // without any is written as before).
         guard !m.points.holds.isEmpty || !m.pendingRedemptions.isEmpty || !m.rewardUsage.isEmpty || !m.tags.isEmpty
                 || !m.checkoutHolds.isEmpty || !m.capturedOrders.isEmpty || !m.rewardBenefits.isEmpty || !m.committedRedemptions.isEmpty
-                || !m.coupons.isEmpty else { return w.bytes }
+                || !m.coupons.isEmpty || !m.recentLedger.isEmpty else { return w.bytes }
         w.unsigned(UInt64(m.points.holds.count))
         for hold in m.points.holds {
             w.string(hold.id); w.signed(hold.placedAtMillis); w.signed(hold.clawback); w.unsigned(UInt64(hold.portions.count))
@@ -284,7 +314,7 @@ enum MemberStateCoding {
         // Coupons (appended later again): codes issued, and each redemption's coupons and
         // cancellation waiting for voids.
         let withCoupons = m.committedRedemptions.filter { !$0.couponCodes.isEmpty || $0.cancelRequestID != nil }
-        guard !m.coupons.isEmpty || !withCoupons.isEmpty else { return w.bytes }
+        guard !m.coupons.isEmpty || !withCoupons.isEmpty || !m.recentLedger.isEmpty else { return w.bytes }
         w.unsigned(UInt64(m.coupons.count)); for code in m.coupons { w.string(code) }
         w.unsigned(UInt64(withCoupons.count))
         for c in withCoupons {
@@ -294,6 +324,13 @@ enum MemberStateCoding {
             w.unsigned(UInt64(c.voidAnswers.count))
             for (code, voided) in c.voidAnswers.sorted(by: { $0.key < $1.key }) { w.string(code); w.bool(voided) }
             w.string(c.voidRefusal)
+        }
+        // The last ledger entries (appended later still).
+        guard !m.recentLedger.isEmpty else { return w.bytes }
+        w.unsigned(UInt64(m.recentLedger.count))
+        for e in m.recentLedger {
+            w.string(e.key); w.unsigned(UInt64(PointsLedgerEntry.Kind.allCases.firstIndex(of: e.kind)!)); w.signed(e.points); w.signed(e.held)
+            w.signed(e.balanceAfter); w.string(e.ruleID); w.signed(e.timeMillis)
         }
         return w.bytes
     }
@@ -444,6 +481,13 @@ enum MemberStateCoding {
             m.committedRedemptions[index].cancelRequestID = try r.string()
             for _ in 0..<(try count(100)) { let code = try r.requiredString(); m.committedRedemptions[index].voidAnswers[code] = try r.bool() }
             m.committedRedemptions[index].voidRefusal = try r.string()
+        }
+        guard !r.atEnd else { return m }
+        for _ in 0..<(try count(UInt64(MemberState.recentLedgerLimit))) {
+            let key = try r.requiredString(), kind = try r.unsigned()
+            guard kind < UInt64(PointsLedgerEntry.Kind.allCases.count) else { throw CompactReader.Failure.malformed }
+            m.recentLedger.append(.init(key: key, kind: PointsLedgerEntry.Kind.allCases[Int(kind)], points: try r.signed(), held: try r.signed(),
+                                        balanceAfter: try r.signed(), ruleID: try r.string(), timeMillis: try r.signed()))
         }
         return m
     }

@@ -22,6 +22,10 @@ public struct ScoringSettings: Sendable {
     public var deadLettersTopic = OrbitTopics.scorerDeadLetters
     /// Where consents come from (`consents.profiling`).
     public var preferencesTopic = OrbitTopics.userPreferences
+    /// Attributes other systems publish (declared in `attributes:`).
+    public var attributesTopic = OrbitTopics.userAttributes
+    /// Level changes and paid plans, from membership.
+    public var memberEventsTopic = OrbitTopics.memberEvents
     public var policy = ScoringPolicy()
     public var modelFile: String?
 
@@ -30,7 +34,7 @@ public struct ScoringSettings: Sendable {
     public init(document: ConfigDocument) throws(ConfigError) {
         let topics = document.section("topics")
         try topics.rejectUnknownKeys(["input", "profiles", "segment_changes", "referral_credits", "sketches", "state_changelog", "dead_letters", "preferences",
-                                      "segment_definitions", "segment_census"])
+                                      "segment_definitions", "segment_census", "attributes", "member_events"])
         inputTopic = try topics.string("input", default: inputTopic)
         profilesTopic = try topics.string("profiles", default: profilesTopic)
         segmentChangesTopic = try topics.string("segment_changes", default: segmentChangesTopic)
@@ -41,6 +45,8 @@ public struct ScoringSettings: Sendable {
         stateChangelogTopic = try topics.string("state_changelog", default: stateChangelogTopic)
         deadLettersTopic = try topics.string("dead_letters", default: deadLettersTopic)
         preferencesTopic = try topics.string("preferences", default: preferencesTopic)
+        attributesTopic = try topics.string("attributes", default: attributesTopic)
+        memberEventsTopic = try topics.string("member_events", default: memberEventsTopic)
 
         let scoring = document.section("scoring")
         try scoring.rejectUnknownKeys([
@@ -59,6 +65,8 @@ public struct ScoringSettings: Sendable {
         }
         p.exchangeRates = table.rates.mapValues { $0 / reportingRate }
         p.engagementWindowDays = try scoring.int("engagement_window_days", default: 30, range: 1...365)
+        p.attributes = try PortraitSettings.attributes(document.section("attributes"))
+        p.tags = try PortraitSettings.tags(document.section("tags"))
 
         let rfm = scoring.section("rfm")
         try rfm.rejectUnknownKeys(["window_days", "mode", "high_from", "thresholds"])

@@ -15,6 +15,11 @@ public enum ScorerInput: String, InputKind {
     case privacyRequest = "privacy_request"
     /// A preferences record (for its consents), forwarded from `orbit.user-preferences`.
     case preferences
+    /// A user's attributes, checked against the declarations where they came in and forwarded
+    /// with the accepted properties only.
+    case attributes
+    /// A level change or paid-plan change, forwarded from `orbit.member-events`.
+    case memberFacts = "member_facts"
 }
 
 /// The scorer: validated events (and referral credits from other partitions) in; user state kept
@@ -137,8 +142,12 @@ public final class ScoringProcessor: RecordProcessor {
         if record.topic != settings.inputTopic {
             if record.topic == settings.preferencesTopic { return forward(record, as: .preferences, outputs: &outputs) }
             if record.topic == privacy.requestsTopic { return forward(record, as: .privacyRequest, outputs: &outputs) }
+            if record.topic == settings.attributesTopic { return forwardAttributes(record, outputs: &outputs) }
+            if record.topic == settings.memberEventsTopic { return forwardMemberFacts(record, outputs: &outputs) }
             switch InputRouter<ScorerInput>.kind(of: record) {
             case .preferences?: return try applyPreferences(record, outputs: &outputs)
+            case .attributes?: return try applyAttributes(record, outputs: &outputs)
+            case .memberFacts?: return try applyMemberFacts(record, outputs: &outputs)
             case .privacyRequest?:  // the runtime erases (erasesFrom): one that gets here is not read
                 return outputs.append(deadLetters.privacyRequestNotErased(record))
             default: break
@@ -193,7 +202,7 @@ public final class ScoringProcessor: RecordProcessor {
                 credits = state.apply(credit, sender: sender)
                 return true
             }
-        case .privacyRequest, .preferences:
+        case .privacyRequest, .preferences, .attributes, .memberFacts:
             return  // handled above, before the value is required
         }
         guard applied else { duplicatesSkipped.increment(); return }
@@ -242,15 +251,93 @@ public final class ScoringProcessor: RecordProcessor {
         }
     }
 
+    // MARK: The portrait's inputs
+
+    /// Checks an attributes record where it came in (so a dead letter names its topic, partition
+    /// and offset): each property not declared or not of its type is dead-lettered on its own,
+    /// and the accepted ones go to the user's partition. A tombstone clears the user's attributes.
+    private func forwardAttributes(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
+        guard let key = record.key, !key.isEmpty else {
+            outputs.append(deadLetters.record(for: record, .missingKey, "an attributes record needs the user id as its key"))
+            return
+        }
+        var normalised: [UInt8]?
+        if let value = record.value {
+            switch settings.policy.attributes.read(value) {
+            case .failure(let unusable):
+                outputs.append(deadLetters.record(for: record, .undecodableRecord, field: unusable.field, unusable.message))
+                return
+            case .success(let (attributes, rejected)):
+                for reason in rejected {
+                    outputs.append(deadLetters.record(for: record, .invalidValue, field: "attributes.\(reason.field)", "attribute \(reason.field) not applied: \(reason.message)"))
+                }
+                normalised = UserAttribute.encoded(attributes)
+            }
+        }
+        outputs.append(ProducerRecord(topic: settings.referralCreditsTopic, partition: KeyPartitioner.partition(of: key, partitionCount: partitionCount),
+                                      key: key, value: normalised, headers: [KafkaHeader(InputRouter<ScorerInput>.kindHeader, ScorerInput.attributes.rawValue)],
+                                      timestampMillis: record.timestampMillis))
+    }
+
+    /// The accepted attributes replace the user's (the topic is compacted: a record is the whole set).
+    private func applyAttributes(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) throws {
+        guard let keyBytes = record.key, !keyBytes.isEmpty else { return }
+        var attributes: [UserAttribute] = []
+        if let value = record.value {
+            switch settings.policy.attributes.read(value) {
+            case .failure(let unusable):
+                return outputs.append(deadLetters.record(for: record, .undecodableRecord, field: unusable.field, unusable.message))
+            case .success(let (accepted, rejected)):
+                // Checked where it came in; a property refused here was declared differently there
+                // (scorers with different configurations during a rollout).
+                for reason in rejected {
+                    outputs.append(deadLetters.record(for: record, .invalidValue, field: "attributes.\(reason.field)", "attribute \(reason.field) not applied: \(reason.message)"))
+                }
+                attributes = accepted
+            }
+        }
+        try store.update(record.partition, String(decoding: keyBytes, as: UTF8.self), initial: UserState.init) { state in
+            guard state.attributes != attributes else { return false }
+            state.attributes = attributes
+            return true
+        }
+    }
+
+    /// Forwards membership's level and paid-plan changes to the user's partition; its other kinds
+    /// say nothing the scorer keeps.
+    private func forwardMemberFacts(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) {
+        guard let key = record.key, !key.isEmpty, let value = record.value else {
+            outputs.append(deadLetters.record(for: record, record.key == nil ? .missingKey : .undecodableRecord, "a member event needs the user id as key and a value"))
+            return
+        }
+        guard let object = (try? JSONParser.parse(value))?.objectValue else {
+            outputs.append(deadLetters.record(for: record, .undecodableRecord, "a member event is a JSON object"))
+            return
+        }
+        guard MemberFacts.change(object) != nil else { return }
+        forward(record, as: .memberFacts, outputs: &outputs)
+    }
+
+    private func applyMemberFacts(_ record: ConsumerRecord, outputs: inout [ProducerRecord]) throws {
+        guard let keyBytes = record.key, !keyBytes.isEmpty, let value = record.value,
+              let object = (try? JSONParser.parse(value))?.objectValue, let change = MemberFacts.change(object) else {
+            return outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a level or paid-plan change"))
+        }
+        try store.update(record.partition, String(decoding: keyBytes, as: UTF8.self), initial: UserState.init) { state in
+            state.member.apply(level: change.level, paid: change.paid, timeMillis: change.timeMillis)
+        }
+    }
+
     /// The scorer's part of erasing a user (the runtime deletes the state and writes the receipt):
     /// the profile's tombstone on the compacted profiles topic.
     public func erase(_ userID: String, partition: Int32, erasure: inout Erasure, outputs: inout [ProducerRecord]) throws {
         if try store.get(partition, userID) != nil {
-            erasure.erased("user state: activity, purchases, RFM inputs, engagement, referrals")
+            erasure.erased("user state: activity, purchases, RFM inputs, engagement, referrals, attributes, derived tags")
         } else {
             erasure.note("no user state was held")
         }
         erasure.tombstone(settings.profilesTopic, key: userID, into: &outputs)
+        erasure.tombstone(settings.attributesTopic, key: userID, into: &outputs)
         erasure.note("referrers keep referral totals under a hash of the referee's id, not the id")
     }
 
@@ -275,6 +362,8 @@ public final class ScoringProcessor: RecordProcessor {
     /// the last segment, stage, tier and super-user flag), so only that is compared: a copy of the
     /// whole state per user was a measured cost.
     private func evaluate(_ state: inout UserState, _ key: String, day: Int32, outputs: inout [ProducerRecord]) -> Bool {
+        // Known only by what other systems said (attributes, membership): no profile until an event.
+        if state.isEmpty && !state.profilingWithheld { return false }
         if state.profilingWithheld { return withhold(&state, key, day: day, outputs: &outputs) }
         let before = state.published
         let (profile, changes) = evaluator.evaluate(&state, userID: key, today: day, thresholds: thresholds, segments: segments, retired: retiredSegments)
@@ -311,6 +400,7 @@ public final class ScoringProcessor: RecordProcessor {
             var partitionSketches = PopulationSketches()
             var counts = PopulationCensus.Counts()
             try store.forEach(partition) { _, state in
+                guard !state.isEmpty else { return }  // attributes or preferences only: not a user yet
                 counts.add(state)
                 guard !state.profilingWithheld else { return }  // no consent: not part of anyone's thresholds either
                 let window = state.window(today: day, days: settings.policy.rfmWindowDays)
@@ -367,7 +457,7 @@ public final class ScoringProcessor: RecordProcessor {
         let previous = Dictionary(uniqueKeysWithValues: segments.map { ($0.id, $0) })
         for (key, bytes) in table.values.sorted(by: { $0.key < $1.key }) {
             do {
-                usable[key] = try SegmentDefinition.decode(key: key, bytes)
+                usable[key] = try SegmentDefinition.decode(key: key, bytes, attributes: settings.policy.attributes)
             } catch {
                 if let kept = previous[key] { usable[key] = kept }
                 guard reportedUnusable[key] != bytes else { continue }
@@ -449,8 +539,10 @@ public enum ScorerService {
     public static func topology(_ scoring: ScoringSettings, runtime: RuntimeSettings) -> ServiceTopology {
         var stage = StageDeclaration(
                 groupID: scoring.groupID,
-                inputs: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic],
-                outputs: [scoring.profilesTopic, scoring.segmentChangesTopic, scoring.referralCreditsTopic, scoring.sketchesTopic, scoring.segmentCensusTopic],
+                inputs: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.preferencesTopic, runtime.privacy.requestsTopic,
+                         scoring.attributesTopic, scoring.memberEventsTopic],
+                outputs: [scoring.profilesTopic, scoring.segmentChangesTopic, scoring.referralCreditsTopic, scoring.sketchesTopic, scoring.segmentCensusTopic,
+                          scoring.attributesTopic],
                 // The state changelog and the repartition topic are partitioned like the input.
                 coPartitioned: [scoring.inputTopic, scoring.referralCreditsTopic, scoring.stateChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: scoring.stateChangelogTopic, partitionedLike: scoring.inputTopic, keyedByUser: true)],

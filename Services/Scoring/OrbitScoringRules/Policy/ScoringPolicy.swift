@@ -28,6 +28,10 @@ public struct ScoringPolicy: Sendable, Equatable {
     public var clvAnnualDiscountRate = 0.1
 
     public var engagementWindowDays = 30
+    /// The derived tags' bounds (`tags:`).
+    public var tags = TagPolicy()
+    /// The attributes other systems may publish (`attributes:`).
+    public var attributes = AttributeSchema()
 
     public init() {}
 

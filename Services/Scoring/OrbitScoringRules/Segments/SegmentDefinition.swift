@@ -45,8 +45,9 @@ public struct SegmentDefinition: Sendable, Equatable {
     }
 
     /// A record of the definitions topic; `key` must be its id. Strict: an unknown member is an
-    /// error (it may be a restriction this version would quietly drop).
-    public static func decode(key: String, _ bytes: [UInt8]) throws(Unusable) -> SegmentDefinition {
+    /// error (it may be a restriction this version would quietly drop), and so is a field that is
+    /// not in the profile or an attribute that is not declared in `attributes`.
+    public static func decode(key: String, _ bytes: [UInt8], attributes: AttributeSchema) throws(Unusable) -> SegmentDefinition {
         guard case .object(let o)? = try? JSONParser.parse(bytes, maxDepth: 4 * SegmentPredicate.maxDepth) else { throw Unusable("(record)", "not a JSON object") }
         for member in o.members where !["schema_version", "id", "name", "where"].contains(member.key) { throw Unusable(member.key, "unknown member") }
         guard o["schema_version"]?.numberValue?.int64Value == Int64(schemaVersion) else { throw Unusable("schema_version", "must be \(schemaVersion)") }
@@ -56,7 +57,7 @@ public struct SegmentDefinition: Sendable, Equatable {
         guard case .object(let condition)? = o["where"] else { throw Unusable("where", "the condition, an object") }
         var conditions = 0
         do {
-            return SegmentDefinition(id: id, name: name, predicate: try SegmentPredicate.read(JSONCondition(object: condition, path: "where"), conditions: &conditions))
+            return SegmentDefinition(id: id, name: name, predicate: try SegmentPredicate.read(JSONCondition(object: condition, path: "where"), attributes: attributes, conditions: &conditions))
         } catch let error as Unusable {
             throw error
         } catch {
@@ -129,11 +130,12 @@ struct YAMLCondition: PredicateNode {
 ///         - {field: lifecycle, in: [at_risk, churned]}
 /// ```
 public enum SegmentFile {
-    public static func load(path: String) throws(ConfigError) -> [SegmentDefinition] {
-        try read(try ConfigDocument.load(path: path, environment: [:]))
+    /// - Parameter attributes: the declared attributes (scoring.yaml's `attributes:`).
+    public static func load(path: String, attributes: AttributeSchema) throws(ConfigError) -> [SegmentDefinition] {
+        try read(try ConfigDocument.load(path: path, environment: [:]), attributes: attributes)
     }
 
-    public static func read(_ document: ConfigDocument) throws(ConfigError) -> [SegmentDefinition] {
+    public static func read(_ document: ConfigDocument, attributes: AttributeSchema) throws(ConfigError) -> [SegmentDefinition] {
         try document.top.rejectUnknownKeys(["segments"])
         let sections = try document.top.sectionList("segments")
         guard !sections.isEmpty else { throw document.top.invalid("segments", "list at least one segment") }
@@ -152,7 +154,7 @@ public enum SegmentFile {
             var conditions = 0
             let predicate: SegmentPredicate
             do {
-                predicate = try SegmentPredicate.read(YAMLCondition(section: condition), conditions: &conditions)
+                predicate = try SegmentPredicate.read(YAMLCondition(section: condition), attributes: attributes, conditions: &conditions)
             } catch let error as ConfigError {
                 throw error
             } catch {

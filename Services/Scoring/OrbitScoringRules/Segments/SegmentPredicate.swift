@@ -14,16 +14,18 @@ import OrbitContract
 /// ```
 ///
 /// A test of a field the profile does not have (a user who never bought has no recency) is false,
-/// `ne` included; `not` of it is true.
+/// `ne` included; `not` of it is true. A list field (`tags.top_categories`, a list attribute)
+/// `eq` a value contains it, `ne` a value does not, and is `in` values when it holds any of them.
+/// Dates are written `YYYY-MM-DD` and ordered like numbers.
 public indirect enum SegmentPredicate: Sendable, Equatable {
     case all([SegmentPredicate])
     case any([SegmentPredicate])
     case not(SegmentPredicate)
-    case exists(ProfileField)
-    case compare(ProfileField, Comparison, FieldValue)
-    case oneOf(ProfileField, [FieldValue])
-    /// Inclusive at both ends.
-    case between(ProfileField, Double, Double)
+    case exists(SegmentField)
+    case compare(SegmentField, Comparison, FieldValue)
+    case oneOf(SegmentField, [FieldValue])
+    /// Inclusive at both ends (dates as days since 1970-01-01).
+    case between(SegmentField, Double, Double)
 
     public enum Comparison: String, CaseIterable, Sendable {
         case eq, ne, lt, lte, gt, gte
@@ -43,6 +45,12 @@ public indirect enum SegmentPredicate: Sendable, Equatable {
         case .compare(let field, let comparison, let expected):
             guard let value = profile.value(of: field) else { return false }
             switch (value, expected) {
+            case (.list(let items), .text(let t)):
+                switch comparison {
+                case .eq: return items.contains(t)
+                case .ne: return !items.contains(t)
+                default: return false  // lists are not ordered (checked when parsed)
+                }
             case (.number(let a), .number(let b)):
                 switch comparison {
                 case .eq: return a == b
@@ -61,6 +69,9 @@ public indirect enum SegmentPredicate: Sendable, Equatable {
             }
         case .oneOf(let field, let values):
             guard let value = profile.value(of: field) else { return false }
+            if case .list(let items) = value {
+                return values.contains { if case .text(let t) = $0 { items.contains(t) } else { false } }
+            }
             return values.contains(value)
         case .between(let field, let low, let high):
             guard case .number(let n)? = profile.value(of: field) else { return false }
@@ -71,12 +82,15 @@ public indirect enum SegmentPredicate: Sendable, Equatable {
     // MARK: The record's JSON
 
     public func write(to w: inout JSONWriter) {
-        func number(_ n: Double) { w.number(JSONNumber(lexeme: FieldValue.number(n).description)) }
-        func value(_ v: FieldValue) {
+        func number(_ n: Double, _ field: SegmentField) {
+            if field.kind == .date { w.date(day: Int64(n)) } else { w.number(JSONNumber(lexeme: FieldValue.number(n).description)) }
+        }
+        func value(_ v: FieldValue, _ field: SegmentField) {
             switch v {
-            case .number(let n): number(n)
+            case .number(let n): number(n, field)
             case .text(let t): w.string(t)
             case .flag(let b): w.bool(b)
+            case .list(let l): w.beginArray(); for t in l { w.string(t) }; w.endArray()
             }
         }
         w.beginObject()
@@ -84,10 +98,10 @@ public indirect enum SegmentPredicate: Sendable, Equatable {
         case .all(let parts), .any(let parts):
             w.key(self.isAll ? "all" : "any"); w.beginArray(); for part in parts { part.write(to: &w) }; w.endArray()
         case .not(let part): w.key("not"); part.write(to: &w)
-        case .exists(let field): w.key("exists"); w.string(field.rawValue)
-        case .compare(let field, let comparison, let expected): w.key("field"); w.string(field.rawValue); w.key(comparison.rawValue); value(expected)
-        case .oneOf(let field, let values): w.key("field"); w.string(field.rawValue); w.key("in"); w.beginArray(); for v in values { value(v) }; w.endArray()
-        case .between(let field, let low, let high): w.key("field"); w.string(field.rawValue); w.key("between"); w.beginArray(); number(low); number(high); w.endArray()
+        case .exists(let field): w.key("exists"); w.string(field.description)
+        case .compare(let field, let comparison, let expected): w.key("field"); w.string(field.description); w.key(comparison.rawValue); value(expected, field)
+        case .oneOf(let field, let values): w.key("field"); w.string(field.description); w.key("in"); w.beginArray(); for v in values { value(v, field) }; w.endArray()
+        case .between(let field, let low, let high): w.key("field"); w.string(field.description); w.key("between"); w.beginArray(); number(low, field); number(high, field); w.endArray()
         }
         w.endObject()
     }
@@ -115,7 +129,8 @@ extension SegmentPredicate {
 
     /// The predicate a node holds. Exactly one of `all`, `any`, `not`, `exists` or `field` (with
     /// one comparison: `eq`, `ne`, `lt`, `lte`, `gt`, `gte`, `in`, `between`).
-    public static func read<Node: PredicateNode>(_ node: Node, depth: Int = 1, conditions: inout Int) throws -> SegmentPredicate {
+    /// - Parameter attributes: the declared attributes (`attributes.<name>` names one of them).
+    public static func read<Node: PredicateNode>(_ node: Node, attributes: AttributeSchema, depth: Int = 1, conditions: inout Int) throws -> SegmentPredicate {
         conditions += 1
         guard conditions <= maxConditions else { throw node.invalid("field", "a segment has at most \(maxConditions) conditions") }
         guard depth <= maxDepth else { throw node.invalid("all", "conditions nest at most \(maxDepth) deep") }
@@ -124,22 +139,22 @@ extension SegmentPredicate {
         guard present.count == 1, let kind = present.first else {
             throw node.invalid(present.dropFirst().first ?? "field", "a condition is exactly one of all, any, not, exists or field (found \(present.isEmpty ? "none" : present.joined(separator: ", ")))")
         }
-        func field(_ key: String) throws -> ProfileField {
+        func field(_ key: String) throws -> SegmentField {
             guard let name = try node.scalar(key)?.text else { throw node.invalid(key, "names a profile field") }
-            guard let field = ProfileField(rawValue: name) else {
-                throw node.invalid(key, "\(name) is not a profile field (one of: \(ProfileField.allCases.map(\.rawValue).joined(separator: ", ")))")
+            switch SegmentField.named(name, attributes: attributes) {
+            case .success(let field): return field
+            case .failure(let unknown): throw node.invalid(key, unknown.message)
             }
-            return field
         }
         switch kind {
         case "all", "any":
             guard keys == [kind] else { throw node.invalid(keys.first { $0 != kind } ?? kind, "\(kind) stands alone in its condition") }
-            let parts = try node.children(kind).map { try read($0, depth: depth + 1, conditions: &conditions) }
+            let parts = try node.children(kind).map { try read($0, attributes: attributes, depth: depth + 1, conditions: &conditions) }
             guard !parts.isEmpty else { throw node.invalid(kind, "lists at least one condition") }
             return kind == "all" ? .all(parts) : .any(parts)
         case "not":
             guard keys == ["not"] else { throw node.invalid(keys.first { $0 != "not" } ?? "not", "not stands alone in its condition") }
-            return .not(try read(try node.child("not"), depth: depth + 1, conditions: &conditions))
+            return .not(try read(try node.child("not"), attributes: attributes, depth: depth + 1, conditions: &conditions))
         case "exists":
             guard keys == ["exists"] else { throw node.invalid(keys.first { $0 != "exists" } ?? "exists", "exists stands alone in its condition") }
             return .exists(try field("exists"))
@@ -154,12 +169,15 @@ extension SegmentPredicate {
             func value(_ scalar: (text: String, quoted: Bool), key: String) throws -> FieldValue {
                 switch subject.kind {
                 case .number:
-                    guard !scalar.quoted, let n = Double(scalar.text), n.isFinite else { throw node.invalid(key, "\(subject.rawValue) is a number, not \(scalar.text)") }
+                    guard !scalar.quoted, let n = Double(scalar.text), n.isFinite else { throw node.invalid(key, "\(subject) is a number, not \(scalar.text)") }
                     return .number(n)
+                case .date:
+                    guard let day = CalendarDate.day(scalar.text) else { throw node.invalid(key, "\(subject) is a date (YYYY-MM-DD), not \(scalar.text)") }
+                    return .number(Double(day))
                 case .flag:
-                    guard !scalar.quoted, let b = Bool(scalar.text) else { throw node.invalid(key, "\(subject.rawValue) is true or false, not \(scalar.text)") }
+                    guard !scalar.quoted, let b = Bool(scalar.text) else { throw node.invalid(key, "\(subject) is true or false, not \(scalar.text)") }
                     return .flag(b)
-                case .text:
+                case .text, .list:
                     guard scalar.text.utf8.count <= 256 else { throw node.invalid(key, "a text to compare is at most 256 bytes") }
                     return .text(scalar.text)
                 }
@@ -170,7 +188,7 @@ extension SegmentPredicate {
                 guard !values.isEmpty, values.count <= 100 else { throw node.invalid("in", "lists 1 to 100 values") }
                 return .oneOf(subject, values)
             case "between":
-                guard subject.kind == .number else { throw node.invalid("between", "between is for numbers; \(subject.rawValue) is a \(subject.kind.rawValue)") }
+                guard subject.kind == .number || subject.kind == .date else { throw node.invalid("between", "between is for numbers and dates; \(subject) is a \(subject.kind.rawValue)") }
                 let bounds = try node.scalars("between").map { try value($0, key: "between") }
                 guard bounds.count == 2, case .number(let low) = bounds[0], case .number(let high) = bounds[1], low <= high else {
                     throw node.invalid("between", "is [low, high] with low <= high")
@@ -179,8 +197,8 @@ extension SegmentPredicate {
             default:
                 let comparison = SegmentPredicate.Comparison(rawValue: test)!
                 guard let scalar = try node.scalar(test) else { throw node.invalid(test, "needs a value") }
-                if subject.kind != .number, ![.eq, .ne].contains(comparison) {
-                    throw node.invalid(test, "\(test) is for numbers; \(subject.rawValue) is a \(subject.kind.rawValue) (use eq, ne or in)")
+                if subject.kind != .number, subject.kind != .date, ![.eq, .ne].contains(comparison) {
+                    throw node.invalid(test, "\(test) is for numbers and dates; \(subject) is a \(subject.kind.rawValue) (use eq, ne or in)")
                 }
                 return .compare(subject, comparison, try value(scalar, key: test))
             }

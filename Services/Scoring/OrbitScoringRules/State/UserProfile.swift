@@ -40,6 +40,13 @@ public struct UserProfile: Sendable, Equatable {
     public var configVersion: String
     public var reportingCurrency: String
     public var lastEventMillis: Int64
+    // The portrait.
+    public var tags = DerivedTags()
+    public var attributes: [UserAttribute] = []
+    public var member = MemberFacts()
+    public var recentEvents: [RecentEventTotals] = []
+    /// The operators' segments the user is in, sorted by id.
+    public var customSegments: [String] = []
 
     /// The profile of a user who withdrew consent to profiling: no scores, segments, stages, tiers
     /// or predictions, and the reason in their place (deterministic bytes, like every profile).
@@ -120,6 +127,26 @@ public struct UserProfile: Sendable, Equatable {
         w.field("currency"); w.string(reportingCurrency)
         w.field("config_version"); w.string(configVersion)
         w.field("last_event_time"); if lastEventMillis == .min { w.null() } else { w.timestamp(millis: lastEventMillis) }
+        w.field("tags"); tags.write(to: &w)
+        w.field("attributes")
+        w.beginObject()
+        for attribute in attributes { w.key(attribute.name); attribute.value.write(to: &w) }
+        w.endObject()
+        w.field("membership")
+        w.beginObject()
+        w.field("level"); if let level = member.level { w.string(level) } else { w.null() }
+        w.field("paid"); w.bool(member.paid)
+        w.endObject()
+        w.field("recent_events")
+        w.beginObject()
+        for totals in recentEvents {
+            w.key(totals.type.name)
+            w.beginObject()
+            for (window, count) in zip(RecentWindow.allCases, totals.counts) { w.key(window.label); w.int(count) }
+            w.endObject()
+        }
+        w.endObject()
+        w.field("custom_segments"); w.beginArray(); for id in customSegments { w.string(id) }; w.endArray()
         w.endObject()
         return w.bytes
     }
@@ -240,7 +267,7 @@ public struct ProfileEvaluator: Sendable {
         let tenureDays = Int(today - (state.signupDay ?? state.firstSeenDay))
         let community = state.communityActions(today: today, days: policy.engagementWindowDays)
         let inputs = EvaluationInputs(
-            spend: Double(window.netMinor) / scale, variety: Double(state.categories.nonzeroBitCount),
+            spend: Double(window.netMinor) / scale, variety: Double(state.categoryVariety),
             tenureYears: Double(max(0, tenureDays)) / 365, convertedReferrals: Double(state.convertedReferrals),
             referralSpend: Double(state.referralSpendMinor) / scale, engagement: Double(community),
             overduePayments: Double(state.overduePayments),
@@ -274,7 +301,7 @@ public struct ProfileEvaluator: Sendable {
         state.lastTier = tier
         state.lastSuperUser = mvp.isSuperUser
 
-        let profile = UserProfile(
+        var profile = UserProfile(
             userID: userID, evaluatedDay: today, rfmValues: values, rfmScore: score, segment: segment, lifecycle: lifecycle,
             evaluationScore: evaluation, tier: tier, superUser: mvp.isSuperUser, superUserMissing: mvp.missing,
             probabilityAlive: alive, expectedPurchases30d: expected30, expectedPurchases90d: expected90,
@@ -282,9 +309,14 @@ public struct ProfileEvaluator: Sendable {
             checkInStreak: Int(state.checkInStreak), checkInLongest: Int(state.checkInLongest), referrals: Int(state.referrals),
             convertedReferrals: Int(state.convertedReferrals), referralSpendMinor: state.referralSpendMinor, referredBy: state.referredBy,
             configVersion: policy.configVersion, reportingCurrency: policy.reportingCurrency, lastEventMillis: state.lastEventMillis)
+        profile.tags = DerivedTags(state, policy: policy.tags, communityActions: community)
+        profile.attributes = state.attributes
+        profile.member = state.member
+        profile.recentEvents = RecentEvents.counts(state.recentEvents, today: today)
         if !segments.isEmpty || !state.customSegments.isEmpty {
             Self.customSegments(segments, retired: retired, profile: profile, state: &state, userID: userID, today: today, changes: &changes)
         }
+        profile.customSegments = state.customSegments
         return (profile, changes)
     }
 

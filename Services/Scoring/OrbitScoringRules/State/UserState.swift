@@ -47,6 +47,7 @@ public struct UserState: Sendable, Equatable {
     public var refundedMinor: Int64 = 0
     public var refunds: Int32 = 0
     public var months: [Month] = []
+    /// Categories hashed into 64 bits, as state written before ``categorySpend`` holds them (no longer added to).
     public var categories: UInt64 = 0
 
     // Referral circle.
@@ -86,6 +87,17 @@ public struct UserState: Sendable, Equatable {
     public var profilingWithheld = false
     /// The operator's segments (``SegmentDefinition`` ids) the user was last found in, sorted.
     public var customSegments: [String] = []
+
+    // The portrait: attributes other systems publish, facts the tags are derived from, membership.
+    /// Declared attributes (``AttributeSchema``), sorted by name: the last record's accepted values.
+    public var attributes: [UserAttribute] = []
+    public var firstTouch: FirstTouch?
+    /// Spend per category by name, at most ``TagPolicy/categoriesTracked``.
+    public var categorySpend: [CategorySpend] = []
+    /// Empty, or ``ActivityClock/slots`` counters.
+    public var activityClock: [UInt16] = []
+    public var recentEvents: [RecentEventCount] = []
+    public var member = MemberFacts()
 
     /// What evaluation writes: the last published segment, stage, tier, super-user flag and
     /// profile hash (to tell whether an evaluation changed the state without comparing all of it).
@@ -128,7 +140,9 @@ public struct UserState: Sendable, Equatable {
         let day = Self.day(event.timeMillis)
         firstSeenDay = min(firstSeenDay, day)
         lastEventMillis = max(lastEventMillis, event.timeMillis)
+        RecentEvents.count(&recentEvents, type: event.type, day: day)
         if Self.activityTypes.contains(event.type) {
+            ActivityClock.count(&activityClock, atMillis: event.timeMillis, policy: policy.tags)
             if lastActivityDay == .min {
                 activeSinceDay = day
             } else if day > lastActivityDay {
@@ -144,6 +158,10 @@ public struct UserState: Sendable, Equatable {
         switch event.type {
         case .signup:
             signupDay = min(signupDay ?? day, day)
+            if let channel = event.properties[policy.tags.firstTouchProperty]?.stringValue, !channel.isEmpty, channel.utf8.count <= 64,
+               event.timeMillis < firstTouch?.timeMillis ?? .max {
+                firstTouch = FirstTouch(channel: channel, timeMillis: event.timeMillis)
+            }
         case .purchase:
             let amount = reportingAmount(event, policy)
             purchases += 1
@@ -154,9 +172,13 @@ public struct UserState: Sendable, Equatable {
             }
             lastPurchaseDay = max(lastPurchaseDay ?? day, day)
             addToMonth(day, purchases: 1, netMinor: amount)
-            for item in event.properties["items"]?.arrayValue ?? [] {
-                if let category = item.objectValue?["category"]?.stringValue {
-                    categories |= 1 << (StableHash.fnv1a(category) % 64)
+            if let items = event.properties["items"]?.arrayValue, let currency = event.properties["currency"]?.stringValue {
+                for item in items {
+                    guard let object = item.objectValue, let category = object["category"]?.stringValue else { continue }
+                    let price = object["price_minor"]?.numberValue?.int64Value ?? 0
+                    let quantity = object["quantity"]?.numberValue?.int64Value ?? 1
+                    let (line, overflow) = price.multipliedReportingOverflow(by: quantity)
+                    addCategorySpend(category, minor: overflow ? 0 : policy.reportingMinor(line, currency: currency) ?? 0, limit: policy.tags.categoriesTracked)
                 }
             }
             if let referrer = referredBy { credits.append(totalsCredit(to: referrer)) }
@@ -261,6 +283,21 @@ public struct UserState: Sendable, Equatable {
               let currency = event.properties["currency"]?.stringValue else { return 0 }
         return policy.reportingMinor(minor, currency: currency) ?? 0
     }
+
+    /// Space-Saving: a category not counted takes over the smallest counter when all are in use.
+    private mutating func addCategorySpend(_ name: String, minor: Int64, limit: Int) {
+        if let index = categorySpend.firstIndex(where: { $0.name == name }) {
+            categorySpend[index].minor &+= max(0, minor)
+        } else if categorySpend.count < limit {
+            categorySpend.append(CategorySpend(name: name, minor: max(0, minor)))
+        } else if let smallest = categorySpend.indices.min(by: { categorySpend[$0].minor < categorySpend[$1].minor }) {
+            categorySpend[smallest] = CategorySpend(name: name, minor: categorySpend[smallest].minor &+ max(0, minor))
+        }
+    }
+
+    /// Distinct categories bought: the named counters (and, for state written before them, the
+    /// categories hashed into 64 bits).
+    public var categoryVariety: Int { max(categories.nonzeroBitCount, categorySpend.count) }
 
     static func monthIndex(_ day: Int32) -> Int32 { day / 30 }
 

@@ -27,6 +27,22 @@ extension UserState {
         for r in referees { w.fixed64(r.referee); w.int32(r.purchases); w.signed(r.grossMinor); w.unsigned(r.revoked ? 1 : 0) }
         w.unsigned(profilingWithheld ? 1 : 0)
         w.unsigned(UInt64(customSegments.count)); for id in customSegments { w.string(id) }
+        // The portrait.
+        w.unsigned(UInt64(attributes.count))
+        for attribute in attributes {
+            w.string(attribute.name)
+            switch attribute.value {
+            case .text(let s): w.unsigned(0); w.string(s)
+            case .number(let n): w.unsigned(1); w.double(n)
+            case .date(let d): w.unsigned(2); w.int32(d)
+            case .list(let l): w.unsigned(3); w.unsigned(UInt64(l.count)); for s in l { w.string(s) }
+            }
+        }
+        w.string(firstTouch?.channel); w.signed(firstTouch?.timeMillis ?? .max)
+        w.unsigned(UInt64(categorySpend.count)); for c in categorySpend { w.string(c.name); w.signed(c.minor) }
+        w.unsigned(UInt64(activityClock.count)); for c in activityClock { w.unsigned(UInt64(c)) }
+        w.unsigned(UInt64(recentEvents.count)); for e in recentEvents { w.int32(e.day); w.unsigned(UInt64(e.type)); w.unsigned(UInt64(e.count)) }
+        w.string(member.level); w.signed(member.levelMillis); w.unsigned(member.paid ? 1 : 0); w.signed(member.paidMillis)
         return w.bytes
     }
 
@@ -77,5 +93,37 @@ extension UserState {
             guard let id = try r.string() else { throw CompactReader.Failure.malformed }
             return id
         }
+        guard !r.atEnd else { return }  // appended later: older values have no portrait
+        let attributeCount = try r.unsigned()
+        guard attributeCount <= UInt64(AttributeSchema.maxDeclarations) else { throw CompactReader.Failure.malformed }
+        attributes = try (0..<attributeCount).map { _ throws(CompactReader.Failure) in
+            let name = try r.requiredString()
+            let value: AttributeValue
+            switch try r.unsigned() {
+            case 0: value = .text(try r.requiredString())
+            case 1: value = .number(try r.double())
+            case 2: value = .date(try r.int32())
+            case 3:
+                let count = try r.unsigned()
+                guard count <= 1000 else { throw CompactReader.Failure.malformed }
+                value = .list(try (0..<count).map { _ throws(CompactReader.Failure) in try r.requiredString() })
+            default: throw CompactReader.Failure.malformed
+            }
+            return UserAttribute(name: name, value: value)
+        }
+        let channel = try r.string(); let touched = try r.signed()
+        firstTouch = channel.map { FirstTouch(channel: $0, timeMillis: touched) }
+        let categoryCount = try r.unsigned()
+        guard categoryCount <= 1000 else { throw CompactReader.Failure.malformed }
+        categorySpend = try (0..<categoryCount).map { _ throws(CompactReader.Failure) in CategorySpend(name: try r.requiredString(), minor: try r.signed()) }
+        let slots = try r.unsigned()
+        guard slots == 0 || slots == UInt64(ActivityClock.slots) else { throw CompactReader.Failure.malformed }
+        activityClock = try (0..<slots).map { _ throws(CompactReader.Failure) in UInt16(truncatingIfNeeded: try r.unsigned()) }
+        let recentCount = try r.unsigned()
+        guard recentCount <= UInt64(RecentEvents.maxEntries) else { throw CompactReader.Failure.malformed }
+        recentEvents = try (0..<recentCount).map { _ throws(CompactReader.Failure) in
+            RecentEventCount(day: try r.int32(), type: UInt8(truncatingIfNeeded: try r.unsigned()), count: UInt16(truncatingIfNeeded: try r.unsigned()))
+        }
+        member.level = try r.string(); member.levelMillis = try r.signed(); member.paid = try r.unsigned() == 1; member.paidMillis = try r.signed()
     }
 }
