@@ -49,16 +49,21 @@ public enum RecentEvents {
     /// the widest window.
     public static func counts(_ entries: [RecentEventCount], today: Int32) -> [RecentEventTotals] {
         guard !entries.isEmpty else { return [] }
-        var table = [[Int]](repeating: [Int](repeating: 0, count: RecentWindow.allCases.count), count: EventType.builtIn.count)
-        var seen = [Bool](repeating: false, count: EventType.builtIn.count)
-        for entry in entries where entry.day <= today && Int(entry.type) < table.count {
+        // One array per type seen (most users have a few), in built-in order: this runs for every
+        // profile evaluated.
+        var indices: [UInt8] = []
+        var totals: [RecentEventTotals] = []
+        for entry in entries where entry.day <= today && today - entry.day < daysKept && Int(entry.type) < EventType.builtIn.count {
             let age = Int(today - entry.day)
-            for (w, window) in RecentWindow.allCases.enumerated() where age < window.rawValue {
-                table[Int(entry.type)][w] += Int(entry.count)
-                seen[Int(entry.type)] = true
+            var position = indices.firstIndex(of: entry.type) ?? -1
+            if position < 0 {
+                position = indices.firstIndex { $0 > entry.type } ?? indices.count
+                indices.insert(entry.type, at: position)
+                totals.insert(RecentEventTotals(type: EventType.builtIn[Int(entry.type)], counts: [0, 0, 0, 0]), at: position)
             }
+            for (w, window) in RecentWindow.allCases.enumerated() where age < window.rawValue { totals[position].counts[w] += Int(entry.count) }
         }
-        return EventType.builtIn.indices.filter { seen[$0] }.map { RecentEventTotals(type: EventType.builtIn[$0], counts: table[$0]) }
+        return totals
     }
 }
 
