@@ -5,7 +5,7 @@
 #   2. bring up docker-compose.yml with deploy/compose/local.yml (local broker, Debian Prometheus);
 #   3. publish the demo population as an outside system would, and
 #   4. check every service's output (`orbit demo --attach`);
-#   5. on a fresh stack with 3 scorers, replay the same valid events and attributes, SIGKILL one scorer, and
+#   5. on a fresh stack with 3 scorers, replay the scorer's inputs (valid events, attributes, member events), SIGKILL one scorer, and
 #      require the final profiles to equal the single scorer's;
 #   6. run every Grafana panel's PromQL against Prometheus and require data;
 #   7. validate docker-compose.yml and check it against the code (scripts/compose_check.py);
@@ -109,17 +109,23 @@ grep -q "orbit demo: OK" "$work/demo.txt"
 log "step 6: every Grafana panel's query has data"
 python3 scripts/compose_check.py panels --prometheus http://127.0.0.1:19090 deploy/grafana/dashboards/*.json
 
-# The single scorer's final profiles, and the valid events and attributes that made them.
+# The single scorer's final profiles, and the inputs that made them: valid events, attributes
+# and membership's level and plan changes (those come partly from the demo's member commands).
 "$orbit" tail orbit.user-events.valid --from-beginning --idle-exit 3 --bootstrap "$B" >"$work/valid.jsonl"
 "$orbit" tail orbit.user-attributes --from-beginning --idle-exit 3 --bootstrap "$B" >"$work/attributes.jsonl"
+"$orbit" tail orbit.member-events --from-beginning --idle-exit 3 --bootstrap "$B" >"$work/member-events.jsonl"
 "$orbit" tail orbit.user-profiles --from-beginning --idle-exit 3 --bootstrap "$B" >"$work/profiles-1.jsonl"
 python3 -c 'import json,sys; [print(json.dumps(json.loads(l)["value"], separators=(",",":"))) for l in open(sys.argv[1])]' "$work/valid.jsonl" >"$work/valid-events.jsonl"
 
-log "step 5: a fresh stack with 3 scorers, the same valid events and attributes, one scorer SIGKILLed"
+log "step 5: a fresh stack with 3 scorers, the same scorer inputs, one scorer SIGKILLed"
 compose down -v >/dev/null 2>&1
 up --no-build --scale orbit-scorer=3
 [ "$(compose ps -q orbit-scorer | wc -l)" = 3 ] || { echo "expected 3 scorers" >&2; exit 1; }
+# orbit-members stops: the scorers read the first run's member events, not ones made again
+# without the demo's commands.
+compose stop orbit-members >/dev/null
 "$orbit" publish "$work/attributes.jsonl" --keyed --topic orbit.user-attributes --bootstrap "$B"
+"$orbit" publish "$work/member-events.jsonl" --keyed --topic orbit.member-events --bootstrap "$B"
 "$orbit" publish "$work/valid-events.jsonl" --topic orbit.user-events.valid --bootstrap "$B"
 victim=$(compose ps -q orbit-scorer | sed -n 1p)  # sed reads to the end: head would SIGPIPE compose under pipefail (exit 141)
 log "SIGKILL scorer ${victim:0:12}"
