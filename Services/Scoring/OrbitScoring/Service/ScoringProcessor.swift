@@ -263,16 +263,8 @@ public final class ScoringProcessor: RecordProcessor {
         }
         var normalised: [UInt8]?
         if let value = record.value {
-            switch settings.policy.attributes.read(value) {
-            case .failure(let unusable):
-                outputs.append(deadLetters.record(for: record, .undecodableRecord, field: unusable.field, unusable.message))
-                return
-            case .success(let (attributes, rejected)):
-                for reason in rejected {
-                    outputs.append(deadLetters.record(for: record, .invalidValue, field: "attributes.\(reason.field)", "attribute \(reason.field) not applied: \(reason.message)"))
-                }
-                normalised = UserAttribute.encoded(attributes)
-            }
+            guard let attributes = acceptedAttributes(record, value, outputs: &outputs) else { return }
+            normalised = UserAttribute.encoded(attributes)
         }
         outputs.append(ProducerRecord(topic: settings.referralCreditsTopic, partition: KeyPartitioner.partition(of: key, partitionCount: partitionCount),
                                       key: key, value: normalised, headers: [KafkaHeader(InputRouter<ScorerInput>.kindHeader, ScorerInput.attributes.rawValue)],
@@ -284,22 +276,31 @@ public final class ScoringProcessor: RecordProcessor {
         guard let keyBytes = record.key, !keyBytes.isEmpty else { return }
         var attributes: [UserAttribute] = []
         if let value = record.value {
-            switch settings.policy.attributes.read(value) {
-            case .failure(let unusable):
-                return outputs.append(deadLetters.record(for: record, .undecodableRecord, field: unusable.field, unusable.message))
-            case .success(let (accepted, rejected)):
-                // Checked where it came in; a property refused here was declared differently there
-                // (scorers with different configurations during a rollout).
-                for reason in rejected {
-                    outputs.append(deadLetters.record(for: record, .invalidValue, field: "attributes.\(reason.field)", "attribute \(reason.field) not applied: \(reason.message)"))
-                }
-                attributes = accepted
-            }
+            // Checked where it came in; a property refused here was declared differently there
+            // (scorers with different configurations during a rollout).
+            guard let accepted = acceptedAttributes(record, value, outputs: &outputs) else { return }
+            attributes = accepted
         }
         try store.update(record.partition, String(decoding: keyBytes, as: UTF8.self), initial: UserState.init) { state in
             guard state.attributes != attributes else { return false }
             state.attributes = attributes
             return true
+        }
+    }
+
+    /// The properties of an attributes record that the declarations accept; each refused one is
+    /// dead-lettered with its reason, and a record that cannot be read at all is dead-lettered
+    /// whole (nil).
+    private func acceptedAttributes(_ record: ConsumerRecord, _ value: [UInt8], outputs: inout [ProducerRecord]) -> [UserAttribute]? {
+        switch settings.policy.attributes.read(value) {
+        case .failure(let unusable):
+            outputs.append(deadLetters.record(for: record, .undecodableRecord, field: unusable.field, unusable.message))
+            return nil
+        case .success(let (accepted, rejected)):
+            for reason in rejected {
+                outputs.append(deadLetters.record(for: record, .invalidValue, field: "attributes.\(reason.field)", "attribute \(reason.field) not applied: \(reason.message)"))
+            }
+            return accepted
         }
     }
 
@@ -362,8 +363,9 @@ public final class ScoringProcessor: RecordProcessor {
     /// the last segment, stage, tier and super-user flag), so only that is compared: a copy of the
     /// whole state per user was a measured cost.
     private func evaluate(_ state: inout UserState, _ key: String, day: Int32, outputs: inout [ProducerRecord]) -> Bool {
-        // Known only by what other systems said (attributes, membership): no profile until an event.
-        if state.isEmpty && !state.profilingWithheld { return false }
+        // Known only by what other systems said (attributes, membership, preferences): no profile
+        // until an event.
+        guard !state.isEmpty else { return false }
         if state.profilingWithheld { return withhold(&state, key, day: day, outputs: &outputs) }
         let before = state.published
         let (profile, changes) = evaluator.evaluate(&state, userID: key, today: day, thresholds: thresholds, segments: segments, retired: retiredSegments)
@@ -382,7 +384,6 @@ public final class ScoringProcessor: RecordProcessor {
 
     /// The profile of a user without consent to profiling: the reason, nothing evaluated.
     private func withhold(_ state: inout UserState, _ key: String, day: Int32, outputs: inout [ProducerRecord]) -> Bool {
-        guard !state.isEmpty else { return false }  // known only by their preferences: no profile yet
         let bytes = UserProfile.withheld(userID: key, evaluatedDay: day)
         let hash = StableHash.content(bytes)
         guard hash != state.lastProfileHash else { return false }

@@ -97,7 +97,7 @@ public enum AttributeValue: Sendable, Equatable {
     public func write(to w: inout JSONWriter) {
         switch self {
         case .text(let s): w.string(s)
-        case .number(let n): w.number(JSONNumber(lexeme: FieldValue.number(n).description))
+        case .number(let n): w.shortestNumber(n)
         case .date(let d): w.date(day: Int64(d))
         case .list(let l): w.beginArray(); for s in l { w.string(s) }; w.endArray()
         }
@@ -141,17 +141,20 @@ public struct AttributeSchema: Sendable, Equatable {
     /// property unset. A record that is not an object, or too large, is refused whole.
     public func read(_ bytes: [UInt8]) -> Result<(attributes: [UserAttribute], rejected: [UnusableRecord]), UnusableRecord> {
         guard bytes.count <= Self.maxRecordBytes else { return .failure(UnusableRecord("(record)", "\(bytes.count) bytes, more than \(Self.maxRecordBytes)")) }
-        guard case .object(let object)? = try? JSONParser.parse(bytes, maxDepth: 4) else { return .failure(UnusableRecord("(record)", "not a JSON object of properties")) }
+        let object: JSONObject
+        do {
+            // The parser refuses a property given twice, so each name below is given once.
+            guard case .object(let parsed) = try JSONParser.parse(bytes, maxDepth: 4) else { return .failure(UnusableRecord("(record)", "not a JSON object of properties")) }
+            object = parsed
+        } catch {
+            return .failure(UnusableRecord("(record)", "not a JSON object of properties: \(error)"))
+        }
         var attributes: [UserAttribute] = []
         var rejected: [UnusableRecord] = []
         for member in object.members {
             if case .null = member.value { continue }
             guard let declaration = declarations[member.key] else {
                 rejected.append(UnusableRecord(String(member.key.prefix(64)), "not a declared attribute (scoring.yaml attributes: \(declarations.keys.sorted().joined(separator: ", ")))"))
-                continue
-            }
-            guard !attributes.contains(where: { $0.name == member.key }) else {
-                rejected.append(UnusableRecord(member.key, "given twice"))
                 continue
             }
             switch declaration.read(member.value) {

@@ -62,10 +62,8 @@ public struct TagPolicy: Sendable, Equatable {
 public enum Weekday: String, CaseIterable, Sendable {
     case monday, tuesday, wednesday, thursday, friday, saturday, sunday
 
-    /// The weekday of a day count since 1970-01-01 (a Thursday).
-    public init(day: Int64) {
-        self = Self.allCases[Int(((day + 3) % 7 + 7) % 7)]
-    }
+    /// The weekday's index (Monday 0) of a day count since 1970-01-01 (a Thursday).
+    static func index(ofDay day: Int64) -> Int { Int(((day + 3) % 7 + 7) % 7) }
 }
 
 /// The tags the scorer derives for a user's profile (`tags` in `orbit.user-profiles`).
@@ -107,7 +105,7 @@ public struct DerivedTags: Sendable, Equatable {
         w.beginObject()
         w.field("first_touch_channel"); if let firstTouchChannel { w.string(firstTouchChannel) } else { w.null() }
         w.field("top_categories"); w.beginArray(); for c in topCategories { w.string(c) }; w.endArray()
-        w.field("purchase_interval_days"); if let purchaseIntervalDays { w.number(JSONNumber(lexeme: FieldValue.number(purchaseIntervalDays).description)) } else { w.null() }
+        w.field("purchase_interval_days"); if let purchaseIntervalDays { w.shortestNumber(purchaseIntervalDays) } else { w.null() }
         w.field("favourite_weekday"); if let favouriteWeekday { w.string(favouriteWeekday.rawValue) } else { w.null() }
         w.field("favourite_hour"); if let favouriteHour { w.int(favouriteHour) } else { w.null() }
         w.field("community"); w.string(community)
@@ -126,7 +124,7 @@ public enum ActivityClock {
         let local = millis / 1000 + policy.offsetSeconds(atMillis: millis)
         let day = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
         let hour = Int((local - day * 86_400) / 3600)
-        let weekday = Int(((day + 3) % 7 + 7) % 7)
+        let weekday = Weekday.index(ofDay: day)
         if clock[weekday] == .max || clock[7 + hour] == .max {
             for i in clock.indices { clock[i] /= 2 }
         }

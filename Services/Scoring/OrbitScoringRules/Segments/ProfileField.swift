@@ -136,6 +136,12 @@ public enum FieldValue: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension JSONWriter {
+    /// A number in its shortest form (`5` for 5.0), as ``FieldValue`` prints it: segment bounds,
+    /// attribute values and tags are written this way.
+    mutating func shortestNumber(_ value: Double) { number(JSONNumber(lexeme: FieldValue.number(value).description)) }
+}
+
 /// What a segment's predicate reads: the typed profile (the scorer) or its JSON (a preview).
 public protocol ProfileFieldSource {
     /// The field's value, or nil when the profile has none (a user who never bought has no

@@ -83,7 +83,7 @@ public indirect enum SegmentPredicate: Sendable, Equatable {
 
     public func write(to w: inout JSONWriter) {
         func number(_ n: Double, _ field: SegmentField) {
-            if field.kind == .date { w.date(day: Int64(n)) } else { w.number(JSONNumber(lexeme: FieldValue.number(n).description)) }
+            if field.kind == .date { w.date(day: Int64(n)) } else { w.shortestNumber(n) }
         }
         func value(_ v: FieldValue, _ field: SegmentField) {
             switch v {
