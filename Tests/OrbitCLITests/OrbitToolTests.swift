@@ -170,6 +170,50 @@ final class OrbitToolTests: XCTestCase {
         XCTAssertEqual(try broker.terminate(), 0)
     }
 
+    /// `orbit journeys`: a file with an error publishes nothing and names the file, line and
+    /// field; a good one is published as version 1, a changed one as version 2 (with a
+    /// migration), and pause, resume and retire republish the current version's status.
+    func testJourneysAreAppliedVersionedPausedAndRetired() throws {
+        let broker = try orbit(["broker"])
+        _ = try broker.waitForLine(containing: "orbit broker: listening on")
+        func run(_ arguments: [String]) throws -> [String] {
+            let process = try orbit(["journeys"] + arguments)
+            XCTAssertEqual(finish(process), 0, process.output.joined(separator: "\n"))
+            return process.output
+        }
+        let file = home.appendingPathComponent("journeys.yaml")
+        func write(_ steps: String) throws {
+            try """
+                journeys:
+                  - id: welcome
+                    category: lifecycle
+                    entry: {on: event, when: {type: signup}}
+                    steps:
+                \(steps)
+                """.write(to: file, atomically: true, encoding: .utf8)
+        }
+        try write("      - {id: hello, send: {template: journey_onboarding_welcome, channels: [fax]}}")
+        let refused = try orbit(["journeys", "apply", file.path])
+        XCTAssertNotEqual(finish(refused), 0)
+        XCTAssertTrue(refused.output.contains { $0.contains("journeys.yaml:6") && $0.contains("journeys[0].steps[0].send.channels") && $0.contains("unknown channel fax") },
+                      refused.output.joined(separator: "\n"))
+
+        try write("      - {id: hello, send: {template: journey_onboarding_welcome, channels: [email]}}\n      - {id: pause, wait: {days: 2}}")
+        XCTAssertTrue(try run(["apply", file.path]).contains { $0.contains("welcome: version 1 published to orbit.journeys (active)") })
+        XCTAssertTrue(try run(["apply", file.path]).contains { $0.contains("welcome: unchanged (version 1, active)") })
+        try write("      - {id: hello, send: {template: journey_onboarding_welcome, channels: [email]}}\n      - {id: pause, wait: {days: 3}}")
+        XCTAssertTrue(try run(["apply", "--migrate", file.path]).contains { $0.contains("welcome: version 2 published") && $0.contains("users on version 1 move (2 steps mapped)") })
+        XCTAssertTrue(try run(["pause", "welcome"]).contains("welcome paused (version 2) on orbit.journeys"))
+        XCTAssertTrue(try run(["list"]).contains { $0.hasPrefix("welcome v2 paused: 2 steps, on event type=signup; entered 0") })
+        XCTAssertTrue(try run(["resume", "welcome"]).contains("welcome active (version 2) on orbit.journeys"))
+        XCTAssertTrue(try run(["retire", "welcome"]).contains("welcome retired (version 2) on orbit.journeys"))
+        let resumed = try orbit(["journeys", "resume", "welcome"])
+        XCTAssertNotEqual(finish(resumed), 0)
+        XCTAssertTrue(resumed.output.contains { $0.contains("welcome is retired: apply its definition again") }, resumed.output.joined(separator: "\n"))
+        XCTAssertTrue(try run(["list"]).contains("1 journeys, 0 unreadable"))
+        XCTAssertEqual(try broker.terminate(), 0)
+    }
+
     func testUpRunsEveryServiceAndStopsThemAllOnSigterm() throws {
         let up = try ServiceProcess(executable: "orbit", arguments: ["up"], environment: ["ORBIT_HOME": home.path])
         _ = try up.waitForLine(containing: "orbit up: broker on")

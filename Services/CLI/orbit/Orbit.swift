@@ -8,7 +8,7 @@ struct Orbit: AsyncParsableCommand {
         subcommands: [
             BrokerCommand.self, UpCommand.self, DemoCommand.self, PublishCommand.self, TailCommand.self,
             TopicsCommand.self, UserCommand.self, ModelCommand.self, VerifyCommand.self, BenchCommand.self,
-            NotifyCommand.self, RewardsCommand.self, SegmentsCommand.self, ReportCommand.self, ForgetCommand.self, PrivacyKeyCommand.self,
+            NotifyCommand.self, RewardsCommand.self, SegmentsCommand.self, JourneysCommand.self, ReportCommand.self, ForgetCommand.self, PrivacyKeyCommand.self,
         ]
     )
 }

@@ -13,7 +13,7 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "Reports from live topics.",
         discussion: "orbit report --html FILE writes the operations report: one self-contained HTML page (inline SVG, works offline).",
-        subcommands: [Experiments.self]
+        subcommands: [Experiments.self, Journeys.self]
     )
 
     @Option(help: "Write the operations report to this HTML file.") var html: String?
@@ -87,6 +87,25 @@ struct ReportCommand: AsyncParsableCommand {
                                                  deliveries: reader.records[OrbitTopics.notificationDeliveries] ?? []) {
                 Output.line(report.text(minimumEffect: minEffect))
             }
+        }
+    }
+}
+
+extension ReportCommand {
+    struct Journeys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Per journey and step: entered, sent, suppressed, waited, converted, and the enrolments that ended by reason (orbit.journey-progress).")
+        @Argument(help: "Only this journey.") var journey: String?
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let reader = try TopicReader(kafka: try connection.configuration(), topics: [OrbitTopics.journeyProgress])
+            try reader.readToEnd()
+            var latest: [String: [UInt8]] = [:]
+            for record in reader.records[OrbitTopics.journeyProgress] ?? [] {
+                if let key = record.key, let value = record.value { latest[String(decoding: key, as: UTF8.self)] = value }
+            }
+            Output.line(JourneyReport(latest: latest).text(only: journey))
         }
     }
 }

@@ -77,6 +77,12 @@ public enum OrbitTopics {
     public static let experimentOutcomes = "orbit.experiment-outcomes"
     /// Each campaign's progress per partition (compacted). Key: `<campaign id>/<partition>`.
     public static let campaignProgress = "orbit.campaign-progress"
+    /// Journey definitions (compacted; key: journey id), applied by `orbit journeys apply`.
+    public static let journeys = "orbit.journeys"
+    /// Each journey's funnel per partition (compacted; key `<journey>/<partition>`).
+    public static let journeyProgress = "orbit.journey-progress"
+    /// orbit-notify's journeys per partition (definitions in use and funnels).
+    public static let notifyJourneysChangelog = "orbit-notify.journeys-changelog"
     /// Notification internal: every input of a user merged into one ordered stream.
     public static let notifyInputs = "orbit-notify.inputs"
     /// Notification internal: the recipients store's changelog (compacted).

@@ -107,6 +107,8 @@ public struct JSONWriter: Sendable {
     public mutating func int(_ value: Int) { int(Int64(value)) }
     public mutating func bool(_ value: Bool) { separate(); bytes.append(contentsOf: (value ? "true" : "false").utf8) }
     public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
+    /// A value that is already JSON (written by a JSONWriter: the caller vouches for it).
+    public mutating func raw(_ json: [UInt8]) { separate(); bytes.append(contentsOf: json) }
     public mutating func number(_ value: JSONNumber) { separate(); bytes.append(contentsOf: value.lexeme.utf8) }
 
     public mutating func value(_ value: JSONValue) {

@@ -82,11 +82,18 @@ public struct ConfigSection {
 
     public var exists: Bool { node != nil }
 
+    /// The value of `key` by its text. Yams' own lookup compares resolved tags too, so a quoted
+    /// "on" (a string: JSON always quotes) would not find the plain `on` YAML 1.1 reads as a
+    /// boolean, and records written as JSON must read as their YAML files do.
+    static func entry(_ key: String, in mapping: Node.Mapping) -> Node? {
+        mapping.first { $0.key.string == key }?.value
+    }
+
     func fieldName(_ key: String) -> String { (path + [key]).joined(separator: ".") }
 
     /// An error about `key` of this section, at the line where the key's value is written.
     public func invalid(_ key: String, _ message: String) -> ConfigError {
-        error(key, node?.mapping?[key], message)
+        error(key, node?.mapping.flatMap { Self.entry(key, in: $0) }, message)
     }
 
     func error(_ key: String, _ node: Node?, _ message: String) -> ConfigError {
@@ -102,14 +109,14 @@ public struct ConfigSection {
         guard let mapping = node.mapping else {
             throw ConfigError(file: document.file, line: node.mark?.line, field: path.joined(separator: "."), message: "must be a mapping")
         }
-        guard let child = mapping[key] else { return nil }
+        guard let child = Self.entry(key, in: mapping) else { return nil }
         // YAML's null: an empty plain value, ~, or null (in its three spellings).
         if let scalar = child.scalar, scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) { return nil }
         return child
     }
 
     public func section(_ key: String) -> ConfigSection {
-        ConfigSection(document: document, path: path + [key], node: node?.mapping?[key])
+        ConfigSection(document: document, path: path + [key], node: node?.mapping.flatMap { Self.entry(key, in: $0) })
     }
 
     /// Fails on keys this section does not define: a typo must not silently fall back to a default.

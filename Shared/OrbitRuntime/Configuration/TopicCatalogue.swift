@@ -50,6 +50,10 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.userInbox, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.experimentOutcomes, partitions: partitions),
             TopicSpec(name: OrbitTopics.campaignProgress, partitions: 1, configs: ["cleanup.policy": "compact"]),
+            // Journeys: a small table of definitions (copied to every partition by the router), funnels per partition.
+            TopicSpec(name: OrbitTopics.journeys, partitions: 1, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.journeyProgress, partitions: 1, configs: ["cleanup.policy": "compact"]),
+            TopicSpec(name: OrbitTopics.notifyJourneysChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.notifyInputs, partitions: partitions),
             TopicSpec(name: OrbitTopics.notifyRecipientsChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.notifyCampaignsChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),

@@ -26,6 +26,11 @@ public struct NotifySettings: Sendable {
     public var campaignsChangelogTopic = OrbitTopics.notifyCampaignsChangelog
     public var retriesChangelogTopic = OrbitTopics.notifyRetriesChangelog
     public var deadLettersTopic = OrbitTopics.notifyDeadLetters
+    public var journeysTopic = OrbitTopics.journeys
+    public var journeyProgressTopic = OrbitTopics.journeyProgress
+    public var journeysChangelogTopic = OrbitTopics.notifyJourneysChangelog
+    /// Where a journey's `grant` steps send their member commands.
+    public var memberCommandsTopic = OrbitTopics.memberCommands
     public var policy: NotifyPolicy
     public var delivery: DeliverySettings
 
@@ -35,6 +40,8 @@ public struct NotifySettings: Sendable {
         "commands": \.commandsTopic, "inputs": \.inputsTopic, "notifications": \.notificationsTopic, "deliveries": \.deliveriesTopic,
         "inbox": \.inboxTopic, "outcomes": \.outcomesTopic, "progress": \.progressTopic, "recipients_changelog": \.recipientsChangelogTopic,
         "campaigns_changelog": \.campaignsChangelogTopic, "retries_changelog": \.retriesChangelogTopic, "dead_letters": \.deadLettersTopic,
+        "journeys": \.journeysTopic, "journey_progress": \.journeyProgressTopic, "journeys_changelog": \.journeysChangelogTopic,
+        "member_commands": \.memberCommandsTopic,
     ] }
 
     public init(document: ConfigDocument) throws(ConfigError) {
@@ -55,6 +62,6 @@ public struct NotifySettings: Sendable {
     public var sources: [String: NotifyInput] {
         [eventsTopic: .event, segmentChangesTopic: .segmentChange, memberEventsTopic: .memberEvent, ledgerTopic: .ledgerEntry,
          profilesTopic: .profile, accountsTopic: .account, contactsTopic: .contacts, preferencesTopic: .preferences, tagsTopic: .tags,
-         commandsTopic: .campaign]
+         commandsTopic: .campaign, journeysTopic: .journey]
     }
 }

@@ -19,6 +19,8 @@ public enum NotifyInput: String, InputKind {
     case campaign
     /// A data-protection request (`orbit.privacy-requests`).
     case privacyRequest = "privacy_request"
+    /// A journey definition (`orbit.journeys`): copied to every partition, like campaigns.
+    case journey
 
     /// Compacted tables joined per user (a null value is a tombstone).
     static let tables: Set<NotifyInput> = [.profile, .account, .contacts, .preferences, .tags]
@@ -38,6 +40,9 @@ public final class NotifyProcessor: RecordProcessor {
     let policy: NotifyPolicy
     public let recipients: KeyedStore<Recipient>
     public let campaigns: KeyedStore<CampaignProgress>
+    /// Each partition's journeys (one key, ``journeysKey``): versions in use, status, funnels.
+    public let journeyTables: KeyedStore<JourneyTable>
+    static let journeysKey = "journeys"
     let deadLetters: DeadLetters
 
     private let triggered = Counter(label: "orbit_notify_triggers_total")
@@ -52,6 +57,7 @@ public final class NotifyProcessor: RecordProcessor {
         self.policy = settings.policy
         self.recipients = stores.store(settings.recipientsChangelogTopic, cachePolicy: .retained)
         self.campaigns = stores.store(settings.campaignsChangelogTopic, cachePolicy: .retained)
+        self.journeyTables = stores.store(settings.journeysChangelogTopic, cachePolicy: .retained)
         self.deadLetters = deadLetters
     }
 
@@ -101,15 +107,19 @@ public final class NotifyProcessor: RecordProcessor {
         switch kind {
         case .campaign:
             try handleCampaignCommand(record, time: time, emit: &emit, outputs: &outputs)
+        case .journey:
+            try handleJourneyRecord(record, key: key, time: time, emit: &emit, outputs: &outputs)
         case .privacyRequest:  // the runtime erases (erasesFrom): one that gets here is not read
             return outputs.append(deadLetters.privacyRequestNotErased(record))
         default:
             // A tombstone of a joined table clears what is held; for a user not held (erased, say)
             // it creates nothing. (Other inputs without a value are still dead letters.)
             if record.value == nil, NotifyInput.tables.contains(kind), try recipients.get(record.partition, key) == nil { break }
+            var journeys = try journeyEngine(record.partition)
             try recipients.update(record.partition, key, initial: Recipient.init) { r in
-                apply(record, kind: kind, userID: key, time: time, to: &r, emit: &emit)
+                apply(record, kind: kind, userID: key, time: time, to: &r, journeys: &journeys, emit: &emit)
             }
+            try keep(journeys, partition: record.partition)
         }
         try finish(emit, partition: record.partition, outputs: &outputs)
     }
@@ -131,7 +141,8 @@ public final class NotifyProcessor: RecordProcessor {
     }
 
     /// One input applied to its user's state; false when it changed nothing.
-    private func apply(_ record: ConsumerRecord, kind: NotifyInput, userID: String, time: Int64, to r: inout Recipient, emit: inout Emitter) -> Bool {
+    private func apply(_ record: ConsumerRecord, kind: NotifyInput, userID: String, time: Int64, to r: inout Recipient, journeys: inout JourneyEngine?,
+                       emit: inout Emitter) -> Bool {
         let value = record.value
         switch kind {
         case .profile:
@@ -150,7 +161,14 @@ public final class NotifyProcessor: RecordProcessor {
         case .preferences:
             guard let value else { r.preferences = Recipient.Preferences(); return true }
             switch ContactsInput.preferences(value) {
-            case .success(let preferences): r.preferences = preferences; return true
+            case .success(let preferences):
+                r.preferences = preferences
+                if journeys != nil, !r.journeys.isEmpty {
+                    var effects: [JourneyEffect] = []
+                    journeys!.onPreferences(userID: userID, time: time, &r, effects: &effects)
+                    perform(effects, userID: userID, time: time, to: &r, journeys: &journeys!, emit: &emit)
+                }
+                return true
             case .failure(let reason): emit.deadLetter(record, reason.description); return false
             }
         case .tags:
@@ -170,8 +188,9 @@ public final class NotifyProcessor: RecordProcessor {
             let firstPurchase = event.type == .purchase && r.purchases == 0
             if event.type == .purchase { r.purchases += 1 }
             convert(&r, userID: userID, eventType: event.type.name, at: event.timeMillis, emit: &emit)
-            fireTriggers(.event, record: object, bytes: value, sourceID: event.id, derived: ["first_purchase": firstPurchase ? "true" : "false", "type": event.type.name],
-                         userID: userID, time: time, to: &r, emit: &emit)
+            let derived = ["first_purchase": firstPurchase ? "true" : "false", "type": event.type.name]
+            fireTriggers(.event, record: object, bytes: value, sourceID: event.id, derived: derived, userID: userID, time: time, to: &r, emit: &emit)
+            journeyInput(.event, object, derived: derived, userID: userID, time: event.timeMillis, to: &r, journeys: &journeys, emit: &emit)
             return true
         case .segmentChange, .memberEvent, .ledgerEntry:
             guard let value, case .object(let object)? = try? JSONParser.parse(value),
@@ -191,8 +210,9 @@ public final class NotifyProcessor: RecordProcessor {
             }
             let source: TriggerSource = kind == .segmentChange ? .segmentChange : kind == .memberEvent ? .memberEvent : .ledgerEntry
             fireTriggers(source, record: object, bytes: value, sourceID: id, derived: [:], userID: userID, time: time, to: &r, emit: &emit)
+            journeyInput(source, object, derived: [:], userID: userID, time: time, to: &r, journeys: &journeys, emit: &emit)
             return true
-        case .campaign, .privacyRequest:
+        case .campaign, .privacyRequest, .journey:
             return false
         }
     }
@@ -206,7 +226,7 @@ public final class NotifyProcessor: RecordProcessor {
     public func erase(_ key: String, partition: Int32, erasure: inout Erasure, outputs: inout [ProducerRecord]) throws {
         if let r = try recipients.get(partition, key) {
             for id in r.inbox { erasure.tombstone(settings.inboxTopic, key: "\(key)/\(id)", into: &outputs) }
-            erasure.erased("recipient state: contacts, preferences, tags, profile and account facts, sent and fired marks, \(r.deferred.count) deferred messages, \(r.digests.count) digests, experiment enrolments")
+            erasure.erased("recipient state: contacts, preferences, tags, profile and account facts, sent and fired marks, \(r.deferred.count) deferred messages, \(r.digests.count) digests, experiment enrolments, \(r.journeys.count) journey enrolments")
         } else {
             erasure.note("no recipient state was held")
         }
@@ -250,14 +270,15 @@ public final class NotifyProcessor: RecordProcessor {
     struct Message {
         var trigger: Trigger?
         var campaign: Campaign?
+        var journey: JourneyMessage?
         var idBase: String
         var event: JSONObject
         var digest: (count: Int, sum: Int64)?
 
-        var name: String { trigger?.id ?? "campaign:\(campaign!.id)" }
-        var template: String { trigger?.id ?? campaign!.template }
-        var categoryName: String { trigger?.category ?? campaign!.category }
-        var channels: [Channel] { trigger?.channels ?? campaign!.channels }
+        var name: String { journey.map { "journey:\($0.journey)" } ?? trigger?.id ?? "campaign:\(campaign!.id)" }
+        var template: String { journey?.template ?? trigger?.id ?? campaign!.template }
+        var categoryName: String { journey?.category ?? trigger?.category ?? campaign!.category }
+        var channels: [Channel] { journey?.channels ?? trigger?.channels ?? campaign!.channels }
         var experiment: Experiment? { trigger?.experiment ?? campaign?.experiment }
         var experimentID: String? { trigger?.experiment?.id ?? campaign?.experimentID }
         var conversion: (event: String, window: Int64)? {
@@ -269,23 +290,28 @@ public final class NotifyProcessor: RecordProcessor {
 
     /// The policies, in order: experiment holdout, deduplication, caps, quiet hours, then per
     /// channel consent and contact; what passes is rendered onto the outbox (or deferred).
-    private func deliver(_ message: Message, userID: String, time: Int64, to r: inout Recipient, emit: inout Emitter) {
-        func suppressAll(_ reason: SuppressionReason, _ detail: String? = nil) {
+    @discardableResult
+    func deliver(_ message: Message, userID: String, time: Int64, to r: inout Recipient, emit: inout Emitter) -> Bool {
+        func suppressAll(_ reason: SuppressionReason, _ detail: String? = nil) -> Bool {
             for channel in message.channels {
                 emit.delivery(.init(notificationID: "\(message.idBase):\(channel.rawValue)", userID: userID, trigger: message.name, channel: channel,
                                     status: .suppressed, reason: reason.rawValue, timeMillis: time, detail: detail))
             }
             if let campaign = message.campaign { emit.count(campaign.id, suppressed: reason.rawValue) }
+            return false
         }
         guard let category = policy.delivery.categories[message.categoryName] else { return suppressAll(.optedOut, "unknown category") }
-        // Experiment: the group is a hash of user and experiment; the holdout gets nothing.
+        // Experiment: the group is a hash of user and experiment; the holdout gets nothing. A
+        // journey assigned its variant when the user entered, and counts its own conversions.
         var variant: String?
-        if let experiment = message.experiment {
+        if let journey = message.journey {
+            variant = journey.variant
+        } else if let experiment = message.experiment {
             variant = experiment.assign(userID: userID)
         } else if message.campaign != nil {
             variant = "all"
         }
-        if let id = message.experimentID, let variant, let conversion = message.conversion, !r.enrolments.contains(where: { $0.experiment == id }) {
+        if message.journey == nil, let id = message.experimentID, let variant, let conversion = message.conversion, !r.enrolments.contains(where: { $0.experiment == id }) {
             r.enrolments.append(.init(experiment: id, variant: variant, atMillis: time, conversionEvent: conversion.event, untilMillis: time + conversion.window))
             emit.outcome(experiment: id, variant: variant, userID: userID, kind: "assigned", time: time)
         }
@@ -300,6 +326,7 @@ public final class NotifyProcessor: RecordProcessor {
         if case .suppressed(let reason) = firing { return suppressAll(reason) }
         if let trigger = message.trigger { r.fired.append(.init(trigger: trigger.id, atMillis: time)) }
         var counted = false
+        var reached = false
         var variables = TemplateVariables(userID: userID, recipient: r, event: message.event, trigger: message.name, campaign: message.campaign?.id,
                                           variant: variant, digest: message.digest, policy: policy)
         for channel in message.channels {
@@ -325,6 +352,7 @@ public final class NotifyProcessor: RecordProcessor {
                 counted = true
             }
             if channel == .inApp { remember(inbox: id, userID: userID, in: &r, emit: &emit) }
+            reached = true
             if case .deferUntil(let due) = firing {
                 r.deferred.append(.init(notificationID: id, dueMillis: due, record: notification.encoded()))
                 emit.delivery(.init(notificationID: id, userID: userID, trigger: message.name, channel: channel, status: .suppressed,
@@ -334,6 +362,7 @@ public final class NotifyProcessor: RecordProcessor {
             }
             if let campaign = message.campaign { emit.count(campaign.id, sent: 1) }
         }
+        return reached
     }
 
     /// Keeps the ids of the user's in-app messages (for erasure); the oldest beyond
@@ -421,6 +450,7 @@ public final class NotifyProcessor: RecordProcessor {
     }
 
     private func tick(partition: Int32, at time: Int64, emit: inout Emitter) throws {
+        var journeys = try journeyEngine(partition)
         for key in recipients.keys(partition) {
             try recipients.update(partition, key, initial: Recipient.init) { r in
                 var changed = false
@@ -441,9 +471,17 @@ public final class NotifyProcessor: RecordProcessor {
                     }
                     changed = true
                 }
+                if journeys != nil, !r.journeys.isEmpty {
+                    var effects: [JourneyEffect] = []
+                    if journeys!.onTick(userID: key, time: time, &r, effects: &effects) {
+                        perform(effects, userID: key, time: time, to: &r, journeys: &journeys!, emit: &emit)
+                        changed = true
+                    }
+                }
                 return changed
             }
         }
+        try keep(journeys, partition: partition)
         for id in campaigns.keys(partition) { try run(id, partition: partition, at: time, emit: &emit) }
     }
 
@@ -453,6 +491,7 @@ public final class NotifyProcessor: RecordProcessor {
             guard let progress = try campaigns.get(partition, id) else { continue }
             outputs.append(ProducerRecord(topic: settings.progressTopic, key: Array("\(id)/\(partition)".utf8), value: progress.encoded(partition: partition)))
         }
+        try journeyProgress(outputs: &outputs)
     }
 }
 
@@ -490,7 +529,7 @@ struct Emitter {
         records.append(ProducerRecord(topic: deliveriesTopic, key: Array(d.userID.utf8), value: d.encoded()))
     }
 
-    mutating func outcome(experiment: String, variant: String, userID: String, kind: String, time: Int64) {
+    mutating func outcome(experiment: String, variant: String, userID: String, kind: String, time: Int64, step: String? = nil) {
         NotifyMetrics.experiment(experiment, variant: variant, outcome: kind)
         var w = JSONWriter()
         w.beginObject()
@@ -499,6 +538,7 @@ struct Emitter {
         w.field("variant"); w.string(variant)
         w.field("user_id"); w.string(userID)
         w.field("kind"); w.string(kind)
+        if let step { w.field("step"); w.string(step) }
         w.field("time"); w.timestamp(millis: time)
         w.endObject()
         records.append(ProducerRecord(topic: outcomesTopic, key: Array(userID.utf8), value: w.bytes))
@@ -525,16 +565,18 @@ public enum NotifyService {
         sources[runtime.privacy.requestsTopic] = .privacyRequest
         let senders = MadeOnce(senders)
         return ServiceTopology(deadLettersTopic: settings.deadLettersTopic, stages: [
-            .router(groupID: settings.groupID + "-router", sources: sources, output: settings.inputsTopic, broadcast: [.campaign]),
+            .router(groupID: settings.groupID + "-router", sources: sources, output: settings.inputsTopic, broadcast: [.campaign, .journey]),
             StageDeclaration(
                 groupID: settings.groupID, inputs: [settings.inputsTopic],
                 // Contacts, preferences and tags get an erased user's tombstones.
+                // Journeys' funnels, and their grants as member commands.
                 outputs: [settings.notificationsTopic, settings.deliveriesTopic, settings.inboxTopic, settings.outcomesTopic, settings.progressTopic,
-                          settings.contactsTopic, settings.preferencesTopic, settings.tagsTopic],
+                          settings.contactsTopic, settings.preferencesTopic, settings.tagsTopic, settings.journeyProgressTopic, settings.memberCommandsTopic],
                 // The merged stream and the state changelogs are co-partitioned by user id.
-                coPartitioned: [settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic],
+                coPartitioned: [settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic, settings.journeysChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: settings.recipientsChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: true),
-                         StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: false)],
+                         StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: false),
+                         StoreDeclaration(changelogTopic: settings.journeysChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: false)],
                 punctuation: settings.processor.evaluationInterval, ticksInto: settings.inputsTopic, erasesFrom: settings.inputsTopic, clock: settings.processor.clock
             ) { context in
                 NotifyProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores, partitionCount: context.partitionCount)

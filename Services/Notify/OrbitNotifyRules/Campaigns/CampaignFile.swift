@@ -45,20 +45,7 @@ extension Campaign {
         let start = try time("start", nowMillis)
         let end = try time("end", start + 7 * 86_400_000)
         guard end > start else { throw c.invalid("end", "must be after start") }
-        var audience = AudienceFilter()
-        let a = c.section("audience")
-        try a.rejectUnknownKeys(["segment", "lifecycle", "tier", "level", "super_user", "min_spend_minor", "inactive_days_at_least", "active_within_days", "tags",
-                                 "custom_segments"])
-        audience.segments = Set(try a.stringList("segment"))
-        audience.lifecycles = Set(try a.stringList("lifecycle"))
-        audience.tiers = Set(try a.stringList("tier"))
-        audience.levels = Set(try a.stringList("level"))
-        audience.tags = Set(try a.stringList("tags"))
-        audience.customSegments = Set(try a.stringList("custom_segments"))
-        if try a.optionalString("super_user") != nil { audience.superUser = try a.bool("super_user", default: false) }
-        if try a.optionalString("min_spend_minor") != nil { audience.minSpendMinor = Int64(try a.int("min_spend_minor", range: 0...Int.max)) }
-        if try a.optionalString("inactive_days_at_least") != nil { audience.inactiveDaysAtLeast = try a.int("inactive_days_at_least", range: 0...3650) }
-        if try a.optionalString("active_within_days") != nil { audience.activeWithinDays = try a.int("active_within_days", range: 0...3650) }
+        let audience = try AudienceFilter.read(c.section("audience"))
         let conversionEvent = try c.string("conversion_event", default: "purchase")
         let conversionWindow = Int64(try c.int("conversion_days", default: 7, range: 1...365)) * 86_400_000
         var experiment: Experiment?

@@ -54,4 +54,6 @@ public enum SuppressionReason: String, CaseIterable, Sendable {
     case digested
     /// The user withdrew consent to marketing (`consents.marketing: false`).
     case noConsent = "no_consent"
+    /// A journey's message waiting for quiet hours when the user left the journey (converted, say).
+    case journeyEnded = "journey_ended"
 }

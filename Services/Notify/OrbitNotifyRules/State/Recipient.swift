@@ -145,6 +145,17 @@ public struct Recipient: Sendable, Equatable {
     public var inbox: [String] = []
     public static let inboxLimit = 200
     public var replay = ReplayGuard(inputs: 1, limit: 32)
+    /// The journeys the user is in now (at most one enrolment per journey).
+    public var journeys: [JourneyEnrolment] = []
+    /// How many times the user entered each journey, by journey id (sorted; at most 64 journeys
+    /// remembered): message ids count enrolments, and `reentry: never` reads it.
+    public var journeyEntries: [JourneyEntryCount] = []
+
+    public struct JourneyEntryCount: Sendable, Equatable {
+        public var journey: String
+        public var count: Int
+        public init(journey: String, count: Int) { (self.journey, self.count) = (journey, count) }
+    }
 
     public init() {}
 

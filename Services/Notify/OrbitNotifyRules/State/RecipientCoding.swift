@@ -52,6 +52,11 @@ extension Recipient: StateCodable {
         w.count(replay.appliedOffsets.count); for offset in replay.appliedOffsets { w.signed(offset) }
         w.count(replay.recentIDs.count); for id in replay.recentIDs { w.unsigned(id) }
         w.count(customSegments.count); for id in customSegments { w.string(id) }
+        // Appended later, and only when there is something: a user in no journey ever keeps the bytes older versions wrote.
+        if !journeys.isEmpty || !journeyEntries.isEmpty {
+            w.count(journeys.count); for e in journeys { e.write(&w) }
+            w.count(journeyEntries.count); for e in journeyEntries { w.string(e.journey); w.int(e.count) }
+        }
         return w.bytes
     }
 
@@ -107,6 +112,9 @@ extension Recipient: StateCodable {
             replay.recentIDs = try (0..<r.count()).map { _ in try r.unsigned() }
             guard !r.atEnd else { return }  // appended later: older states are in no operator's segment
             customSegments = try (0..<r.count()).map { _ in try r.requiredString() }
+            guard !r.atEnd else { return }  // appended later: older states are in no journey
+            journeys = try (0..<r.count()).map { _ in try JourneyEnrolment(reading: &r) }
+            journeyEntries = try (0..<r.count()).map { _ in JourneyEntryCount(journey: try r.requiredString(), count: try r.int()) }
         } catch let failure as CompactReader.Failure {
             throw Unreadable(description: "binary state \(failure == .truncated ? "truncated" : "malformed") (\(bytes.count) bytes)")
         }
