@@ -110,6 +110,31 @@ final class OperationsReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<td>2026-12-06</td><td>9</td><td>2</td>"), html)
     }
 
+    /// The journeys section sums each journey's progress over partitions into a funnel per step.
+    func testTheJourneysSectionSumsTheFunnelOverPartitions() {
+        func progress(_ partition: Int, entered: Int, sent: Int, converted: Int, completed: Int) -> [UInt8] {
+            var f = JourneyFunnel()
+            f.entered = entered; f.converted = converted; f.exited = ["completed": completed, "converted": converted]
+            var reminder = JourneyFunnel.StepCounts(); reminder.entered = entered; reminder.sent = sent; reminder.converted = converted
+            var pause = JourneyFunnel.StepCounts(); pause.entered = entered; pause.waited = completed
+            f.steps = ["reminder": reminder, "pause": pause]
+            return JourneyProgress(journey: "win<back>", partition: partition, version: 2, status: .active, stepOrder: ["reminder", "pause"], funnel: f).encoded()
+        }
+        let report = JourneyReport(latest: ["win<back>/0": progress(0, entered: 10, sent: 9, converted: 2, completed: 5),
+                                            "win<back>/1": progress(1, entered: 6, sent: 6, converted: 1, completed: 3), "junk": Array("x".utf8)])
+        let row = try! XCTUnwrap(report.rows["win<back>"])
+        XCTAssertEqual(row.funnel.entered, 16)
+        XCTAssertEqual(row.funnel.steps["reminder"]?.sent, 15)
+        XCTAssertEqual(row.active, 16 - 8 - 3)
+        var data = ReportData(generatedAt: "2026-12-07T00:00:00Z")
+        data.journeys = [row]
+        let html = OperationsReport.render(data)
+        XCTAssertTrue(html.contains(#"<section id="journeys">"#))
+        XCTAssertTrue(html.contains("win&lt;back&gt; v2 (active)"), "names escaped")
+        XCTAssertTrue(html.contains("<td>reminder</td><td>16</td><td>15</td><td>0</td><td>0</td><td>3</td>"), html)
+        XCTAssertTrue(report.text().contains("  reminder                   16       15           0        0          3"), report.text())
+    }
+
     /// The records as the services publish them (docs/CONTRACT.md) become the report's values;
     /// later values of a user win, records that are not JSON are skipped.
     func testTopicRecordsBecomeTheReportsValues() {

@@ -140,6 +140,44 @@ final class DeliveryTests: XCTestCase {
         XCTAssertEqual((received[0]["body"] as? [String: Any])?["to"] as? String, "+8613800000000")
     }
 
+    /// WeCom: WeCom's own message shape and signature (the receiver checks it), its frequency
+    /// limit retried, and its own rate limit spacing the sends.
+    func testWeComPrivateMessagesAreSignedShapedRetriedAndRateLimited() throws {
+        let hook = try PeerServer.webhook(secret: secret, ["--fail-first", "1"])
+        let (_, driver, settings) = try processor { s in
+            s.delivery.wecom = DeliverySettings.WeCom(url: "http://127.0.0.1:\(hook.port)/wecom", token: self.secret, agentID: 1_000_002, ratePerSecond: 5)
+        }
+        let first = try deliver(driver, settings, [notification("j1:wecom", channel: .wecom, to: "zhangsan")])
+        XCTAssertEqual(first.map(\.status), [.retrying], "errcode 45009 (frequency limit) is retried")
+        XCTAssertTrue(first[0].detail?.contains("45009") == true, "\(first)")
+        XCTAssertEqual(try retry(driver, settings, after: 2000).map(\.status), [.sent])
+        let many = try deliver(driver, settings, (0..<10).map { notification("j\($0 + 2):wecom", channel: .wecom, to: "user\($0)") })
+        XCTAssertEqual(many.map(\.status), Array(repeating: .sent, count: 10))
+        let received = hook.received()
+        XCTAssertEqual(received.count, 11)
+        let body = try XCTUnwrap(received[0]["body"] as? [String: Any])
+        XCTAssertEqual(body["touser"] as? String, "zhangsan")
+        XCTAssertEqual(body["msgtype"] as? String, "markdown")
+        XCTAssertEqual(body["agentid"] as? Int, 1_000_002)
+        XCTAssertEqual((body["markdown"] as? [String: Any])?["content"] as? String, "**t**\nb")
+        XCTAssertEqual((body["orbit"] as? [String: Any])?["notification_id"] as? String, "j1:wecom")
+        XCTAssertEqual(received[0]["idempotency_key"] as? String, "j1:wecom")
+        // 5 a second: the 10 sends after the first take at least a second and a half.
+        let times = received.dropFirst().compactMap { $0["at"] as? Double }
+        XCTAssertGreaterThan(try XCTUnwrap(times.max()) - XCTUnwrap(times.min()), 1.3, "\(times)")
+        // A bad token is refused by the receiver: final.
+        let (_, badDriver, badSettings) = try processor { s in
+            s.delivery.wecom = DeliverySettings.WeCom(url: "http://127.0.0.1:\(hook.port)/wecom", token: "wrong", agentID: 1)
+        }
+        XCTAssertEqual(try deliver(badDriver, badSettings, [notification("j99:wecom", channel: .wecom, to: "lisi")]).map(\.status), [.failed])
+    }
+
+    /// WeCom's scheme: SHA-1 over the token, timestamp, nonce and body sorted and joined
+    /// ("1700000000noncetoken{}"); the expected value is Python's hashlib.
+    func testTheWeComSignatureIsWeComsScheme() {
+        XCTAssertEqual(WeComSender.signature(token: "token", timestamp: 1_700_000_000, nonce: "nonce", body: Array("{}".utf8)), "88295b2dbf2d2f629ffb960f24aa984e291974d2")
+    }
+
     func testWebhookWithABadSecretOr4xxIsDead() throws {
         let hook = try PeerServer.webhook(secret: "another-secret")
         let (_, driver, settings) = try processor(webhookPort: hook.port)

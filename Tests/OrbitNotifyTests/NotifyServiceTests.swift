@@ -212,4 +212,121 @@ final class NotifyServiceTests: XCTestCase {
         print("notify kill test: \(reader.records[OrbitTopics.notifications]!.count) outbox records for \(outbox.count) ids, \(mail.count) mails for \(Set(ids).count) ids, \(statuses.count) delivery records")
         XCTAssertEqual(try service.terminate(), 0)
     }
+
+    /// The consumer groups of the journey kill test, for its diagnostics.
+    let journeyGroups: [(String, [String])] = [
+        ("orbit-notify-router", [OrbitTopics.validEvents, OrbitTopics.userContacts, OrbitTopics.journeys]),
+        ("orbit-notify", [OrbitTopics.notifyInputs]),
+        ("orbit-notify-delivery", [OrbitTopics.notifications]),
+    ]
+
+    /// A two-step journey for 100,000 users on a stream clock (`notify.clock: stream`: the records'
+    /// timestamps move time, so a day passes when a record a day later is read), with orbit-notify
+    /// killed (SIGKILL) while the clock tick after the wait moves everyone to the second step:
+    /// every user gets each step's message, once or as an identical repeat under the same id.
+    ///
+    /// 64 partitions and a login entry (no trigger of notify.yaml answers a login): the local
+    /// broker keeps at most 5 MiB per partition and drops older records silently, and 200,000
+    /// outbox records must all stay readable (the test fails if the service ever reads past a
+    /// dropped record).
+    func testAJourneyOfOneHundredThousandUsersSurvivesAKillMidStep() throws {
+        let userCount = Int(ProcessInfo.processInfo.environment["ORBIT_JOURNEY_KILL_USERS"] ?? "") ?? 100_000
+        let broker = try LocalBroker(topics: TopicCatalogue.orbitTopics(partitions: 64))
+        defer { broker.stop() }
+        let smtp = try PeerServer.smtp()
+        let webhook = try PeerServer.webhook(secret: secret)
+        let day: Int64 = 86_400_000
+        let start: Int64 = 1_795_435_200_000  // 2026-11-23T12:00:00Z
+        let journey = Journey(id: "kill", version: 1, name: "kill test", category: "account", entry: .trigger(.event, [FieldCondition(path: ["type"], values: ["login"])]),
+                              steps: [.init(id: "first", .send(template: "journey_onboarding_welcome", channels: [.inApp], category: nil)),
+                                      .init(id: "pause", .wait(Journey.Wait(durationMillis: day))),
+                                      .init(id: "second", .send(template: "journey_onboarding_tips", channels: [.inApp], category: nil))])
+        try publish([ProducerRecord(topic: OrbitTopics.journeys, key: Array("kill".utf8), value: JourneyRecord(journey: journey).encoded(), timestampMillis: start)], to: broker)
+        func launch() throws -> ServiceProcess {
+            var environment = LocalProfile.environment(bootstrap: broker.bootstrapServers)
+            environment["ORBIT__SERVICE__HTTP_PORT"] = "0"
+            environment["ORBIT__SERVICE__HTTP_HOST"] = "127.0.0.1"
+            environment["ORBIT__NOTIFY__CLOCK"] = "stream"
+            environment["ORBIT__NOTIFY__EVALUATION_INTERVAL_SECONDS"] = "1"
+            environment["ORBIT__DELIVERY__EMAIL__PORT"] = "\(smtp.port)"
+            environment["ORBIT__DELIVERY__SMS__URL"] = "http://127.0.0.1:\(webhook.port)/sms"
+            environment["ORBIT_WEBHOOK_SECRET"] = secret
+            return try ServiceProcess(executable: "orbit-notify", arguments: ["--config", ServiceProcess.repositoryRoot.appendingPathComponent("deploy/config/notify.yaml").path],
+                                      environment: environment)
+        }
+        let inbox = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.userInbox])
+        var seen: [String: Set<String>] = [:]  // step -> users whose message reached the inbox
+        var scanned = 0
+        func count() throws -> (first: Int, second: Int) {
+            try inbox.drain(for: 0.1)
+            let records = inbox.records[OrbitTopics.userInbox]!
+            defer { scanned = records.count }
+            for record in records[scanned...] {
+                let key = String(decoding: record.key ?? [], as: UTF8.self)  // user/journey:kill:user:1:1:step:in_app
+                let parts = key.split(separator: ":")
+                guard parts.count == 7, parts[1] == "kill" else { continue }
+                seen[String(parts[5]), default: []].insert(String(parts[2]))
+            }
+            return (seen["first"]?.count ?? 0, seen["second"]?.count ?? 0)
+        }
+        let began = Date()
+        var service = try launch()
+        _ = try service.httpPort()
+        // A journey applies to entries after it: the definition reaches every partition first.
+        try waitUntilRouted([OrbitTopics.journeys], broker)
+        let users = (0..<userCount).map { "j\($0)" }
+        try publish(users.enumerated().map { i, user in
+            ProducerRecord(topic: OrbitTopics.validEvents, key: Array(user.utf8),
+                           value: UserEvent(id: "login-\(user)", userID: user, type: .login, timeMillis: start + Int64(i % 1000), properties: JSONObject()).encoded(),
+                           timestampMillis: start + Int64(i % 1000))
+        }, to: broker)
+        XCTAssertTrue(try eventually(timeout: 600, interval: 1) { try count().first >= userCount }, "the first step reached everyone: \((try? count()) ?? (0, 0))")
+        let firstDone = Date().timeIntervalSince(began)
+        // A day and an hour later: one record moves the stream clock; the next tick ends every wait.
+        try publish([record(OrbitTopics.userContacts, "clock", #"{"name":"clock"}"#)].map {
+            ProducerRecord(topic: $0.topic, key: $0.key, value: $0.value, timestampMillis: start + day + 3_600_000)
+        }, to: broker)
+        XCTAssertTrue(try eventually(timeout: 300, interval: 0.2) { try count().second >= userCount / 5 }, "the second step is under way")
+        service.killHard()
+        let killed = service.output
+        let atKill = try count().second
+        service = try launch()
+        let finished = try eventually(timeout: 300, interval: 1) { try count().second >= userCount }
+        if !finished {
+            let lag = try journeyGroups.map { group, topics in "\(group) \(try consumerLag(bootstrap: broker.bootstrapServers, group: group, topics: topics))" }
+            let progress = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.journeyProgress])
+            try progress.readToEnd()
+            var perPartition: [String: String] = [:]
+            for record in progress.records[OrbitTopics.journeyProgress]! {
+                guard let p = JourneyProgress.decode(record.value!) else { continue }
+                perPartition[String(decoding: record.key!, as: UTF8.self)] = "entered \(p.funnel.entered) second.sent \(p.funnel.steps["second"]?.sent ?? 0) exited \(p.funnel.exited)"
+            }
+            print("journey kill test stalled: lag \(lag); progress \(perPartition.sorted { $0.key < $1.key }); service output:\n\(service.output.suffix(40).joined(separator: "\n"))")
+        }
+        XCTAssertTrue(finished, "the second step reached everyone: \((try? count()) ?? (0, 0))")
+        XCTAssertFalse((killed + service.output).contains { $0.contains("Offset out of range") }, "a stage read past records the local broker dropped (5 MiB per partition)")
+        XCTAssertEqual(seen["first"], Set(users))
+        XCTAssertEqual(seen["second"], Set(users))
+
+        // The outbox: two ids per user, a repeat only as an identical copy.
+        let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.notifications, OrbitTopics.journeyProgress])
+        XCTAssertTrue(try reader.readToEnd(timeout: 300))
+        var outbox: [String: [UInt8]] = [:]
+        var repeats = 0
+        for record in reader.records[OrbitTopics.notifications]! {
+            let n = try OutboxNotification.decode(record.value!)
+            guard n.trigger == "journey:kill" else { continue }
+            if let earlier = outbox[n.id] { XCTAssertEqual(earlier, record.value!, "a repeat is an identical copy"); repeats += 1 }
+            outbox[n.id] = record.value!
+        }
+        XCTAssertEqual(outbox.count, 2 * userCount)
+        var latest: [String: [UInt8]] = [:]
+        for record in reader.records[OrbitTopics.journeyProgress]! { latest[String(decoding: record.key!, as: UTF8.self)] = record.value }
+        let funnel = try XCTUnwrap(JourneyReport(latest: latest).rows["kill"]?.funnel)
+        XCTAssertEqual(funnel.entered, userCount)
+        XCTAssertEqual(funnel.exited["completed"], userCount)
+        print("journey kill test: \(userCount) users, first step everywhere after \(String(format: "%.1f", firstDone)) s, killed with \(atKill) second-step messages in the inbox, "
+              + "\(repeats) repeated outbox records (identical), done after \(String(format: "%.1f", Date().timeIntervalSince(began))) s")
+        XCTAssertEqual(try service.terminate(), 0)
+    }
 }

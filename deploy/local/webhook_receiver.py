@@ -3,8 +3,14 @@
 
 Checks each request's X-Orbit-Signature (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">) with the
 secret in $ORBIT_WEBHOOK_SECRET; a bad or missing signature is answered 401 and not recorded.
-Valid requests are appended as JSON lines to --out (idempotency key, path, the body). --fail-first N
-answers the first N valid requests with 500; --status CODE answers every request with CODE.
+Valid requests are appended as JSON lines to --out (idempotency key, path, the body, the arrival
+time). --fail-first N answers the first N valid requests with 500; --status CODE answers every
+request with CODE.
+
+A request with X-Orbit-WeCom-Signature is a WeCom private message: its signature is WeCom's own
+(hex SHA-1 of the token in $ORBIT_WEBHOOK_SECRET, X-Orbit-WeCom-Timestamp, X-Orbit-WeCom-Nonce and
+the body, sorted and joined), and it is answered as WeCom answers: 200 with {"errcode":0}; under
+--fail-first, {"errcode":45009} (the frequency limit).
 Prints "ready <port>"; stops on SIGTERM.
 """
 import argparse, hashlib, hmac, json, os, signal, threading, time
@@ -22,6 +28,8 @@ def make_handler(args, secret):
         def do_POST(self):
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
+            if self.headers.get("X-Orbit-WeCom-Signature") is not None:
+                return self.wecom(body)
             signature = self.headers.get("X-Orbit-Signature", "")
             fields = dict(p.split("=", 1) for p in signature.split(",") if "=" in p)
             expected = hmac.new(secret, f"{fields.get('t', '')}.".encode() + body, hashlib.sha256).hexdigest()
@@ -38,6 +46,23 @@ def make_handler(args, secret):
                     f.write(json.dumps({"path": self.path, "idempotency_key": self.headers.get("Idempotency-Key"),
                                         "body": json.loads(body)}, ensure_ascii=False) + "\n")
             self.answer(200, b"ok")
+
+        def wecom(self, body):
+            stamp = self.headers.get("X-Orbit-WeCom-Timestamp", "")
+            nonce = self.headers.get("X-Orbit-WeCom-Nonce", "")
+            parts = sorted([secret.decode(), stamp, nonce, body.decode()])
+            expected = hashlib.sha1("".join(parts).encode()).hexdigest()
+            fresh = stamp.isdigit() and abs(time.time() - int(stamp)) < 300
+            if not fresh or not hmac.compare_digest(expected, self.headers.get("X-Orbit-WeCom-Signature", "")):
+                return self.answer(401, b"bad signature")
+            with lock:
+                if state["fail_left"] > 0:
+                    state["fail_left"] -= 1
+                    return self.answer(200, b'{"errcode":45009,"errmsg":"api freq out of limit"}')
+                with open(args.out, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"path": self.path, "idempotency_key": self.headers.get("Idempotency-Key"), "at": time.time(),
+                                        "body": json.loads(body)}, ensure_ascii=False) + "\n")
+            self.answer(200, b'{"errcode":0,"errmsg":"ok"}')
 
         def answer(self, code, text):
             self.send_response(code)

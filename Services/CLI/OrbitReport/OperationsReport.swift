@@ -18,6 +18,7 @@ public enum OperationsReport {
         body += mall(data)
         body += notifications(data)
         body += experiments(data)
+        body += journeys(data)
         body += calibration(data)
         return """
         <!DOCTYPE html>
@@ -205,6 +206,30 @@ public enum OperationsReport {
             }) + "</div>"
         }
         return section("experiments", "Experiments", "Conversion rate per variant with its 95% Wilson interval; uplift against the holdout.", content)
+    }
+
+    static func journeys(_ data: ReportData) -> String {
+        guard !data.journeys.isEmpty else {
+            return section("journeys", "Journeys", "No journey has run yet (orbit journeys apply FILE).", "")
+        }
+        var content = ""
+        for row in data.journeys {
+            let f = row.funnel
+            let steps = row.stepOrder + f.steps.keys.filter { !row.stepOrder.contains($0) }.sorted()
+            let counts = steps.map { f.steps[$0] ?? JourneyFunnel.StepCounts() }
+            let chart = SVG.groupedBars(categories: steps, series: [
+                ("entered", counts.map { Double($0.entered) }, SVG.palette[0]),
+                ("sent", counts.map { Double($0.sent) }, SVG.palette[1]),
+                ("converted", counts.map { Double($0.converted) }, SVG.palette[2]),
+            ], id: "journey-\(row.journey)", width: 560)
+            let exits = f.exited.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            content += "<h3>\(escape(row.journey)) v\(row.version) (\(row.status.rawValue))</h3>"
+            content += #"<p class="muted">"# + escape("entered \(f.entered), in progress \(row.active), converted \(f.converted); exited: \(exits.isEmpty ? "none yet" : exits)") + "</p>"
+            content += #"<div class="row">"# + chart + table(["step", "entered", "sent", "suppressed", "waited", "converted"], zip(steps, counts).map { id, c in
+                [id, String(c.entered), String(c.sent), String(c.suppressed), String(c.waited), String(c.converted)]
+            }) + "</div>"
+        }
+        return section("journeys", "Journeys", "Each journey's funnel per step (all partitions): reached, sent, conversions counted for the step sent last; enrolments ended by reason.", content)
     }
 
     /// The 95% Wilson score interval of a proportion.

@@ -46,6 +46,8 @@ public struct ReportData: Sendable {
     /// channel -> status -> delivery records.
     public var deliveries: [String: [String: Int]] = [:]
     public var experiments: [ExperimentReport] = []
+    /// Each journey's funnel, summed over partitions (`orbit.journey-progress`).
+    public var journeys: [JourneyReport.Row] = []
     public var calibration: ModelCalibration?
     /// The points mall: units redeemed per day and reward, redemption results, each reward's
     /// stock, and the points liability (outstanding balances, and their value at checkout).

@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print their figures.",
-        subcommands: [IngestBench.self, ScorerBench.self, MembersBench.self, NotifyBench.self, RedeemBench.self, PipelineBench.self, StateBench.self, QueryBench.self]
+        subcommands: [IngestBench.self, ScorerBench.self, MembersBench.self, NotifyBench.self, RedeemBench.self, PipelineBench.self, StateBench.self, QueryBench.self, JourneysBench.self]
     )
 
     /// Warnings and worse only: a benchmark's own figures are its output.

@@ -102,7 +102,7 @@ struct NotifyDemo {
             let arrived: Bool
             switch n.channel {
             case .email: arrived = mail == nil || mailed.contains(id)
-            case .sms, .push: arrived = gateway == nil || hooks.contains(id)
+            case .sms, .push, .wecom: arrived = gateway == nil || hooks.contains(id)
             case .inApp: arrived = inbox.contains("\(n.userID)/\(id)")
             }
             if !arrived { problems.append("\(id) is recorded sent but did not arrive"); break }

@@ -30,7 +30,7 @@ struct ReportCommand: AsyncParsableCommand {
         let topics = [OrbitTopics.userProfiles, OrbitTopics.segmentChanges, OrbitTopics.pointsLedger, OrbitTopics.memberAccounts,
                       OrbitTopics.notifications, OrbitTopics.notificationDeliveries, OrbitTopics.experimentOutcomes, OrbitTopics.validEvents,
                       OrbitTopics.memberEvents, OrbitTopics.rewards, OrbitTopics.membersStockChangelog, OrbitTopics.coupons,
-                      OrbitTopics.segmentCensus, OrbitTopics.segmentDefinitions]
+                      OrbitTopics.segmentCensus, OrbitTopics.segmentDefinitions, OrbitTopics.journeyProgress]
         let reader = try TopicReader(kafka: kafka, topics: topics)
         try reader.readToEnd(timeout: 300)
         func values(_ topic: String) -> [[UInt8]] { (reader.records[topic] ?? []).compactMap(\.value) }
@@ -56,6 +56,7 @@ struct ReportCommand: AsyncParsableCommand {
                      accounts: values(OrbitTopics.memberAccounts), levels: levels, pointsPerUnit: membership?.policy.checkout.pointsPerUnit ?? 100)
         data.addCoupons(latest: latest(OrbitTopics.coupons))
         data.addSegmentCensus(values(OrbitTopics.segmentCensus), definitions: latest(OrbitTopics.segmentDefinitions))
+        data.journeys = JourneyReport(latest: latest(OrbitTopics.journeyProgress)).rows.values.sorted { $0.journey < $1.journey }
         for record in values(OrbitTopics.notificationDeliveries) {
             guard let d = DeliveryRecord.decode(record) else { continue }
             data.deliveries[d.channel.rawValue, default: [:]][d.status.rawValue, default: 0] += 1

@@ -37,6 +37,8 @@ public struct StageDeclaration {
     public var erasesFrom: String?
     /// The one clock the processor is given (`fixed_now` makes it a fixed time).
     public var clock: @Sendable () -> Int64
+    /// With `clock: stream`, what the records read move (``clock`` reads it).
+    public var streamTime: StreamTime?
     /// Topics read whole by every instance (``GlobalTableView``), refreshed at the start of each
     /// batch and before each punctuation.
     public var globalTables: [String]
@@ -105,7 +107,7 @@ extension StageDeclaration {
     public func makeStageProcessor(_ context: StageContext) throws -> StageProcessor {
         let processor = try makeProcessor(context)
         return try StageProcessor(processor, madeBy: context.stores, declared: stores, stage: name,
-                                  ticks: ticksInto.map { StageProcessor.Ticks(topic: $0, deadLetters: context.deadLetters) },
+                                  ticks: ticksInto.map { StageProcessor.Ticks(topic: $0, deadLetters: context.deadLetters, streamTime: streamTime) },
                                   erasing: erasesFrom.map { topic in
                                       StageProcessor.Erasing(topic: topic, userStores: stores.filter(\.keyedByUser).map(\.changelogTopic),
                                                              privacy: context.runtime.privacy, service: context.runtime.serviceName, deadLetters: context.deadLetters)

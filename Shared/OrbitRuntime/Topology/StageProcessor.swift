@@ -72,9 +72,12 @@ public final class StageProcessor: RecordProcessor {
     public struct Ticks {
         public let topic: String
         public let deadLetters: DeadLetters
-        public init(topic: String, deadLetters: DeadLetters) {
+        /// With a stream clock: every record read moves it.
+        public let streamTime: StreamTime?
+        public init(topic: String, deadLetters: DeadLetters, streamTime: StreamTime? = nil) {
             self.topic = topic
             self.deadLetters = deadLetters
+            self.streamTime = streamTime
         }
     }
 
@@ -149,6 +152,7 @@ public final class StageProcessor: RecordProcessor {
         if record.topic == erasingTopic, record.header(InputKindHeader.name) == Self.privacyRequestKind, let erasing {
             return try erase(record, erasing.settings, userStores: erasing.userStores, outputs: &outputs)
         }
+        ticks?.streamTime?.observe(record.timestampMillis)
         guard record.topic == tickTopic, ClockTick.isTick(record), let ticks else {
             return try processor.process(record, context: context, outputs: &outputs)
         }
@@ -177,7 +181,8 @@ public final class StageProcessor: RecordProcessor {
     }
 
     public func punctuate(context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
-        if let ticks, context.nowMillis > lastTickMillis {
+        // A stream clock has no time before its first record: no tick then.
+        if let ticks, context.nowMillis > lastTickMillis, ticks.streamTime.map({ $0.now != nil }) ?? true {
             lastTickMillis = context.nowMillis
             for partition in tickPartitions.sorted() {
                 outputs.append(ClockTick.record(topic: ticks.topic, partition: partition, at: context.nowMillis))

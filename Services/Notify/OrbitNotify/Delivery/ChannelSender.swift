@@ -22,12 +22,13 @@ public struct ChannelSenders: Sendable {
 
     public init(senders: [Channel: any ChannelSender]) { self.senders = senders }
 
-    /// E-mail over SMTP when configured, SMS and push over their webhooks when configured.
+    /// E-mail over SMTP when configured, SMS, push and WeCom over their webhooks when configured.
     public init(settings: DeliverySettings, logger: Logger) throws {
         var senders: [Channel: any ChannelSender] = [:]
         if let smtp = settings.email { senders[.email] = SMTPSender(settings: smtp, timeoutMillis: settings.timeoutMillis) }
         if let sms = settings.sms { senders[.sms] = WebhookSender(webhook: sms, timeoutMillis: settings.timeoutMillis) }
         if let push = settings.push { senders[.push] = WebhookSender(webhook: push, timeoutMillis: settings.timeoutMillis) }
+        if let wecom = settings.wecom { senders[.wecom] = WeComSender(settings: wecom, timeoutMillis: settings.timeoutMillis) }
         self.senders = senders
     }
 }

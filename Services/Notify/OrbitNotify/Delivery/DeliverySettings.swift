@@ -35,10 +35,23 @@ public struct DeliverySettings: Sendable {
         }
     }
 
+    /// WeCom (enterprise WeChat) private messages: the bridge's URL, the signing token, the
+    /// application's agent id, and the rate WeCom allows.
+    public struct WeCom: Sendable, Equatable {
+        public var url: String
+        public var token: String
+        public var agentID: Int
+        public var ratePerSecond: Int
+        public init(url: String, token: String, agentID: Int, ratePerSecond: Int = 20) {
+            (self.url, self.token, self.agentID, self.ratePerSecond) = (url, token, agentID, ratePerSecond)
+        }
+    }
+
     public var groupID = "orbit-notify-delivery"
     public var email: SMTP? = SMTP()
     public var sms: Webhook?
     public var push: Webhook?
+    public var wecom: WeCom?
     public var maxAttempts = 6
     public var backoffInitialMillis: Int64 = 1000
     public var backoffMaxMillis: Int64 = 300_000
@@ -54,7 +67,7 @@ public struct DeliverySettings: Sendable {
     public init() {}
 
     public init(section d: ConfigSection, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
-        try d.rejectUnknownKeys(["group_id", "email", "sms", "push", "max_attempts", "backoff_initial_ms", "backoff_max_ms", "timeout_ms",
+        try d.rejectUnknownKeys(["group_id", "email", "sms", "push", "wecom", "max_attempts", "backoff_initial_ms", "backoff_max_ms", "timeout_ms",
                                  "breaker_failures", "breaker_open_seconds", "retry_interval_ms", "concurrency"])
         groupID = try d.string("group_id", default: groupID)
         maxAttempts = try d.int("max_attempts", default: maxAttempts, range: 1...100)
@@ -89,10 +102,10 @@ public struct DeliverySettings: Sendable {
             smtp.helo = try e.string("helo", default: smtp.helo)
             email = smtp
         }
-        func webhook(_ name: String) throws(ConfigError) -> Webhook? {
+        func webhook(_ name: String, extra: Set<String> = []) throws(ConfigError) -> Webhook? {
             let w = d.section(name)
             guard w.exists else { return nil }
-            try w.rejectUnknownKeys(["url", "secret_env", "secret_file"])
+            try w.rejectUnknownKeys(Set(["url", "secret_env", "secret_file"]).union(extra))
             let url = try w.string("url")
             guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil else { throw w.invalid("url", "must be an http(s) URL") }
             if let file = try w.optionalString("secret_file") {
@@ -107,5 +120,10 @@ public struct DeliverySettings: Sendable {
         }
         sms = try webhook("sms")
         push = try webhook("push")
+        if let hook = try webhook("wecom", extra: ["agent_id", "rate_per_second"]) {
+            let w = d.section("wecom")
+            wecom = WeCom(url: hook.url, token: hook.secret, agentID: try w.int("agent_id", range: 1...Int(Int32.max)),
+                          ratePerSecond: try w.int("rate_per_second", default: 20, range: 1...10_000))
+        }
     }
 }

@@ -51,7 +51,7 @@ public struct NotifySettings: Sendable {
         try n.rejectUnknownKeys(Set(ProcessorSettings.keys + ["config_version", "state_days", "categories", "quiet_hours", "default_time_zone", "locales",
                                                              "default_locale", "templates_dir", "triggers"]))
         policy = try NotifyPolicy(section: n, configFile: document.file)
-        processor = try ProcessorSettings(section: n, defaultGroupID: "orbit-notify")
+        processor = try ProcessorSettings(section: n, defaultGroupID: "orbit-notify", streamClock: true)
         delivery = try DeliverySettings(section: document.section("delivery"))
         for (key, path) in Self.topicKeys {
             self[keyPath: path] = try topics.string(key, default: self[keyPath: path])

@@ -564,30 +564,34 @@ public enum NotifyService {
         var sources = settings.sources
         sources[runtime.privacy.requestsTopic] = .privacyRequest
         let senders = MadeOnce(senders)
+        var notifyStage = StageDeclaration(
+            groupID: settings.groupID, inputs: [settings.inputsTopic],
+            // Contacts, preferences and tags get an erased user's tombstones.
+            // Journeys' funnels, and their grants as member commands.
+            outputs: [settings.notificationsTopic, settings.deliveriesTopic, settings.inboxTopic, settings.outcomesTopic, settings.progressTopic,
+                      settings.contactsTopic, settings.preferencesTopic, settings.tagsTopic, settings.journeyProgressTopic, settings.memberCommandsTopic],
+            // The merged stream and the state changelogs are co-partitioned by user id.
+            coPartitioned: [settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic, settings.journeysChangelogTopic],
+            stores: [StoreDeclaration(changelogTopic: settings.recipientsChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: true),
+                     StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: false),
+                     StoreDeclaration(changelogTopic: settings.journeysChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: false)],
+            punctuation: settings.processor.evaluationInterval, ticksInto: settings.inputsTopic, erasesFrom: settings.inputsTopic, clock: settings.processor.clock
+        ) { context in
+            NotifyProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores, partitionCount: context.partitionCount)
+        }
+        // `clock: stream`: the records read move the clock its ticks carry.
+        notifyStage.streamTime = settings.processor.streamTime
         return ServiceTopology(deadLettersTopic: settings.deadLettersTopic, stages: [
             .router(groupID: settings.groupID + "-router", sources: sources, output: settings.inputsTopic, broadcast: [.campaign, .journey]),
-            StageDeclaration(
-                groupID: settings.groupID, inputs: [settings.inputsTopic],
-                // Contacts, preferences and tags get an erased user's tombstones.
-                // Journeys' funnels, and their grants as member commands.
-                outputs: [settings.notificationsTopic, settings.deliveriesTopic, settings.inboxTopic, settings.outcomesTopic, settings.progressTopic,
-                          settings.contactsTopic, settings.preferencesTopic, settings.tagsTopic, settings.journeyProgressTopic, settings.memberCommandsTopic],
-                // The merged stream and the state changelogs are co-partitioned by user id.
-                coPartitioned: [settings.inputsTopic, settings.recipientsChangelogTopic, settings.campaignsChangelogTopic, settings.journeysChangelogTopic],
-                stores: [StoreDeclaration(changelogTopic: settings.recipientsChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: true),
-                         StoreDeclaration(changelogTopic: settings.campaignsChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: false),
-                         StoreDeclaration(changelogTopic: settings.journeysChangelogTopic, partitionedLike: settings.inputsTopic, keyedByUser: false)],
-                punctuation: settings.processor.evaluationInterval, ticksInto: settings.inputsTopic, erasesFrom: settings.inputsTopic, clock: settings.processor.clock
-            ) { context in
-                NotifyProcessor(settings: settings, deadLetters: context.deadLetters, stores: context.stores, partitionCount: context.partitionCount)
-            },
+            notifyStage,
             StageDeclaration(
                 name: "-delivery", groupID: settings.delivery.groupID, inputs: [settings.notificationsTopic],
                 outputs: [settings.deliveriesTopic, settings.inboxTopic],
                 // Partition N of the retry changelog is the memory of partition N of the outbox.
                 coPartitioned: [settings.notificationsTopic, settings.retriesChangelogTopic],
                 stores: [StoreDeclaration(changelogTopic: settings.retriesChangelogTopic, partitionedLike: settings.notificationsTopic, keyedByUser: false)],
-                punctuation: settings.delivery.retryInterval, clock: settings.processor.clock
+                // Retries and circuit breakers are about the world outside: the wall clock (or fixed_now).
+                punctuation: settings.delivery.retryInterval, clock: settings.processor.wallClock
             ) { context in
                 DeliveryProcessor(settings: settings, senders: try senders.get { try ChannelSenders(settings: settings.delivery, logger: context.logger) },
                                   deadLetters: context.deadLetters, stores: context.stores)

@@ -46,6 +46,10 @@ package enum ContactsInput {
             c.pushToken = try text(o, "push_token")
             c.locale = try text(o, "locale")
             c.timeZone = try text(o, "time_zone")
+            c.wecomID = try text(o, "wecom_id")
+            if let id = c.wecomID, !(1...64).contains(id.utf8.count) || id.unicodeScalars.contains(where: { !$0.isASCII || $0.properties.isWhitespace }) {
+                throw InvalidInput("wecom_id must be 1 to 64 ASCII characters without spaces")
+            }
         } catch let error as InvalidInput {
             return .failure(error)
         } catch {

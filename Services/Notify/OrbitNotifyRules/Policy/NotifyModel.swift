@@ -1,11 +1,14 @@
 /// The words of notification rules: channels, categories, priorities. Kinds are enums; their raw
 /// values are what `notify.yaml` and the topics write.
 
-/// Where a message goes. SMS and push reach their gateways through the webhook sender; in-app
-/// messages are records of the user's inbox topic.
+/// Where a message goes. SMS and push reach their gateways through the webhook sender; WeCom
+/// (enterprise WeChat) private messages through their own webhook (its own payload, signature and
+/// rate limit); in-app messages are records of the user's inbox topic.
 public enum Channel: String, CaseIterable, Sendable, Comparable {
     case email, sms, push
     case inApp = "in_app"
+    /// A WeCom (enterprise WeChat) private message to the user's WeCom id (`wecom_id` in contacts).
+    case wecom
 
     public static func < (lhs: Channel, rhs: Channel) -> Bool { lhs.rawValue < rhs.rawValue }
 }

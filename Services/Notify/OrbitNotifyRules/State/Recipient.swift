@@ -36,6 +36,8 @@ public struct Recipient: Sendable, Equatable {
         public var pushToken: String?
         public var locale: String?
         public var timeZone: String?
+        /// The user's WeCom (enterprise WeChat) id, for private messages.
+        public var wecomID: String?
         public init() {}
 
         public func address(for channel: Channel) -> String? {
@@ -44,6 +46,7 @@ public struct Recipient: Sendable, Equatable {
             case .sms: phone
             case .push: pushToken
             case .inApp: "inbox"
+            case .wecom: wecomID
             }
         }
     }

@@ -52,10 +52,12 @@ extension Recipient: StateCodable {
         w.count(replay.appliedOffsets.count); for offset in replay.appliedOffsets { w.signed(offset) }
         w.count(replay.recentIDs.count); for id in replay.recentIDs { w.unsigned(id) }
         w.count(customSegments.count); for id in customSegments { w.string(id) }
-        // Appended later, and only when there is something: a user in no journey ever keeps the bytes older versions wrote.
-        if !journeys.isEmpty || !journeyEntries.isEmpty {
+        // Appended later (journeys, then the WeCom id), and only when there is something: a user
+        // with neither keeps the bytes older versions wrote.
+        if !journeys.isEmpty || !journeyEntries.isEmpty || contacts.wecomID != nil {
             w.count(journeys.count); for e in journeys { e.write(&w) }
             w.count(journeyEntries.count); for e in journeyEntries { w.string(e.journey); w.int(e.count) }
+            w.string(contacts.wecomID)
         }
         return w.bytes
     }
@@ -115,6 +117,8 @@ extension Recipient: StateCodable {
             guard !r.atEnd else { return }  // appended later: older states are in no journey
             journeys = try (0..<r.count()).map { _ in try JourneyEnrolment(reading: &r) }
             journeyEntries = try (0..<r.count()).map { _ in JourneyEntryCount(journey: try r.requiredString(), count: try r.int()) }
+            guard !r.atEnd else { return }
+            contacts.wecomID = try r.string()
         } catch let failure as CompactReader.Failure {
             throw Unreadable(description: "binary state \(failure == .truncated ? "truncated" : "malformed") (\(bytes.count) bytes)")
         }

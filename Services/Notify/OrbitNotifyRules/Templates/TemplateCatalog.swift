@@ -11,7 +11,7 @@ public enum MessagePart: String, CaseIterable, Sendable {
         switch channel {
         case .email: [.subject, .text, .html]
         case .sms: [.body]
-        case .push, .inApp: [.title, .body]
+        case .push, .inApp, .wecom: [.title, .body]
         }
     }
 
