@@ -53,6 +53,7 @@ struct JourneysBench: AsyncParsableCommand {
         Output.line(String(format: "  journey tick: %.2f s for %d users (%.0f users/s; %d outbox records, %d state changes); resident %.0f MB with every enrolment held (%.0f MB before any)",
                            journeyTick.seconds, users, Double(users) / journeyTick.seconds, journeyTick.outbox, journeyTick.changes,
                            Double(journeyTick.resident) / 1e6, Double(journeyTick.baseline) / 1e6))
+        Output.line(String(format: "    of which the changelog (state changes encoded): %.2f s", journeyTick.stateSeconds))
         Output.line(String(format: "  campaign tick (reference): %.2f s for %d users (%d outbox records)", campaignTick.seconds, users, campaignTick.outbox))
         Output.line(String(format: "  journey / campaign tick time: %.2f; target: a whole tick for %d enrolments under 10 s: %@",
                            journeyTick.seconds / campaignTick.seconds, users, journeyTick.seconds < 10 ? "met" : "NOT met"))
@@ -64,6 +65,8 @@ struct JourneysBench: AsyncParsableCommand {
         var changes: Int
         var resident: Int
         var baseline: Int
+        /// Of ``seconds``, encoding the state changes (the changelog records).
+        var stateSeconds: Double
     }
 
     /// Feeds `setup` and one input per user (`enrol`) through a fresh notify stage, then times one
@@ -97,6 +100,7 @@ struct JourneysBench: AsyncParsableCommand {
         let resident = Memory.residentBytes()
         let began = ContinuousClock.now
         var outbox = 0, changes = 0
+        var stateSeconds = 0.0
         for partition in 0..<partitions {
             let tick = ClockTick.record(topic: settings.inputsTopic, partition: Int32(partition), at: tickAt)
             let record = ConsumerRecord(topic: settings.inputsTopic, partition: Int32(partition), offset: offsets[partition], key: tick.key, value: tick.value,
@@ -109,9 +113,11 @@ struct JourneysBench: AsyncParsableCommand {
             }
             outbox += outputs.count { $0.topic == settings.notificationsTopic }
             outputs.removeAll(keepingCapacity: true)
+            let encoding = ContinuousClock.now
             changes += stage.takeStateChanges().count
+            stateSeconds += (ContinuousClock.now - encoding).seconds
         }
         let seconds = (ContinuousClock.now - began).seconds
-        return Measured(seconds: seconds, outbox: outbox, changes: changes, resident: resident, baseline: baseline)
+        return Measured(seconds: seconds, outbox: outbox, changes: changes, resident: resident, baseline: baseline, stateSeconds: stateSeconds)
     }
 }
