@@ -484,6 +484,43 @@ final class JourneyTests: XCTestCase {
         XCTAssertEqual(try funnel().entered, 2)
     }
 
+    /// A repurchase-due entry: the expected next purchase (evaluation day + 30 days over the
+    /// profile's BG/NBD expected purchases in 30 days) passes, with the grace, without a purchase.
+    func testARepurchaseDueEntryFiresOnceWhenTheExpectedPurchaseDidNotCome() throws {
+        try define(journey("""
+            id: j
+            category: marketing
+            entry: {repurchase_due: {grace_days: 2}}
+            steps:
+              - {id: nudge, send: {template: journey_winback_reminder, channels: [email]}}
+            exits: {events: [purchase]}
+            """))
+        func profile(_ user: String, on day: String, recency: Int?, expected: Double) throws {
+            let r = recency.map(String.init) ?? "null"
+            try pipe(.profile, key: user, Array(#"{"user_id":"\#(user)","evaluated_on":"\#(day)","rfm":{"recency_days":\#(r)},"churn":{"expected_purchases_30d":\#(expected)}}"#.utf8), at: noon)
+        }
+        for user in ["ada", "bob", "cy"] { try reachable(user) }
+        // ada bought on 2026-11-13; 1.5 purchases expected in 30 days: the next is due 20 days after
+        // the evaluation, 2026-12-13; with 2 days' grace she enters on 2026-12-15.
+        try profile("ada", on: "2026-11-23", recency: 10, expected: 1.5)
+        try profile("ada", on: "2026-11-24", recency: 11, expected: 1.2)  // the same purchase keeps its date
+        XCTAssertEqual(try recipient("ada")?.repurchase, Recipient.Repurchase(lastPurchaseDay: RFC3339.daysFromCivil(year: 2026, month: 11, day: 13),
+                                                                            dueDay: RFC3339.daysFromCivil(year: 2026, month: 12, day: 13)))
+        // bob bought again on 2026-12-01: a new expected date, far off.
+        try profile("bob", on: "2026-11-23", recency: 10, expected: 1.5)
+        try profile("bob", on: "2026-12-01", recency: 0, expected: 0.3)
+        try profile("cy", on: "2026-11-23", recency: nil, expected: 0)  // never bought
+        XCTAssertNil(try recipient("cy")?.repurchase)
+        // Ticks at noon (outside the default quiet hours).
+        let fifteenth = try RFC3339.parse("2026-12-15T12:00:00Z")
+        XCTAssertEqual(sentSteps(try tick(at: fifteenth - day)), [])
+        XCTAssertEqual(try funnel().entered, 0, "not yet on the 14th")
+        let out = try tick(at: fifteenth)
+        XCTAssertEqual(out.filter { $0.topic == settings.notificationsTopic }.compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } }, ["ada"])
+        XCTAssertEqual(sentSteps(try tick(at: fifteenth + 5 * day)), [], "once per expected date")
+        XCTAssertEqual(try funnel().entered, 1)
+    }
+
     func testJourneyStateSurvivesTheChangelog() throws {
         try define(journey(signupJourney))
         try reachable("ada")

@@ -14,7 +14,7 @@ final class NotifyServiceTests: XCTestCase {
     let logger = Logger(label: "test.notify")
     let secret = "service-test-secret"
 
-    func notify(_ broker: LocalBroker, smtp: LocalPeer, webhook: LocalPeer) throws -> ServiceProcess {
+    func notify(_ broker: LocalBroker, smtp: LocalPeer, webhook: LocalPeer, settings extra: [String: String] = [:]) throws -> ServiceProcess {
         var environment = LocalProfile.environment(bootstrap: broker.bootstrapServers)
         environment["ORBIT__SERVICE__HTTP_PORT"] = "0"
         environment["ORBIT__SERVICE__HTTP_HOST"] = "127.0.0.1"
@@ -25,6 +25,7 @@ final class NotifyServiceTests: XCTestCase {
         environment["ORBIT__DELIVERY__BACKOFF_INITIAL_MS"] = "200"
         environment["ORBIT__DELIVERY__RETRY_INTERVAL_MS"] = "200"
         environment["ORBIT_WEBHOOK_SECRET"] = secret
+        environment.merge(extra) { $1 }
         return try ServiceProcess(executable: "orbit-notify",
                                   arguments: ["--config", ServiceProcess.repositoryRoot.appendingPathComponent("deploy/config/notify.yaml").path],
                                   environment: environment)
@@ -243,16 +244,7 @@ final class NotifyServiceTests: XCTestCase {
                                       .init(id: "second", .send(template: "journey_onboarding_tips", channels: [.inApp], category: nil))])
         try publish([ProducerRecord(topic: OrbitTopics.journeys, key: Array("kill".utf8), value: JourneyRecord(journey: journey).encoded(), timestampMillis: start)], to: broker)
         func launch() throws -> ServiceProcess {
-            var environment = LocalProfile.environment(bootstrap: broker.bootstrapServers)
-            environment["ORBIT__SERVICE__HTTP_PORT"] = "0"
-            environment["ORBIT__SERVICE__HTTP_HOST"] = "127.0.0.1"
-            environment["ORBIT__NOTIFY__CLOCK"] = "stream"
-            environment["ORBIT__NOTIFY__EVALUATION_INTERVAL_SECONDS"] = "1"
-            environment["ORBIT__DELIVERY__EMAIL__PORT"] = "\(smtp.port)"
-            environment["ORBIT__DELIVERY__SMS__URL"] = "http://127.0.0.1:\(webhook.port)/sms"
-            environment["ORBIT_WEBHOOK_SECRET"] = secret
-            return try ServiceProcess(executable: "orbit-notify", arguments: ["--config", ServiceProcess.repositoryRoot.appendingPathComponent("deploy/config/notify.yaml").path],
-                                      environment: environment)
+            try notify(broker, smtp: smtp, webhook: webhook, settings: ["ORBIT__NOTIFY__CLOCK": "stream", "ORBIT__NOTIFY__EVALUATION_INTERVAL_SECONDS": "1"])
         }
         let inbox = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.userInbox])
         var seen: [String: Set<String>] = [:]  // step -> users whose message reached the inbox

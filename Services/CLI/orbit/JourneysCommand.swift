@@ -130,6 +130,7 @@ struct JourneysCommand: AsyncParsableCommand {
                 case .trigger(let source, let conditions): entry = "on \(source.rawValue) " + conditions.map { "\($0.path.joined(separator: "."))=\($0.values.sorted().joined(separator: "|"))" }.joined(separator: " ")
                 case .segment(let dimension, let value): entry = "entering \(dimension)=\(value)"
                 case .audience: entry = "an audience"
+                case .repurchaseDue(let grace): entry = "a repurchase date passed (+\(grace) days)"
                 }
                 // A record this notify.yaml refuses is not run by a service with the same configuration.
                 var problem = ""

@@ -1,7 +1,5 @@
-import AsyncHTTPClient
 import Crypto
 import Foundation
-import NIOCore
 import OrbitContract
 import OrbitCore
 import Synchronization
@@ -64,22 +62,16 @@ public struct WeComSender: ChannelSender {
         let body = Self.body(notification, agentID: settings.agentID)
         let timestamp = nowSeconds()
         let nonce = String(StableHash.fnv1a("\(notification.id)\u{1F}\(timestamp)"), radix: 16)
-        var request = HTTPClientRequest(url: settings.url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "Idempotency-Key", value: notification.id)
-        request.headers.add(name: "X-Orbit-WeCom-Timestamp", value: String(timestamp))
-        request.headers.add(name: "X-Orbit-WeCom-Nonce", value: nonce)
-        request.headers.add(name: "X-Orbit-WeCom-Signature", value: Self.signature(token: settings.token, timestamp: timestamp, nonce: nonce, body: body))
-        request.headers.add(name: "User-Agent", value: "orbit-notify")
-        request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(timeoutMillis))
-            let answer = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
-            let status = Int(response.status.code)
-            let detail = "HTTP \(status)" + (answer.isEmpty ? "" : ": \(answer.prefix(200))")
+            let (status, answer, detail) = try await WebhookPost.send(url: settings.url, body: body, timeoutMillis: timeoutMillis, headers: [
+                ("Idempotency-Key", notification.id),
+                ("X-Orbit-WeCom-Timestamp", String(timestamp)),
+                ("X-Orbit-WeCom-Nonce", nonce),
+                ("X-Orbit-WeCom-Signature", Self.signature(token: settings.token, timestamp: timestamp, nonce: nonce, body: body)),
+            ])
             switch status {
             case 200..<300:
+                // WeCom answers 200 with its own code.
                 guard case .object(let o)? = try? JSONParser.parse(Array(answer.utf8)), let code = o["errcode"]?.numberValue?.int64Value else { return .sent(detail) }
                 switch code {
                 case 0: return .sent(detail)

@@ -35,19 +35,11 @@ public struct WebhookSender: ChannelSender {
 
     public func send(_ notification: OutboxNotification) async -> SendOutcome {
         let body = Self.body(notification)
-        var request = HTTPClientRequest(url: webhook.url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "Idempotency-Key", value: notification.id)
-        request.headers.add(name: "X-Orbit-Signature", value: Self.signature(secret: webhook.secret, timestamp: nowSeconds(), body: body))
-        request.headers.add(name: "User-Agent", value: "orbit-notify")
-        request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(timeoutMillis))
-            // Read (and bound) the answer, so the connection can be reused.
-            let answer = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
-            let status = Int(response.status.code)
-            let detail = "HTTP \(status)" + (answer.isEmpty ? "" : ": \(answer.prefix(200))")
+            let (status, _, detail) = try await WebhookPost.send(url: webhook.url, body: body, timeoutMillis: timeoutMillis, headers: [
+                ("Idempotency-Key", notification.id),
+                ("X-Orbit-Signature", Self.signature(secret: webhook.secret, timestamp: nowSeconds(), body: body)),
+            ])
             switch status {
             case 200..<300: return .sent(detail)
             case 408, 429, 500..<600: return .retriable(detail)
@@ -56,5 +48,23 @@ public struct WebhookSender: ChannelSender {
         } catch {
             return .retriable("\(error)")
         }
+    }
+}
+
+/// One JSON POST to a gateway, as both webhook senders make it: their headers, a timeout, and
+/// the answer read (at most 4 KiB, so the connection can be reused).
+enum WebhookPost {
+    /// The status, the answer, and `HTTP <status>: <the answer's start>` for the delivery record.
+    static func send(url: String, body: [UInt8], timeoutMillis: Int64, headers: [(String, String)]) async throws -> (status: Int, answer: String, detail: String) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.headers.add(name: "User-Agent", value: "orbit-notify")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(timeoutMillis))
+        let answer = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
+        let status = Int(response.status.code)
+        return (status, answer, "HTTP \(status)" + (answer.isEmpty ? "" : ": \(answer.prefix(200))"))
     }
 }

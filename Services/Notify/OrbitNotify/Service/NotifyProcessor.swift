@@ -146,7 +146,12 @@ public final class NotifyProcessor: RecordProcessor {
         let value = record.value
         switch kind {
         case .profile:
-            r.profile = value.flatMap { try? JSONParser.parse($0).objectValue }.map(ProfileInput.facts) ?? Recipient.ProfileFacts()
+            let object = value.flatMap { try? JSONParser.parse($0).objectValue }
+            r.profile = object.map(ProfileInput.facts) ?? Recipient.ProfileFacts()
+            // A buyer's expected next purchase, only while a journey is entered by it.
+            if journeys?.usesRepurchaseDates == true {
+                r.repurchase = object.flatMap { ProfileInput.repurchase($0, previous: r.repurchase) }
+            }
             return true
         case .account:
             r.account = value.flatMap { try? JSONParser.parse($0).objectValue }.map(ProfileInput.account) ?? Recipient.AccountFacts()
@@ -471,7 +476,7 @@ public final class NotifyProcessor: RecordProcessor {
                     }
                     changed = true
                 }
-                if journeys != nil, !r.journeys.isEmpty {
+                if journeys != nil, !r.journeys.isEmpty || r.repurchase != nil {
                     var effects: [JourneyEffect] = []
                     if journeys!.onTick(userID: key, time: time, &r, effects: &effects) {
                         perform(effects, userID: key, time: time, to: &r, journeys: &journeys!, emit: &emit)

@@ -57,6 +57,9 @@ public struct Journey: Sendable, Equatable {
         /// Every user the audience matches when the version starts (each partition evaluates its
         /// own users on its next clock tick), once per version.
         case audience(AudienceFilter)
+        /// A buyer whose expected next purchase (BG/NBD, from the profile the scorer computed
+        /// with the deployed model) passed `graceDays` ago without a purchase; once per expected date.
+        case repurchaseDue(graceDays: Int)
 
         /// The segment a user must stay in, for a segment entry.
         public var segment: (dimension: String, value: String)? {

@@ -74,7 +74,7 @@ public struct JourneyEngine {
                 guard on == source, conditions.allSatisfy({ $0.matches(record, derived: derived) }) else { continue }
             case .segment(let d, let v):
                 guard d == dimension, v == value else { continue }
-            case .audience:
+            case .audience, .repurchaseDue:
                 continue
             }
             enter(id, userID: userID, time: time, &r, &effects)
@@ -128,7 +128,8 @@ public struct JourneyEngine {
     /// The clock: waits that ended and runs that are due, for every journey that is active.
     /// Returns false when nothing was due (the user's state is unchanged).
     public mutating func onTick(userID: String, time: Int64, _ r: inout Recipient, effects: inout [JourneyEffect]) -> Bool {
-        guard r.journeys.contains(where: { ($0.dueMillis ?? .max) <= time }) else { return false }
+        let entered = enterRepurchaseDue(userID: userID, time: time, &r, &effects)
+        guard r.journeys.contains(where: { ($0.dueMillis ?? .max) <= time }) else { return entered }
         var index = 0
         while index < r.journeys.count {
             let before = r.journeys.count
@@ -147,6 +148,30 @@ public struct JourneyEngine {
             if r.journeys.count == before { index += 1 }
         }
         return true
+    }
+
+    /// Repurchase-due entries: the user's expected next purchase passed, with the journey's grace,
+    /// and no purchase since (a purchase brings a new expected date). Once per expected date.
+    private mutating func enterRepurchaseDue(userID: String, time: Int64, _ r: inout Recipient, _ effects: inout [JourneyEffect]) -> Bool {
+        guard let due = r.repurchase, !due.entered else { return false }
+        let today = Int(time >= 0 ? time / 86_400_000 : (time - 86_399_999) / 86_400_000)
+        var entered = false
+        for (id, book) in table.books.sorted(by: { $0.key < $1.key }) where book.status == .active {
+            guard case .repurchaseDue(let grace) = book.current.entry, today >= due.dueDay + grace else { continue }
+            r.repurchase?.entered = true
+            enter(id, userID: userID, time: time, &r, &effects)
+            entered = true
+        }
+        return entered
+    }
+
+    /// Whether some active journey is entered by a repurchase date (the service then keeps each
+    /// buyer's expected next purchase).
+    public var usesRepurchaseDates: Bool {
+        table.books.values.contains { book in
+            if case .repurchaseDue = book.current.entry { return book.status != .retired }
+            return false
+        }
     }
 
     // MARK: Operators' changes
@@ -271,7 +296,7 @@ public struct JourneyEngine {
         switch journey.entry {
         case .segment(let dimension, let value): qualifies = Self.isIn(r, dimension: dimension, value: value)
         case .audience(let audience): qualifies = audience.matches(r, at: time)
-        case .trigger: qualifies = false
+        case .trigger, .repurchaseDue: qualifies = false
         }
         guard qualifies else { return end(index, .leftSegment, userID: userID, &r, &effects) }
         let due = r.journeys[index].dueMillis ?? time

@@ -178,7 +178,11 @@ extension Journey {
         if r.exists {
             try r.rejectUnknownKeys(["every_days", "max"])
             recurrence = Recurrence(everyMillis: Int64(try r.int("every_days", range: 1...366)) * 86_400_000, max: try r.int("max", range: 2...100))
-            if case .trigger = entry { throw r.invalid("every_days", "a journey entered by a trigger is entered again by the trigger; recurrence is for segment and audience entries") }
+            switch entry {
+            case .trigger, .repurchaseDue:
+                throw r.invalid("every_days", "a journey entered by a trigger or a repurchase date is entered again by them; recurrence is for segment and audience entries")
+            case .segment, .audience: break
+            }
         }
         let conversionEvent = try s.string("conversion_event", default: "purchase")
         guard isValidID(conversionEvent) else { throw s.invalid("conversion_event", "\(conversionEvent) is not an event type name (lower-case letters, digits, _)") }
@@ -205,8 +209,10 @@ extension Journey {
 
     private static func readEntry(_ e: ConfigSection, in s: ConfigSection) throws(ConfigError) -> Entry {
         guard e.exists else { throw s.invalid("entry", "is required: a trigger (on, when), a segment, a custom_segment or an audience") }
-        let kinds = ["on", "segment", "custom_segment", "audience"].filter { e.section($0).exists }
-        guard kinds.count == 1, let kind = kinds.first else { throw e.invalid("on", "an entry is exactly one of: on (with when), segment, custom_segment, audience") }
+        let kinds = ["on", "segment", "custom_segment", "audience", "repurchase_due"].filter { e.section($0).exists }
+        guard kinds.count == 1, let kind = kinds.first else {
+            throw e.invalid("on", "an entry is exactly one of: on (with when), segment, custom_segment, audience, repurchase_due")
+        }
         switch kind {
         case "on":
             try e.rejectUnknownKeys(["on", "when"])
@@ -231,6 +237,11 @@ extension Journey {
             let id = try e.string("custom_segment")
             guard isValidID(id) else { throw e.invalid("custom_segment", "a segment id (lower-case letters, digits, - and _)") }
             return .segment(dimension: "custom:\(id)", value: "true")
+        case "repurchase_due":
+            try e.rejectUnknownKeys(["repurchase_due"])
+            let due = e.section("repurchase_due")
+            try due.rejectUnknownKeys(["grace_days"])
+            return .repurchaseDue(graceDays: try due.int("grace_days", default: 0, range: 0...365))
         default:
             try e.rejectUnknownKeys(["audience"])
             return .audience(try AudienceFilter.read(e.section("audience")))
@@ -260,6 +271,8 @@ extension Journey {
             w.key("segment"); w.beginObject(); w.key("dimension"); w.string(dimension); w.key("to"); w.string(value); w.endObject()
         case .audience(let audience):
             w.key("audience"); audience.write(&w)
+        case .repurchaseDue(let grace):
+            w.key("repurchase_due"); w.beginObject(); w.key("grace_days"); w.int(grace); w.endObject()
         }
         w.endObject()
         w.key("steps"); w.beginArray()

@@ -16,6 +16,23 @@ package enum ProfileInput {
         return f
     }
 
+    /// A buyer's expected next purchase from the profile: the last purchase's day (`evaluated_on`
+    /// less `rfm.recency_days`) and, when it is new, the evaluation day plus the expected wait
+    /// (30 days over `churn.expected_purchases_30d`, the BG/NBD expectation of the deployed
+    /// model; at most ten years). The same last purchase keeps its date, so the date a journey
+    /// waits for does not recede while the user stays away. Nil for non-buyers.
+    package static func repurchase(_ o: JSONObject, previous: Recipient.Repurchase?) -> Recipient.Repurchase? {
+        guard let evaluated = o["evaluated_on"]?.stringValue, evaluated.utf8.count == 10,
+              let year = Int(evaluated.prefix(4)), let month = Int(evaluated.dropFirst(5).prefix(2)), let day = Int(evaluated.suffix(2)),
+              (1...12).contains(month), (1...31).contains(day),
+              let recency = o["rfm"]?.objectValue?["recency_days"]?.numberValue?.int64Value, recency >= 0, recency < 36_500 else { return nil }
+        let today = RFC3339.daysFromCivil(year: year, month: month, day: day)
+        let last = today - Int(recency)
+        if let previous, previous.lastPurchaseDay == last { return previous }
+        guard let expected = o["churn"]?.objectValue?["expected_purchases_30d"]?.numberValue?.doubleValue, expected.isFinite, expected > 0 else { return nil }
+        return Recipient.Repurchase(lastPurchaseDay: last, dueDay: today + Int(min(3650, (30 / expected).rounded(.up))))
+    }
+
     package static func account(_ o: JSONObject) -> Recipient.AccountFacts {
         var a = Recipient.AccountFacts()
         a.level = o["level"]?.stringValue

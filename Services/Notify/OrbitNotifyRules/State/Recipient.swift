@@ -153,6 +153,17 @@ public struct Recipient: Sendable, Equatable {
     /// How many times the user entered each journey, by journey id (sorted; at most 64 journeys
     /// remembered): message ids count enrolments, and `reentry: never` reads it.
     public var journeyEntries: [JourneyEntryCount] = []
+    /// The buyer's expected next purchase, kept while a journey is entered by it.
+    public var repurchase: Repurchase?
+
+    /// When a buyer is expected to buy again: the day of the last purchase, the expected day of
+    /// the next (days since 1970-01-01, UTC), and whether a repurchase-due entry took it.
+    public struct Repurchase: Sendable, Equatable {
+        public var lastPurchaseDay: Int
+        public var dueDay: Int
+        public var entered: Bool
+        public init(lastPurchaseDay: Int, dueDay: Int, entered: Bool = false) { (self.lastPurchaseDay, self.dueDay, self.entered) = (lastPurchaseDay, dueDay, entered) }
+    }
 
     public struct JourneyEntryCount: Sendable, Equatable {
         public var journey: String

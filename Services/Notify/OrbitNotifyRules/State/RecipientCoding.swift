@@ -54,10 +54,11 @@ extension Recipient: StateCodable {
         w.count(customSegments.count); for id in customSegments { w.string(id) }
         // Appended later (journeys, then the WeCom id), and only when there is something: a user
         // with neither keeps the bytes older versions wrote.
-        if !journeys.isEmpty || !journeyEntries.isEmpty || contacts.wecomID != nil {
+        if !journeys.isEmpty || !journeyEntries.isEmpty || contacts.wecomID != nil || repurchase != nil {
             w.count(journeys.count); for e in journeys { e.write(&w) }
             w.count(journeyEntries.count); for e in journeyEntries { w.string(e.journey); w.int(e.count) }
             w.string(contacts.wecomID)
+            if let repurchase { w.bool(true); w.int(repurchase.lastPurchaseDay); w.int(repurchase.dueDay); w.bool(repurchase.entered) } else { w.bool(false) }
         }
         return w.bytes
     }
@@ -119,6 +120,8 @@ extension Recipient: StateCodable {
             journeyEntries = try (0..<r.count()).map { _ in JourneyEntryCount(journey: try r.requiredString(), count: try r.int()) }
             guard !r.atEnd else { return }
             contacts.wecomID = try r.string()
+            guard !r.atEnd else { return }
+            if try r.bool() { repurchase = Repurchase(lastPurchaseDay: try r.int(), dueDay: try r.int(), entered: try r.bool()) }
         } catch let failure as CompactReader.Failure {
             throw Unreadable(description: "binary state \(failure == .truncated ? "truncated" : "malformed") (\(bytes.count) bytes)")
         }
