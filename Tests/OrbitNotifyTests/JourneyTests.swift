@@ -353,6 +353,31 @@ final class JourneyTests: XCTestCase {
         XCTAssertEqual(try funnel().exited, ["left_segment": 1, "opted_out": 1])
     }
 
+    /// An enrolment that ends while the enrolments are walked (its version no longer kept) does
+    /// not make the walk skip the next one: the opt-out still ends the journey after it.
+    func testAnOptOutIsCheckedForEveryJourneyEvenAfterOneThatEnded() throws {
+        func waiting(_ id: String, _ category: String, step: String, version: Int) throws -> Journey {
+            try journey("""
+                id: \(id)
+                category: \(category)
+                entry: {on: event, when: {type: signup}}
+                steps:
+                  - {id: \(step), wait: {days: 30}}
+                """, version: version)
+        }
+        try define(waiting("a", "account", step: "first", version: 1))
+        try define(waiting("b", "marketing", step: "wait", version: 1))
+        try reachable("ada")
+        try event("ada", "signup", at: noon)
+        XCTAssertEqual(try recipient("ada")?.journeys.map(\.journey), ["a", "b"])
+        // Nine later versions of a, none with ada's step: her version 1 falls out of the kept eight.
+        for version in 2...10 { try define(waiting("a", "account", step: "later", version: version), at: noon + hour) }
+        try pipe(.preferences, key: "ada", Array(#"{"categories":{"marketing":false}}"#.utf8), at: noon + 2 * hour)
+        XCTAssertEqual(try recipient("ada")?.journeys, [], "a ended (version gone), then b (opted out)")
+        XCTAssertEqual(try funnel("a").exited, ["version_gone": 1])
+        XCTAssertEqual(try funnel("b").exited, ["opted_out": 1])
+    }
+
     /// A conversion ends the journey at once: its message waiting for quiet hours is dropped too,
     /// and the conversion counts for the step whose message was sent last.
     func testAUserWhoConvertsStopsReceivingAtOnce() throws {

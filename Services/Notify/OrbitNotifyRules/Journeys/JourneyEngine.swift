@@ -61,11 +61,8 @@ public struct JourneyEngine {
         let eventType = source == .event ? record["type"]?.stringValue : nil
         let dimension = source == .segmentChange ? record["dimension"]?.stringValue : nil
         let value = source == .segmentChange ? record["to"]?.stringValue : nil
-        var index = 0
-        while index < r.journeys.count {
-            let before = r.journeys.count
-            handle(index, eventType: eventType, dimension: dimension, value: value, userID: userID, time: time, &r, &effects)
-            if r.journeys.count == before { index += 1 }
+        forEachEnrolment(&r, &effects) { engine, index, r, effects in
+            engine.handle(index, eventType: eventType, dimension: dimension, value: value, userID: userID, time: time, &r, &effects)
         }
         for (id, book) in table.books.sorted(by: { $0.key < $1.key }) where book.status == .active {
             let journey = book.current
@@ -109,13 +106,22 @@ public struct JourneyEngine {
 
     /// Preferences changed: a user who opted out of a journey's messages leaves it.
     public mutating func onPreferences(userID: String, time: Int64, _ r: inout Recipient, effects: inout [JourneyEffect]) {
+        forEachEnrolment(&r, &effects) { engine, index, r, effects in
+            if let journey = engine.journey(of: index, userID: userID, time: time, &r, &effects), journey.exits.optOut, engine.optedOut(r, journey) {
+                engine.end(index, .optedOut, userID: userID, &r, &effects)
+            }
+        }
+    }
+
+    /// Visits each of the user's enrolments once, in order: `body` gets its index and may end
+    /// it (the next one then moves into its place, and is visited next).
+    private mutating func forEachEnrolment(_ r: inout Recipient, _ effects: inout [JourneyEffect],
+                                           _ body: (inout JourneyEngine, Int, inout Recipient, inout [JourneyEffect]) -> Void) {
         var index = 0
         while index < r.journeys.count {
-            if let journey = journey(of: index, userID: userID, time: time, &r, &effects), journey.exits.optOut, optedOut(r, journey) {
-                end(index, .optedOut, userID: userID, &r, &effects)
-            } else if index < r.journeys.count {
-                index += 1
-            }
+            let before = r.journeys.count
+            body(&self, index, &r, &effects)
+            if r.journeys.count == before { index += 1 }
         }
     }
 
@@ -130,22 +136,18 @@ public struct JourneyEngine {
     public mutating func onTick(userID: String, time: Int64, _ r: inout Recipient, effects: inout [JourneyEffect]) -> Bool {
         let entered = enterRepurchaseDue(userID: userID, time: time, &r, &effects)
         guard r.journeys.contains(where: { ($0.dueMillis ?? .max) <= time }) else { return entered }
-        var index = 0
-        while index < r.journeys.count {
-            let before = r.journeys.count
-            if let journey = journey(of: index, userID: userID, time: time, &r, &effects), table.books[journey.id]?.status == .active,
-               let due = r.journeys[index].dueMillis, due <= time {
-                let e = r.journeys[index]
-                if e.step >= journey.steps.count {
-                    nextRun(index, journey, userID: userID, time: time, &r, &effects)
-                } else if case .wait(let wait) = journey.steps[e.step].action {
-                    finishWait(index, journey, wait, how: wait.until == nil ? "waited" : "timeout", userID: userID, time: time, &r, &effects)
-                } else {
-                    r.journeys[index].dueMillis = nil
-                    advance(index, journey, userID: userID, time: time, &r, &effects)
-                }
+        forEachEnrolment(&r, &effects) { engine, index, r, effects in
+            guard let journey = engine.journey(of: index, userID: userID, time: time, &r, &effects), engine.table.books[journey.id]?.status == .active,
+                  let due = r.journeys[index].dueMillis, due <= time else { return }
+            let e = r.journeys[index]
+            if e.step >= journey.steps.count {
+                engine.nextRun(index, journey, userID: userID, time: time, &r, &effects)
+            } else if case .wait(let wait) = journey.steps[e.step].action {
+                engine.finishWait(index, journey, wait, how: wait.until == nil ? "waited" : "timeout", userID: userID, time: time, &r, &effects)
+            } else {
+                r.journeys[index].dueMillis = nil
+                engine.advance(index, journey, userID: userID, time: time, &r, &effects)
             }
-            if r.journeys.count == before { index += 1 }
         }
         return true
     }
