@@ -41,6 +41,25 @@ final class KubernetesManifestTests: XCTestCase {
         }
     }
 
+    /// The nightly refit runs `orbit model fit --from-state --apply` with options the tool accepts
+    /// (its parser refuses an unknown one before connecting) and the scorer's configuration.
+    func testTheModelRefitIsANightlyJobOfTheOrbitToolWithOptionsItAccepts() throws {
+        let kustomization = try String(contentsOf: root.appendingPathComponent("deploy/k8s/kustomization.yaml"), encoding: .utf8)
+        XCTAssertTrue(kustomization.contains("- model-refit.yaml"))
+        let job = try XCTUnwrap(documents("model-refit.yaml").first { $0["kind"] as? String == "CronJob" })
+        let spec = job["spec"] as! [String: Any]
+        XCTAssertEqual(spec["concurrencyPolicy"] as? String, "Forbid")
+        let pod = ((((spec["jobTemplate"] as! [String: Any])["spec"] as! [String: Any])["template"] as! [String: Any])["spec"] as! [String: Any])
+        let command = try XCTUnwrap(((pod["containers"] as! [[String: Any]])[0])["command"] as? [String])
+        XCTAssertEqual(Array(command.prefix(5)), ["orbit", "model", "fit", "--from-state", "--apply"])
+        let config = command[command.firstIndex(of: "--scoring-config")! + 1]
+        XCTAssertTrue(config.hasPrefix("/opt/orbit/deploy/config/"))
+        // Every option the job gives is one `orbit model fit` documents.
+        let (status, help) = try run("orbit", ["model", "fit", "--help"])
+        XCTAssertEqual(status, 0)
+        for option in command where option.hasPrefix("--") { XCTAssertTrue(help.contains(option), "\(option) is not an option of orbit model fit") }
+    }
+
     func testDeploymentsRunEachServiceWithValidSettingsProbesAndItsConfiguration() throws {
         let deployments = try documents("services.yaml").filter { $0["kind"] as? String == "Deployment" }
         let compose = try Yams.load(yaml: String(contentsOf: root.appendingPathComponent("docker-compose.yml"), encoding: .utf8)) as? [String: Any]

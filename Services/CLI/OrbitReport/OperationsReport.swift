@@ -246,11 +246,22 @@ public enum OperationsReport {
             return section("calibration", "Model calibration", "Not enough purchase history for a holdout period yet.", "")
         }
         let labels = c.buckets.map { $0.frequency == c.buckets.last!.frequency && $0.frequency >= 6 ? "\($0.frequency)+" : String($0.frequency) }
-        let chart = SVG.groupedBars(categories: labels, series: [("predicted (BG/NBD)", c.buckets.map(\.predicted), SVG.palette[0]),
-                                                                 ("actual", c.buckets.map(\.actual), SVG.palette[1])], id: "calibration", digits: 2)
-        let rows = zip(labels, c.buckets).map { [$0, String($1.customers), n($1.predicted, 2), n($1.actual, 2)] }
+        var series = [("deployed model", c.buckets.map(\.predicted), SVG.palette[0])]
+        if c.calibrationFit != nil { series.append(("fitted on the calibration period", c.buckets.map { $0.predictedByCalibrationFit ?? 0 }, SVG.palette[2])) }
+        series.append(("actual", c.buckets.map(\.actual), SVG.palette[1]))
+        let chart = SVG.groupedBars(categories: labels, series: series, id: "calibration", digits: 2)
+        let rows = zip(labels, c.buckets).map { label, b in
+            [label, String(b.customers), n(b.predicted, 2)] + (c.calibrationFit != nil ? [n(b.predictedByCalibrationFit ?? 0, 2)] : []) + [n(b.actual, 2)]
+        }
+        let headers = ["repeat purchases", "customers", "deployed"] + (c.calibrationFit != nil ? ["calibration fit"] : []) + ["actual"]
+        let fitNote: String
+        if let m = c.calibrationFit {
+            fitNote = " The calibration fit (BG/NBD fitted on the calibration period alone, as lifetimes does): r \(n(m.r, 3)), alpha \(n(m.alpha, 3)), a \(n(m.a, 3)), b \(n(m.b, 3))."
+        } else {
+            fitNote = c.calibrationFitRefusal.map { " No calibration fit: \(escape($0.description))." } ?? ""
+        }
         return section("calibration", "Model calibration",
-                       "Mean purchases in the last \(n(c.holdoutDays)) days (holdout) per number of repeat purchases before it: what BG/NBD predicted from the calibration period, and what happened. \(c.customers) customers.",
-                       #"<div class="row">\#(chart)"# + table(["repeat purchases", "customers", "predicted", "actual"], rows) + "</div>")
+                       "Mean purchases in the last \(n(c.holdoutDays)) days (holdout) per number of repeat purchases before it: what BG/NBD predicted from the calibration period, and what happened. \(c.customers) customers. Deployed model: \(escape(data.calibrationModel)).\(fitNote)",
+                       #"<div class="row">\#(chart)"# + table(headers, rows) + "</div>")
     }
 }

@@ -49,6 +49,8 @@ public struct ReportData: Sendable {
     /// Each journey's funnel, summed over partitions (`orbit.journey-progress`).
     public var journeys: [JourneyReport.Row] = []
     public var calibration: ModelCalibration?
+    /// Where the calibration's deployed model came from (a refit on orbit.models, or the model file).
+    public var calibrationModel = "the model file"
     /// The points mall: units redeemed per day and reward, redemption results, each reward's
     /// stock, and the points liability (outstanding balances, and their value at checkout).
     public var mall = Mall()

@@ -30,7 +30,7 @@ struct ReportCommand: AsyncParsableCommand {
         let topics = [OrbitTopics.userProfiles, OrbitTopics.segmentChanges, OrbitTopics.pointsLedger, OrbitTopics.memberAccounts,
                       OrbitTopics.notifications, OrbitTopics.notificationDeliveries, OrbitTopics.experimentOutcomes, OrbitTopics.validEvents,
                       OrbitTopics.memberEvents, OrbitTopics.rewards, OrbitTopics.membersStockChangelog, OrbitTopics.coupons,
-                      OrbitTopics.segmentCensus, OrbitTopics.segmentDefinitions, OrbitTopics.journeyProgress]
+                      OrbitTopics.segmentCensus, OrbitTopics.segmentDefinitions, OrbitTopics.journeyProgress, OrbitTopics.models]
         let reader = try TopicReader(kafka: kafka, topics: topics)
         try reader.readToEnd(timeout: 300)
         func values(_ topic: String) -> [[UInt8]] { (reader.records[topic] ?? []).compactMap(\.value) }
@@ -64,8 +64,12 @@ struct ReportCommand: AsyncParsableCommand {
         data.experiments = ExperimentReports.from(outcomes: reader.records[OrbitTopics.experimentOutcomes] ?? [], outbox: reader.records[OrbitTopics.notifications] ?? [],
                                                   deliveries: reader.records[OrbitTopics.notificationDeliveries] ?? [])
         let today = now.timeIntervalSince1970 / 86_400
+        // The deployed model (a refit's on orbit.models, else the model file's), and one fitted
+        // on the calibration period alone.
+        let deployed = ModelCommand.deployedPolicy(policy, latest: latest(OrbitTopics.models))
+        data.calibrationModel = deployed.source
         data.calibration = ModelCalibration(purchaseDays: ReportData.purchaseDays(values(OrbitTopics.validEvents)), cutOffDay: today - holdoutDays, endDay: today,
-                                            model: policy.purchaseModel, unitDays: policy.modelTimeUnitDays)
+                                            model: deployed.policy.purchaseModel, unitDays: deployed.policy.modelTimeUnitDays, fitCalibrationPeriod: true)
         try OperationsReport.render(data).write(toFile: html, atomically: true, encoding: .utf8)
         Output.line("orbit report: \(data.profiles.count) users, \(data.pointsByDay.count) days of points, \(data.experiments.count) experiments, calibration on \(data.calibration?.customers ?? 0) customers -> \(html)")
     }

@@ -77,6 +77,10 @@ public enum OrbitTopics {
     public static let experimentOutcomes = "orbit.experiment-outcomes"
     /// Each campaign's progress per partition (compacted). Key: `<campaign id>/<partition>`.
     public static let campaignProgress = "orbit.campaign-progress"
+    /// The deployed churn models (BG/NBD, Gamma-Gamma) with their fit statistics, and the latest
+    /// fit attempt (compacted; `orbit model fit --apply`; every scorer reads it as a global table).
+    /// Keys: `churn`, `churn.last-fit`.
+    public static let models = "orbit.models"
     /// Journey definitions (compacted; key: journey id), applied by `orbit journeys apply`.
     public static let journeys = "orbit.journeys"
     /// Each journey's funnel per partition (compacted; key `<journey>/<partition>`).

@@ -19,6 +19,8 @@ public enum TopicCatalogue {
             TopicSpec(name: OrbitTopics.scorerSketches, partitions: 1, configs: ["cleanup.policy": "compact"]),
             // Operators' segments: a small table every scorer reads whole; sizes over time (90 days).
             TopicSpec(name: OrbitTopics.segmentDefinitions, partitions: 1, configs: ["cleanup.policy": "compact"]),
+            // The churn models a refit deployed: one small record every scorer reads whole.
+            TopicSpec(name: OrbitTopics.models, partitions: 1, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.segmentCensus, partitions: 1, configs: ["cleanup.policy": "delete", "retention.ms": String(90 * 24 * 3600 * 1000)]),
             TopicSpec(name: OrbitTopics.scorerStateChangelog, partitions: partitions, configs: ["cleanup.policy": "compact"]),
             TopicSpec(name: OrbitTopics.scorerDeadLetters, partitions: max(1, partitions / 4)),

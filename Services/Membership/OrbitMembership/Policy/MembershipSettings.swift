@@ -61,7 +61,7 @@ public struct MembershipSettings: Sendable {
         let m = document.section("membership")
         try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies_file",
                                  "lot_expiry", "lock_days", "expiring_soon_days", "allow_negative_balance",
-                                 "refund_window_days", "statuses", "default_status", "levels", "downgrade_grace_days", "rules", "paid_benefits", "checkout", "mall"])
+                                 "refund_window_days", "paid_expiring_notice_days", "statuses", "default_status", "levels", "downgrade_grace_days", "rules", "paid_benefits", "checkout", "mall"])
         var p = MembershipPolicy()
         p.configVersion = try m.string("config_version", default: "unversioned")
         processor = try ProcessorSettings(section: m, defaultGroupID: processor.groupID)
@@ -82,6 +82,7 @@ public struct MembershipSettings: Sendable {
         }
         p.lockDays = try m.int("lock_days", default: 0, range: 0...365)
         p.expiringSoonDays = try m.int("expiring_soon_days", default: 14, range: 0...365)
+        p.paidExpiringNoticeDays = try m.int("paid_expiring_notice_days", default: 14, range: 0...365)
         p.allowNegativeBalance = try m.bool("allow_negative_balance", default: false)
         p.refundWindowDays = try m.int("refund_window_days", default: 400, range: 1...3650)
         let statuses = m.section("statuses")

@@ -429,6 +429,13 @@ public final class MembershipProcessor: RecordProcessor {
         if let change = state.level.evaluate(at: time, policy: policy.levels) {
             out.memberEvent(kind: "level_changed", id: "\(out.userID):level:\(time / 86_400_000)", time: time, fields: [("from", .string(change.from)), ("to", .string(change.to)), ("reason", .string(change.reason))])
         }
+        if var paid = state.paid, !paid.cancelled, policy.paidExpiringNoticeDays > 0, paid.expiresAtMillis > time,
+           paid.expiresAtMillis - Int64(policy.paidExpiringNoticeDays) * 86_400_000 <= time, paid.expiringAnnouncedFor != paid.expiresAtMillis {
+            paid.expiringAnnouncedFor = paid.expiresAtMillis
+            state.paid = paid
+            out.memberEvent(kind: "paid_membership", id: "\(out.userID):paid-expiring:\(paid.expiresAtMillis)", time: time,
+                            fields: [("change", .string("expiring")), ("plan", .string(paid.plan)), ("expires", .string(RFC3339.format(millis: paid.expiresAtMillis)))])
+        }
         if let paid = state.paid, paid.expiresAtMillis <= time {
             state.paid = nil
             out.memberEvent(kind: "paid_membership", id: "\(out.userID):paid-expired:\(paid.expiresAtMillis)", time: time, fields: [("change", .string("expired")), ("plan", .string(paid.plan))])

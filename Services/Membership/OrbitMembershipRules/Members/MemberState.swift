@@ -168,6 +168,9 @@ public struct MemberState: Sendable, Equatable {
         public var startedAtMillis: Int64
         public var expiresAtMillis: Int64
         public var cancelled: Bool
+        /// The expiry the member was last told is coming (`paid_membership` change `expiring`), so
+        /// each plan end is announced once; a renewal moves the expiry and the next one is announced.
+        public var expiringAnnouncedFor: Int64?
         public init(plan: String, startedAtMillis: Int64, expiresAtMillis: Int64, cancelled: Bool) {
             self.plan = plan
             self.startedAtMillis = startedAtMillis
@@ -314,7 +317,8 @@ enum MemberStateCoding {
         // Coupons (appended later again): codes issued, and each redemption's coupons and
         // cancellation waiting for voids.
         let withCoupons = m.committedRedemptions.filter { !$0.couponCodes.isEmpty || $0.cancelRequestID != nil }
-        guard !m.coupons.isEmpty || !withCoupons.isEmpty || !m.recentLedger.isEmpty else { return w.bytes }
+        let announced = m.paid?.expiringAnnouncedFor
+        guard !m.coupons.isEmpty || !withCoupons.isEmpty || !m.recentLedger.isEmpty || announced != nil else { return w.bytes }
         w.unsigned(UInt64(m.coupons.count)); for code in m.coupons { w.string(code) }
         w.unsigned(UInt64(withCoupons.count))
         for c in withCoupons {
@@ -326,12 +330,15 @@ enum MemberStateCoding {
             w.string(c.voidRefusal)
         }
         // The last ledger entries (appended later still).
-        guard !m.recentLedger.isEmpty else { return w.bytes }
+        guard !m.recentLedger.isEmpty || announced != nil else { return w.bytes }
         w.unsigned(UInt64(m.recentLedger.count))
         for e in m.recentLedger {
             w.string(e.key); w.unsigned(UInt64(PointsLedgerEntry.Kind.allCases.firstIndex(of: e.kind)!)); w.signed(e.points); w.signed(e.held)
             w.signed(e.balanceAfter); w.string(e.ruleID); w.signed(e.timeMillis)
         }
+        // The paid plan's announced expiry (appended later still; only a member told of one).
+        guard let announced else { return w.bytes }
+        w.signed(announced)
         return w.bytes
     }
 
@@ -489,6 +496,10 @@ enum MemberStateCoding {
             m.recentLedger.append(.init(key: key, kind: PointsLedgerEntry.Kind.allCases[Int(kind)], points: try r.signed(), held: try r.signed(),
                                         balanceAfter: try r.signed(), ruleID: try r.string(), timeMillis: try r.signed()))
         }
+        guard !r.atEnd else { return m }
+        let announced = try r.signed()
+        guard m.paid != nil else { throw CompactReader.Failure.malformed }
+        m.paid?.expiringAnnouncedFor = announced
         return m
     }
 }

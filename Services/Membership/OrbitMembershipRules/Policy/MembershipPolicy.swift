@@ -6,6 +6,9 @@ public struct MembershipPolicy: Sendable {
     public var lotExpiry = LotExpiry.afterDays(365)
     public var lockDays = 0
     public var expiringSoonDays = 14
+    /// A paid plan that will end (not cancelled, not yet renewed) is announced this many days
+    /// before, as a `paid_membership` member event with change `expiring` (0: never).
+    public var paidExpiringNoticeDays = 14
     public var allowNegativeBalance = false
     /// How long an order's points stay reversible (refund window), in days.
     public var refundWindowDays = 400

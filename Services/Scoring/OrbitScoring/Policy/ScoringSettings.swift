@@ -16,6 +16,9 @@ public struct ScoringSettings: Sendable {
     public var sketchesTopic = OrbitTopics.scorerSketches
     /// Operators' segment definitions, read whole by every scorer (`orbit segments apply`).
     public var segmentDefinitionsTopic = OrbitTopics.segmentDefinitions
+    /// The deployed churn models (`orbit model fit --apply`), read whole by every scorer; until a
+    /// fit is applied, the model file's models are used.
+    public var modelsTopic = OrbitTopics.models
     /// Each partition's segment sizes at each evaluation (sizes over time, for the report).
     public var segmentCensusTopic = OrbitTopics.segmentCensus
     public var stateChangelogTopic = OrbitTopics.scorerStateChangelog
@@ -34,7 +37,7 @@ public struct ScoringSettings: Sendable {
     public init(document: ConfigDocument) throws(ConfigError) {
         let topics = document.section("topics")
         try topics.rejectUnknownKeys(["input", "profiles", "segment_changes", "referral_credits", "sketches", "state_changelog", "dead_letters", "preferences",
-                                      "segment_definitions", "segment_census", "attributes", "member_events"])
+                                      "segment_definitions", "segment_census", "attributes", "member_events", "models"])
         inputTopic = try topics.string("input", default: inputTopic)
         profilesTopic = try topics.string("profiles", default: profilesTopic)
         segmentChangesTopic = try topics.string("segment_changes", default: segmentChangesTopic)
@@ -42,6 +45,7 @@ public struct ScoringSettings: Sendable {
         sketchesTopic = try topics.string("sketches", default: sketchesTopic)
         segmentDefinitionsTopic = try topics.string("segment_definitions", default: segmentDefinitionsTopic)
         segmentCensusTopic = try topics.string("segment_census", default: segmentCensusTopic)
+        modelsTopic = try topics.string("models", default: modelsTopic)
         stateChangelogTopic = try topics.string("state_changelog", default: stateChangelogTopic)
         deadLettersTopic = try topics.string("dead_letters", default: deadLettersTopic)
         preferencesTopic = try topics.string("preferences", default: preferencesTopic)
@@ -155,9 +159,16 @@ public struct ScoringSettings: Sendable {
 /// without touching the hand-written scoring rules and their comments.
 public enum ModelFile {
     public static func load(path: String, into policy: inout ScoringPolicy) throws(ConfigError) {
-        let document = try ConfigDocument.load(path: path, environment: [:])
+        try read(ConfigDocument.load(path: path, environment: [:]), into: &policy)
+    }
+
+    /// Reads a model file, or a record of the model topic (the same document as JSON).
+    static func read(_ document: ConfigDocument, into policy: inout ScoringPolicy) throws(ConfigError) {
         let top = document.top
-        try top.rejectUnknownKeys(["time_unit_days", "bgnbd", "gamma_gamma", "fitted"])
+        try top.rejectUnknownKeys(["version", "time_unit_days", "bgnbd", "gamma_gamma", "fitted"])
+        if let version = try top.optionalString("version"), version != "1" {
+            throw ConfigError(file: document.file, line: nil, field: "version", message: "version \(version) is not known to this scorer (it reads 1)")
+        }
         policy.modelTimeUnitDays = try top.double("time_unit_days", default: 7, range: 0.001...3650)
         let bg = document.section("bgnbd")
         try bg.rejectUnknownKeys(["r", "alpha", "a", "b"])

@@ -35,7 +35,8 @@ public enum ScorerInput: String, InputKind {
 public final class ScoringProcessor: RecordProcessor {
     let settings: ScoringSettings
     let privacy: PrivacySettings
-    let evaluator: ProfileEvaluator
+    /// The rules with the churn models in use: the configured ones, or the deployed refit.
+    private(set) var evaluator: ProfileEvaluator
     public let store: KeyedStore<UserState>
     let logger: Logger
     let deadLetters: DeadLetters
@@ -74,18 +75,27 @@ public final class ScoringProcessor: RecordProcessor {
     /// Segments whose record is a tombstone: their members leave.
     private var retiredSegments: Set<String> = []
     private var reportedUnusable: [String: [UInt8]] = [:]
+    /// The deployed churn models (`orbit.models`): the table, the version last read, the record in
+    /// use (nil: the configured models), and the last record dead-lettered (each reported once).
+    let models: GlobalTableView?
+    private var modelsVersion = -1
+    private var modelRecordInUse: [UInt8]?
+    private var reportedUnusableModel: [UInt8]?
     /// The day and thresholds of the last batch's evaluation, for queries answered on other threads.
-    private let lastEvaluation: SharedValue<(day: Int32, thresholds: PopulationThresholds)>
+    private let lastEvaluation: SharedValue<(day: Int32, thresholds: PopulationThresholds, evaluator: ProfileEvaluator)>
 
     /// - Parameters:
     ///   - partitionCount: the input's partition count (``CoPartitioning/check(_:kafka:logger:)``).
     ///   - sketches: the global table of every partition's sketches, fed by the pipeline.
     ///   - definitions: the global table of the operators' segment definitions (nil: none).
+    ///   - models: the global table of the deployed churn models (nil: the configured ones).
     public init(settings: ScoringSettings, partitionCount: Int, sketches: GlobalTableView, deadLetters: DeadLetters, logger: Logger,
                 privacy: PrivacySettings = PrivacySettings(), stores: StoreMaker = .memory,
-                reevaluationPart: Int = ScoringProcessor.reevaluationPart(maxBatchRecords: .max), definitions: GlobalTableView? = nil) {
+                reevaluationPart: Int = ScoringProcessor.reevaluationPart(maxBatchRecords: .max), definitions: GlobalTableView? = nil,
+                models: GlobalTableView? = nil) {
         self.settings = settings
         self.definitions = definitions
+        self.models = models
         self.reevaluationPart = max(1, reevaluationPart)
         self.privacy = privacy
         self.evaluator = ProfileEvaluator(policy: settings.policy)
@@ -95,7 +105,7 @@ public final class ScoringProcessor: RecordProcessor {
         self.sketches = sketches
         self.deadLetters = deadLetters
         self.thresholds = PopulationThresholds(rfm: settings.policy.rfmThresholds, superUserSpendMinor: nil)
-        self.lastEvaluation = SharedValue((UserState.day(settings.processor.clock()), thresholds))
+        self.lastEvaluation = SharedValue((UserState.day(settings.processor.clock()), thresholds, evaluator))
     }
 
     // MARK: Queries
@@ -104,11 +114,10 @@ public final class ScoringProcessor: RecordProcessor {
     /// state, evaluated with the last batch's day and thresholds), the same JSON as `orbit.profiles`.
     public var queries: [KeyQuery] {
         let reader = store.reader(partitionCount: partitionCount)
-        let evaluator = self.evaluator
         let lastEvaluation = self.lastEvaluation
         return [KeyQuery(prefix: "/v1/users/", noun: "profile", topic: settings.inputTopic, partitionCount: partitionCount) { key in
             reader.answer(key) { state in
-                let (day, thresholds) = lastEvaluation.value
+                let (day, thresholds, evaluator) = lastEvaluation.value
                 if state.profilingWithheld { return UserProfile.withheld(userID: key, evaluatedDay: day) }
                 guard !state.isEmpty else { return nil }
                 var state = state
@@ -139,6 +148,7 @@ public final class ScoringProcessor: RecordProcessor {
 
     public func process(_ record: ConsumerRecord, context: ProcessingContext, outputs: inout [ProducerRecord]) throws {
         if definitionsVersion < 0 { _ = refreshSegments(outputs: &outputs) }  // the first batch: the table as the pipeline read it
+        if modelsVersion < 0 { _ = refreshModels(outputs: &outputs) }
         if record.topic != settings.inputTopic {
             if record.topic == settings.preferencesTopic { return forward(record, as: .preferences, outputs: &outputs) }
             if record.topic == privacy.requestsTopic { return forward(record, as: .privacyRequest, outputs: &outputs) }
@@ -351,7 +361,7 @@ public final class ScoringProcessor: RecordProcessor {
         // and everyone at the next punctuation.
         if refreshSegments(outputs: &outputs) { reevaluationDue = true }
         let day = UserState.day(context.nowMillis)
-        lastEvaluation.value = (day, thresholds)
+        lastEvaluation.value = (day, thresholds, evaluator)
         try store.updateChanged { _, key, state in
             _ = evaluate(&state, key, day: day, outputs: &outputs)
             if outputs.count >= Self.outputPart { try deliver(&outputs) }
@@ -415,6 +425,7 @@ public final class ScoringProcessor: RecordProcessor {
         // 2. Apply the global thresholds from everyone's sketches (the table the pipeline feeds),
         //    and the operators' segment definitions.
         let changedSegments = refreshSegments(outputs: &outputs)
+        let changedModels = refreshModels(outputs: &outputs)
         var changedThresholds = false
         let table = sketches.snapshot
         if table.version != tableVersion {
@@ -438,7 +449,7 @@ public final class ScoringProcessor: RecordProcessor {
         //    for the users before: restarting instead could keep the last partitions from ever
         //    being reached, since thresholds can change at every punctuation.
         let dayChanged = day != evaluatedDay
-        if changedThresholds || dayChanged || changedSegments { reevaluationDue = true }
+        if changedThresholds || dayChanged || changedSegments || changedModels { reevaluationDue = true }
         evaluatedDay = day
         guard reevaluationDue, reevaluation == nil || dayChanged else { return }
         startReevaluation(day: day)
@@ -474,6 +485,40 @@ public final class ScoringProcessor: RecordProcessor {
         retiredSegments = retired
         logger.info("segments: \(next.count) defined (\(next.map(\.id).joined(separator: ", "))); every user is re-evaluated")
         segments = next
+        return true
+    }
+
+    /// Reads the deployed churn models when the table changed. A record that cannot be used is
+    /// dead-lettered once (for those bytes) and the models in use stay; a tombstone goes back to the
+    /// configured models. True when the models in use changed (everyone is then re-evaluated, so
+    /// every profile's P(alive), expected purchases and CLV come from one model).
+    func refreshModels(outputs: inout [ProducerRecord]) -> Bool {
+        guard let models else { return false }
+        let table = models.snapshot
+        guard table.version != modelsVersion else { return false }
+        modelsVersion = table.version
+        let bytes = table.values[ModelRecord.deployedKey]
+        guard bytes != modelRecordInUse else { return false }
+        guard let bytes else {
+            modelRecordInUse = nil
+            evaluator = ProfileEvaluator(policy: settings.policy)
+            logger.info("churn models: the deployed record was deleted; back to the configured models")
+            return true
+        }
+        var policy = settings.policy
+        do {
+            try ModelRecord.read(bytes, into: &policy)
+        } catch {
+            guard reportedUnusableModel != bytes else { return false }
+            reportedUnusableModel = bytes
+            let record = ConsumerRecord(topic: settings.modelsTopic, partition: 0, offset: -1, key: Array(ModelRecord.deployedKey.utf8), value: bytes, headers: [], timestampMillis: nil)
+            outputs.append(deadLetters.record(for: record, .invalidValue, field: error.field, "the churn models are not used (the models in use stay): \(error.message)"))
+            return false
+        }
+        modelRecordInUse = bytes
+        evaluator = ProfileEvaluator(policy: policy)
+        let m = policy.purchaseModel
+        logger.info("churn models: deployed BG/NBD r \(m.r) alpha \(m.alpha) a \(m.a) b \(m.b) (\(policy.modelTimeUnitDays) days per unit); every user is re-evaluated")
         return true
     }
 
@@ -549,16 +594,17 @@ public enum ScorerService {
                 stores: [StoreDeclaration(changelogTopic: scoring.stateChangelogTopic, partitionedLike: scoring.inputTopic, keyedByUser: true)],
                 // Privacy requests reach the user's partition through the repartition topic.
                 punctuation: scoring.evaluationInterval, erasesFrom: scoring.referralCreditsTopic, clock: scoring.processor.clock,
-                globalTables: [scoring.sketchesTopic, scoring.segmentDefinitionsTopic]
+                globalTables: [scoring.sketchesTopic, scoring.segmentDefinitionsTopic, scoring.modelsTopic]
             ) { context in
                 ScoringProcessor(settings: scoring, partitionCount: context.partitionCount, sketches: context.globalTable(scoring.sketchesTopic),
                                  deadLetters: context.deadLetters, logger: context.logger, privacy: context.runtime.privacy,
                                  stores: context.stores,
                                  reevaluationPart: ScoringProcessor.reevaluationPart(maxBatchRecords: context.runtime.maxBatchRecords),
-                                 definitions: context.globalTable(scoring.segmentDefinitionsTopic))
+                                 definitions: context.globalTable(scoring.segmentDefinitionsTopic), models: context.globalTable(scoring.modelsTopic))
             }
-        // Operators' segments are optional: a deployment without their topic scores as before.
-        stage.optionalGlobalTables = [scoring.segmentDefinitionsTopic]
+        // Operators' segments and refitted models are optional: a deployment without their
+        // topics scores as before, with the configured models.
+        stage.optionalGlobalTables = [scoring.segmentDefinitionsTopic, scoring.modelsTopic]
         return ServiceTopology(deadLettersTopic: scoring.deadLettersTopic, stages: [stage])
     }
 }

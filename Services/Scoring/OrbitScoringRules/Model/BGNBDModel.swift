@@ -53,11 +53,19 @@ public struct BGNBDModel: Sendable, Equatable, Codable {
 
     /// Maximum-likelihood fit. Parameters are optimised on a log scale, so they stay positive.
     public static func fit(_ customers: [CustomerHistory], start: BGNBDModel = BGNBDModel(r: 1, alpha: 1, a: 1, b: 1)) -> (model: BGNBDModel, logLikelihood: Double) {
-        let result = NelderMead().minimize({ p in
+        let fitted = fitReporting(customers, start: start)
+        return (fitted.model, fitted.logLikelihood)
+    }
+
+    /// The fit with what the optimiser did: iterations, and whether it converged before its
+    /// iteration limit (a refit that did not is refused, ``ChurnModelFit``).
+    public static func fitReporting(_ customers: [CustomerHistory], start: BGNBDModel = BGNBDModel(r: 1, alpha: 1, a: 1, b: 1),
+                                    maxIterations: Int = 20_000) -> (model: BGNBDModel, logLikelihood: Double, iterations: Int, converged: Bool) {
+        let result = NelderMead(maxIterations: maxIterations).minimize({ p in
             -BGNBDModel(r: exp(p[0]), alpha: exp(p[1]), a: exp(p[2]), b: exp(p[3])).logLikelihood(customers)
         }, start: [log(start.r), log(start.alpha), log(start.a), log(start.b)])
         let p = result.point
         let model = BGNBDModel(r: exp(p[0]), alpha: exp(p[1]), a: exp(p[2]), b: exp(p[3]))
-        return (model, model.logLikelihood(customers))
+        return (model, model.logLikelihood(customers), result.iterations, result.converged)
     }
 }

@@ -36,12 +36,19 @@ public struct GammaGammaModel: Sendable, Equatable, Codable {
 
     /// Maximum-likelihood fit over the customers with at least one repeat purchase and a positive value.
     public static func fit(_ customers: [CustomerHistory], start: GammaGammaModel = GammaGammaModel(p: 1, q: 1, v: 1)) -> (model: GammaGammaModel, logLikelihood: Double, customers: Int) {
+        let fitted = fitReporting(customers, start: start)
+        return (fitted.model, fitted.logLikelihood, fitted.customers)
+    }
+
+    /// The fit with whether the optimiser converged before its iteration limit.
+    public static func fitReporting(_ customers: [CustomerHistory], start: GammaGammaModel = GammaGammaModel(p: 1, q: 1, v: 1),
+                                    maxIterations: Int = 20_000) -> (model: GammaGammaModel, logLikelihood: Double, customers: Int, converged: Bool) {
         let usable = customers.filter { $0.frequency > 0 && $0.monetaryValue > 0 }
-        let result = NelderMead().minimize({ x in
+        let result = NelderMead(maxIterations: maxIterations).minimize({ x in
             -GammaGammaModel(p: exp(x[0]), q: exp(x[1]), v: exp(x[2])).logLikelihood(usable)
         }, start: [log(start.p), log(start.q), log(start.v)])
         let model = GammaGammaModel(p: exp(result.point[0]), q: exp(result.point[1]), v: exp(result.point[2]))
-        return (model, model.logLikelihood(usable), usable.count)
+        return (model, model.logLikelihood(usable), usable.count, result.converged)
     }
 }
 

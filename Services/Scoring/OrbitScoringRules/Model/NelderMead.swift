@@ -8,6 +8,8 @@ struct NelderMead {
         let point: [Double]
         let value: Double
         let iterations: Int
+        /// The simplex shrank to the tolerance before `maxIterations` ran out.
+        let converged: Bool
     }
 
     func minimize(_ f: ([Double]) -> Double, start: [Double], step: Double = 0.5) -> Result {
@@ -20,12 +22,13 @@ struct NelderMead {
         }
         var values = simplex.map { sanitized(f($0)) }
         var iteration = 0
+        var converged = false
         while iteration < maxIterations {
             iteration += 1
             let order = values.indices.sorted { values[$0] < values[$1] }
             simplex = order.map { simplex[$0] }
             values = order.map { values[$0] }
-            if abs(values[n] - values[0]) <= tolerance * (abs(values[0]) + tolerance) { break }
+            if abs(values[n] - values[0]) <= tolerance * (abs(values[0]) + tolerance) { converged = true; break }
             var centroid = [Double](repeating: 0, count: n)
             for p in simplex.dropLast() { for j in 0..<n { centroid[j] += p[j] / Double(n) } }
             func along(_ t: Double) -> [Double] { (0..<n).map { centroid[$0] + t * (simplex[n][$0] - centroid[$0]) } }
@@ -51,7 +54,7 @@ struct NelderMead {
             }
         }
         let best = values.indices.min { values[$0] < values[$1] }!
-        return Result(point: simplex[best], value: values[best], iterations: iteration)
+        return Result(point: simplex[best], value: values[best], iterations: iteration, converged: converged && values[best] < .greatestFiniteMagnitude)
     }
 
     private func sanitized(_ value: Double) -> Double { value.isFinite ? value : .greatestFiniteMagnitude }
