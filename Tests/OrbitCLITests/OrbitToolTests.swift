@@ -1,6 +1,9 @@
 import Foundation
+import Logging
 import OrbitContract
+import OrbitKafka
 import OrbitRuntime
+import OrbitScoring
 import OrbitTestSupport
 import XCTest
 
@@ -248,6 +251,57 @@ final class OrbitToolTests: XCTestCase {
     /// Fit CDNOW, then score it: analysts can compare each customer's numbers with their own
     /// tools. Customer 1 (x = 2, t_x = 30.43, T = 38.86 weeks) expects 1.226 purchases in the next
     /// 39 weeks in Fader, Hardie and Lee (2005).
+    /// `orbit model fit --from-state --apply` reads the scorer's state changelog: a fit it refuses
+    /// (too few customers for the minimum asked) deploys nothing and says why; a good one is
+    /// deployed on orbit.models, and `orbit model show` tells which is in use.
+    func testModelFitFromStateDeploysAFitOrRefusesOneAndShowSaysWhich() throws {
+        let broker = try orbit(["broker"])
+        let line = try broker.waitForLine(containing: "orbit broker: listening on")
+        let bootstrap = String(line.components(separatedBy: "listening on ")[1].split(separator: " ")[0])
+        // 400 customers who buy as BG/NBD says, as the scorer's state changelog holds them.
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": bootstrap]), name: "test", logger: Logger(label: "test"))
+        let batch = DeliveryBatch()
+        var random = SeededRandom(seed: 5)
+        func uniform() -> Double { Double(random.int(1_000_000) + 1) / 1_000_001 }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for i in 0..<400 {
+            let rate = (-log(uniform()) - log(uniform())) / 60, dropout = 1 - pow(uniform(), 1.0 / 4)
+            var t = uniform() * 200, n = 0
+            var state = UserState()
+            while t < 365 {
+                let id = "u\(i)-\(n)"
+                _ = state.apply(UserEvent(id: id, userID: "u\(i)", type: .purchase, timeMillis: now - Int64((365 - t) * 86_400_000),
+                                          properties: JSONObject([(key: "order_id", value: .string(id)), (key: "amount_minor", value: .number(JSONNumber(Int64(1_000 + i * 10)))),
+                                                                  (key: "currency", value: .string("USD"))])), policy: ScoringPolicy())
+                n += 1
+                if n > 1, uniform() < dropout { break }
+                t += -log(uniform()) / rate
+            }
+            try producer.send(ProducerRecord(topic: OrbitTopics.scorerStateChangelog, key: Array("u\(i)".utf8), value: state.encoded()), in: batch)
+        }
+        try batch.waitForAll()
+        producer.close()
+
+        let refused = try orbit(["model", "fit", "--from-state", "--apply", "--min-customers", "1000"])
+        XCTAssertNotEqual(finish(refused), 0)
+        XCTAssertTrue(refused.output.contains { $0.contains("refused (too_few_customers): 400 customers with a purchase, fewer than the 1000") && $0.contains("the deployed model stays") },
+                      refused.output.joined(separator: "\n"))
+        let before = try orbit(["model", "show"])
+        XCTAssertEqual(finish(before), 0, before.output.joined(separator: "\n"))
+        XCTAssertTrue(before.output.contains { $0.hasPrefix("in use: the model file (no refit deployed)") }, before.output.joined(separator: "\n"))
+        XCTAssertTrue(before.output.contains { $0.hasPrefix("last fit: refused") && $0.contains("too_few_customers") }, before.output.joined(separator: "\n"))
+
+        let applied = try orbit(["model", "fit", "--from-state", "--apply"])
+        XCTAssertEqual(finish(applied, timeout: 120), 0, applied.output.joined(separator: "\n"))
+        XCTAssertTrue(applied.output.contains { $0.hasPrefix("customers: 400 (") }, applied.output.joined(separator: "\n"))
+        XCTAssertTrue(applied.output.contains { $0.hasPrefix("deployed to orbit.models (key churn)") }, applied.output.joined(separator: "\n"))
+        let after = try orbit(["model", "show"])
+        XCTAssertEqual(finish(after), 0)
+        XCTAssertTrue(after.output.contains { $0.hasPrefix("in use: the refit deployed on orbit.models at") && $0.contains("from 400 customers") }, after.output.joined(separator: "\n"))
+        XCTAssertTrue(after.output.contains { $0.hasPrefix("last fit: applied") }, after.output.joined(separator: "\n"))
+        XCTAssertEqual(try broker.terminate(), 0)
+    }
+
     func testModelScorePrintsEveryCustomersAliveProbabilityExpectedPurchasesAndCLV() throws {
         let csv = ServiceProcess.repositoryRoot.appendingPathComponent("Tests/OrbitScoringTests/Fixtures/cdnow_customers_summary_with_transactions.csv")
         let model = home.appendingPathComponent("model.yaml")

@@ -326,6 +326,9 @@ final class JourneyTests: XCTestCase {
             try reachable(user)
             XCTAssertEqual(sentSteps(try segment(user, "lifecycle", to: "at_risk", at: noon)), ["reminder"])
         }
+        // A purchase from before c entered, arriving late (after the segment change that enrolled
+        // c), is history: c stays.
+        try event("c", "purchase", at: noon - day)
         try event("a", "purchase", at: noon + day)
         XCTAssertEqual(sentSteps(try tick(at: noon + 3 * day)).count, 2, "b and c get the offer")
         try event("b", "purchase", at: noon + 5 * day)

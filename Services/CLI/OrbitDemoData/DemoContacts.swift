@@ -21,7 +21,7 @@ public enum DemoContacts {
             let name = i % 2 == 0 ? "User \(i)" : "用户\(i)"
             let contact = #"{"name":"\#(name)","email":"\#(user)@example.com","push_token":"push-\#(user)","locale":"\#(i % 2 == 0 ? "en" : "zh-CN")","time_zone":"UTC"\#(phone)}"#
             records.append(Record(topic: OrbitTopics.userContacts, key: user, value: Array(contact.utf8)))
-            var preferences = #"{"categories":{"marketing":\#(i % 2 == 0),"lifecycle":\#(i % 2 == 0)}"#
+            var preferences = #"{"categories":{"marketing":\#(acceptsMarketingAndLifecycle(index: i)),"lifecycle":\#(acceptsMarketingAndLifecycle(index: i))}"#
             if i % 11 == 0 { preferences += #","quiet_hours":"\#(quiet)""# }
             records.append(Record(topic: OrbitTopics.userPreferences, key: user, value: Array((preferences + "}").utf8)))
             if i % 4 == 0 { records.append(Record(topic: OrbitTopics.userTags, key: user, value: Array(#"{"tags":["loyal"]}"#.utf8))) }
@@ -38,6 +38,9 @@ public enum DemoContacts {
         records.append(Record(topic: OrbitTopics.userContacts, key: "orbit-operators", value: Array(operators.utf8)))
         return records
     }
+
+    /// Whether the `index`th user of a `records(users:)` call opted in to marketing and lifecycle messages.
+    public static func acceptsMarketingAndLifecycle(index: Int) -> Bool { index % 2 == 0 }
 
     /// The demo's user ids for a population of `count` users (``DemoPopulation``'s users).
     public static func userIDs(_ count: Int) -> [String] { (0..<count).map { String(format: "u%06d", $0) } }

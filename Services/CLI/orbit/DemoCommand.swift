@@ -6,6 +6,7 @@ import OrbitDemoData
 import OrbitKafka
 import OrbitMembership
 import OrbitRuntime
+import OrbitScoring
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -63,6 +64,8 @@ struct DemoCommand: AsyncParsableCommand {
         let notify = NotifyDemo(kafka: kafka, mail: target.mail, gateway: target.gateway)
         try notify.publishContacts(users: DemoContacts.userIDs(users), now: Int64(Date().timeIntervalSince1970 * 1000))
         _ = notify.caughtUp(timeout: timeout)
+
+        let journeys = JourneysDemo(kafka: kafka, users: DemoContacts.userIDs(users), seed: seed, configDirectory: configDirectory, timeout: timeout)
 
         let producer = try KafkaProducer(configuration: kafka, name: "orbit-demo", logger: Logger(label: "orbit.demo"))
         let batch = DeliveryBatch()
@@ -152,6 +155,18 @@ struct DemoCommand: AsyncParsableCommand {
         var problems: [String] = try notify.report()
         if !notified { problems.append("timed out waiting for orbit-notify") }
 
+        // Journeys over a simulated week (orbit-notify must follow the stream clock: the local stack).
+        if attach {
+            Output.line("orbit demo: journeys' simulated week skipped with --attach (it needs orbit-notify on the stream clock, `notify.clock: stream`)")
+        } else {
+            problems += try await journeys.runWeek(start: Int64(Date().timeIntervalSince1970 * 1000))
+        }
+
+        // The churn models refitted on this population, deployed to the scorers, and the
+        // calibration before (the shipped CDNOW model) and after. Last: the scorers re-evaluate
+        // everyone with the new models, which moves users between lifecycle stages.
+        problems += try refitModels(kafka: kafka)
+
         if !scored { problems.append("timed out waiting for the scorer") }
         if scoring.users != report.users { problems.append("profiles for \(scoring.users.count) users, but \(report.users.count) users have events") }
         if !membership.violations.isEmpty { problems.append("points ledger: \(membership.violations.count) violations, e.g. \(membership.violations[0])") }
@@ -170,6 +185,33 @@ struct DemoCommand: AsyncParsableCommand {
         } else {
             for problem in problems { printError("orbit demo: PROBLEM: \(problem)") }
             throw ExitCode(1)
+        }
+    }
+}
+
+extension DemoCommand {
+    /// `orbit model fit --from-state --apply` on the demo's population, with the calibration
+    /// before and after.
+    func refitModels(kafka: KafkaConfiguration) throws -> [String] {
+        let configured = try ModelCommand.configuredPolicy("\(configDirectory)/scoring.yaml")
+        Output.line("== the churn models: refitted on this population (orbit model fit --from-state --apply) ==")
+        Output.line("  before (\(configDirectory)/scoring-model.yaml, CDNOW's customers): " + String(format: "r %.4f alpha %.4f a %.4f b %.4f",
+                    configured.purchaseModel.r, configured.purchaseModel.alpha, configured.purchaseModel.a, configured.purchaseModel.b))
+        let customers = try ModelCommand.Fit.historiesFromState(kafka, timeUnitDays: configured.modelTimeUnitDays)
+        let outcome = ChurnModelFit.fit(customers, timeUnitDays: configured.modelTimeUnitDays)
+        try ModelCommand.deploy(outcome, source: "state of orbit-scorer (orbit demo)", atMillis: Int64(Date().timeIntervalSince1970 * 1000), configured: configured, kafka: kafka)
+        switch outcome {
+        case .failure(let refusal):
+            Output.line("  refused: \(refusal)")
+            return ["the refit on the demo population was refused: \(refusal)"]
+        case .success(let fit):
+            let m = fit.purchases
+            Output.line("  after: " + String(format: "r %.4f alpha %.4f a %.4f b %.4f (log-likelihood %.1f, %d customers, %d with repeat purchases)",
+                                             m.r, m.alpha, m.a, m.b, fit.logLikelihood, fit.customers, fit.repeatCustomers))
+            if let g = fit.spend { Output.line("  Gamma-Gamma: " + String(format: "p %.4f q %.4f v %.4f (%d customers)", g.p, g.q, g.v, fit.spendCustomers)) }
+            try ModelCommand.Calibration.print(kafka: kafka, configured: configured, holdoutDays: 90, indent: "  ")
+            Output.line("")
+            return []
         }
     }
 }

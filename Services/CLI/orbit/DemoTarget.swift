@@ -19,7 +19,11 @@ struct DemoTarget {
     /// Starts the local broker, every service and the local SMTP server and gateway (`orbit up`).
     static func local(partitions: Int, configDirectory: String, verbose: Bool) throws -> DemoTarget {
         // No default quiet hours in the demo (it runs at any hour); some users set their own.
-        let stack = try LocalStack.start(partitions: partitions, configDirectory: configDirectory, quiet: !verbose, environment: ["ORBIT__NOTIFY__QUIET_HOURS": ""])
+        // orbit-notify on the stream clock, and ingestion accepting events up to a week ahead: the
+        // journeys' week is simulated by publishing events dated later (JourneysDemo).
+        let stack = try LocalStack.start(partitions: partitions, configDirectory: configDirectory, quiet: !verbose,
+                                         environment: ["ORBIT__NOTIFY__QUIET_HOURS": "", "ORBIT__NOTIFY__CLOCK": "stream",
+                                                       "ORBIT__INGEST__MAX_FUTURE_SKEW_SECONDS": String(7 * 86_400)])
         return DemoTarget(
             kafka: KafkaConfiguration(["bootstrap.servers": stack.broker.bootstrapServers]), mail: stack.mail, gateway: stack.gateway,
             description: "local broker on \(stack.broker.bootstrapServers); services started: \(ServiceProcesses.services.map(\.executable).joined(separator: ", "))",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import OrbitContract
 import OrbitKafka
 import OrbitReport
@@ -72,16 +73,7 @@ struct ModelCommand: AsyncParsableCommand {
             let outcome = ChurnModelFit.fit(customers, timeUnitDays: timeUnitDays,
                                             requirements: ChurnModelFit.Requirements(minCustomers: minCustomers, minRepeatCustomers: minRepeatCustomers))
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            if apply {
-                // The attempt is recorded whatever its outcome; a refused one deploys nothing.
-                var records = [ProducerRecord(topic: OrbitTopics.models, key: Array(ModelRecord.attemptKey.utf8), value: ModelRecord.attempt(outcome, source: source, atMillis: now))]
-                if case .success(let fit) = outcome {
-                    let kept = ModelCommand.deployedPolicy(try ModelCommand.configuredPolicy(scoringConfig), latest: try ModelCommand.latestModels(connection)).policy.spendModel
-                    records.insert(ProducerRecord(topic: OrbitTopics.models, key: Array(ModelRecord.deployedKey.utf8),
-                                                  value: ModelRecord.deployed(fit, keptSpend: kept, source: source, fittedAtMillis: now)), at: 0)
-                }
-                try RewardsCommand.publish(records, connection)
-            }
+            if apply { try ModelCommand.deploy(outcome, source: source, atMillis: now, configured: try ModelCommand.configuredPolicy(scoringConfig), kafka: try connection.configuration()) }
             let fit: ChurnModelFit
             switch outcome {
             case .success(let fitted): fit = fitted
@@ -131,6 +123,22 @@ struct ModelCommand: AsyncParsableCommand {
         }
     }
 
+    /// Publishes a fit attempt to orbit.models: the attempt whatever its outcome, and the models
+    /// when it was not refused (before the attempt, so a reader of both sees them agree).
+    static func deploy(_ outcome: Result<ChurnModelFit, ChurnModelFit.Refusal>, source: String, atMillis: Int64, configured: ScoringPolicy, kafka: KafkaConfiguration) throws {
+        var records = [ProducerRecord(topic: OrbitTopics.models, key: Array(ModelRecord.attemptKey.utf8), value: ModelRecord.attempt(outcome, source: source, atMillis: atMillis))]
+        if case .success(let fit) = outcome {
+            let kept = deployedPolicy(configured, latest: try latestModels(kafka)).policy.spendModel
+            records.insert(ProducerRecord(topic: OrbitTopics.models, key: Array(ModelRecord.deployedKey.utf8),
+                                          value: ModelRecord.deployed(fit, keptSpend: kept, source: source, fittedAtMillis: atMillis)), at: 0)
+        }
+        let producer = try KafkaProducer(configuration: kafka, name: "orbit-model-cli", logger: Logger(label: "orbit.model"))
+        defer { producer.close() }
+        let batch = DeliveryBatch()
+        for record in records { try producer.send(record, in: batch) }
+        try batch.waitForAll()
+    }
+
     /// The scorer's configured models (its configuration and model file), or the defaults.
     static func configuredPolicy(_ scoringConfig: String) throws -> ScoringPolicy {
         guard FileManager.default.fileExists(atPath: scoringConfig) else { return ScoringPolicy() }
@@ -138,8 +146,10 @@ struct ModelCommand: AsyncParsableCommand {
     }
 
     /// The latest record of each key on orbit.models.
-    static func latestModels(_ connection: ConnectionOptions) throws -> [String: [UInt8]] {
-        let reader = try TopicReader(kafka: try connection.configuration(), topics: [OrbitTopics.models])
+    static func latestModels(_ connection: ConnectionOptions) throws -> [String: [UInt8]] { try latestModels(try connection.configuration()) }
+
+    static func latestModels(_ kafka: KafkaConfiguration) throws -> [String: [UInt8]] {
+        let reader = try TopicReader(kafka: kafka, topics: [OrbitTopics.models])
         try reader.readToEnd()
         var latest: [String: [UInt8]] = [:]
         for record in reader.records[OrbitTopics.models] ?? [] {
@@ -196,11 +206,15 @@ struct ModelCommand: AsyncParsableCommand {
         func validate() throws { try OptionChecks.require(holdoutDays, "holdout-days", above: 0) }
 
         func run() async throws {
-            let reader = try TopicReader(kafka: try connection.configuration(), topics: [OrbitTopics.validEvents])
+            try Self.print(kafka: try connection.configuration(), configured: try ModelCommand.configuredPolicy(scoringConfig), holdoutDays: holdoutDays)
+        }
+
+        /// Prints the calibration table (the demo prints it after its refit too).
+        static func print(kafka: KafkaConfiguration, configured: ScoringPolicy, holdoutDays: Double, indent: String = "") throws {
+            let reader = try TopicReader(kafka: kafka, topics: [OrbitTopics.validEvents])
             try reader.readToEnd(timeout: 300)
             let days = ReportData.purchaseDays((reader.records[OrbitTopics.validEvents] ?? []).compactMap(\.value))
-            let configured = try ModelCommand.configuredPolicy(scoringConfig)
-            let (deployed, source) = ModelCommand.deployedPolicy(configured, latest: try ModelCommand.latestModels(connection))
+            let (deployed, source) = ModelCommand.deployedPolicy(configured, latest: try ModelCommand.latestModels(kafka))
             let today = Date().timeIntervalSince1970 / 86_400
             func calibration(_ policy: ScoringPolicy, fit: Bool) -> ModelCalibration {
                 ModelCalibration(purchaseDays: days, cutOffDay: today - holdoutDays, endDay: today, model: policy.purchaseModel,
@@ -208,16 +222,16 @@ struct ModelCommand: AsyncParsableCommand {
             }
             let before = calibration(configured, fit: false)
             let after = calibration(deployed, fit: true)
-            Output.line("calibration: \(after.customers) customers, holdout of the last \(Int(holdoutDays)) days; deployed: \(source)")
+            Output.line(indent + "calibration: \(after.customers) customers, holdout of the last \(Int(holdoutDays)) days; deployed: \(source)")
             if let m = after.calibrationFit {
-                Output.line(String(format: "calibration-period fit: r = %.4f  alpha = %.4f  a = %.4f  b = %.4f", m.r, m.alpha, m.a, m.b))
+                Output.line(indent + String(format: "calibration-period fit: r = %.4f  alpha = %.4f  a = %.4f  b = %.4f", m.r, m.alpha, m.a, m.b))
             } else if let refusal = after.calibrationFitRefusal {
-                Output.line("calibration-period fit: refused: \(refusal)")
+                Output.line(indent + "calibration-period fit: refused: \(refusal)")
             }
-            Output.line("repeat  customers  model-file  deployed  calibration-fit  actual")
+            Output.line(indent + "repeat  customers  model-file  deployed  calibration-fit  actual")
             for (b, a) in zip(before.buckets, after.buckets) {
                 let label = a.frequency == after.buckets.last!.frequency && a.frequency >= 6 ? "\(a.frequency)+" : String(a.frequency)
-                Output.line(label.leftPadded(6) + String(a.customers).leftPadded(11) + String(format: "%.2f", b.predicted).leftPadded(12)
+                Output.line(indent + label.leftPadded(6) + String(a.customers).leftPadded(11) + String(format: "%.2f", b.predicted).leftPadded(12)
                             + String(format: "%.2f", a.predicted).leftPadded(10) + (a.predictedByCalibrationFit.map { String(format: "%.2f", $0) } ?? "-").leftPadded(17)
                             + String(format: "%.2f", a.actual).leftPadded(8))
             }

@@ -285,7 +285,9 @@ public final class NotifyProcessor: RecordProcessor {
         var categoryName: String { journey?.category ?? trigger?.category ?? campaign!.category }
         var channels: [Channel] { journey?.channels ?? trigger?.channels ?? campaign!.channels }
         var experiment: Experiment? { trigger?.experiment ?? campaign?.experiment }
-        var experimentID: String? { trigger?.experiment?.id ?? campaign?.experimentID }
+        /// The experiment the message counts for: a journey's own (`journey:<id>`, which it
+        /// enrols and converts itself), a trigger's or a campaign's.
+        var experimentID: String? { journey.map { "journey:\($0.journey)" } ?? trigger?.experiment?.id ?? campaign?.experimentID }
         var conversion: (event: String, window: Int64)? {
             if let e = trigger?.experiment { return (e.conversionEvent, e.conversionWindowMillis) }
             if let c = campaign { return (c.conversionEvent, c.conversionWindowMillis) }

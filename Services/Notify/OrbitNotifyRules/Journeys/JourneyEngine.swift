@@ -89,6 +89,9 @@ public struct JourneyEngine {
                 effects.append(.converted(journey: journey.id, step: e.lastSent, variant: e.variant))
                 if journey.exits.converted { return end(index, .converted, userID: userID, &r, &effects) }
             }
+            // An event from before the user entered is history (it can reach orbit-notify after
+            // the segment change that enrolled them), not an answer: it neither exits nor ends a wait.
+            guard time >= e.enteredMillis else { return }
             if journey.exits.events.contains(eventType) { return end(index, .exitEvent, userID: userID, &r, &effects) }
         }
         if let dimension, let segment = journey.entry.segment, journey.exits.leftSegment, segment.dimension == dimension, value != segment.value {
