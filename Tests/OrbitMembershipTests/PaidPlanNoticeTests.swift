@@ -67,4 +67,16 @@ final class PaidPlanNoticeTests: XCTestCase {
         try driver.run()
         XCTAssertEqual(notices(driver).count, 2)
     }
+
+    /// The announcement is kept in the state's bytes for a paid member with nothing else (no
+    /// points, no mall), so a restore does not announce the same end again.
+    func testTheAnnouncementSurvivesTheStateBytesOfAMemberWithNothingElse() throws {
+        var state = MemberState(userID: "bob", policy: settings.policy)
+        state.paid = .init(plan: "plus", startedAtMillis: now, expiresAtMillis: now + 30 * day, cancelled: false)
+        state.paid?.expiringAnnouncedFor = now + 30 * day
+        XCTAssertEqual(try MemberState.decode(state.encoded()).paid?.expiringAnnouncedFor, now + 30 * day)
+        state.paid?.expiringAnnouncedFor = nil
+        XCTAssertNil(try MemberState.decode(state.encoded()).paid?.expiringAnnouncedFor)
+        XCTAssertEqual(try MemberState.decode(state.encoded()), state)
+    }
 }

@@ -25,6 +25,14 @@ final class ModelRefitTests: XCTestCase {
             return XCTFail("30 iterations converged")
         }
         XCTAssertEqual(stopped, .notConverged(model: "BG/NBD", iterations: 30))
+        // Too few customers with a valued repeat purchase for the spend model: BG/NBD is fitted,
+        // and the spend model in use stays.
+        let unvalued = customers.enumerated().map { i, c in
+            CustomerHistory(frequency: c.frequency, recency: c.recency, age: c.age, monetaryValue: i < 300 ? c.monetaryValue : 0)
+        }
+        guard case .success(let purchasesOnly) = ChurnModelFit.fit(unvalued, timeUnitDays: 7, requirements: .init(minRepeatCustomers: 200)) else { return XCTFail("refused") }
+        XCTAssertNil(purchasesOnly.spend)
+        XCTAssertEqual(purchasesOnly.spendCustomers, 0)
         XCTAssertTrue(stopped.description.contains("did not converge in 30 iterations"))
     }
 

@@ -6,6 +6,7 @@ import OrbitCore
 import OrbitKafka
 import OrbitNotify
 import OrbitRuntime
+import Synchronization
 
 /// `orbit bench journeys`: one clock tick's work for a million enrolments. The notify stage as the
 /// runtime makes it (``StageProcessor``, in-memory stores), in this thread: users enter a journey
@@ -20,12 +21,19 @@ struct JourneysBench: AsyncParsableCommand {
                                                     abstract: "One clock tick advancing 1,000,000 enrolments (target: under 10 s), memory held, vs a campaign tick over the same users.")
 
     @Option(help: "Users enrolled.") var users = 1_000_000
-    @Option(help: "Partitions (the stage's, all owned by this one processor).") var partitions = 8
+    @Option(help: "Partitions (the stage's, shared by the threads' processors).") var partitions = 8
+    @Option(help: "Stream threads (`processing.stream_threads`): processors that tick their own partitions at the same time (default: one per core, at most one per partition).")
+    var threads: Int?
 
     func validate() throws {
         try OptionChecks.require(users, "users", in: OptionChecks.positive)
         try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+        try OptionChecks.require(threads, "threads", in: 1...64)
+        if let threads, threads > partitions { throw ValidationError("--threads \(threads) is more than the \(partitions) partitions: a thread without a partition does nothing") }
     }
+
+    /// The threads used: as asked, else one per core and at most one per partition.
+    var threadCount: Int { threads ?? min(ProcessInfo.processInfo.activeProcessorCount, partitions) }
 
     func run() async throws {
         let document = try ConfigDocument.load(path: "deploy/config/notify.yaml", environment: ["ORBIT__NOTIFY__QUIET_HOURS": ""])
@@ -37,7 +45,7 @@ struct JourneysBench: AsyncParsableCommand {
                               steps: [.init(id: "pause", .wait(Journey.Wait(durationMillis: day))),
                                       .init(id: "hello", .send(template: "journey_onboarding_tips", channels: [.inApp], category: nil)),
                                       .init(id: "later", .wait(Journey.Wait(durationMillis: 7 * day)))])
-        Output.line("orbit bench journeys: \(users) users in a journey (login, wait 1 day, in-app message, wait), \(partitions) partitions, one processor")
+        Output.line("orbit bench journeys: \(users) users in a journey (login, wait 1 day, in-app message, wait), \(partitions) partitions, \(threadCount) stream threads (a processor each, ticking its own partitions at once)")
         let journeyTick = try measure(settings: settings, runtime: runtime, start: start, tickAt: start + day + 60_000) { feed in
             for partition in 0..<partitions { try feed(.journey, "bench", JourneyRecord(journey: journey).encoded(), start, Int32(partition)) }
         } enrol: { i in
@@ -53,7 +61,7 @@ struct JourneysBench: AsyncParsableCommand {
         Output.line(String(format: "  journey tick: %.2f s for %d users (%.0f users/s; %d outbox records, %d state changes); resident %.0f MB with every enrolment held (%.0f MB before any)",
                            journeyTick.seconds, users, Double(users) / journeyTick.seconds, journeyTick.outbox, journeyTick.changes,
                            Double(journeyTick.resident) / 1e6, Double(journeyTick.baseline) / 1e6))
-        Output.line(String(format: "    of which the changelog (state changes encoded): %.2f s", journeyTick.stateSeconds))
+        Output.line(String(format: "    of which the changelog (state changes encoded): %.2f s (the slowest thread's)", journeyTick.stateSeconds))
         Output.line(String(format: "  campaign tick (reference): %.2f s for %d users (%d outbox records)", campaignTick.seconds, users, campaignTick.outbox))
         Output.line(String(format: "  journey / campaign tick time: %.2f; target: a whole tick for %d enrolments under 10 s: %@",
                            journeyTick.seconds / campaignTick.seconds, users, journeyTick.seconds < 10 ? "met" : "NOT met"))
@@ -76,15 +84,20 @@ struct JourneysBench: AsyncParsableCommand {
                          enrol: (Int) -> (NotifyInput, [UInt8])) throws -> Measured {
         let baseline = Memory.residentBytes()
         let topology = NotifyService.topology(settings, runtime: runtime, senders: ChannelSenders(senders: [:]))
-        let stage = try topology.stages[1].makeStageProcessor(StageContext(thread: 0, partitionCount: partitions, runtime: runtime, logger: Logger(label: "orbit.bench"),
-                                                                         deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "bench"), globalTables: [:]))
+        // One processor per stream thread, as the runtime makes them; thread t owns the
+        // partitions p with p % threads == t.
+        let threads = threadCount
+        let stages = try (0..<threads).map { thread in
+            try topology.stages[1].makeStageProcessor(StageContext(thread: thread, partitionCount: partitions, runtime: runtime, logger: Logger(label: "orbit.bench"),
+                                                                   deadLetters: DeadLetters(topic: settings.deadLettersTopic, service: "bench"), globalTables: [:]))
+        }
         var offsets = [Int64](repeating: 0, count: partitions)
         var outputs: [ProducerRecord] = []
         func feed(_ kind: NotifyInput, _ key: String, _ value: [UInt8], _ time: Int64, _ partition: Int32) throws {
             let record = ConsumerRecord(topic: settings.inputsTopic, partition: partition, offset: offsets[Int(partition)], key: Array(key.utf8), value: value,
                                         headers: [KafkaHeader(InputRouter<NotifyInput>.kindHeader, kind.rawValue)], timestampMillis: time)
             offsets[Int(partition)] += 1
-            try stage.process(record, context: ProcessingContext(nowMillis: time), outputs: &outputs)
+            try stages[Int(partition) % threads].process(record, context: ProcessingContext(nowMillis: time), outputs: &outputs)
         }
         try setup(feed)
         for i in 0..<users {
@@ -92,32 +105,68 @@ struct JourneysBench: AsyncParsableCommand {
             let key = "user-\(i)"
             try feed(kind, key, value, start + 1000, KeyPartitioner.partition(of: key, partitionCount: partitions))
             if (i + 1) % runtime.maxBatchRecords == 0 || i + 1 == users {
-                try stage.flush(context: ProcessingContext(nowMillis: start), outputs: &outputs) { $0.removeAll() }
+                for stage in stages {
+                    try stage.flush(context: ProcessingContext(nowMillis: start), outputs: &outputs) { $0.removeAll() }
+                    _ = stage.takeStateChanges()
+                }
                 outputs.removeAll(keepingCapacity: true)
-                _ = stage.takeStateChanges()
             }
         }
         let resident = Memory.residentBytes()
+        // Each thread ticks its own partitions, all at once (each touches only its processor).
+        let results = ThreadResults(threads)
+        let processors = ProcessorsByThread(stages)
+        let tickOffsets = offsets
         let began = ContinuousClock.now
-        var outbox = 0, changes = 0
-        var stateSeconds = 0.0
-        for partition in 0..<partitions {
-            let tick = ClockTick.record(topic: settings.inputsTopic, partition: Int32(partition), at: tickAt)
-            let record = ConsumerRecord(topic: settings.inputsTopic, partition: Int32(partition), offset: offsets[partition], key: tick.key, value: tick.value,
-                                        headers: tick.headers, timestampMillis: tickAt)
-            offsets[partition] += 1
-            try stage.process(record, context: ProcessingContext(nowMillis: tickAt), outputs: &outputs)
-            try stage.flush(context: ProcessingContext(nowMillis: tickAt), outputs: &outputs) { part in
-                outbox += part.count { $0.topic == settings.notificationsTopic }
-                part.removeAll()
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            var measured = (outbox: 0, changes: 0, stateSeconds: 0.0, error: nil as Error?)
+            do {
+                let stage = processors.stages[thread]
+                var outputs: [ProducerRecord] = []
+                for partition in stride(from: thread, to: partitions, by: threads) {
+                    let tick = ClockTick.record(topic: settings.inputsTopic, partition: Int32(partition), at: tickAt)
+                    let record = ConsumerRecord(topic: settings.inputsTopic, partition: Int32(partition), offset: tickOffsets[partition], key: tick.key, value: tick.value,
+                                                headers: tick.headers, timestampMillis: tickAt)
+                    try stage.process(record, context: ProcessingContext(nowMillis: tickAt), outputs: &outputs)
+                    try stage.flush(context: ProcessingContext(nowMillis: tickAt), outputs: &outputs) { part in
+                        measured.outbox += part.count { $0.topic == settings.notificationsTopic }
+                        part.removeAll()
+                    }
+                    measured.outbox += outputs.count { $0.topic == settings.notificationsTopic }
+                    outputs.removeAll(keepingCapacity: true)
+                    let encoding = ContinuousClock.now
+                    measured.changes += stage.takeStateChanges().count
+                    measured.stateSeconds += (ContinuousClock.now - encoding).seconds
+                }
+            } catch {
+                measured.error = error
             }
-            outbox += outputs.count { $0.topic == settings.notificationsTopic }
-            outputs.removeAll(keepingCapacity: true)
-            let encoding = ContinuousClock.now
-            changes += stage.takeStateChanges().count
-            stateSeconds += (ContinuousClock.now - encoding).seconds
+            results.set(thread, measured)
         }
+        let all = results.values
+        if let error = all.compactMap(\.error).first { throw error }
+        let outbox = all.reduce(0) { $0 + $1.outbox }, changes = all.reduce(0) { $0 + $1.changes }
+        let stateSeconds = all.map(\.stateSeconds).max() ?? 0
         let seconds = (ContinuousClock.now - began).seconds
         return Measured(seconds: seconds, outbox: outbox, changes: changes, resident: resident, baseline: baseline, stateSeconds: stateSeconds)
     }
+}
+
+/// Each thread's figures from a tick run on several threads at once: thread t writes slot t only.
+private final class ThreadResults: Sendable {
+    typealias Figures = (outbox: Int, changes: Int, stateSeconds: Double, error: Error?)
+    private let slots: Mutex<[Figures]>
+    init(_ count: Int) { slots = Mutex([Figures](repeating: (0, 0, 0, nil), count: count)) }
+    func set(_ thread: Int, _ figures: Figures) { slots.withLock { $0[thread] = figures } }
+    var values: [Figures] { slots.withLock { $0 } }
+}
+
+/// The stream threads' processors, handed to the threads of one tick.
+// @unchecked Sendable: thread t uses `stages[t]` only (the processors are disjoint, each made
+// for its own stream thread as the runtime makes them), the array is never mutated after init,
+// and `DispatchQueue.concurrentPerform` returns only after every thread has finished, so no
+// processor is touched by two threads or after the tick.
+private final class ProcessorsByThread: @unchecked Sendable {
+    let stages: [StageProcessor]
+    init(_ stages: [StageProcessor]) { self.stages = stages }
 }

@@ -40,7 +40,7 @@ struct ModelCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func validate() throws {
-            try OptionChecks.require(timeUnitDays, "time-unit-days", above: 0)
+            guard (0.001...3650).contains(timeUnitDays) else { throw ValidationError("--time-unit-days must be from 0.001 to 3650 (the model file's range), not \(timeUnitDays)") }
             try OptionChecks.require(minCustomers, "min-customers", in: 1...100_000_000)
             try OptionChecks.require(minRepeatCustomers, "min-repeat-customers", in: 1...100_000_000)
             try OptionChecks.require(everyHours, "every-hours", above: 0)
@@ -64,7 +64,9 @@ struct ModelCommand: AsyncParsableCommand {
                 do { customers = try CustomerHistoryCSV.parse(text) } catch { throw ValidationError("\(csv): \(error)") }
                 source = csv
             } else if fromState {
-                customers = try Self.historiesFromState(try connection.configuration(), timeUnitDays: timeUnitDays)
+                var policy = try ModelCommand.configuredPolicy(scoringConfig)
+                policy.modelTimeUnitDays = timeUnitDays
+                customers = try Self.historiesFromState(try connection.configuration(), policy: policy)
                 source = "state of orbit-scorer (\(OrbitTopics.scorerStateChangelog))"
             } else {
                 throw ValidationError("give --csv FILE or --from-state")
@@ -102,9 +104,9 @@ struct ModelCommand: AsyncParsableCommand {
             }
         }
 
-        /// Every user's history from the scorer's state changelog (latest value per user), in
-        /// `timeUnitDays` units, observed until today.
-        static func historiesFromState(_ kafka: KafkaConfiguration, timeUnitDays: Double) throws -> [CustomerHistory] {
+        /// Every user's history from the scorer's state changelog (latest value per user), in the
+        /// policy's model time unit and reporting currency (the scorer's own), observed until today.
+        static func historiesFromState(_ kafka: KafkaConfiguration, policy: ScoringPolicy) throws -> [CustomerHistory] {
             let reader = try TopicReader(kafka: kafka, topics: [OrbitTopics.scorerStateChangelog])
             try reader.readToEnd(timeout: 120)
             var latest: [String: [UInt8]] = [:]
@@ -112,8 +114,6 @@ struct ModelCommand: AsyncParsableCommand {
                 guard let key = record.key else { continue }
                 latest[String(decoding: key, as: UTF8.self)] = record.value
             }
-            var policy = ScoringPolicy()
-            policy.modelTimeUnitDays = timeUnitDays
             let evaluator = ProfileEvaluator(policy: policy)
             let today = UserState.day(Int64(Date().timeIntervalSince1970 * 1000))
             return latest.values.compactMap { bytes in
@@ -129,8 +129,11 @@ struct ModelCommand: AsyncParsableCommand {
         var records = [ProducerRecord(topic: OrbitTopics.models, key: Array(ModelRecord.attemptKey.utf8), value: ModelRecord.attempt(outcome, source: source, atMillis: atMillis))]
         if case .success(let fit) = outcome {
             let kept = deployedPolicy(configured, latest: try latestModels(kafka)).policy.spendModel
-            records.insert(ProducerRecord(topic: OrbitTopics.models, key: Array(ModelRecord.deployedKey.utf8),
-                                          value: ModelRecord.deployed(fit, keptSpend: kept, source: source, fittedAtMillis: atMillis)), at: 0)
+            let bytes = ModelRecord.deployed(fit, keptSpend: kept, source: source, fittedAtMillis: atMillis)
+            // What every scorer will read must read: a record they would refuse is not published.
+            var check = configured
+            do { try ModelRecord.read(bytes, into: &check) } catch { throw CLIError("the fit would not be usable by the scorers, so it is not deployed: \(error)") }
+            records.insert(ProducerRecord(topic: OrbitTopics.models, key: Array(ModelRecord.deployedKey.utf8), value: bytes), at: 0)
         }
         let producer = try KafkaProducer(configuration: kafka, name: "orbit-model-cli", logger: Logger(label: "orbit.model"))
         defer { producer.close() }
@@ -148,8 +151,14 @@ struct ModelCommand: AsyncParsableCommand {
     /// The latest record of each key on orbit.models.
     static func latestModels(_ connection: ConnectionOptions) throws -> [String: [UInt8]] { try latestModels(try connection.configuration()) }
 
+    /// A deployment that has not created the topic yet has no refit: read as empty, as scorers do.
     static func latestModels(_ kafka: KafkaConfiguration) throws -> [String: [UInt8]] {
-        let reader = try TopicReader(kafka: kafka, topics: [OrbitTopics.models])
+        let reader: TopicReader
+        do {
+            reader = try TopicReader(kafka: kafka, topics: [OrbitTopics.models])
+        } catch let error as KafkaError where error.name.contains("UNKNOWN_TOPIC") {
+            return [:]
+        }
         try reader.readToEnd()
         var latest: [String: [UInt8]] = [:]
         for record in reader.records[OrbitTopics.models] ?? [] {

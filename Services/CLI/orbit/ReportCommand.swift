@@ -30,7 +30,7 @@ struct ReportCommand: AsyncParsableCommand {
         let topics = [OrbitTopics.userProfiles, OrbitTopics.segmentChanges, OrbitTopics.pointsLedger, OrbitTopics.memberAccounts,
                       OrbitTopics.notifications, OrbitTopics.notificationDeliveries, OrbitTopics.experimentOutcomes, OrbitTopics.validEvents,
                       OrbitTopics.memberEvents, OrbitTopics.rewards, OrbitTopics.membersStockChangelog, OrbitTopics.coupons,
-                      OrbitTopics.segmentCensus, OrbitTopics.segmentDefinitions, OrbitTopics.journeyProgress, OrbitTopics.models]
+                      OrbitTopics.segmentCensus, OrbitTopics.segmentDefinitions, OrbitTopics.journeyProgress]
         let reader = try TopicReader(kafka: kafka, topics: topics)
         try reader.readToEnd(timeout: 300)
         func values(_ topic: String) -> [[UInt8]] { (reader.records[topic] ?? []).compactMap(\.value) }
@@ -66,7 +66,7 @@ struct ReportCommand: AsyncParsableCommand {
         let today = now.timeIntervalSince1970 / 86_400
         // The deployed model (a refit's on orbit.models, else the model file's), and one fitted
         // on the calibration period alone.
-        let deployed = ModelCommand.deployedPolicy(policy, latest: latest(OrbitTopics.models))
+        let deployed = ModelCommand.deployedPolicy(policy, latest: try ModelCommand.latestModels(kafka))
         data.calibrationModel = deployed.source
         data.calibration = ModelCalibration(purchaseDays: ReportData.purchaseDays(values(OrbitTopics.validEvents)), cutOffDay: today - holdoutDays, endDay: today,
                                             model: deployed.policy.purchaseModel, unitDays: deployed.policy.modelTimeUnitDays, fitCalibrationPeriod: true)

@@ -218,12 +218,25 @@ public final class KeyedStore<Value: StateCodable> {
         changesInOrder().flatMap { entry in entry.keys.map { (entry.partition, $0) } }
     }
 
-    /// Every key of a partition, in key order (deterministic).
+    /// Every key of a partition, in key order (``StateKeyOrder``, deterministic): the backend's
+    /// keys, which it gives in that order, merged with the keys only cached so far (new this
+    /// batch). Keys are compared as bytes, as the backends do, so two ids that differ only by
+    /// Unicode normalization stay two keys.
     public func keys(_ partition: Int32) -> [String] {
-        var keys: Set<String> = []
-        bytes.forEachStored(partition) { key, _ in keys.insert(key) }
-        if let cached = cache[partition] { keys.formUnion(cached.keys) }
-        return keys.sorted()
+        var stored: [String] = []
+        bytes.forEachStored(partition) { key, _ in stored.append(key) }
+        guard let cached = cache[partition], !cached.isEmpty else { return stored }
+        let extra = cached.keys.filter { bytes.get(partition, $0) == nil }.sorted(by: StateKeyOrder.precedes)
+        guard !extra.isEmpty else { return stored }
+        var merged: [String] = []
+        merged.reserveCapacity(stored.count + extra.count)
+        var i = 0
+        for key in stored {
+            while i < extra.count, StateKeyOrder.precedes(extra[i], key) { merged.append(extra[i]); i += 1 }
+            merged.append(key)
+        }
+        merged.append(contentsOf: extra[i...])
+        return merged
     }
 
     /// Every value of a partition in key order (``StateKeyOrder``), decoded without filling the

@@ -281,7 +281,7 @@ enum MemberStateCoding {
         // without any is written as before).
         guard !m.points.holds.isEmpty || !m.pendingRedemptions.isEmpty || !m.rewardUsage.isEmpty || !m.tags.isEmpty
                 || !m.checkoutHolds.isEmpty || !m.capturedOrders.isEmpty || !m.rewardBenefits.isEmpty || !m.committedRedemptions.isEmpty
-                || !m.coupons.isEmpty || !m.recentLedger.isEmpty else { return w.bytes }
+                || !m.coupons.isEmpty || !m.recentLedger.isEmpty || m.paid?.expiringAnnouncedFor != nil else { return w.bytes }
         w.unsigned(UInt64(m.points.holds.count))
         for hold in m.points.holds {
             w.string(hold.id); w.signed(hold.placedAtMillis); w.signed(hold.clawback); w.unsigned(UInt64(hold.portions.count))

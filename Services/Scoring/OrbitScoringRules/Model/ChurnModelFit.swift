@@ -41,7 +41,7 @@ public struct ChurnModelFit: Sendable, Equatable {
             case .tooFewCustomers(let n, let minimum): "\(n) customers with a purchase, fewer than the \(minimum) a fit needs"
             case .tooFewRepeatCustomers(let n, let minimum): "\(n) customers with a repeat purchase, fewer than the \(minimum) a fit needs"
             case .notConverged(let model, let iterations): "the \(model) fit did not converge in \(iterations) iterations"
-            case .implausible(let parameter, let value): "the fitted \(parameter) = \(value) is outside 1e-6...1e6"
+            case .implausible(let parameter, let value): "the fitted \(parameter) = \(value) is not usable (parameters must be finite, within 1e-6...1e6)"
             }
         }
     }
@@ -79,9 +79,8 @@ public struct ChurnModelFit: Sendable, Equatable {
             return .failure(.tooFewRepeatCustomers(repeatCustomers, minimum: requirements.minRepeatCustomers))
         }
         let purchases = BGNBDModel.fitReporting(customers, maxIterations: requirements.maxIterations)
-        guard purchases.converged, purchases.logLikelihood.isFinite else {
-            return .failure(.notConverged(model: "BG/NBD", iterations: purchases.iterations))
-        }
+        guard purchases.converged else { return .failure(.notConverged(model: "BG/NBD", iterations: purchases.iterations)) }
+        guard purchases.logLikelihood.isFinite else { return .failure(.implausible(parameter: "bgnbd log-likelihood", value: purchases.logLikelihood)) }
         let m = purchases.model
         for (name, value) in [("bgnbd.r", m.r), ("bgnbd.alpha", m.alpha), ("bgnbd.a", m.a), ("bgnbd.b", m.b)] where !plausible(value) {
             return .failure(.implausible(parameter: name, value: value))
@@ -89,9 +88,12 @@ public struct ChurnModelFit: Sendable, Equatable {
         var spend: GammaGammaModel?
         var spendCustomers = 0
         var spendLogLikelihood: Double?
-        if customers.contains(where: { $0.frequency > 0 && $0.monetaryValue > 0 }) {
+        // The spend model from as many customers with a valued repeat purchase as BG/NBD needs
+        // with a repeat purchase; fewer, and the spend model in use stays.
+        if customers.count(where: { $0.frequency > 0 && $0.monetaryValue > 0 }) >= requirements.minRepeatCustomers {
             let fitted = GammaGammaModel.fitReporting(customers, maxIterations: requirements.maxIterations)
-            guard fitted.converged, fitted.logLikelihood.isFinite else { return .failure(.notConverged(model: "Gamma-Gamma", iterations: requirements.maxIterations)) }
+            guard fitted.converged else { return .failure(.notConverged(model: "Gamma-Gamma", iterations: fitted.iterations)) }
+            guard fitted.logLikelihood.isFinite else { return .failure(.implausible(parameter: "gamma_gamma log-likelihood", value: fitted.logLikelihood)) }
             let g = fitted.model
             for (name, value) in [("gamma_gamma.p", g.p), ("gamma_gamma.q", g.q), ("gamma_gamma.v", g.v)] where !plausible(value) {
                 return .failure(.implausible(parameter: name, value: value))

@@ -42,13 +42,13 @@ public struct GammaGammaModel: Sendable, Equatable, Codable {
 
     /// The fit with whether the optimiser converged before its iteration limit.
     public static func fitReporting(_ customers: [CustomerHistory], start: GammaGammaModel = GammaGammaModel(p: 1, q: 1, v: 1),
-                                    maxIterations: Int = 20_000) -> (model: GammaGammaModel, logLikelihood: Double, customers: Int, converged: Bool) {
+                                    maxIterations: Int = 20_000) -> (model: GammaGammaModel, logLikelihood: Double, customers: Int, iterations: Int, converged: Bool) {
         let usable = customers.filter { $0.frequency > 0 && $0.monetaryValue > 0 }
         let result = NelderMead(maxIterations: maxIterations).minimize({ x in
             -GammaGammaModel(p: exp(x[0]), q: exp(x[1]), v: exp(x[2])).logLikelihood(usable)
         }, start: [log(start.p), log(start.q), log(start.v)])
         let model = GammaGammaModel(p: exp(result.point[0]), q: exp(result.point[1]), v: exp(result.point[2]))
-        return (model, model.logLikelihood(usable), usable.count, result.converged)
+        return (model, model.logLikelihood(usable), usable.count, result.iterations, result.converged)
     }
 }
 
