@@ -176,6 +176,29 @@ final class OperationsReportTests: XCTestCase {
         XCTAssertGreaterThan(calibration.buckets[1].predicted, calibration.buckets[0].predicted)
     }
 
+    /// The section shows the deployed model beside one fitted on the calibration period alone,
+    /// and says which model is deployed; without enough customers it says why there is no fit.
+    func testTheCalibrationSectionShowsTheDeployedModelAndTheCalibrationPeriodFit() {
+        let model = BGNBDModel(r: 0.243, alpha: 4.414, a: 0.793, b: 2.426)
+        // 400 customers buying every 5 to 60 days, some stopping: enough for a fit.
+        let days = (0..<400).map { i -> [Double] in
+            let gap = Double(5 + i % 56), stop = i % 3 == 0 ? 150.0 : 400.0
+            return stride(from: Double(i % 90), to: stop, by: gap).map { $0 }
+        }
+        var data = ReportData(generatedAt: "2026-12-07T00:00:00Z")
+        data.calibrationModel = "the refit deployed on orbit.models at 2026-12-07T00:00:00Z from 400 customers"
+        data.calibration = ModelCalibration(purchaseDays: days, cutOffDay: 300, endDay: 400, model: model, unitDays: 7, fitCalibrationPeriod: true)
+        XCTAssertNotNil(data.calibration?.calibrationFit)
+        var html = OperationsReport.render(data)
+        XCTAssertTrue(html.contains("<th>calibration fit</th>"), "a column for the calibration-period fit")
+        XCTAssertTrue(html.contains("fitted on the calibration period"))
+        XCTAssertTrue(html.contains("Deployed model: the refit deployed on orbit.models"))
+        data.calibration = ModelCalibration(purchaseDays: Array(days.prefix(30)), cutOffDay: 300, endDay: 400, model: model, unitDays: 7, fitCalibrationPeriod: true)
+        html = OperationsReport.render(data)
+        XCTAssertFalse(html.contains("<th>calibration fit</th>"))
+        XCTAssertTrue(html.contains("No calibration fit: 30 customers with a purchase, fewer than the 200 a fit needs."), html)
+    }
+
     func testAHeadlessBrowserRendersTheReport() throws {
         guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             return XCTFail("chromium is not installed: scripts/install-deps.sh --test installs it")
