@@ -24,6 +24,19 @@ public struct DemoPopulation: Sendable {
         self.now = now
     }
 
+    /// One user event as the demo's producers write it.
+    public static func event(id: String, user: String, type: String, time: Int64, properties: [(String, JSONValue)]) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("id"); w.string(id)
+        w.key("user_id"); w.string(user)
+        w.key("type"); w.string(type)
+        w.key("time"); w.string(RFC3339.format(millis: time))
+        if !properties.isEmpty { w.key("properties"); w.value(.object(JSONObject(properties.map { (key: $0.0, value: $0.1) }))) }
+        w.endObject()
+        return w.bytes
+    }
+
     public func generate() -> [Record] {
         var random = SplitMix64(seed: seed)
         var events: [(time: Int64, user: String, json: [UInt8], id: String)] = []
@@ -33,15 +46,7 @@ public struct DemoPopulation: Sendable {
         func event(_ user: String, _ type: String, _ time: Int64, _ properties: [(String, JSONValue)]) {
             counter += 1
             let id = "demo-\(seed)-\(counter)"
-            var w = JSONWriter()
-            w.beginObject()
-            w.key("id"); w.string(id)
-            w.key("user_id"); w.string(user)
-            w.key("type"); w.string(type)
-            w.key("time"); w.string(RFC3339.format(millis: time))
-            if !properties.isEmpty { w.key("properties"); w.value(.object(JSONObject(properties.map { (key: $0.0, value: $0.1) }))) }
-            w.endObject()
-            events.append((time, user, w.bytes, id))
+            events.append((time, user, Self.event(id: id, user: user, type: type, time: time, properties: properties), id))
         }
         func money(_ minor: Int64, digits: Int) -> JSONValue {
             guard digits > 0 else { return .number(JSONNumber(minor)) }

@@ -42,31 +42,14 @@ public enum DemoResponses {
     /// A user event of the demo's week (valid by the contract; `action` events carry what
     /// ingestion asks of them).
     public static func event(id: String, user: String, type: String, time: Int64) -> [UInt8] {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("id"); w.string(id)
-        w.key("user_id"); w.string(user)
-        w.key("type"); w.string(type)
-        w.key("time"); w.string(RFC3339.format(millis: time))
+        let properties: [(String, JSONValue)]
         switch type {
-        case "purchase":
-            w.key("properties"); w.beginObject()
-            w.key("order_id"); w.string("o-\(id)")
-            w.key("amount"); w.string("42.00")
-            w.key("currency"); w.string("USD")
-            w.endObject()
-        case "subscription_renewed":
-            w.key("properties"); w.beginObject()
-            w.key("plan"); w.string("plus")
-            w.key("amount"); w.string("9.99")
-            w.key("currency"); w.string("USD")
-            w.endObject()
-        case "signup":
-            w.key("properties"); w.beginObject(); w.key("channel"); w.string("web"); w.endObject()
-        default: break
+        case "purchase": properties = [("order_id", .string("o-\(id)")), ("amount", .string("42.00")), ("currency", .string("USD"))]
+        case "subscription_renewed": properties = [("plan", .string("plus")), ("amount", .string("9.99")), ("currency", .string("USD"))]
+        case "signup": properties = [("channel", .string("web"))]
+        default: properties = []
         }
-        w.endObject()
-        return w.bytes
+        return DemoPopulation.event(id: id, user: user, type: type, time: time, properties: properties)
     }
 
     /// A uniform number in [0, 1) from FNV-1a over the parts.
