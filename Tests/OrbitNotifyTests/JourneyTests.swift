@@ -106,6 +106,8 @@ final class JourneyTests: XCTestCase {
             ("      - {id: a, wait: {for_event: purchase, days: 1, on_timeout: a}}", "journeys[0].steps[0].wait.on_timeout", "jumps go forward"),
             ("      - {id: a, wait: {for_event: purchase}}", "journeys[0].steps[0].wait.days", "needs a timeout"),
             ("      - {id: a, branch: {if: {field: colour, eq: red}, then: a}}", "journeys[0].steps[0].branch.if.field", "not a field"),
+            ("      - {id: a, branch: {if: {all: [{field: tier, eq: S}, {not: {field: variant, eq: x}}]}, then: b}}\n      - {id: b, exit: {}}",
+             "journeys[0].steps[0].branch.if", "tests variant, but the journey has no experiment"),
         ]
         for (step, field, message) in cases {
             try "journeys:\n  - id: j\n    category: lifecycle\n    entry: {on: event, when: {type: signup}}\n    steps:\n\(step)\n".write(toFile: path, atomically: true, encoding: .utf8)
@@ -116,6 +118,32 @@ final class JourneyTests: XCTestCase {
                 XCTAssertEqual(e?.file, path)
                 XCTAssertTrue(e?.message.contains(message) == true, "\(error)")
             }
+        }
+    }
+
+    /// A variant a branch names must be one of the experiment's (or the holdout), however deep.
+    func testABranchOnAVariantTheExperimentDoesNotHaveIsRefused() throws {
+        let path = NSTemporaryDirectory() + "journeys-\(UUID().uuidString).yaml"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        func write(_ variant: String) throws {
+            try """
+                journeys:
+                  - id: j
+                    category: lifecycle
+                    entry: {on: event, when: {type: signup}}
+                    steps:
+                      - {id: a, branch: {if: {any: [{field: tier, eq: S}, {field: variant, in: [\(variant)]}]}, then: b}}
+                      - {id: b, exit: {}}
+                    experiment: {variants: {short: 50, long: 50}, holdout_percent: 10}
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        try write("short, holdout")
+        XCTAssertEqual(try JourneyFile.load(path: path, policy: settings.policy).count, 1)
+        try write("short, lengthy")
+        XCTAssertThrowsError(try JourneyFile.load(path: path, policy: settings.policy)) { error in
+            let e = error as? ConfigError
+            XCTAssertEqual(e?.field, "journeys[0].steps[0].branch.if", "\(error)")
+            XCTAssertTrue(e?.message.contains("tests variant lengthy, which the journey's experiment does not have (holdout, long, short)") == true, "\(error)")
         }
     }
 

@@ -29,6 +29,29 @@ public indirect enum JourneyCondition: Sendable, Equatable {
         case atMost(Int64)
     }
 
+    /// Whether any test, however deep, is of `field`.
+    public func tests(_ field: Field) -> Bool {
+        switch self {
+        case .all(let parts), .any(let parts): parts.contains { $0.tests(field) }
+        case .not(let part): part.tests(field)
+        case .test(let tested, _): tested == field
+        }
+    }
+
+    /// Every value the condition compares `field` with, however deep, in order.
+    public func values(of field: Field) -> [String] {
+        switch self {
+        case .all(let parts), .any(let parts): return parts.flatMap { $0.values(of: field) }
+        case .not(let part): return part.values(of: field)
+        case .test(let tested, let test):
+            guard tested == field else { return [] }
+            switch test {
+            case .oneOf(let values), .notOneOf(let values): return values.sorted()
+            case .atLeast, .atMost: return []
+            }
+        }
+    }
+
     /// Whether the condition holds for `recipient`, who is in variant `variant` of the journey.
     public func holds(for r: Recipient, variant: String) -> Bool {
         switch self {

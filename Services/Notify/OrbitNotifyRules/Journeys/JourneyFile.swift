@@ -147,7 +147,15 @@ extension Journey {
                 let condition = try JourneyCondition.read(body.section("if"))
                 let then = try target(body, "then", from: index), otherwise = try target(body, "else", from: index)
                 guard then != nil || otherwise != nil else { throw body.invalid("then", "a branch goes somewhere: then, else or both") }
-                if case .test(.variant, _) = condition, experimentVariants(s).isEmpty { throw body.invalid("if", "tests variant, but the journey has no experiment") }
+                if condition.tests(.variant) {
+                    // Anywhere in the condition: a variant the experiment does not have never matches.
+                    let variants = experimentVariants(s)
+                    guard !variants.isEmpty else { throw body.invalid("if", "tests variant, but the journey has no experiment") }
+                    let known = Set(variants.keys).union([Experiment.holdout])
+                    if let unknown = condition.values(of: .variant).first(where: { !known.contains($0) }) {
+                        throw body.invalid("if", "tests variant \(unknown), which the journey's experiment does not have (\(known.sorted().joined(separator: ", ")))")
+                    }
+                }
                 steps.append(Step(id: ids[index], .branch(condition, then: then, otherwise: otherwise)))
             case "grant":
                 try body.rejectUnknownKeys(["points", "reason"])
