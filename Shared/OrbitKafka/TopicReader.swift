@@ -46,6 +46,17 @@ public final class TopicReader {
         return done(records)
     }
 
+    /// The latest value of each key of `topic` among the records read, as compaction keeps it:
+    /// a null value (a tombstone) removes the key; records without a key are skipped.
+    public func latest(_ topic: String) -> [String: [UInt8]] {
+        var latest: [String: [UInt8]] = [:]
+        for record in records[topic] ?? [] {
+            guard let key = record.key else { continue }
+            latest[String(decoding: key, as: UTF8.self)] = record.value
+        }
+        return latest
+    }
+
     /// Reads everything written before this call (up to each partition's current end).
     /// Returns false if `timeout` passed first.
     @discardableResult

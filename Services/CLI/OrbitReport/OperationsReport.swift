@@ -245,7 +245,7 @@ public enum OperationsReport {
         guard let c = data.calibration, !c.buckets.isEmpty else {
             return section("calibration", "Model calibration", "Not enough purchase history for a holdout period yet.", "")
         }
-        let labels = c.buckets.map { $0.frequency == c.buckets.last!.frequency && $0.frequency >= 6 ? "\($0.frequency)+" : String($0.frequency) }
+        let labels = c.buckets.map(c.label)
         var series = [("deployed model", c.buckets.map(\.predicted), SVG.palette[0])]
         if c.calibrationFit != nil { series.append(("fitted on the calibration period", c.buckets.map { $0.predictedByCalibrationFit ?? 0 }, SVG.palette[2])) }
         series.append(("actual", c.buckets.map(\.actual), SVG.palette[1]))

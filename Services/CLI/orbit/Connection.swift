@@ -1,7 +1,19 @@
 import ArgumentParser
 import Foundation
+import Logging
 import OrbitKafka
 import OrbitRuntime
+
+/// A tool's one-off write: publishes `records` with a producer of its own and returns once the
+/// broker has acknowledged every one (a failed delivery throws).
+func publishAll(_ records: [ProducerRecord], kafka: KafkaConfiguration, name: String) throws {
+    guard !records.isEmpty else { return }
+    let producer = try KafkaProducer(configuration: kafka, name: name, logger: Logger(label: "orbit.\(name)"))
+    defer { producer.close() }
+    let batch = DeliveryBatch()
+    for record in records { try producer.send(record, in: batch) }
+    try batch.waitForAll()
+}
 
 /// How a tool finds Kafka: `--bootstrap`, else `ORBIT__KAFKA__BOOTSTRAP_SERVERS`, else the local
 /// broker's address file. Further librdkafka properties: `--kafka key=value` (repeatable).

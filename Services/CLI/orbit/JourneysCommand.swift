@@ -17,11 +17,8 @@ struct JourneysCommand: AsyncParsableCommand {
     )
 
     static func publish(_ records: [JourneyRecord], _ settings: NotifySettings, _ connection: ConnectionOptions) throws {
-        let producer = try KafkaProducer(configuration: try connection.configuration(), name: "orbit-journeys-cli", logger: Logger(label: "orbit.journeys"))
-        defer { producer.close() }
-        let batch = DeliveryBatch()
-        for record in records { try producer.send(ProducerRecord(topic: settings.journeysTopic, key: Array(record.id.utf8), value: record.encoded()), in: batch) }
-        try batch.waitForAll()
+        try publishAll(records.map { ProducerRecord(topic: settings.journeysTopic, key: Array($0.id.utf8), value: $0.encoded()) },
+                       kafka: try connection.configuration(), name: "orbit-journeys-cli")
     }
 
     /// The latest record of every journey on the topic (read without notify.yaml's checks: a

@@ -58,12 +58,7 @@ struct JourneysDemo {
     }
 
     private func send(_ records: [ProducerRecord]) throws {
-        guard !records.isEmpty else { return }
-        let producer = try KafkaProducer(configuration: kafka, name: "orbit-demo-journeys", logger: Logger(label: "orbit.demo"))
-        defer { producer.close() }
-        let batch = DeliveryBatch()
-        for record in records { try producer.send(record, in: batch) }
-        try batch.waitForAll()
+        try publishAll(records, kafka: kafka, name: "orbit-demo-journeys")
     }
 
     private func event(_ id: String, _ user: String, _ type: String, _ time: Int64) -> ProducerRecord {
@@ -168,11 +163,7 @@ struct JourneysDemo {
         let reader = try TopicReader(kafka: kafka, topics: [OrbitTopics.journeyProgress, OrbitTopics.experimentOutcomes, OrbitTopics.notifications,
                                                             OrbitTopics.notificationDeliveries])
         try reader.readToEnd()
-        var latest: [String: [UInt8]] = [:]
-        for record in reader.records[OrbitTopics.journeyProgress] ?? [] {
-            if let key = record.key, let value = record.value { latest[String(decoding: key, as: UTF8.self)] = value }
-        }
-        let funnels = JourneyReport(latest: latest)
+        let funnels = JourneyReport(latest: reader.latest(OrbitTopics.journeyProgress))
         Swift.print(funnels.text().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         let experiments = ExperimentReports.from(outcomes: reader.records[OrbitTopics.experimentOutcomes] ?? [], outbox: reader.records[OrbitTopics.notifications] ?? [],
                                                  deliveries: reader.records[OrbitTopics.notificationDeliveries] ?? [])

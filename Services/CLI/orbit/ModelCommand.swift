@@ -88,7 +88,7 @@ struct ModelCommand: AsyncParsableCommand {
             if let spend = fit.spend {
                 Output.line(String(format: "Gamma-Gamma: p = %.4f  q = %.4f  v = %.4f   log-likelihood = %.4f (%d customers)", spend.p, spend.q, spend.v, fit.spendLogLikelihood ?? 0, fit.spendCustomers))
             } else {
-                Output.line("Gamma-Gamma: not fitted (no monetary values); the spend model in use stays")
+                Output.line("Gamma-Gamma: not fitted (too few customers with a valued repeat purchase); the spend model in use stays")
             }
             if apply { Output.line("deployed to \(OrbitTopics.models) (key \(ModelRecord.deployedKey)): every scorer re-evaluates its users with it") }
             if let write {
@@ -109,11 +109,7 @@ struct ModelCommand: AsyncParsableCommand {
         static func historiesFromState(_ kafka: KafkaConfiguration, policy: ScoringPolicy) throws -> [CustomerHistory] {
             let reader = try TopicReader(kafka: kafka, topics: [OrbitTopics.scorerStateChangelog])
             try reader.readToEnd(timeout: 120)
-            var latest: [String: [UInt8]] = [:]
-            for record in reader.records[OrbitTopics.scorerStateChangelog]! {
-                guard let key = record.key else { continue }
-                latest[String(decoding: key, as: UTF8.self)] = record.value
-            }
+            let latest = reader.latest(OrbitTopics.scorerStateChangelog)
             let evaluator = ProfileEvaluator(policy: policy)
             let today = UserState.day(Int64(Date().timeIntervalSince1970 * 1000))
             return latest.values.compactMap { bytes in
@@ -135,11 +131,7 @@ struct ModelCommand: AsyncParsableCommand {
             do { try ModelRecord.read(bytes, into: &check) } catch { throw CLIError("the fit would not be usable by the scorers, so it is not deployed: \(error)") }
             records.insert(ProducerRecord(topic: OrbitTopics.models, key: Array(ModelRecord.deployedKey.utf8), value: bytes), at: 0)
         }
-        let producer = try KafkaProducer(configuration: kafka, name: "orbit-model-cli", logger: Logger(label: "orbit.model"))
-        defer { producer.close() }
-        let batch = DeliveryBatch()
-        for record in records { try producer.send(record, in: batch) }
-        try batch.waitForAll()
+        try publishAll(records, kafka: kafka, name: "orbit-model-cli")
     }
 
     /// The scorer's configured models (its configuration and model file), or the defaults.
@@ -160,12 +152,7 @@ struct ModelCommand: AsyncParsableCommand {
             return [:]
         }
         try reader.readToEnd()
-        var latest: [String: [UInt8]] = [:]
-        for record in reader.records[OrbitTopics.models] ?? [] {
-            guard let key = record.key else { continue }
-            latest[String(decoding: key, as: UTF8.self)] = record.value
-        }
-        return latest
+        return reader.latest(OrbitTopics.models)
     }
 
     /// The models scorers use: the deployed record over the configured ones, as the scorer reads
@@ -239,8 +226,7 @@ struct ModelCommand: AsyncParsableCommand {
             }
             Output.line(indent + "repeat  customers  model-file  deployed  calibration-fit  actual")
             for (b, a) in zip(before.buckets, after.buckets) {
-                let label = a.frequency == after.buckets.last!.frequency && a.frequency >= 6 ? "\(a.frequency)+" : String(a.frequency)
-                Output.line(indent + label.leftPadded(6) + String(a.customers).leftPadded(11) + String(format: "%.2f", b.predicted).leftPadded(12)
+                Output.line(indent + after.label(a).leftPadded(6) + String(a.customers).leftPadded(11) + String(format: "%.2f", b.predicted).leftPadded(12)
                             + String(format: "%.2f", a.predicted).leftPadded(10) + (a.predictedByCalibrationFit.map { String(format: "%.2f", $0) } ?? "-").leftPadded(17)
                             + String(format: "%.2f", a.actual).leftPadded(8))
             }

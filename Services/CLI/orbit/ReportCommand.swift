@@ -47,16 +47,11 @@ struct ReportCommand: AsyncParsableCommand {
         let membership = try? MembershipSettings(document: ConfigDocument.load(path: "deploy/config/membership.yaml"))
         let levels = membership?.policy.levels.levels.map(\.name) ?? []
         data.addAccounts(values(OrbitTopics.memberAccounts), levelOrder: levels)
-        func latest(_ topic: String) -> [String: [UInt8]] {
-            var result: [String: [UInt8]] = [:]
-            for record in reader.records[topic] ?? [] { if let key = record.key { result[String(decoding: key, as: UTF8.self)] = record.value } }
-            return result
-        }
-        data.addMall(memberEvents: values(OrbitTopics.memberEvents), catalogue: latest(OrbitTopics.rewards), stock: latest(OrbitTopics.membersStockChangelog),
+        data.addMall(memberEvents: values(OrbitTopics.memberEvents), catalogue: reader.latest(OrbitTopics.rewards), stock: reader.latest(OrbitTopics.membersStockChangelog),
                      accounts: values(OrbitTopics.memberAccounts), levels: levels, pointsPerUnit: membership?.policy.checkout.pointsPerUnit ?? 100)
-        data.addCoupons(latest: latest(OrbitTopics.coupons))
-        data.addSegmentCensus(values(OrbitTopics.segmentCensus), definitions: latest(OrbitTopics.segmentDefinitions))
-        data.journeys = JourneyReport(latest: latest(OrbitTopics.journeyProgress)).rows.values.sorted { $0.journey < $1.journey }
+        data.addCoupons(latest: reader.latest(OrbitTopics.coupons))
+        data.addSegmentCensus(values(OrbitTopics.segmentCensus), definitions: reader.latest(OrbitTopics.segmentDefinitions))
+        data.journeys = JourneyReport(latest: reader.latest(OrbitTopics.journeyProgress)).rows.values.sorted { $0.journey < $1.journey }
         for record in values(OrbitTopics.notificationDeliveries) {
             guard let d = DeliveryRecord.decode(record) else { continue }
             data.deliveries[d.channel.rawValue, default: [:]][d.status.rawValue, default: 0] += 1
@@ -106,11 +101,7 @@ extension ReportCommand {
         func run() async throws {
             let reader = try TopicReader(kafka: try connection.configuration(), topics: [OrbitTopics.journeyProgress])
             try reader.readToEnd()
-            var latest: [String: [UInt8]] = [:]
-            for record in reader.records[OrbitTopics.journeyProgress] ?? [] {
-                if let key = record.key, let value = record.value { latest[String(decoding: key, as: UTF8.self)] = value }
-            }
-            Output.line(JourneyReport(latest: latest).text(only: journey))
+            Output.line(JourneyReport(latest: reader.latest(OrbitTopics.journeyProgress)).text(only: journey))
         }
     }
 }

@@ -21,11 +21,7 @@ struct RewardsCommand: AsyncParsableCommand {
     }
 
     static func publish(_ records: [ProducerRecord], _ connection: ConnectionOptions) throws {
-        let producer = try KafkaProducer(configuration: try connection.configuration(), name: "orbit-rewards-cli", logger: Logger(label: "orbit.rewards"))
-        defer { producer.close() }
-        let batch = DeliveryBatch()
-        for record in records { try producer.send(record, in: batch) }
-        try batch.waitForAll()
+        try publishAll(records, kafka: try connection.configuration(), name: "orbit-rewards-cli")
     }
 
     /// The latest record of every reward on the topic.

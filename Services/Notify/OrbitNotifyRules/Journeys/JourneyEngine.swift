@@ -159,7 +159,7 @@ public struct JourneyEngine {
     /// and no purchase since (a purchase brings a new expected date). Once per expected date.
     private mutating func enterRepurchaseDue(userID: String, time: Int64, _ r: inout Recipient, _ effects: inout [JourneyEffect]) -> Bool {
         guard let due = r.repurchase, !due.entered else { return false }
-        let today = Int(time >= 0 ? time / 86_400_000 : (time - 86_399_999) / 86_400_000)
+        let today = Int(DeliveryPolicy.day(time))
         var entered = false
         for (id, book) in table.books.sorted(by: { $0.key < $1.key }) where book.status == .active {
             guard case .repurchaseDue(let grace) = book.current.entry, today >= due.dueDay + grace else { continue }

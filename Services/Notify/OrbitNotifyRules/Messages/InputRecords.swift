@@ -22,11 +22,8 @@ package enum ProfileInput {
     /// model; at most ten years). The same last purchase keeps its date, so the date a journey
     /// waits for does not recede while the user stays away. Nil for non-buyers.
     package static func repurchase(_ o: JSONObject, previous: Recipient.Repurchase?) -> Recipient.Repurchase? {
-        guard let evaluated = o["evaluated_on"]?.stringValue, evaluated.utf8.count == 10,
-              let year = Int(evaluated.prefix(4)), let month = Int(evaluated.dropFirst(5).prefix(2)), let day = Int(evaluated.suffix(2)),
-              (1...12).contains(month), (1...31).contains(day),
+        guard let today = o["evaluated_on"]?.stringValue.flatMap(CalendarDate.day).map(Int.init),
               let recency = o["rfm"]?.objectValue?["recency_days"]?.numberValue?.int64Value, recency >= 0, recency < 36_500 else { return nil }
-        let today = RFC3339.daysFromCivil(year: year, month: month, day: day)
         let last = today - Int(recency)
         if let previous, previous.lastPurchaseDay == last { return previous }
         guard let expected = o["churn"]?.objectValue?["expected_purchases_30d"]?.numberValue?.doubleValue, expected.isFinite, expected > 0 else { return nil }

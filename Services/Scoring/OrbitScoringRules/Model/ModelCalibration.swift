@@ -18,6 +18,8 @@ public struct ModelCalibration: Sendable, Equatable {
     }
 
     public var buckets: [Bucket]
+    /// The last bucket's frequency: it holds the customers with this many repeat purchases or more.
+    public var maxFrequency: Int
     public var customers: Int
     public var holdoutDays: Double
     /// The model fitted on the calibration period alone (nil: not asked, or the fit was refused).
@@ -34,6 +36,7 @@ public struct ModelCalibration: Sendable, Equatable {
     public init(purchaseDays: [[Double]], cutOffDay: Double, endDay: Double, model: BGNBDModel, unitDays: Double, maxFrequency: Int = 6,
                 fitCalibrationPeriod: Bool = false, requirements: ChurnModelFit.Requirements = ChurnModelFit.Requirements()) {
         holdoutDays = endDay - cutOffDay
+        self.maxFrequency = maxFrequency
         var rows: [(history: CustomerHistory, actual: Int)] = []
         for days in purchaseDays {
             let before = days.filter { $0 <= cutOffDay }.sorted()
@@ -66,5 +69,10 @@ public struct ModelCalibration: Sendable, Equatable {
             return Bucket(frequency: key, customers: sum.customers, predicted: sum.predicted / n, actual: sum.actual / n,
                           predictedByCalibrationFit: fitted ? sum.fitted / n : nil)
         }
+    }
+
+    /// How people read a bucket: its number of repeat purchases, `6+` for the last one.
+    public func label(_ bucket: Bucket) -> String {
+        bucket.frequency >= maxFrequency ? "\(bucket.frequency)+" : String(bucket.frequency)
     }
 }
