@@ -225,8 +225,7 @@ public final class KeyedStore<Value: StateCodable> {
     public func keys(_ partition: Int32) -> [String] {
         var stored: [String] = []
         bytes.forEachStored(partition) { key, _ in stored.append(key) }
-        guard let cached = cache[partition], !cached.isEmpty else { return stored }
-        let extra = cached.keys.filter { bytes.get(partition, $0) == nil }.sorted(by: StateKeyOrder.precedes)
+        let extra = onlyCachedKeys(partition, after: nil)
         guard !extra.isEmpty else { return stored }
         var merged: [String] = []
         merged.reserveCapacity(stored.count + extra.count)
@@ -237,6 +236,16 @@ public final class KeyedStore<Value: StateCodable> {
         }
         merged.append(contentsOf: extra[i...])
         return merged
+    }
+
+    /// The partition's keys that are cached but not in the backend yet (new this batch), after
+    /// `start` when given, in key order: what ``keys(_:)`` and ``forEach(_:after:limit:_:)`` merge
+    /// into the backend's ordered keys.
+    private func onlyCachedKeys(_ partition: Int32, after start: String?) -> [String] {
+        guard let table = cache[partition], !table.isEmpty else { return [] }
+        return table.keys.filter { key in
+            (start.map { StateKeyOrder.precedes($0, key) } ?? true) && bytes.get(partition, key) == nil
+        }.sorted(by: StateKeyOrder.precedes)
     }
 
     /// Every value of a partition in key order (``StateKeyOrder``), decoded without filling the
@@ -252,9 +261,7 @@ public final class KeyedStore<Value: StateCodable> {
     public func forEach(_ partition: Int32, after start: String?, limit: Int, _ body: (String, Value) throws -> Void) throws -> String? {
         let table = cache[partition] ?? [:]
         // Values only cached so far (new this batch) are merged into the stored sequence in order.
-        let onlyCached = table.keys.filter { key in
-            (start.map { StateKeyOrder.precedes($0, key) } ?? true) && bytes.get(partition, key) == nil
-        }.sorted(by: StateKeyOrder.precedes)
+        let onlyCached = onlyCachedKeys(partition, after: start)
         var next = 0
         var stored = 0
         var last: String?
