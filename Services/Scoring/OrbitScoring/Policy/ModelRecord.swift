@@ -13,7 +13,8 @@ public enum ModelRecord {
     public static let attemptKey = "churn.last-fit"
     public static let version = 1
 
-    /// The deployed models: the fit's, with `keptSpend` when the fit had no monetary values.
+    /// The deployed models: the fit's, with `keptSpend` when the fit left the spend model alone
+    /// (too few customers with a valued repeat purchase).
     public static func deployed(_ fit: ChurnModelFit, keptSpend: GammaGammaModel, source: String, fittedAtMillis: Int64) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
@@ -25,8 +26,7 @@ public enum ModelRecord {
         return w.bytes
     }
 
-    /// How the latest attempt went: `applied` with the fit, or `refused` with the reason (and the
-    /// fit's figures when it got that far).
+    /// How the latest attempt went: `applied` with the fit, or `refused` with the reason.
     public static func attempt(_ outcome: Result<ChurnModelFit, ChurnModelFit.Refusal>, source: String, atMillis: Int64) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()

@@ -48,7 +48,8 @@ public struct ChurnModelFit: Sendable, Equatable {
 
     public var timeUnitDays: Double
     public var purchases: BGNBDModel
-    /// Nil when no customer has a repeat purchase with a value: the spend model in use stays.
+    /// Nil when fewer than `minRepeatCustomers` customers have a repeat purchase with a value:
+    /// the spend model in use stays.
     public var spend: GammaGammaModel?
     public var customers: Int
     public var repeatCustomers: Int
