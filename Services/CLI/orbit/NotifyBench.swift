@@ -50,7 +50,8 @@ struct NotifyBench: AsyncParsableCommand {
             let renamed: [WritableKeyPath<NotifySettings, String>] = [\.segmentChangesTopic, \.memberEventsTopic, \.ledgerTopic, \.profilesTopic, \.accountsTopic,
                                                                        \.contactsTopic, \.preferencesTopic, \.tagsTopic, \.commandsTopic, \.inputsTopic,
                                                                        \.notificationsTopic, \.deliveriesTopic, \.inboxTopic, \.outcomesTopic, \.progressTopic,
-                                                                       \.recipientsChangelogTopic, \.campaignsChangelogTopic, \.retriesChangelogTopic, \.deadLettersTopic]
+                                                                       \.recipientsChangelogTopic, \.campaignsChangelogTopic, \.retriesChangelogTopic, \.deadLettersTopic,
+                                                                       \.journeysTopic, \.journeyProgressTopic, \.journeysChangelogTopic, \.memberCommandsTopic]
             for (index, path) in renamed.enumerated() {
                 settings[keyPath: path] = "\(prefix)-\(index)"
                 try broker.createTopic(TopicSpec(name: "\(prefix)-\(index)", partitions: partitions))

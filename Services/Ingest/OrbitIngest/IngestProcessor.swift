@@ -97,7 +97,7 @@ public final class IngestProcessor: RecordProcessor {
     }
 
     public func takeStateChanges() -> [ProducerRecord] {
-        for partition in windows.keys { windows[partition]?.evictExpired() }
+        for partition in Array(windows.keys) { windows[partition]?.evictExpired() }  // a copy of the keys: see KeyedStore.takeChanges
         dedupGauge.record(windows.values.reduce(0) { $0 + $1.count })
         defer { pendingIDs.removeAll(keepingCapacity: true) }
         return pendingIDs.sorted { $0.key < $1.key }.flatMap { partition, builder in

@@ -312,7 +312,10 @@ public final class KeyedStore<Value: StateCodable> {
             // and regrowing the table from empty every batch was a measured cost (rehashing). Not a
             // large one, though: a pass over every user (the scorer's daily re-evaluation) fills
             // each partition's table in turn, and keeping them all would hold room for every user.
-            for partition in cache.keys {
+            // The keys are copied out first: iterating `cache.keys` while changing `cache` keeps a
+            // second reference to every table, so each `removeAll` copied its table to fresh,
+            // unfaulted memory instead of emptying it in place (measured: 5% of the notify stage).
+            for partition in Array(cache.keys) {
                 cache[partition]!.removeAll(keepingCapacity: cache[partition]!.capacity <= Self.keptCacheCapacity)
             }
         }

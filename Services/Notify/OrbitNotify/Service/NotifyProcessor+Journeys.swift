@@ -32,7 +32,7 @@ extension NotifyProcessor {
     }
 
     /// One input of a user through the journeys (exits, conversions, awaited events, entries).
-    func journeyInput(_ source: TriggerSource, _ record: JSONObject, derived: [String: String], userID: String, time: Int64,
+    func journeyInput(_ source: TriggerSource, _ record: JSONObject, derived: DerivedFacts, userID: String, time: Int64,
                       to r: inout Recipient, journeys: inout JourneyEngine?, emit: inout Emitter) {
         guard journeys != nil else { return }
         var effects: [JourneyEffect] = []

@@ -55,7 +55,11 @@ public final class NotifyProcessor: RecordProcessor {
         self.settings = settings
         self.partitionCount = partitionCount
         self.policy = settings.policy
-        self.recipients = stores.store(settings.recipientsChangelogTopic, cachePolicy: .retained)
+        // Decoded per batch, as the scorer's users are: keeping every recipient decoded held a
+        // table slot of about 500 bytes per user beside the encoded state, and growing that table
+        // for new users (copies into fresh pages) cost more than decoding a returning user once
+        // per batch.
+        self.recipients = stores.store(settings.recipientsChangelogTopic, cachePolicy: .perBatch)
         self.campaigns = stores.store(settings.campaignsChangelogTopic, cachePolicy: .retained)
         self.journeyTables = stores.store(settings.journeysChangelogTopic, cachePolicy: .retained)
         self.deadLetters = deadLetters
@@ -193,7 +197,7 @@ public final class NotifyProcessor: RecordProcessor {
             let firstPurchase = event.type == .purchase && r.purchases == 0
             if event.type == .purchase { r.purchases += 1 }
             convert(&r, userID: userID, eventType: event.type.name, at: event.timeMillis, emit: &emit)
-            let derived = ["first_purchase": firstPurchase ? "true" : "false", "type": event.type.name]
+            let derived = DerivedFacts(type: event.type.name, firstPurchase: firstPurchase)
             fireTriggers(.event, record: object, bytes: value, sourceID: event.id, derived: derived, userID: userID, time: time, to: &r, emit: &emit)
             journeyInput(.event, object, derived: derived, userID: userID, time: event.timeMillis, to: &r, journeys: &journeys, emit: &emit)
             return true
@@ -214,8 +218,8 @@ public final class NotifyProcessor: RecordProcessor {
                 r.customSegments = segments.sorted().prefix(SegmentLimits.perRecipient).map { $0 }
             }
             let source: TriggerSource = kind == .segmentChange ? .segmentChange : kind == .memberEvent ? .memberEvent : .ledgerEntry
-            fireTriggers(source, record: object, bytes: value, sourceID: id, derived: [:], userID: userID, time: time, to: &r, emit: &emit)
-            journeyInput(source, object, derived: [:], userID: userID, time: time, to: &r, journeys: &journeys, emit: &emit)
+            fireTriggers(source, record: object, bytes: value, sourceID: id, derived: .none, userID: userID, time: time, to: &r, emit: &emit)
+            journeyInput(source, object, derived: .none, userID: userID, time: time, to: &r, journeys: &journeys, emit: &emit)
             return true
         case .campaign, .privacyRequest, .journey:
             return false
@@ -241,7 +245,7 @@ public final class NotifyProcessor: RecordProcessor {
 
     // MARK: Triggers
 
-    private func fireTriggers(_ source: TriggerSource, record: JSONObject, bytes: [UInt8], sourceID: String, derived: [String: String],
+    private func fireTriggers(_ source: TriggerSource, record: JSONObject, bytes: [UInt8], sourceID: String, derived: DerivedFacts,
                               userID: String, time: Int64, to r: inout Recipient, emit: inout Emitter) {
         r.prune(now: time, keepMillis: policy.stateRetentionMillis)
         for trigger in policy.triggers(for: source) where trigger.matches(record, derived: derived) {

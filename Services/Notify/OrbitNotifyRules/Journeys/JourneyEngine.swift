@@ -56,7 +56,7 @@ public struct JourneyEngine {
 
     /// An input record of the user: exits, conversions and awaited events or segment changes for
     /// the journeys the user is in, then entries into journeys.
-    public mutating func onRecord(_ source: TriggerSource, _ record: JSONObject, derived: [String: String], userID: String, time: Int64,
+    public mutating func onRecord(_ source: TriggerSource, _ record: JSONObject, derived: DerivedFacts, userID: String, time: Int64,
                                   _ r: inout Recipient, effects: inout [JourneyEffect]) {
         let eventType = source == .event ? record["type"]?.stringValue : nil
         let dimension = source == .segmentChange ? record["dimension"]?.stringValue : nil

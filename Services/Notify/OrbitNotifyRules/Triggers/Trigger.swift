@@ -12,6 +12,30 @@ public enum TriggerSource: String, CaseIterable, Sendable {
     case ledgerEntry = "ledger_entry"
 }
 
+/// Facts about an input that are not fields of its record, matched by a one-part path as fields
+/// are: an event's `type` and whether it is the user's `first_purchase`. A struct rather than a
+/// dictionary: one is made for every event, and building a dictionary each time was a measured cost.
+public struct DerivedFacts: Sendable {
+    public var type: String?
+    public var firstPurchase: Bool?
+
+    /// An input with no derived facts (every source but events).
+    public static let none = DerivedFacts()
+
+    public init(type: String? = nil, firstPurchase: Bool? = nil) {
+        self.type = type
+        self.firstPurchase = firstPurchase
+    }
+
+    public subscript(name: String) -> String? {
+        switch name {
+        case "type": type
+        case "first_purchase": firstPurchase.map { $0 ? "true" : "false" }
+        default: nil
+        }
+    }
+}
+
 /// One field condition of a trigger: the value at `path` of the source record (as text) must be
 /// one of `values`. Derived facts (`first_purchase`) are matched the same way.
 public struct FieldCondition: Sendable, Equatable {
@@ -23,7 +47,7 @@ public struct FieldCondition: Sendable, Equatable {
         self.values = values
     }
 
-    public func matches(_ record: JSONObject, derived: [String: String]) -> Bool {
+    public func matches(_ record: JSONObject, derived: DerivedFacts) -> Bool {
         if path.count == 1, let value = derived[path[0]] { return values.contains(value) }
         guard let value = Self.text(at: path[...], in: record) else { return false }
         return values.contains(value)
@@ -75,7 +99,7 @@ public struct Trigger: Sendable {
         self.experiment = experiment
     }
 
-    public func matches(_ record: JSONObject, derived: [String: String] = [:]) -> Bool {
+    public func matches(_ record: JSONObject, derived: DerivedFacts = .none) -> Bool {
         conditions.allSatisfy { $0.matches(record, derived: derived) }
     }
 }
