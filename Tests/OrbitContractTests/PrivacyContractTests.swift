@@ -48,6 +48,24 @@ final class PrivacyContractTests: XCTestCase {
         XCTAssertFalse(a.pseudonym("u-42").contains("u-42"))
     }
 
+    /// Coupon codes and other keyed hashes are HMAC-SHA256 under a key derived per purpose; a
+    /// hasher used many times gives each message the bytes a fresh HMAC gives (the values are
+    /// Python's `hmac` over the same key, purpose and messages).
+    func testKeyedHashesAreHMACUnderTheDerivedKeyHoweverOftenTheHasherIsUsed() {
+        let secret = Pseudonymizer(key: Array(repeating: 1, count: 32))
+        let hasher = secret.hasher(purpose: "test purpose")
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        let expected = [("", "799214eb237a90fd7001708afb852b6dbd5317c776b2a27db852fdf2730883a8"),
+                        ("u-42\u{0}r-1\u{0}0", "1e2cba64ecdc27a2bf7fd6434059e311eb237584eac23538446d6d5f06283b03"),
+                        (String(repeating: "x", count: 200), "3f288d424987bce9ba20c2178a3bdc2f638721a8deb89a089d991ce70aee1eb0")]
+        for _ in 0..<2 {
+            for (message, mac) in expected {
+                XCTAssertEqual(hex(hasher.hash(Array(message.utf8))), mac)
+                XCTAssertEqual(hex(secret.keyedHash(Array(message.utf8), purpose: "test purpose")), mac)
+            }
+        }
+    }
+
     func testAShortOrMissingKeyFileIsAConfigurationError() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("orbit-key-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

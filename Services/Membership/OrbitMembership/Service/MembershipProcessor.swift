@@ -492,16 +492,16 @@ struct InternalMessage: Equatable {
     func encoded() -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
-        w.key("kind"); w.string(kind.rawValue)
-        w.key("key"); w.string(key)
-        w.key("points"); w.int(points)
-        w.key("from"); w.string(from)
-        w.key("rule"); if let rule { w.string(rule) } else { w.null() }
-        w.key("reason"); w.string(reason)
-        w.key("time_ms"); w.int(time)
-        if let redemptionID { w.key("redemption_id"); w.string(redemptionID) }
-        if isRepeat { w.key("repeat"); w.bool(true) }
-        if let requestID { w.key("request_id"); w.string(requestID) }
+        w.field("kind"); w.string(kind.rawValue)
+        w.field("key"); w.string(key)
+        w.field("points"); w.int(points)
+        w.field("from"); w.string(from)
+        w.field("rule"); if let rule { w.string(rule) } else { w.null() }
+        w.field("reason"); w.string(reason)
+        w.field("time_ms"); w.int(time)
+        if let redemptionID { w.field("redemption_id"); w.string(redemptionID) }
+        if isRepeat { w.field("repeat"); w.bool(true) }
+        if let requestID { w.field("request_id"); w.string(requestID) }
         w.endObject()
         return w.bytes
     }
@@ -545,18 +545,18 @@ struct Outputs {
     static func ledger(_ e: PointsLedgerEntry) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
-        w.key("schema_version"); w.int(1)
-        w.key("key"); w.string(e.key)
-        w.key("user_id"); w.string(e.userID)
-        w.key("kind"); w.string(e.kind.rawValue)
-        w.key("points"); w.int(e.points)
-        w.key("balance_after"); w.int(e.balanceAfter)
-        w.key("rule"); if let r = e.ruleID { w.string(r) } else { w.null() }
-        w.key("reason"); w.string(e.reason)
-        w.key("time"); w.timestamp(millis: e.timeMillis)
-        w.key("shortfall"); w.int(e.shortfall)
+        w.field("schema_version"); w.int(1)
+        w.field("key"); w.string(e.key)
+        w.field("user_id"); w.string(e.userID)
+        w.field("kind"); w.string(e.kind.rawValue)
+        w.field("points"); w.int(e.points)
+        w.field("balance_after"); w.int(e.balanceAfter)
+        w.field("rule"); if let r = e.ruleID { w.string(r) } else { w.null() }
+        w.field("reason"); w.string(e.reason)
+        w.field("time"); w.timestamp(millis: e.timeMillis)
+        w.field("shortfall"); w.int(e.shortfall)
         // Only entries that hold points or settle a hold carry it (the mall's; docs/CONTRACT.md).
-        if e.held != 0 { w.key("held"); w.int(e.held) }
+        if e.held != 0 { w.field("held"); w.int(e.held) }
         w.endObject()
         return w.bytes
     }
@@ -570,15 +570,15 @@ struct Outputs {
     mutating func fulfilment(redemptionID: String, status: String, rewardID: String, sku: String, quantity: Int64, addressRef: String?, time: Int64) {
         var w = JSONWriter()
         w.beginObject()
-        w.key("schema_version"); w.int(1)
-        w.key("redemption_id"); w.string(redemptionID)
-        w.key("status"); w.string(status)
-        w.key("user_id"); w.string(userID)
-        w.key("reward_id"); w.string(rewardID)
-        w.key("sku"); w.string(sku)
-        w.key("quantity"); w.int(quantity)
-        w.key("address_ref"); if let addressRef { w.string(addressRef) } else { w.null() }
-        w.key("time"); w.timestamp(millis: time)
+        w.field("schema_version"); w.int(1)
+        w.field("redemption_id"); w.string(redemptionID)
+        w.field("status"); w.string(status)
+        w.field("user_id"); w.string(userID)
+        w.field("reward_id"); w.string(rewardID)
+        w.field("sku"); w.string(sku)
+        w.field("quantity"); w.int(quantity)
+        w.field("address_ref"); if let addressRef { w.string(addressRef) } else { w.null() }
+        w.field("time"); w.timestamp(millis: time)
         w.endObject()
         records.append(ProducerRecord(topic: settings.fulfilmentTopic, key: Array(redemptionID.utf8), value: w.bytes))
     }
@@ -613,11 +613,11 @@ struct Outputs {
     mutating func memberEvent(kind: String, id: String, time: Int64, fields: [(String, JSONValue)]) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
-        w.key("schema_version"); w.int(1)
-        w.key("id"); w.string(id)
-        w.key("user_id"); w.string(userID)
-        w.key("kind"); w.string(kind)
-        w.key("time"); w.timestamp(millis: time)
+        w.field("schema_version"); w.int(1)
+        w.field("id"); w.string(id)
+        w.field("user_id"); w.string(userID)
+        w.field("kind"); w.string(kind)
+        w.field("time"); w.timestamp(millis: time)
         for (key, value) in fields { w.key(key); w.value(value) }
         w.endObject()
         records.append(ProducerRecord(topic: settings.memberEventsTopic, key: Array(userID.utf8), value: w.bytes))
@@ -627,47 +627,47 @@ struct Outputs {
     static func account(_ state: MemberState, userID: String, policy: MembershipPolicy, at time: Int64) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
-        w.key("schema_version"); w.int(1)
-        w.key("user_id"); w.string(userID)
-        w.key("balance"); w.int(state.points.balance)
-        w.key("available"); w.int(max(0, state.points.available(at: time)))
-        w.key("debt"); w.int(state.points.debt)
-        w.key("held"); w.int(state.points.held)
+        w.field("schema_version"); w.int(1)
+        w.field("user_id"); w.string(userID)
+        w.field("balance"); w.int(state.points.balance)
+        w.field("available"); w.int(max(0, state.points.available(at: time)))
+        w.field("debt"); w.int(state.points.debt)
+        w.field("held"); w.int(state.points.held)
         // A summary of the lots, not the lots themselves: an account record stays small however
         // often the member earns.
         let lots = state.points.lots
         let locked = lots.filter { $0.availableAtMillis > time }.reduce(0) { $0 + $1.remaining }
         let nextExpiry = lots.compactMap(\.expiresAtMillis).filter { $0 > time }.min()
-        w.key("lots"); w.beginObject()
-        w.key("count"); w.int(lots.count)
-        w.key("locked_points"); w.int(locked)
-        w.key("next_expiry"); if let nextExpiry { w.timestamp(millis: nextExpiry) } else { w.null() }
-        w.key("expiring_next"); w.int(nextExpiry.map { e in lots.filter { $0.expiresAtMillis == e }.reduce(0) { $0 + $1.remaining } } ?? 0)
+        w.field("lots"); w.beginObject()
+        w.field("count"); w.int(lots.count)
+        w.field("locked_points"); w.int(locked)
+        w.field("next_expiry"); if let nextExpiry { w.timestamp(millis: nextExpiry) } else { w.null() }
+        w.field("expiring_next"); w.int(nextExpiry.map { e in lots.filter { $0.expiresAtMillis == e }.reduce(0) { $0 + $1.remaining } } ?? 0)
         w.endObject()
-        w.key("level"); w.string(state.level.level)
-        w.key("growth_value"); w.int(state.level.growthValue(at: time))
-        w.key("benefits"); w.value(.object(JSONObject((policy.levels.level(named: state.level.level)?.benefits ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: .string($0.value)) })))
-        w.key("paid_membership")
+        w.field("level"); w.string(state.level.level)
+        w.field("growth_value"); w.int(state.level.growthValue(at: time))
+        w.field("benefits"); w.value(.object(JSONObject((policy.levels.level(named: state.level.level)?.benefits ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: .string($0.value)) })))
+        w.field("paid_membership")
         if let paid = state.paid {
             w.beginObject()
-            w.key("plan"); w.string(paid.plan)
-            w.key("since"); w.timestamp(millis: paid.startedAtMillis)
-            w.key("expires"); w.timestamp(millis: paid.expiresAtMillis)
-            w.key("cancelled"); w.bool(paid.cancelled)
-            w.key("benefits"); w.value(.object(JSONObject(policy.paidBenefits.sorted { $0.key < $1.key }.map { (key: $0.key, value: .string($0.value)) })))
+            w.field("plan"); w.string(paid.plan)
+            w.field("since"); w.timestamp(millis: paid.startedAtMillis)
+            w.field("expires"); w.timestamp(millis: paid.expiresAtMillis)
+            w.field("cancelled"); w.bool(paid.cancelled)
+            w.field("benefits"); w.value(.object(JSONObject(policy.paidBenefits.sorted { $0.key < $1.key }.map { (key: $0.key, value: .string($0.value)) })))
             w.endObject()
         } else { w.null() }
-        w.key("status"); w.string(state.status)
+        w.field("status"); w.string(state.status)
         // Benefits redeemed in the points mall, with the time each ends (only those still running).
-        w.key("reward_benefits"); w.beginObject()
+        w.field("reward_benefits"); w.beginObject()
         for (name, until) in state.rewardBenefits.sorted(by: { $0.key < $1.key }) where until > time { w.key(name); w.timestamp(millis: until) }
         w.endObject()
-        w.key("totals"); w.beginObject()
-        w.key("earned"); w.int(state.totalEarned)
-        w.key("redeemed"); w.int(state.totalRedeemed)
-        w.key("expired"); w.int(state.totalExpired)
+        w.field("totals"); w.beginObject()
+        w.field("earned"); w.int(state.totalEarned)
+        w.field("redeemed"); w.int(state.totalRedeemed)
+        w.field("expired"); w.int(state.totalExpired)
         w.endObject()
-        w.key("config_version"); w.string(policy.configVersion)
+        w.field("config_version"); w.string(policy.configVersion)
         w.endObject()
         return w.bytes
     }

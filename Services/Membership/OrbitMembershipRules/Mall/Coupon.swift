@@ -153,18 +153,18 @@ public struct Coupon: Sendable, Equatable {
     public func record() -> [UInt8] {
         var w = JSONWriter(reservingCapacity: 320)
         w.beginObject()
-        w.key("schema_version"); w.int(1)
-        w.key("code"); w.string(code)
-        w.key("status"); w.string(status.rawValue)
-        w.key("user_id"); if userID.isEmpty { w.null() } else { w.string(userID) }
-        w.key("redemption_id"); w.string(redemptionID)
-        w.key("reward_id"); w.string(rewardID)
-        w.key("value_minor"); w.int(valueMinor)
-        w.key("currency"); w.string(currency)
-        w.key("issued_at"); w.timestamp(millis: issuedAtMillis)
-        w.key("expires_at"); w.timestamp(millis: expiresAtMillis)
-        w.key("order_id"); if let orderID { w.string(orderID) } else { w.null() }
-        w.key("settled_at"); if let settledAtMillis { w.timestamp(millis: settledAtMillis) } else { w.null() }
+        w.field("schema_version"); w.int(1)
+        w.field("code"); w.string(code)
+        w.field("status"); w.string(status.rawValue)
+        w.field("user_id"); if userID.isEmpty { w.null() } else { w.string(userID) }
+        w.field("redemption_id"); w.string(redemptionID)
+        w.field("reward_id"); w.string(rewardID)
+        w.field("value_minor"); w.int(valueMinor)
+        w.field("currency"); w.string(currency)
+        w.field("issued_at"); w.timestamp(millis: issuedAtMillis)
+        w.field("expires_at"); w.timestamp(millis: expiresAtMillis)
+        w.field("order_id"); if let orderID { w.string(orderID) } else { w.null() }
+        w.field("settled_at"); if let settledAtMillis { w.timestamp(millis: settledAtMillis) } else { w.null() }
         w.endObject()
         return w.bytes
     }

@@ -43,22 +43,22 @@ public struct CouponRequest: Sendable, Equatable {
     public func encoded() -> [UInt8] {
         var w = JSONWriter(reservingCapacity: 200)
         w.beginObject()
-        w.key("kind"); w.string(kind.rawValue)
-        w.key("code"); w.string(code)
-        w.key("user_id"); w.string(userID)
-        w.key("redemption_id"); w.string(redemptionID)
-        w.key("time_ms"); w.int(timeMillis)
+        w.field("kind"); w.string(kind.rawValue)
+        w.field("code"); w.string(code)
+        w.field("user_id"); w.string(userID)
+        w.field("redemption_id"); w.string(redemptionID)
+        w.field("time_ms"); w.int(timeMillis)
         switch kind {
         case .issue:
-            w.key("reward_id"); w.string(rewardID)
-            w.key("value_minor"); w.int(valueMinor)
-            w.key("currency"); w.string(currency)
-            w.key("expires_ms"); w.int(expiresAtMillis)
+            w.field("reward_id"); w.string(rewardID)
+            w.field("value_minor"); w.int(valueMinor)
+            w.field("currency"); w.string(currency)
+            w.field("expires_ms"); w.int(expiresAtMillis)
         case .use:
-            w.key("order_id"); w.string(orderID)
-            w.key("event_id"); w.string(eventID)
+            w.field("order_id"); w.string(orderID)
+            w.field("event_id"); w.string(eventID)
         case .void:
-            w.key("event_id"); w.string(eventID)
+            w.field("event_id"); w.string(eventID)
         case .forget:
             break
         }

@@ -24,12 +24,12 @@ public struct StockRequest: Sendable, Equatable {
     public func encoded() -> [UInt8] {
         var w = JSONWriter(reservingCapacity: 160)
         w.beginObject()
-        w.key("kind"); w.string(kind.rawValue)
-        w.key("redemption_id"); w.string(redemptionID)
-        w.key("user_id"); w.string(userID)
-        w.key("reward_id"); w.string(rewardID)
-        w.key("quantity"); w.int(quantity)
-        w.key("time_ms"); w.int(timeMillis)
+        w.field("kind"); w.string(kind.rawValue)
+        w.field("redemption_id"); w.string(redemptionID)
+        w.field("user_id"); w.string(userID)
+        w.field("reward_id"); w.string(rewardID)
+        w.field("quantity"); w.int(quantity)
+        w.field("time_ms"); w.int(timeMillis)
         w.endObject()
         return w.bytes
     }
