@@ -223,6 +223,39 @@ final class NotifyPolicyTests: XCTestCase {
         XCTAssertEqual(TemplateCatalog.oneLine(""), "")
     }
 
+    /// Parts without a tag are rendered once, when loaded: what a user gets is what Mustache
+    /// renders, whatever the variables (white space, line breaks, HTML characters, a title made
+    /// one line), and a part with a tag still reads the variables.
+    func testPartsWithoutATagRenderAsMustacheWouldForEveryUser() throws {
+        let yaml = """
+        hello:
+          in_app:
+            title: "  Hello\\nthere  "
+            body: "Hi {{user.name}} & welcome"
+          email:
+            subject: "Welcome"
+            text: |
+              Line one.
+                Line two & <three>.
+            html: "<p>Fish & chips</p>"
+
+        """
+        let catalog = try TemplateCatalog.catalog(yaml: yaml, file: "t.yaml", locale: "en")
+        for name in ["Ada", "Grace"] {
+            let variables: [String: Any] = ["user": ["name": name]]
+            let inApp = try XCTUnwrap(catalog.render("hello", channel: .inApp, locale: "en", variables: variables))
+            XCTAssertEqual(inApp[.title], "Hello there")
+            XCTAssertEqual(inApp[.body], "Hi \(name) & welcome")
+            let email = try XCTUnwrap(catalog.render("hello", channel: .email, locale: "en", variables: variables))
+            XCTAssertEqual(email[.subject], "Welcome")
+            XCTAssertEqual(email[.text], "Line one.\n  Line two & <three>.\n")
+            XCTAssertEqual(email[.html], "<p>Fish & chips</p>")
+        }
+        XCTAssertNil(catalog.render("hello", channel: .sms, locale: "en", variables: [String: Any]()))
+        XCTAssertTrue(catalog.has("hello", channel: .email, locale: "en"))
+        XCTAssertFalse(catalog.has("hello", channel: .push, locale: "en"))
+    }
+
     func testMailMessageHeaders() {
         XCTAssertEqual(MailMessage.address("Orbit <noreply@orbit.local>"), "noreply@orbit.local")
         XCTAssertEqual(MailMessage.messageID("win_back:u1:x y:email", domain: "orbit.local"), "<win_back.u1.x=20y.email@orbit.local>")
