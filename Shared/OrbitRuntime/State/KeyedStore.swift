@@ -314,7 +314,7 @@ public final class KeyedStore<Value: StateCodable> {
             // each partition's table in turn, and keeping them all would hold room for every user.
             // The keys are copied out first: iterating `cache.keys` while changing `cache` keeps a
             // second reference to every table, so each `removeAll` copied its table to fresh,
-            // unfaulted memory instead of emptying it in place (measured: 5% of the notify stage).
+            // unfaulted memory instead of emptying it in place.
             for partition in Array(cache.keys) {
                 cache[partition]!.removeAll(keepingCapacity: cache[partition]!.capacity <= Self.keptCacheCapacity)
             }

@@ -34,7 +34,8 @@ public struct NotifySettings: Sendable {
     public var policy: NotifyPolicy
     public var delivery: DeliverySettings
 
-    static var topicKeys: [String: WritableKeyPath<NotifySettings, String>] { [
+    /// Every topic the service names, by its key in the `topics` section.
+    public static var topicKeys: [String: WritableKeyPath<NotifySettings, String>] { [
         "events": \.eventsTopic, "segment_changes": \.segmentChangesTopic, "member_events": \.memberEventsTopic, "ledger": \.ledgerTopic,
         "profiles": \.profilesTopic, "accounts": \.accountsTopic, "contacts": \.contactsTopic, "preferences": \.preferencesTopic, "tags": \.tagsTopic,
         "commands": \.commandsTopic, "inputs": \.inputsTopic, "notifications": \.notificationsTopic, "deliveries": \.deliveriesTopic,

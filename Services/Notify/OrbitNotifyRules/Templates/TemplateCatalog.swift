@@ -57,27 +57,31 @@ public struct TemplateCatalog: Sendable {
     /// its text is the same for every user, and rendering it per message through Mustache (with
     /// the lookups that find it) was a measured share of the notify stage's CPU.
     struct CompiledPart: Sendable {
+        enum Body: Sendable {
+            /// The text every user gets (one line already for a subject or title): the part names
+            /// no variable.
+            case literal(String)
+            case template(MustacheTemplate)
+        }
+
         let part: MessagePart
-        let template: MustacheTemplate
-        /// The part's text as every user gets it (one line already for a subject or title), when
-        /// it names no variable.
-        let literal: String?
+        let body: Body
 
         init(part: MessagePart, template: MustacheTemplate, source: String) {
             self.part = part
-            self.template = template
-            if source.contains("{{") {
-                literal = nil
-            } else {
-                let rendered = template.render([String: String]())
-                literal = part.isOneLine ? TemplateCatalog.oneLine(rendered) : rendered
-            }
+            body = source.contains("{{") ? .template(template) : .literal(Self.finish(template.render([String: String]()), part))
         }
 
         func render(_ variables: Any) -> String {
-            if let literal { return literal }
-            let text = template.render(variables)
-            return part.isOneLine ? TemplateCatalog.oneLine(text) : text
+            switch body {
+            case .literal(let text): text
+            case .template(let template): Self.finish(template.render(variables), part)
+            }
+        }
+
+        /// A subject or title is one line.
+        private static func finish(_ text: String, _ part: MessagePart) -> String {
+            part.isOneLine ? TemplateCatalog.oneLine(text) : text
         }
     }
 
