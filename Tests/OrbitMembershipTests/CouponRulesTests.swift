@@ -124,6 +124,35 @@ final class CouponRulesTests: XCTestCase {
         XCTAssertEqual(json?["order_id"]?.stringValue, "o1")
     }
 
+    /// The stages read requests in one pass when they are as the ledger writes them, and with
+    /// the full parser otherwise: both give the same request, or both refuse it.
+    func testRequestsReadTheSameInOnePassAsWithTheFullParser() {
+        let issue = CouponRequest.issue(coupon())
+        // Reordered with white space, and with an escaped name: not for the one-pass reader.
+        let reordered = #"{ "time_ms": \#(now), "kind": "issue", "code": "0123456789ABCDEF", "user_id": "ann", "redemption_id": "r-1", "reward_id": "coffee", "#
+            + #""value_minor": 500, "currency": "USD", "expires_ms": \#(now + 30 * day) }"#
+        XCTAssertEqual(CouponRequest.decode(Array(reordered.utf8)), issue)
+        let escapedName = String(decoding: issue.encoded(), as: UTF8.self).replacingOccurrences(of: #""currency""#, with: #""curr\u0065ncy""#)
+        XCTAssertEqual(CouponRequest.decode(Array(escapedName.utf8)), issue)
+        let duplicated = String(decoding: issue.encoded(), as: UTF8.self).replacingOccurrences(of: #""kind":"issue""#, with: #""kind":"issue","kind":"void""#)
+        XCTAssertNil(CouponRequest.decode(Array(duplicated.utf8)), "two values for one name are refused on either path")
+        XCTAssertNil(CouponRequest.decode(Array(#"{"kind":"issue","code":"0123456789ABCDEF","user_id":"ann","redemption_id":"r-1","time_ms":1}"#.utf8)),
+                     "an issue without what it issues")
+
+        let reserve = StockRequest(kind: .reserve, redemptionID: "r-1", userID: "ann", rewardID: "coffee", quantity: 2, timeMillis: now)
+        XCTAssertEqual(StockRequest.decode(reserve.encoded()), reserve)
+        let spaced = #"{"quantity" : 2, "reward_id" : "coffee", "kind" : "reserve", "user_id" : "ann", "redemption_id" : "r-1", "time_ms" : \#(now)}"#
+        XCTAssertEqual(StockRequest.decode(Array(spaced.utf8)), reserve)
+        let escaped = String(decoding: reserve.encoded(), as: UTF8.self).replacingOccurrences(of: #""quantity""#, with: #""qu\u0061ntity""#)
+        XCTAssertEqual(StockRequest.decode(Array(escaped.utf8)), reserve)
+        for bad in [#"{"kind":"reserve","redemption_id":"r-1","user_id":"ann","reward_id":"coffee","quantity":0,"time_ms":1}"#,
+                    #"{"kind":"borrow","redemption_id":"r-1","user_id":"ann","reward_id":"coffee","quantity":1,"time_ms":1}"#,
+                    #"{"kind":"reserve","kind":"reserve","redemption_id":"r-1","user_id":"ann","reward_id":"coffee","quantity":1,"time_ms":1}"#,
+                    #"["reserve"]"#, "not json"] {
+            XCTAssertNil(StockRequest.decode(Array(bad.utf8)), bad)
+        }
+    }
+
     func testAMemberRemembersItsNewestCodesAndItsCancellationsInTheStateStore() throws {
         var state = MemberState(userID: "ann", policy: MembershipPolicy())
         for i in 0..<(MemberState.couponLimit + 5) { state.remember(coupon: "C\(i)") }

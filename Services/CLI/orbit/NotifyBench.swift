@@ -126,43 +126,20 @@ struct NotifyBench: AsyncParsableCommand {
                 try stage.makeStageProcessor(StageContext(thread: 0, partitionCount: partitions, runtime: runtime, logger: logger,
                                                           deadLetters: deadLetters, globalTables: [:]))
             }
-            var offsets: [TopicPartition: Int64] = [:]
-            /// A produced record as the next stage consumes it: placed by its key, the next offset.
-            func consumed(_ record: ProducerRecord) -> ConsumerRecord {
-                let partition = record.partition ?? KeyPartitioner.partition(of: record.key ?? [], partitionCount: partitions)
-                let position = TopicPartition(record.topic, partition)
-                defer { offsets[position, default: 0] += 1 }
-                return ConsumerRecord(topic: record.topic, partition: partition, offset: offsets[position, default: 0], key: record.key,
-                                      value: record.value, headers: record.headers, timestampMillis: record.timestampMillis ?? start)
-            }
+            var feeder = CoreStageFeeder(partitions: partitions, batch: runtime.maxBatchRecords, defaultTimestamp: start)
             var digest = OutputsDigest()
             var line = "  round \(round)"
             var total = 0.0
-            var input = signups.map(consumed)
+            var input = signups.map { feeder.consumed($0) }
             for (index, stage) in stages.enumerated() {
-                let context = ProcessingContext(nowMillis: start + Int64(events))
-                var written: [ProducerRecord] = []
-                var outputs: [ProducerRecord] = []
-                let began = ContinuousClock.now
-                for (n, record) in input.enumerated() {
-                    try stage.process(record, context: context, outputs: &outputs)
-                    if (n + 1) % runtime.maxBatchRecords == 0 || n + 1 == input.count {
-                        try stage.flush(context: context, outputs: &outputs) { part in
-                            written += part
-                            part.removeAll()
-                        }
-                        written += outputs
-                        written += stage.takeStateChanges()
-                        outputs.removeAll(keepingCapacity: true)
-                    }
-                }
-                let micros = (ContinuousClock.now - began).seconds * 1e6 / Double(events)
+                let (written, took) = try feeder.run(stage, input, context: ProcessingContext(nowMillis: start + Int64(events)))
+                let micros = took.seconds * 1e6 / Double(events)
                 total += micros
                 let bytes = written.reduce(0) { $0 + ($1.key?.count ?? 0) + ($1.value?.count ?? 0) }
                 line += String(format: " %@ %.1f µs (%.0f B out)", ["router", "notify", "delivery"][index], micros, Double(bytes) / Double(events))
                 for record in written { digest.add(record) }
                 let next = index + 1 < topology.stages.count ? Set(topology.stages[index + 1].inputs) : []
-                input = written.filter { next.contains($0.topic) }.map(consumed)
+                input = written.filter { next.contains($0.topic) }.map { feeder.consumed($0) }
             }
             Output.line(line + String(format: "; %.1f µs per notification in all; outputs digest %016llx", total, digest.value))
         }

@@ -21,16 +21,20 @@ struct RedeemBench: AsyncParsableCommand {
     @Option(help: "Members (each redeems redemptions/members times; signup points pay for them).") var members = 20_000
     @Option(help: "Rewards the spread case uses.") var rewards = 1_000
     @Option(help: "Partitions.") var partitions = 16
+    @Flag(help: "Measure only the four stages' processors in one thread, without Kafka: each stage's CPU per redemption and a digest of every output (for profiling, and for checking that a faster build writes the same bytes).") var coreOnly = false
+    @Option(help: "Rounds of --core-only.") var rounds = 3
 
     func validate() throws {
         try OptionChecks.require(redemptions, "redemptions", in: OptionChecks.positive)
         try OptionChecks.require(members, "members", in: OptionChecks.positive)
         try OptionChecks.require(rewards, "rewards", in: OptionChecks.positive)
         try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
+        try OptionChecks.require(rounds, "rounds", in: OptionChecks.rounds)
         guard redemptions / max(1, members) <= 10 else { throw ValidationError("at most 10 redemptions per member (--members at least \(redemptions / 10))") }
     }
 
     func run() async throws {
+        if coreOnly { return try measureCoreOnly() }
         let bench = try BenchBroker(input: "bench-redeem-signups", partitions: partitions)
         defer { bench.broker.stop() }
         let start = Int64(1_795_435_200_000)
@@ -53,40 +57,44 @@ struct RedeemBench: AsyncParsableCommand {
         Output.line("ratios: " + ratios.joined(separator: "; "))
     }
 
+    /// The catalogue: many rewards with stock to spare, or one whose stock runs out halfway.
+    func catalogue(hot: Bool) -> [Reward] {
+        hot ? [Reward(id: "hot", names: ["en": "Hot", "zh-CN": "热门"], pricePoints: 10, stock: .limited(Int64(redemptions / 2)), issue: .goods(sku: "HOT"))]
+            : (0..<rewards).map { Reward(id: "r\($0)", names: ["en": "R\($0)", "zh-CN": "R\($0)"], pricePoints: 10, stock: .limited(1_000_000_000),
+                                         issue: .coupon(valueMinor: 100, currency: "USD", validityDays: 30)) }
+    }
+
+    /// The `n`th redemption command (by member `n` modulo the members, of the hot reward or the
+    /// `n`th modulo the rewards).
+    func command(_ n: Int, hot: Bool) -> (key: [UInt8], value: [UInt8]) {
+        let user = "m\(n % members)", reward = hot ? "hot" : "r\(n % rewards)"
+        return (Array(user.utf8), Array(#"{"type":"redeem_reward","request_id":"b\#(n)","user_id":"\#(user)","reward_id":"\#(reward)"}"#.utf8))
+    }
+
     private func commandsTopic(hot: Bool) -> String { "bench-redeem-\(hot ? "hot" : "spread")-commands" }
 
     /// The membership topology on fresh topics: members signed up first, then every redemption
     /// command, timed from the first command read to the last result written.
     private func measureService(_ bench: BenchBroker, hot: Bool, start: Int64) throws -> (rate: Double, cpu: Double, written: [Double]) {
         let prefix = "bench-redeem-\(hot ? "hot" : "spread")"
-        for suffix in ["commands", "segments", "internal", "inputs", "ledger", "accounts", "events", "changelog", "tags", "rewards", "stock", "stock-changelog", "fulfilment",
-                       "coupons", "coupon-requests", "coupons-changelog"] {
-            try bench.broker.createTopic(TopicSpec(name: "\(prefix)-\(suffix)", partitions: suffix == "rewards" ? 1 : partitions))
-        }
         let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])
         var settings = try MembershipSettings(document: document)
         settings.groupID = "\(prefix)-members"
-        settings.eventsTopic = bench.input
-        for (path, suffix) in [(\MembershipSettings.commandsTopic, "commands"), (\.segmentChangesTopic, "segments"), (\.internalTopic, "internal"),
-                               (\.inputsTopic, "inputs"), (\.ledgerTopic, "ledger"), (\.accountsTopic, "accounts"), (\.memberEventsTopic, "events"),
-                               (\.stateChangelogTopic, "changelog"), (\.tagsTopic, "tags"), (\.rewardsTopic, "rewards"), (\.stockRequestsTopic, "stock"),
-                               (\.stockChangelogTopic, "stock-changelog"), (\.fulfilmentTopic, "fulfilment"), (\.couponsTopic, "coupons"),
-                               (\.couponRequestsTopic, "coupon-requests"), (\.couponsChangelogTopic, "coupons-changelog")] as [(WritableKeyPath<MembershipSettings, String>, String)] {
-            settings[keyPath: path] = "\(prefix)-\(suffix)"
+        // Every topic the service names, renamed for this case (the catalogue on one partition),
+        // but the sign-ups it reads.
+        for (key, path) in MembershipSettings.topicKeys where key != "events" {
+            settings[keyPath: path] = "\(prefix)-\(key)"
+            try bench.broker.createTopic(TopicSpec(name: settings[keyPath: path], partitions: key == "rewards" ? 1 : partitions))
         }
+        settings.eventsTopic = bench.input
         var runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
         runtime.kafka = bench.kafka
         runtime.privacy.requestsTopic = "\(prefix)-privacy"
         try bench.broker.createTopic(TopicSpec(name: runtime.privacy.requestsTopic, partitions: partitions))
-        // The catalogue: many rewards with stock to spare, or one whose stock runs out halfway.
-        let catalogue = hot
-            ? [Reward(id: "hot", names: ["en": "Hot", "zh-CN": "热门"], pricePoints: 10, stock: .limited(Int64(redemptions / 2)), issue: .goods(sku: "HOT"))]
-            : (0..<rewards).map { Reward(id: "r\($0)", names: ["en": "R\($0)", "zh-CN": "R\($0)"], pricePoints: 10, stock: .limited(1_000_000_000),
-                                         issue: .coupon(valueMinor: 100, currency: "USD", validityDays: 30)) }
         let producer = try KafkaProducer(configuration: bench.kafka, name: "bench-redeem", logger: bench.logger)
         defer { producer.close() }
         let loaded = DeliveryBatch()
-        for reward in catalogue { try producer.send(ProducerRecord(topic: settings.rewardsTopic, key: Array(reward.id.utf8), value: reward.encoded()), in: loaded) }
+        for reward in catalogue(hot: hot) { try producer.send(ProducerRecord(topic: settings.rewardsTopic, key: Array(reward.id.utf8), value: reward.encoded()), in: loaded) }
         try loaded.waitForAll()
 
         let topology = MembershipService.topology(settings, runtime: runtime)
@@ -109,9 +117,8 @@ struct RedeemBench: AsyncParsableCommand {
 
         let commands = DeliveryBatch()
         for n in 0..<redemptions {
-            let user = "m\(n % members)", reward = hot ? "hot" : "r\(n % rewards)"
-            let json = #"{"type":"redeem_reward","request_id":"b\#(n)","user_id":"\#(user)","reward_id":"\#(reward)"}"#
-            try producer.send(ProducerRecord(topic: settings.commandsTopic, key: Array(user.utf8), value: Array(json.utf8)), in: commands)
+            let (key, value) = command(n, hot: hot)
+            try producer.send(ProducerRecord(topic: settings.commandsTopic, key: key, value: value), in: commands)
         }
         try commands.waitForAll()
         let cpuBefore = ThreadCPU.seconds()
@@ -147,7 +154,7 @@ struct RedeemBench: AsyncParsableCommand {
         let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])
         var runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
         runtime.kafka = bench.kafka
-        let inputs = ["bench-redeem-\(hot ? "hot" : "spread")-commands"] + (1..<hops).map { "\(prefix)-\($0)" }
+        let inputs = [commandsTopic(hot: hot)] + (1..<hops).map { "\(prefix)-\($0)" }
         let pipelines = (0..<runtime.streamThreads).flatMap { _ in
             (0..<hops).map { hop in
                 StreamPipeline(settings: .init(groupID: "\(prefix)-\(hop + 1)-group", inputTopics: [inputs[hop]], runtime: runtime),

@@ -24,6 +24,25 @@ public enum JSONMembers {
         guard case .success = outcome else { throw NotReadable() }
     }
 
+    /// Reads the object `bytes` holds into `empty`'s copy, member by member, in one pass when this
+    /// reader takes the record and with the full parser when not (from `empty` again): `take` is
+    /// given each member's value and a test of its name. Nil when the bytes are not one JSON
+    /// object (or repeat a name). For the decoders of a service's own small records, which then
+    /// read the same either way.
+    public static func read<Fields>(_ bytes: [UInt8], into empty: Fields, maxDepth: Int = JSONParser.defaultMaxDepth,
+                                    _ take: (inout Fields, _ value: JSONValue, _ named: (StaticString) -> Bool) -> Void) -> Fields? {
+        var fields = empty
+        do {
+            try forEach(in: bytes, maxDepth: maxDepth) { name, value in take(&fields, value) { name.is($0) } }
+            return fields
+        } catch {
+            guard let object = try? JSONParser.parse(bytes, maxDepth: maxDepth).objectValue else { return nil }
+            fields = empty
+            for member in object.members { take(&fields, member.value) { member.key == $0.description } }
+            return fields
+        }
+    }
+
     private static func readMembers(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int, _ member: (JSONMemberName, JSONValue) -> Void) throws(NotOnePass) {
         var cursor = ByteCursor(buffer)
         var keys = KeyList()

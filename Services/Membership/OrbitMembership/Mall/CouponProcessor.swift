@@ -18,6 +18,7 @@ extension Coupon: StateCodable {
 /// once and never both used and voided, however the shop and the member race.
 public final class CouponProcessor: RecordProcessor {
     let settings: MembershipSettings
+    let topics: OutputTopics
     /// Decoded per batch only (a settled coupon is rarely read again); the clock finds what it
     /// needs through `due`.
     public let store: KeyedStore<Coupon>
@@ -36,6 +37,7 @@ public final class CouponProcessor: RecordProcessor {
 
     public init(settings: MembershipSettings, deadLetters: DeadLetters, stores: StoreMaker = .memory) {
         self.settings = settings
+        self.topics = OutputTopics(settings)
         self.store = stores.store(settings.couponsChangelogTopic, cachePolicy: .perBatch)
         self.deadLetters = deadLetters
     }
@@ -65,7 +67,7 @@ public final class CouponProcessor: RecordProcessor {
             outputs.append(deadLetters.record(for: record, .undecodableRecord, "not a coupon request keyed by its code"))
             return
         }
-        var out = Outputs(userID: request.userID, settings: settings)
+        var out = Outputs(userID: request.userID, topics: topics)
         guard var coupon = try store.get(record.partition, key) else {
             switch request.kind {
             case .issue:
@@ -76,7 +78,7 @@ public final class CouponProcessor: RecordProcessor {
                 if let time = coupon.nextCheck(noticeMillis: settings.policy.couponExpiringNoticeMillis) { due[record.partition]?.insert(key, at: time) }
                 publish(coupon, &outputs)
                 issued.increment()
-                out.memberEvent(kind: "coupon_issued", id: "\(key):issued", time: request.timeMillis, fields: fields(coupon))
+                out.memberEvent(kind: "coupon_issued", id: key + ":issued", time: request.timeMillis) { w in write(coupon, to: &w) }
             case .use:
                 reject(request, .unknownCoupon, &out)
             case .void:
@@ -103,10 +105,11 @@ public final class CouponProcessor: RecordProcessor {
             case .used:
                 used.increment()
                 publish(coupon, &outputs)
-                out.memberEvent(kind: "coupon_used", id: "\(key):used", time: request.timeMillis, fields: fields(coupon) + [("order_id", .string(request.orderID))])
+                out.memberEvent(kind: "coupon_used", id: key + ":used", time: request.timeMillis) { w in write(coupon, to: &w, order: request.orderID) }
             case .repeated:
-                out.memberEvent(kind: "coupon_used", id: "\(key):used", time: coupon.settledAtMillis ?? request.timeMillis,
-                                fields: fields(coupon) + [("order_id", .string(request.orderID))])
+                out.memberEvent(kind: "coupon_used", id: key + ":used", time: coupon.settledAtMillis ?? request.timeMillis) { w in
+                    write(coupon, to: &w, order: request.orderID)
+                }
             case .rejected(let reason):
                 reject(request, reason, &out)
             }
@@ -115,7 +118,7 @@ public final class CouponProcessor: RecordProcessor {
             case .voided:
                 voided.increment()
                 publish(coupon, &outputs)
-                out.memberEvent(kind: "coupon_voided", id: "\(key):voided", time: request.timeMillis, fields: fields(coupon))
+                out.memberEvent(kind: "coupon_voided", id: key + ":voided", time: request.timeMillis) { w in write(coupon, to: &w) }
                 answer(request, voided: true, reason: "", &out)
             case .alreadyVoided:
                 answer(request, voided: true, reason: "", &out)
@@ -141,14 +144,14 @@ public final class CouponProcessor: RecordProcessor {
             coupon.apply(due, at: time)
             store.put(partition, key, coupon)
             if let next = coupon.nextCheck(noticeMillis: notice) { self.due[partition]?.insert(key, at: next) }
-            var out = Outputs(userID: coupon.userID, settings: settings)
+            var out = Outputs(userID: coupon.userID, topics: topics)
             switch due {
             case .expire:
                 expired.increment()
                 publish(coupon, &outputs)
-                out.memberEvent(kind: "coupon_expired", id: "\(key):expired", time: time, fields: fields(coupon))
+                out.memberEvent(kind: "coupon_expired", id: key + ":expired", time: time) { w in write(coupon, to: &w) }
             case .notice:
-                out.memberEvent(kind: "coupon_expiring", id: "\(key):expiring", time: time, fields: fields(coupon))
+                out.memberEvent(kind: "coupon_expiring", id: key + ":expiring", time: time) { w in write(coupon, to: &w) }
             }
             outputs.append(contentsOf: out.records)
         }
@@ -175,12 +178,18 @@ public final class CouponProcessor: RecordProcessor {
         out.internalMessage(to: request.userID, message)
     }
 
-    /// What every coupon member event says about the coupon (`value`: for people, `5.00`).
-    func fields(_ coupon: Coupon) -> [(String, JSONValue)] {
+    /// What every coupon member event says about the coupon (`value`: for people, `5.00`), and
+    /// the order it was used on.
+    func write(_ coupon: Coupon, to w: inout JSONWriter, order: String? = nil) {
         let digits = settings.policy.engine.currencyDigits[coupon.currency] ?? 2
-        return [("code", .string(coupon.code)), ("code_display", .string(CouponCode.grouped(coupon.code))), ("reward_id", .string(coupon.rewardID)),
-                ("redemption_id", .string(coupon.redemptionID)), ("value_minor", .number(JSONNumber(coupon.valueMinor))),
-                ("value", .string(MinorUnits.format(coupon.valueMinor, digits: digits))), ("currency", .string(coupon.currency)),
-                ("expires", .string(RFC3339.format(millis: coupon.expiresAtMillis)))]
+        w.field("code"); w.string(coupon.code)
+        w.field("code_display"); w.string(CouponCode.grouped(coupon.code))
+        w.field("reward_id"); w.string(coupon.rewardID)
+        w.field("redemption_id"); w.string(coupon.redemptionID)
+        w.field("value_minor"); w.int(coupon.valueMinor)
+        w.field("value"); w.string(MinorUnits.format(coupon.valueMinor, digits: digits))
+        w.field("currency"); w.string(coupon.currency)
+        w.field("expires"); w.timestamp(millis: coupon.expiresAtMillis)
+        if let order { w.field("order_id"); w.string(order) }
     }
 }

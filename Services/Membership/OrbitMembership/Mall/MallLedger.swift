@@ -64,16 +64,21 @@ extension MembershipProcessor {
     private func complete(_ id: String, reserved: Bool, reason: String?, state: inout MemberState, out: inout Outputs, at time: Int64) {
         guard let index = state.pendingRedemptions.firstIndex(where: { $0.id == id }) else { return }
         let pending = state.pendingRedemptions.remove(at: index)
-        let details: [(String, JSONValue)] = [("reward_id", .string(pending.rewardID)), ("quantity", .number(JSONNumber(pending.quantity))),
-                                              ("points", .number(JSONNumber(pending.points)))]
-        if reserved, let (entry, portions, clawback) = state.points.captureHold(id, reason: "redeemed \(pending.quantity) × \(pending.rewardID)", at: time) {
+        let (rewardID, quantity, points) = (pending.rewardID, pending.quantity, pending.points)
+        // What every outcome's result and event say of the redemption.
+        func details(_ w: inout JSONWriter) {
+            w.field("reward_id"); w.string(rewardID)
+            w.field("quantity"); w.int(quantity)
+            w.field("points"); w.int(points)
+        }
+        if reserved, let (entry, portions, clawback) = state.points.captureHold(id, reason: "redeemed \(quantity) × \(rewardID)", at: time) {
             out.entry(entry)
             // A coupon per unit; a cancellation voids these codes as they were made (not made
             // again under a key that may have changed since).
             var codes: [String] = []
-            if case .coupon? = pending.issue { codes = (0..<pending.quantity).map { couponCodes.code(user: out.userID, redemption: id, unit: $0) } }
+            if case .coupon? = pending.issue { codes = (0..<quantity).map { couponCodes.code(user: out.userID, redemption: id, unit: $0) } }
             if policy.cancelWindowMillis > 0 {
-                var committed = MemberState.CommittedRedemption(id: id, rewardID: pending.rewardID, quantity: pending.quantity, placedAtMillis: pending.placedAtMillis,
+                var committed = MemberState.CommittedRedemption(id: id, rewardID: rewardID, quantity: quantity, placedAtMillis: pending.placedAtMillis,
                                                                 committedAtMillis: time, portions: portions)
                 committed.clawback = clawback
                 committed.issue = pending.issue
@@ -82,20 +87,20 @@ extension MembershipProcessor {
                 state.committedRedemptions.append(committed)
                 state.trimCommittedRedemptions()
             }
-            state.totalRedeemed += pending.points
-            let reward = catalogue.current[pending.rewardID]
+            state.totalRedeemed += points
+            let names = catalogue.current[rewardID]?.names
             // What is issued, as the catalogue said when the points were held: goods to the
             // shop's order system, a benefit onto the account, coupons to the coupon stage.
             switch pending.issue {
             case .goods(let sku)?:
-                out.fulfilment(redemptionID: id, status: "issue", rewardID: pending.rewardID, sku: sku, quantity: pending.quantity, addressRef: pending.addressRef, time: time)
+                out.fulfilment(redemptionID: id, status: "issue", rewardID: rewardID, sku: sku, quantity: quantity, addressRef: pending.addressRef, time: time)
             case .benefit(let name, let days)?:
                 // Clamped: a run of long benefits never overflows the end time.
-                let (extended, overflow) = max(state.rewardBenefits[name] ?? time, time).addingReportingOverflow(Int64(days) * pending.quantity * 86_400_000)
+                let (extended, overflow) = max(state.rewardBenefits[name] ?? time, time).addingReportingOverflow(Int64(days) * quantity * 86_400_000)
                 state.rewardBenefits[name] = overflow ? .max / 2 : min(extended, .max / 2)
             case .coupon(let value, let currency, let days)?:
                 for code in codes {
-                    out.couponRequest(.issue(Coupon(code: code, userID: out.userID, redemptionID: id, rewardID: pending.rewardID, valueMinor: value,
+                    out.couponRequest(.issue(Coupon(code: code, userID: out.userID, redemptionID: id, rewardID: rewardID, valueMinor: value,
                                                     currency: currency, issuedAtMillis: time, expiresAtMillis: time + Int64(days) * 86_400_000)))
                     state.remember(coupon: code)
                 }
@@ -103,16 +108,26 @@ extension MembershipProcessor {
                 break
             }
             // The names in each locale, for notifications (a template reads its own).
-            out.memberEvent(kind: "reward_redeemed", id: "\(id):redeemed", time: time, fields: [("redemption_id", .string(id))] + details
-                            + [("reward_kind", pending.issue.map { .string($0.kindName) } ?? .null),
-                               ("reward_name_en", reward?.names["en"].map { .string($0) } ?? .string(pending.rewardID)),
-                               ("reward_name_zh_cn", reward?.names["zh-CN"].map { .string($0) } ?? .string(pending.rewardID))]
-                            + (codes.isEmpty ? [] : [("coupon_codes", .array(codes.map { .string($0) }))]))
-            result(id, "accepted", nil, details + [("balance_after", .number(JSONNumber(entry.balanceAfter)))], state: &state, out: &out, at: time)
+            out.memberEvent(kind: "reward_redeemed", id: id + ":redeemed", time: time) { w in
+                w.field("redemption_id"); w.string(id)
+                details(&w)
+                w.field("reward_kind"); if let issue = pending.issue { w.string(issue.kindName) } else { w.null() }
+                w.field("reward_name_en"); w.string(names?["en"] ?? rewardID)
+                w.field("reward_name_zh_cn"); w.string(names?["zh-CN"] ?? rewardID)
+                if !codes.isEmpty {
+                    w.field("coupon_codes"); w.beginArray()
+                    for code in codes { w.string(code) }
+                    w.endArray()
+                }
+            }
+            result(id, "accepted", nil, state: &state, out: &out, at: time) { w in
+                details(&w)
+                w.field("balance_after"); w.int(entry.balanceAfter)
+            }
         } else {
-            for entry in state.points.releaseHold(id, reason: "\(pending.rewardID): \(reason ?? "released")", at: time) { out.entry(entry) }
-            state.rewardUsage[pending.rewardID]?.remove(pending.quantity, addedAt: pending.placedAtMillis)
-            result(id, "rejected", reason ?? RedemptionRejection.outOfStock.rawValue, details, state: &state, out: &out, at: time)
+            for entry in state.points.releaseHold(id, reason: "\(rewardID): \(reason ?? "released")", at: time) { out.entry(entry) }
+            state.rewardUsage[rewardID]?.remove(quantity, addedAt: pending.placedAtMillis)
+            result(id, "rejected", reason ?? RedemptionRejection.outOfStock.rawValue, state: &state, out: &out, at: time) { w in details(&w) }
         }
     }
 
@@ -215,7 +230,18 @@ extension MembershipProcessor {
 
     /// A `redeem_reward` command's result, remembered for repeats of the request.
     private func result(_ request: String, _ status: String, _ reason: String?, _ extra: [(String, JSONValue)], state: inout MemberState, out: inout Outputs, at time: Int64) {
-        let bytes = out.result(requestID: request, status: status, reason: reason, time: time, extra: [("command", .string("redeem_reward"))] + extra)
+        result(request, status, reason, state: &state, out: &out, at: time) { w in
+            for (key, value) in extra { w.key(key); w.value(value) }
+        }
+    }
+
+    /// The same, its fields after `command` written by `body`.
+    private func result(_ request: String, _ status: String, _ reason: String?, state: inout MemberState, out: inout Outputs, at time: Int64,
+                        _ body: (inout JSONWriter) -> Void) {
+        let bytes = out.result(requestID: request, status: status, reason: reason, time: time) { w in
+            w.field("command"); w.string("redeem_reward")
+            body(&w)
+        }
         state.remember(request, result: bytes)
         if status == "rejected" { rejectedCommands.increment() }
     }

@@ -19,6 +19,7 @@ extension RewardStock: StateCodable {
 /// `repeat` (see ``RewardStock``).
 public final class RewardStockProcessor: RecordProcessor {
     let settings: MembershipSettings
+    let topics: OutputTopics
     public let store: KeyedStore<RewardStock>
     let deadLetters: DeadLetters
     let catalogue: CatalogueReader
@@ -32,6 +33,7 @@ public final class RewardStockProcessor: RecordProcessor {
     /// - Parameter catalogue: the stage's global table of `orbit.rewards`.
     public init(settings: MembershipSettings, deadLetters: DeadLetters, stores: StoreMaker = .memory, catalogue: GlobalTableView? = nil) {
         self.settings = settings
+        self.topics = OutputTopics(settings)
         self.store = stores.store(settings.stockChangelogTopic, cachePolicy: .retained)
         self.deadLetters = deadLetters
         self.catalogue = CatalogueReader(view: catalogue, levels: settings.policy.levels.levels.map(\.name))
@@ -66,7 +68,7 @@ public final class RewardStockProcessor: RecordProcessor {
     /// (`mall.stock_alert_recipient`): orbit-notify sends it to their contacts.
     private func lowStockNotice(_ reward: Reward, remaining: Int64, at time: Int64, offset: Int64) -> [ProducerRecord] {
         lowStock.increment()
-        var out = Outputs(userID: settings.policy.stockAlertRecipient, settings: settings)
+        var out = Outputs(userID: settings.policy.stockAlertRecipient, topics: topics)
         var stock: Int64 = 0
         if case .limited(let n) = reward.stock { stock = n }
         out.memberEvent(kind: "reward_stock_low", id: "\(reward.id):stock-low:\(offset)", time: time, fields: [

@@ -32,31 +32,23 @@ public struct MembershipSettings: Sendable {
     public var stockGroupID: String { groupID + "-stock" }
     public var policy = MembershipPolicy()
 
+    /// Every topic the service names, by its key in the `topics` section.
+    public static var topicKeys: [String: WritableKeyPath<MembershipSettings, String>] { [
+        "events": \.eventsTopic, "segment_changes": \.segmentChangesTopic, "commands": \.commandsTopic, "internal": \.internalTopic,
+        "inputs": \.inputsTopic, "ledger": \.ledgerTopic, "accounts": \.accountsTopic, "member_events": \.memberEventsTopic,
+        "state_changelog": \.stateChangelogTopic, "dead_letters": \.deadLettersTopic, "tags": \.tagsTopic, "rewards": \.rewardsTopic,
+        "stock_requests": \.stockRequestsTopic, "stock_changelog": \.stockChangelogTopic, "fulfilment": \.fulfilmentTopic,
+        "coupons": \.couponsTopic, "coupon_requests": \.couponRequestsTopic, "coupons_changelog": \.couponsChangelogTopic,
+    ] }
+
     public init() {}
 
     public init(document: ConfigDocument) throws(ConfigError) {
         let topics = document.section("topics")
-        try topics.rejectUnknownKeys(["events", "segment_changes", "commands", "internal", "inputs", "ledger", "accounts", "member_events", "state_changelog", "dead_letters",
-                                      "tags", "rewards", "stock_requests", "stock_changelog", "fulfilment",
-                                      "coupons", "coupon_requests", "coupons_changelog"])
-        inputsTopic = try topics.string("inputs", default: inputsTopic)
-        eventsTopic = try topics.string("events", default: eventsTopic)
-        segmentChangesTopic = try topics.string("segment_changes", default: segmentChangesTopic)
-        commandsTopic = try topics.string("commands", default: commandsTopic)
-        internalTopic = try topics.string("internal", default: internalTopic)
-        ledgerTopic = try topics.string("ledger", default: ledgerTopic)
-        accountsTopic = try topics.string("accounts", default: accountsTopic)
-        memberEventsTopic = try topics.string("member_events", default: memberEventsTopic)
-        stateChangelogTopic = try topics.string("state_changelog", default: stateChangelogTopic)
-        deadLettersTopic = try topics.string("dead_letters", default: deadLettersTopic)
-        tagsTopic = try topics.string("tags", default: tagsTopic)
-        rewardsTopic = try topics.string("rewards", default: rewardsTopic)
-        stockRequestsTopic = try topics.string("stock_requests", default: stockRequestsTopic)
-        stockChangelogTopic = try topics.string("stock_changelog", default: stockChangelogTopic)
-        fulfilmentTopic = try topics.string("fulfilment", default: fulfilmentTopic)
-        couponsTopic = try topics.string("coupons", default: couponsTopic)
-        couponRequestsTopic = try topics.string("coupon_requests", default: couponRequestsTopic)
-        couponsChangelogTopic = try topics.string("coupons_changelog", default: couponsChangelogTopic)
+        try topics.rejectUnknownKeys(Set(Self.topicKeys.keys))
+        for (key, path) in Self.topicKeys.sorted(by: { $0.key < $1.key }) {
+            self[keyPath: path] = try topics.string(key, default: self[keyPath: path])
+        }
 
         let m = document.section("membership")
         try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies_file",

@@ -16,6 +16,7 @@ import OrbitRuntime
 /// redemptions differently, and the same entry would come out with another balance.
 public final class MembershipProcessor: RecordProcessor {
     let settings: MembershipSettings
+    let topics: OutputTopics
     let policy: MembershipPolicy
     /// Decoded members are kept across batches (`.retained`): a member is decoded once per
     /// assignment and encoded once per batch it changed in.
@@ -42,6 +43,7 @@ public final class MembershipProcessor: RecordProcessor {
     public init(settings: MembershipSettings, deadLetters: DeadLetters? = nil, stores: StoreMaker = .memory, catalogue: GlobalTableView? = nil,
                 secret: Pseudonymizer? = nil, partitionCount: Int = 0) {
         self.settings = settings
+        self.topics = OutputTopics(settings)
         self.partitionCount = partitionCount
         self.couponCodes = CouponCodes(secret: secret ?? PrivacySettings().pseudonymizer)
         self.policy = settings.policy
@@ -101,7 +103,7 @@ public final class MembershipProcessor: RecordProcessor {
         let request = erasure.request
         let time = erasure.timeMillis
         if let state = try store.get(partition, key) {
-            var out = Outputs(userID: key, settings: settings)
+            var out = Outputs(userID: key, topics: topics)
             let balance = state.points.balance
             if balance != 0 {
                 out.entry(PointsLedgerEntry(key: "erase:\(request.requestID)", userID: key, kind: .forfeit, points: -balance, balanceAfter: 0, ruleID: nil,
@@ -127,7 +129,7 @@ public final class MembershipProcessor: RecordProcessor {
     /// or a dead letter).
     private func apply(_ record: ConsumerRecord, input: MemberInput, value: [UInt8], key: String, context: ProcessingContext,
                        to state: inout MemberState, outputs: inout [ProducerRecord]) -> Bool {
-        var out = Outputs(userID: key, settings: settings)
+        var out = Outputs(userID: key, topics: topics)
         // Times come from the records (or, for records without one, from the runtime clock).
         let recordTime = record.timestampMillis ?? context.nowMillis
         switch input {
@@ -454,10 +456,10 @@ public final class MembershipProcessor: RecordProcessor {
             try store.forEach(partition) { key, state in
                 levels[state.level.level, default: 0] += 1
                 var probe = state
-                var out = Outputs(userID: key, settings: settings)
+                var out = Outputs(userID: key, topics: topics)
                 Self.clockTick(&probe, at: time, policy: policy, out: &out)
                 guard probe != state || !out.records.isEmpty else { return }
-                var tick = Outputs(userID: key, settings: settings)
+                var tick = Outputs(userID: key, topics: topics)
                 tick.internalMessage(to: key, InternalMessage(kind: .clockTick, key: "tick:\(key):\(time / interval)", points: 0, from: key, rule: nil, reason: "", time: time))
                 outputs.append(contentsOf: tick.records)
             }
@@ -506,23 +508,65 @@ struct InternalMessage: Equatable {
         return w.bytes
     }
 
+    /// Reads a message back (in one pass as the stages write them; ``JSONMembers/read(_:into:maxDepth:_:)``).
     static func decode(_ bytes: [UInt8]) -> InternalMessage? {
-        guard let o = try? JSONParser.parse(bytes).objectValue, let kind = o["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
-              let key = o["key"]?.stringValue, let points = o["points"]?.numberValue?.int64Value, let from = o["from"]?.stringValue,
-              let time = o["time_ms"]?.numberValue?.int64Value else { return nil }
-        var message = InternalMessage(kind: kind, key: key, points: points, from: from, rule: o["rule"]?.stringValue, reason: o["reason"]?.stringValue ?? "", time: time)
-        message.redemptionID = o["redemption_id"]?.stringValue
-        if case .bool(true)? = o["repeat"] { message.isRepeat = true }
-        message.requestID = o["request_id"]?.stringValue
-        if [.stockReserved, .stockRefused, .couponVoided, .couponNotVoided].contains(kind), message.redemptionID == nil { return nil }
-        return message
+        JSONMembers.read(bytes, into: Fields()) { f, value, named in f.take(value, named: named) }?.message
+    }
+
+    /// The members a message is made of, as they are read.
+    private struct Fields {
+        var kind: Kind?, key: String?, points: Int64?, from: String?, rule: String?, reason: String?, time: Int64?
+        var redemptionID: String?, isRepeat = false, requestID: String?
+
+        /// Takes a member if `named` says which of the message's members it is.
+        mutating func take(_ value: JSONValue, named: (StaticString) -> Bool) {
+            if named("kind") { kind = value.stringValue.flatMap(Kind.init(rawValue:)) }
+            else if named("key") { key = value.stringValue }
+            else if named("points") { points = value.numberValue?.int64Value }
+            else if named("from") { from = value.stringValue }
+            else if named("rule") { rule = value.stringValue }
+            else if named("reason") { reason = value.stringValue }
+            else if named("time_ms") { time = value.numberValue?.int64Value }
+            else if named("redemption_id") { redemptionID = value.stringValue }
+            else if named("repeat") { isRepeat = value == .bool(true) }
+            else if named("request_id") { requestID = value.stringValue }
+        }
+
+        var message: InternalMessage? {
+            guard let kind, let key, let points, let from, let time else { return nil }
+            var message = InternalMessage(kind: kind, key: key, points: points, from: from, rule: rule, reason: reason ?? "", time: time)
+            (message.redemptionID, message.isRepeat, message.requestID) = (redemptionID, isRepeat, requestID)
+            switch kind {
+            case .stockReserved, .stockRefused, .couponVoided, .couponNotVoided: return redemptionID == nil ? nil : message
+            case .award, .transferIn, .grant, .referredBy, .clockTick: return message
+            }
+        }
+    }
+}
+
+/// The topics outputs go to, made once per processor: an ``Outputs`` (one per input) then holds
+/// one reference rather than a copy of the whole settings, whose every string it would retain
+/// and release again.
+final class OutputTopics: Sendable {
+    let ledger: String
+    let internalMessages: String
+    let fulfilment: String
+    let couponRequests: String
+    let stockRequests: String
+    let memberEvents: String
+
+    init(_ settings: MembershipSettings) {
+        (ledger, internalMessages, fulfilment) = (settings.ledgerTopic, settings.internalTopic, settings.fulfilmentTopic)
+        (couponRequests, stockRequests, memberEvents) = (settings.couponRequestsTopic, settings.stockRequestsTopic, settings.memberEventsTopic)
     }
 }
 
 /// The records one input causes, in order.
 struct Outputs {
     let userID: String
-    let settings: MembershipSettings
+    /// The member's records' key (the user id's bytes), made once for all of them.
+    let userKey: [UInt8]
+    let topics: OutputTopics
     var records: [ProducerRecord] = []
     var entries = 0
     /// Kind and points of each entry, for the points-flow counters.
@@ -530,16 +574,17 @@ struct Outputs {
     /// The entries written, as the member's state remembers the last of them.
     var ledger: [MemberState.LedgerSummary] = []
 
-    init(userID: String, settings: MembershipSettings) {
+    init(userID: String, topics: OutputTopics) {
         self.userID = userID
-        self.settings = settings
+        self.userKey = Array(userID.utf8)
+        self.topics = topics
     }
 
     mutating func entry(_ e: PointsLedgerEntry) {
         entries += 1
         flows.append((e.kind, e.points))
         ledger.append(MemberState.LedgerSummary(e))
-        records.append(ProducerRecord(topic: settings.ledgerTopic, key: Array(userID.utf8), value: Self.ledger(e)))
+        records.append(ProducerRecord(topic: topics.ledger, key: userKey, value: Self.ledger(e)))
     }
 
     static func ledger(_ e: PointsLedgerEntry) -> [UInt8] {
@@ -562,7 +607,7 @@ struct Outputs {
     }
 
     mutating func internalMessage(to user: String, _ message: InternalMessage) {
-        records.append(ProducerRecord(topic: settings.internalTopic, key: Array(user.utf8), value: message.encoded()))
+        records.append(ProducerRecord(topic: topics.internalMessages, key: Array(user.utf8), value: message.encoded()))
     }
 
     /// Goods to send: a record of `orbit.reward-fulfilment` for the shop's order system (key: the redemption id).
@@ -580,7 +625,7 @@ struct Outputs {
         w.field("address_ref"); if let addressRef { w.string(addressRef) } else { w.null() }
         w.field("time"); w.timestamp(millis: time)
         w.endObject()
-        records.append(ProducerRecord(topic: settings.fulfilmentTopic, key: Array(redemptionID.utf8), value: w.bytes))
+        records.append(ProducerRecord(topic: topics.fulfilment, key: Array(redemptionID.utf8), value: w.bytes))
     }
 
     /// A `coupon_used` event that changed nothing, and why (`coupon_rejected`).
@@ -591,26 +636,46 @@ struct Outputs {
     }
 
     mutating func couponRequest(_ request: CouponRequest) {
-        records.append(ProducerRecord(topic: settings.couponRequestsTopic, key: Array(request.code.utf8), value: request.encoded()))
+        records.append(ProducerRecord(topic: topics.couponRequests, key: Array(request.code.utf8), value: request.encoded()))
     }
 
     mutating func stockRequest(_ request: StockRequest) {
-        records.append(ProducerRecord(topic: settings.stockRequestsTopic, key: Array(request.rewardID.utf8), value: request.encoded()))
+        records.append(ProducerRecord(topic: topics.stockRequests, key: Array(request.rewardID.utf8), value: request.encoded()))
     }
 
     mutating func raw(_ bytes: [UInt8]) {
-        records.append(ProducerRecord(topic: settings.memberEventsTopic, key: Array(userID.utf8), value: bytes))
+        records.append(ProducerRecord(topic: topics.memberEvents, key: userKey, value: bytes))
     }
 
     @discardableResult
     mutating func result(requestID: String, status: String, reason: String?, time: Int64, extra: [(String, JSONValue)] = []) -> [UInt8] {
-        var fields: [(String, JSONValue)] = [("request_id", .string(requestID)), ("status", .string(status))]
-        if let reason { fields.append(("reason", .string(reason))) }
-        return memberEvent(kind: "command_result", id: "\(requestID):result", time: time, fields: fields + extra)
+        result(requestID: requestID, status: status, reason: reason, time: time) { w in
+            for (key, value) in extra { w.key(key); w.value(value) }
+        }
+    }
+
+    /// A command's result, its fields after `status` (and `reason`) written by `body`.
+    @discardableResult
+    mutating func result(requestID: String, status: String, reason: String?, time: Int64, _ body: (inout JSONWriter) -> Void) -> [UInt8] {
+        memberEvent(kind: "command_result", id: requestID + ":result", time: time) { w in
+            w.field("request_id"); w.string(requestID)
+            w.field("status"); w.string(status)
+            if let reason { w.field("reason"); w.string(reason) }
+            body(&w)
+        }
     }
 
     @discardableResult
     mutating func memberEvent(kind: String, id: String, time: Int64, fields: [(String, JSONValue)]) -> [UInt8] {
+        memberEvent(kind: kind, id: id, time: time) { w in
+            for (key, value) in fields { w.key(key); w.value(value) }
+        }
+    }
+
+    /// A member event, its fields after the ones every event has written by `body` (on the
+    /// ledger's hot path: no array of fields built to be written).
+    @discardableResult
+    mutating func memberEvent(kind: String, id: String, time: Int64, _ body: (inout JSONWriter) -> Void) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.field("schema_version"); w.int(1)
@@ -618,9 +683,9 @@ struct Outputs {
         w.field("user_id"); w.string(userID)
         w.field("kind"); w.string(kind)
         w.field("time"); w.timestamp(millis: time)
-        for (key, value) in fields { w.key(key); w.value(value) }
+        body(&w)
         w.endObject()
-        records.append(ProducerRecord(topic: settings.memberEventsTopic, key: Array(userID.utf8), value: w.bytes))
+        records.append(ProducerRecord(topic: topics.memberEvents, key: userKey, value: w.bytes))
         return w.bytes
     }
 
@@ -635,14 +700,20 @@ struct Outputs {
         w.field("held"); w.int(state.points.held)
         // A summary of the lots, not the lots themselves: an account record stays small however
         // often the member earns.
+        // (Loops rather than filters: an account is written per member per batch.)
         let lots = state.points.lots
-        let locked = lots.filter { $0.availableAtMillis > time }.reduce(0) { $0 + $1.remaining }
-        let nextExpiry = lots.compactMap(\.expiresAtMillis).filter { $0 > time }.min()
+        var locked: Int64 = 0, nextExpiry: Int64?, expiringNext: Int64 = 0
+        for lot in lots {
+            if lot.availableAtMillis > time { locked += lot.remaining }
+            guard let expiry = lot.expiresAtMillis, expiry > time else { continue }
+            if nextExpiry == nil || expiry < nextExpiry! { (nextExpiry, expiringNext) = (expiry, 0) }
+            if expiry == nextExpiry { expiringNext += lot.remaining }
+        }
         w.field("lots"); w.beginObject()
         w.field("count"); w.int(lots.count)
         w.field("locked_points"); w.int(locked)
         w.field("next_expiry"); if let nextExpiry { w.timestamp(millis: nextExpiry) } else { w.null() }
-        w.field("expiring_next"); w.int(nextExpiry.map { e in lots.filter { $0.expiresAtMillis == e }.reduce(0) { $0 + $1.remaining } } ?? 0)
+        w.field("expiring_next"); w.int(expiringNext)
         w.endObject()
         w.field("level"); w.string(state.level.level)
         w.field("growth_value"); w.int(state.level.growthValue(at: time))

@@ -66,21 +66,38 @@ public struct CouponRequest: Sendable, Equatable {
         return w.bytes
     }
 
+    /// Reads a request back (in one pass as the ledger writes them; ``JSONMembers/read(_:into:maxDepth:_:)``).
     public static func decode(_ bytes: [UInt8]) -> CouponRequest? {
-        guard let o = try? JSONParser.parse(bytes).objectValue, let kind = o["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
-              let code = o["code"]?.stringValue, CouponCode.canonical(code) == code, let user = o["user_id"]?.stringValue,
-              let redemption = o["redemption_id"]?.stringValue, let time = o["time_ms"]?.numberValue?.int64Value else { return nil }
+        struct Fields {
+            var kind: Kind?, code: String?, user: String?, redemption: String?, time: Int64?
+            var reward: String?, value: Int64?, currency: String?, expires: Int64?, order: String?, event: String?
+        }
+        guard let f = JSONMembers.read(bytes, into: Fields(), { f, member, named in
+            if named("kind") { f.kind = member.stringValue.flatMap(Kind.init(rawValue:)) }
+            else if named("code") { f.code = member.stringValue }
+            else if named("user_id") { f.user = member.stringValue }
+            else if named("redemption_id") { f.redemption = member.stringValue }
+            else if named("time_ms") { f.time = member.numberValue?.int64Value }
+            else if named("reward_id") { f.reward = member.stringValue }
+            else if named("value_minor") { f.value = member.numberValue?.int64Value }
+            else if named("currency") { f.currency = member.stringValue }
+            else if named("expires_ms") { f.expires = member.numberValue?.int64Value }
+            else if named("order_id") { f.order = member.stringValue }
+            else if named("event_id") { f.event = member.stringValue }
+        }) else { return nil }
+        let (kind, code, user, redemption, time) = (f.kind, f.code, f.user, f.redemption, f.time)
+        let (reward, value, currency, expires, order, event) = (f.reward, f.value, f.currency, f.expires, f.order, f.event)
+        guard let kind, let code, CouponCode.canonical(code) == code, let user, let redemption, let time else { return nil }
         var request = CouponRequest(kind: kind, code: code, userID: user, redemptionID: redemption, timeMillis: time)
         switch kind {
         case .issue:
-            guard let reward = o["reward_id"]?.stringValue, let value = o["value_minor"]?.numberValue?.int64Value,
-                  let currency = o["currency"]?.stringValue, let expires = o["expires_ms"]?.numberValue?.int64Value, expires > time else { return nil }
+            guard let reward, let value, let currency, let expires, expires > time else { return nil }
             (request.rewardID, request.valueMinor, request.currency, request.expiresAtMillis) = (reward, value, currency, expires)
         case .use:
-            guard let order = o["order_id"]?.stringValue, let event = o["event_id"]?.stringValue else { return nil }
+            guard let order, let event else { return nil }
             (request.orderID, request.eventID) = (order, event)
         case .void:
-            guard let event = o["event_id"]?.stringValue else { return nil }
+            guard let event else { return nil }
             request.eventID = event
         case .forget:
             break

@@ -34,10 +34,17 @@ public struct StockRequest: Sendable, Equatable {
         return w.bytes
     }
 
+    /// Reads a request back (in one pass as the ledger writes them; ``JSONMembers/read(_:into:maxDepth:_:)``).
     public static func decode(_ bytes: [UInt8]) -> StockRequest? {
-        guard let o = try? JSONParser.parse(bytes).objectValue, let kind = o["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
-              let id = o["redemption_id"]?.stringValue, let user = o["user_id"]?.stringValue, let reward = o["reward_id"]?.stringValue,
-              let quantity = o["quantity"]?.numberValue?.int64Value, quantity > 0, let time = o["time_ms"]?.numberValue?.int64Value else { return nil }
+        struct Fields { var kind: Kind?, id: String?, user: String?, reward: String?, quantity: Int64?, time: Int64? }
+        guard let f = JSONMembers.read(bytes, into: Fields(), { f, value, named in
+            if named("kind") { f.kind = value.stringValue.flatMap(Kind.init(rawValue:)) }
+            else if named("redemption_id") { f.id = value.stringValue }
+            else if named("user_id") { f.user = value.stringValue }
+            else if named("reward_id") { f.reward = value.stringValue }
+            else if named("quantity") { f.quantity = value.numberValue?.int64Value }
+            else if named("time_ms") { f.time = value.numberValue?.int64Value }
+        }), let kind = f.kind, let id = f.id, let user = f.user, let reward = f.reward, let quantity = f.quantity, quantity > 0, let time = f.time else { return nil }
         return StockRequest(kind: kind, redemptionID: id, userID: user, rewardID: reward, quantity: quantity, timeMillis: time)
     }
 }

@@ -250,7 +250,7 @@ public struct MemberState: Sendable, Equatable {
 /// was most of the service's time.
 enum MemberStateCoding {
     static func encode(_ m: MemberState) -> [UInt8] {
-        var w = CompactWriter(capacity: 256)
+        var w = CompactWriter(capacity: estimatedSize(m))
         w.unsigned(1)
         w.string(m.points.userID)
         w.unsigned(UInt64(m.points.lots.count))
@@ -316,12 +316,13 @@ enum MemberStateCoding {
         }
         // Coupons (appended later again): codes issued, and each redemption's coupons and
         // cancellation waiting for voids.
-        let withCoupons = m.committedRedemptions.filter { !$0.couponCodes.isEmpty || $0.cancelRequestID != nil }
+        func hasCoupons(_ c: MemberState.CommittedRedemption) -> Bool { !c.couponCodes.isEmpty || c.cancelRequestID != nil }
+        let withCoupons = m.committedRedemptions.reduce(0) { $0 + (hasCoupons($1) ? 1 : 0) }
         let announced = m.paid?.expiringAnnouncedFor
-        guard !m.coupons.isEmpty || !withCoupons.isEmpty || !m.recentLedger.isEmpty || announced != nil else { return w.bytes }
+        guard !m.coupons.isEmpty || withCoupons > 0 || !m.recentLedger.isEmpty || announced != nil else { return w.bytes }
         w.unsigned(UInt64(m.coupons.count)); for code in m.coupons { w.string(code) }
-        w.unsigned(UInt64(withCoupons.count))
-        for c in withCoupons {
+        w.unsigned(UInt64(withCoupons))
+        for c in m.committedRedemptions where hasCoupons(c) {
             w.string(c.id)
             w.unsigned(UInt64(c.couponCodes.count)); for code in c.couponCodes { w.string(code) }
             w.string(c.cancelRequestID)
@@ -340,6 +341,15 @@ enum MemberStateCoding {
         guard let announced else { return w.bytes }
         w.signed(announced)
         return w.bytes
+    }
+
+    /// About the encoded size (a little over), so the buffer is allocated once: a member with
+    /// results and redemptions to remember was copied to a larger buffer several times as it grew.
+    static func estimatedSize(_ m: MemberState) -> Int {
+        var size = 192 + 48 * (m.points.lots.count + m.recentLedger.count + m.points.holds.count) + 32 * (m.rewardUsage.count + m.coupons.count)
+        for result in m.commandResults { size += result.requestID.utf8.count + result.result.count + 4 }
+        for redemption in m.committedRedemptions { size += 96 + 48 * redemption.portions.count + 20 * redemption.couponCodes.count }
+        return size + 64 * (m.pendingRedemptions.count + m.orders.count + m.capturedOrders.count + m.checkoutHolds.count)
     }
 
     /// One lot (or a held, captured or redeemed part of one).

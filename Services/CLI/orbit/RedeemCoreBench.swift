@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import OrbitContract
+import OrbitKafka
+import OrbitMembership
+import OrbitRuntime
+
+/// `orbit bench redeem --core-only`: the four stages' processors in one thread, without Kafka. A
+/// redemption's records go through the stages in the order the service's topics would carry them
+/// (router, ledger, stock, router, ledger, coupons), each stage in batches of the configured size
+/// (its outputs, accounts and state changes at each batch's end, as the runtime writes them).
+/// Prints each stage's CPU per redemption and a digest of every record written: the part of the
+/// service's cost that is its own work, repeatable to a few percent, and the check that a faster
+/// build writes the same bytes.
+extension RedeemBench {
+    func measureCoreOnly() throws {
+        let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])
+        let settings = try MembershipSettings(document: document)
+        let runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
+        let logger = Logger(label: "orbit.bench")
+        let start = Int64(1_795_435_200_000)
+        Output.line("orbit bench redeem --core-only: \(redemptions) redemptions by \(members) members, \(partitions) partitions, "
+                    + "the shipped membership.yaml, batches of \(runtime.maxBatchRecords), \(rounds) rounds")
+        for (name, hot) in [("spread over \(rewards) rewards", false), ("one hot reward, stock \(redemptions / 2)", true)] {
+            for round in 1...rounds {
+                var core = try CoreStages(settings: settings, runtime: runtime, partitions: partitions, logger: logger, catalogue: catalogue(hot: hot))
+                // Every member signs up first (not timed): the shipped rules give 100 points.
+                let signups = (0..<members).map { i in
+                    ProducerRecord(topic: settings.eventsTopic, key: Array("m\(i)".utf8),
+                                   value: UserEvent(id: "s\(i)", userID: "m\(i)", type: .signup, timeMillis: start + Int64(i), properties: JSONObject()).encoded(),
+                                   timestampMillis: start + Int64(i))
+                }
+                let signedUp = try core.run(.router, signups, at: start + Int64(members))
+                _ = try core.run(.ledger, signedUp.filter { $0.topic == settings.inputsTopic }, at: start + Int64(members))
+                core.resetClocks()
+                var digest = OutputsDigest()
+                let time = start + Int64(members) + 1000
+                let commands = (0..<redemptions).map { n in
+                    let (key, value) = command(n, hot: hot)
+                    return ProducerRecord(topic: settings.commandsTopic, key: key, value: value, timestampMillis: time + Int64(n))
+                }
+                // The five hops of a redemption, and the sixth of a coupon; each stage reads what the
+                // one before wrote on its input topic.
+                var written = try core.run(.router, commands, at: time)
+                written.forEach { digest.add($0) }
+                var held = try core.run(.ledger, written.filter { $0.topic == settings.inputsTopic }, at: time)
+                held.forEach { digest.add($0) }
+                written = try core.run(.stock, held.filter { $0.topic == settings.stockRequestsTopic }, at: time)
+                written.forEach { digest.add($0) }
+                written = try core.run(.router, written.filter { $0.topic == settings.internalTopic }, at: time)
+                written.forEach { digest.add($0) }
+                let settled = try core.run(.ledger, written.filter { $0.topic == settings.inputsTopic }, at: time)
+                settled.forEach { digest.add($0) }
+                held += settled
+                written = try core.run(.coupons, held.filter { $0.topic == settings.couponRequestsTopic }, at: time)
+                written.forEach { digest.add($0) }
+                let micros = core.clocks.map { $0.seconds * 1e6 / Double(redemptions) }
+                Output.line(String(format: "  %@, round %d: router %.1f, ledger %.1f, stock %.1f, coupons %.1f µs; %.1f µs per redemption in all; outputs digest %016llx",
+                                   name, round, micros[0], micros[1], micros[2], micros[3], micros.reduce(0, +), digest.value))
+            }
+        }
+    }
+}
+
+/// The membership topology's four stages as processors, fed records directly.
+private struct CoreStages {
+    enum Stage: Int { case router, ledger, stock, coupons }
+
+    let processors: [StageProcessor]
+    /// Each stage's time in `run`, both passes of the router and the ledger together.
+    private(set) var clocks: [Duration] = [.zero, .zero, .zero, .zero]
+    private var feeder: CoreStageFeeder
+
+    init(settings: MembershipSettings, runtime: RuntimeSettings, partitions: Int, logger: Logger, catalogue: [Reward]) throws {
+        let rewards = GlobalTableView()
+        for reward in catalogue { rewards.apply(key: reward.id, value: reward.encoded()) }
+        let topology = MembershipService.topology(settings, runtime: runtime)
+        let deadLetters = DeadLetters(topic: settings.deadLettersTopic, service: "bench")
+        processors = try topology.stages.map { stage in
+            try stage.makeStageProcessor(StageContext(thread: 0, partitionCount: partitions, runtime: runtime, logger: logger,
+                                                      deadLetters: deadLetters, globalTables: [settings.rewardsTopic: rewards]))
+        }
+        precondition(processors.count == 4, "the membership topology has four stages: router, ledger, stock, coupons")
+        feeder = CoreStageFeeder(partitions: partitions, batch: runtime.maxBatchRecords)
+    }
+
+    mutating func resetClocks() { clocks = [.zero, .zero, .zero, .zero] }
+
+    /// The records `stage` writes reading `records`, in batches; its time is added to its clock.
+    mutating func run(_ stage: Stage, _ records: [ProducerRecord], at now: Int64) throws -> [ProducerRecord] {
+        let input = records.map { feeder.consumed($0) }
+        let (written, took) = try feeder.run(processors[stage.rawValue], input, context: ProcessingContext(nowMillis: now))
+        clocks[stage.rawValue] += took
+        return written
+    }
+}
