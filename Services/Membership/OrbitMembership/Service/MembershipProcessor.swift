@@ -564,9 +564,10 @@ final class OutputTopics: Sendable {
 /// The records one input causes, in order.
 struct Outputs {
     let userID: String
-    /// The member's records' key (the user id's bytes), made once for all of them.
-    let userKey: [UInt8]
     let topics: OutputTopics
+    /// The member's records' key (the user id's bytes), made for the first of them and kept for
+    /// the others; an input that writes nothing (most of a clock tick's probes) makes none.
+    private var madeUserKey: [UInt8]?
     var records: [ProducerRecord] = []
     var entries = 0
     /// Kind and points of each entry, for the points-flow counters.
@@ -576,15 +577,21 @@ struct Outputs {
 
     init(userID: String, topics: OutputTopics) {
         self.userID = userID
-        self.userKey = Array(userID.utf8)
         self.topics = topics
+    }
+
+    private mutating func userKey() -> [UInt8] {
+        if let madeUserKey { return madeUserKey }
+        let key = Array(userID.utf8)
+        madeUserKey = key
+        return key
     }
 
     mutating func entry(_ e: PointsLedgerEntry) {
         entries += 1
         flows.append((e.kind, e.points))
         ledger.append(MemberState.LedgerSummary(e))
-        records.append(ProducerRecord(topic: topics.ledger, key: userKey, value: Self.ledger(e)))
+        records.append(ProducerRecord(topic: topics.ledger, key: userKey(), value: Self.ledger(e)))
     }
 
     static func ledger(_ e: PointsLedgerEntry) -> [UInt8] {
@@ -644,7 +651,7 @@ struct Outputs {
     }
 
     mutating func raw(_ bytes: [UInt8]) {
-        records.append(ProducerRecord(topic: topics.memberEvents, key: userKey, value: bytes))
+        records.append(ProducerRecord(topic: topics.memberEvents, key: userKey(), value: bytes))
     }
 
     @discardableResult
@@ -685,7 +692,7 @@ struct Outputs {
         w.field("time"); w.timestamp(millis: time)
         body(&w)
         w.endObject()
-        records.append(ProducerRecord(topic: topics.memberEvents, key: userKey, value: w.bytes))
+        records.append(ProducerRecord(topic: topics.memberEvents, key: userKey(), value: w.bytes))
         return w.bytes
     }
 
