@@ -43,7 +43,7 @@ extension RedeemBench {
                 // one before wrote on its input topic.
                 var written = try core.run(.router, commands, at: time)
                 written.forEach { digest.add($0) }
-                var held = try core.run(.ledger, written.filter { $0.topic == settings.inputsTopic }, at: time)
+                let held = try core.run(.ledger, written.filter { $0.topic == settings.inputsTopic }, at: time)
                 held.forEach { digest.add($0) }
                 written = try core.run(.stock, held.filter { $0.topic == settings.stockRequestsTopic }, at: time)
                 written.forEach { digest.add($0) }
@@ -51,8 +51,8 @@ extension RedeemBench {
                 written.forEach { digest.add($0) }
                 let settled = try core.run(.ledger, written.filter { $0.topic == settings.inputsTopic }, at: time)
                 settled.forEach { digest.add($0) }
-                held += settled
-                written = try core.run(.coupons, held.filter { $0.topic == settings.couponRequestsTopic }, at: time)
+                // Coupon requests come from either visit (a redemption with unlimited stock is settled on the first).
+                written = try core.run(.coupons, (held + settled).filter { $0.topic == settings.couponRequestsTopic }, at: time)
                 written.forEach { digest.add($0) }
                 let micros = core.clocks.map { $0.seconds * 1e6 / Double(redemptions) }
                 Output.line(String(format: "  %@, round %d: router %.1f, ledger %.1f, stock %.1f, coupons %.1f µs; %.1f µs per redemption in all; outputs digest %016llx",

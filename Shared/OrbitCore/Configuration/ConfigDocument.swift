@@ -130,6 +130,16 @@ public struct ConfigSection {
         }
     }
 
+    /// Reads a section of names (a service's `topics`) into `settings` through `keys`, the key
+    /// path of each name: a name not in the table is an error, one not given keeps the value
+    /// `settings` has. Names are read in key order, so the first error is the same every run.
+    public func readStrings<Settings>(_ keys: [String: WritableKeyPath<Settings, String>], into settings: inout Settings) throws(ConfigError) {
+        try rejectUnknownKeys(Set(keys.keys))
+        for (key, path) in keys.sorted(by: { $0.key < $1.key }) {
+            settings[keyPath: path] = try string(key, default: settings[keyPath: path])
+        }
+    }
+
     public func string(_ key: String, default defaultValue: String? = nil) throws(ConfigError) -> String {
         guard let node = try value(key) else {
             if let defaultValue { return defaultValue }

@@ -44,11 +44,7 @@ public struct MembershipSettings: Sendable {
     public init() {}
 
     public init(document: ConfigDocument) throws(ConfigError) {
-        let topics = document.section("topics")
-        try topics.rejectUnknownKeys(Set(Self.topicKeys.keys))
-        for (key, path) in Self.topicKeys.sorted(by: { $0.key < $1.key }) {
-            self[keyPath: path] = try topics.string(key, default: self[keyPath: path])
-        }
+        try document.section("topics").readStrings(Self.topicKeys, into: &self)
 
         let m = document.section("membership")
         try m.rejectUnknownKeys(["config_version", "group_id", "evaluation_interval_seconds", "fixed_now", "points_currency", "currencies_file",

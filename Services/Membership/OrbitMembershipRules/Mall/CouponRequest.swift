@@ -84,20 +84,18 @@ public struct CouponRequest: Sendable, Equatable {
             else if named("expires_ms") { f.expires = member.numberValue?.int64Value }
             else if named("order_id") { f.order = member.stringValue }
             else if named("event_id") { f.event = member.stringValue }
-        }) else { return nil }
-        let (kind, code, user, redemption, time) = (f.kind, f.code, f.user, f.redemption, f.time)
-        let (reward, value, currency, expires, order, event) = (f.reward, f.value, f.currency, f.expires, f.order, f.event)
-        guard let kind, let code, CouponCode.canonical(code) == code, let user, let redemption, let time else { return nil }
+        }), let kind = f.kind, let code = f.code, CouponCode.canonical(code) == code, let user = f.user, let redemption = f.redemption,
+              let time = f.time else { return nil }
         var request = CouponRequest(kind: kind, code: code, userID: user, redemptionID: redemption, timeMillis: time)
         switch kind {
         case .issue:
-            guard let reward, let value, let currency, let expires, expires > time else { return nil }
+            guard let reward = f.reward, let value = f.value, let currency = f.currency, let expires = f.expires, expires > time else { return nil }
             (request.rewardID, request.valueMinor, request.currency, request.expiresAtMillis) = (reward, value, currency, expires)
         case .use:
-            guard let order, let event else { return nil }
+            guard let order = f.order, let event = f.event else { return nil }
             (request.orderID, request.eventID) = (order, event)
         case .void:
-            guard let event else { return nil }
+            guard let event = f.event else { return nil }
             request.eventID = event
         case .forget:
             break

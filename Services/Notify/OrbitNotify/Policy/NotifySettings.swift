@@ -47,6 +47,7 @@ public struct NotifySettings: Sendable {
 
     public init(document: ConfigDocument) throws(ConfigError) {
         let topics = document.section("topics")
+        // A misspelt topic is reported before the other sections' errors; the names are read last.
         try topics.rejectUnknownKeys(Set(Self.topicKeys.keys))
         let n = document.section("notify")
         try n.rejectUnknownKeys(Set(ProcessorSettings.keys + ["config_version", "state_days", "categories", "quiet_hours", "default_time_zone", "locales",
@@ -54,9 +55,7 @@ public struct NotifySettings: Sendable {
         policy = try NotifyPolicy(section: n, configFile: document.file)
         processor = try ProcessorSettings(section: n, defaultGroupID: "orbit-notify", streamClock: true)
         delivery = try DeliverySettings(section: document.section("delivery"))
-        for (key, path) in Self.topicKeys {
-            self[keyPath: path] = try topics.string(key, default: self[keyPath: path])
-        }
+        try topics.readStrings(Self.topicKeys, into: &self)
     }
 
     /// The topics the service reads, by kind of input.
