@@ -40,7 +40,7 @@ struct MembersBench: AsyncParsableCommand {
         var bestRaw = 0.0, bestChained = 0.0, bestFannedOut = 0.0, bestMembers = 0.0
         for round in 1...rounds {
             let prefix = "bench-members-r\(round)"
-            for suffix in ["raw", "copy", "copy-out", "fan", "fan-out", "segments", "commands", "internal", "inputs", "ledger", "accounts", "events", "changelog"] {
+            for suffix in ["raw", "copy", "copy-out", "fan", "fan-out"] {
                 try broker.createTopic(TopicSpec(name: "\(prefix)-\(suffix)", partitions: partitions))
             }
             // The shipped processing settings (batches, batches in flight, stream threads), as
@@ -58,26 +58,30 @@ struct MembersBench: AsyncParsableCommand {
 
             var settings = try MembershipSettings(document: document)
             settings.groupID = "\(prefix)-members"
+            // Every topic the service names, renamed for this round (the catalogue on one
+            // partition), but the events it reads.
+            for (key, path) in MembershipSettings.topicKeys where key != "events" {
+                settings[keyPath: path] = "\(prefix)-\(key)"
+                try broker.createTopic(TopicSpec(name: settings[keyPath: path], partitions: key == "rewards" ? 1 : partitions))
+            }
             settings.eventsTopic = input
-            settings.segmentChangesTopic = "\(prefix)-segments"
-            settings.commandsTopic = "\(prefix)-commands"
-            settings.internalTopic = "\(prefix)-internal"
-            settings.inputsTopic = "\(prefix)-inputs"
-            settings.ledgerTopic = "\(prefix)-ledger"
-            settings.accountsTopic = "\(prefix)-accounts"
-            settings.memberEventsTopic = "\(prefix)-events"
-            settings.stateChangelogTopic = "\(prefix)-changelog"
-            let pipelines = try MembershipService.topology(settings, runtime: runtime).pipelines(runtime: runtime, logger: logger)
-            // Pipelines come in pairs per stream thread: router, then ledger.
-            let (rate, cpu) = try StagedBench.measure(pipelines, stages: 2, expected: records.count)
+            runtime.privacy.requestsTopic = "\(prefix)-privacy"
+            try broker.createTopic(TopicSpec(name: runtime.privacy.requestsTopic, partitions: partitions))
+            let topology = MembershipService.topology(settings, runtime: runtime)
+            let pipelines = try topology.pipelines(runtime: runtime, logger: logger)
+            // Pipelines come per stream thread in the topology's order: router, ledger, then the
+            // mall's stages (idle here). Events enter at the router and end at the ledger.
+            func stage(_ index: Int) -> [StreamPipeline] { pipelines.enumerated().filter { $0.offset % topology.stages.count == index }.map(\.element) }
+            let (rate, cpu) = try StagedBench.measure(pipelines, entry: stage(0), exit: stage(1), expected: records.count)
             Output.line(String(format: "  round %d members:          %8.0f events/s, %5.1f µs CPU per event (router and ledger together)", round, rate, cpu))
             // What the ledger wrote per event (the router's copy aside). Each is a produce, and for a
             // reader a fetch, that the two copies above do not pay; so the same two hops are run
             // again writing as many records, still doing no work: the most a membership service
             // with these outputs could score on this broker, however cheap its own rules.
-            let outputs = ["ledger", "accounts", "events", "changelog"]
-            let ends = try consumerPositions(kafka: kafka, group: "\(prefix)-count", topics: outputs.map { "\(prefix)-\($0)" })
-            let written = outputs.map { output in (output, ends.filter { $0.key.topic == "\(prefix)-\(output)" }.values.reduce(Int64(0)) { $0 + $1.high }) }
+            let outputs = [("ledger", settings.ledgerTopic), ("accounts", settings.accountsTopic), ("events", settings.memberEventsTopic),
+                           ("changelog", settings.stateChangelogTopic)]
+            let ends = try consumerPositions(kafka: kafka, group: "\(prefix)-count", topics: outputs.map(\.1))
+            let written = outputs.map { output in (output.0, ends.filter { $0.key.topic == output.1 }.values.reduce(Int64(0)) { $0 + $1.high }) }
             let perEvent = Double(written.reduce(0) { $0 + $1.1 }) / Double(records.count)
             Output.line("    (records written per event besides the router's copy: "
                 + written.map { String(format: "%@ %.2f", $0.0, Double($0.1) / Double(records.count)) }.joined(separator: ", ")

@@ -18,47 +18,63 @@ extension RedeemBench {
         let settings = try MembershipSettings(document: document)
         let runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
         let logger = Logger(label: "orbit.bench")
-        let start = Int64(1_795_435_200_000)
         Output.line("orbit bench redeem --core-only: \(redemptions) redemptions by \(members) members, \(partitions) partitions, "
                     + "the shipped membership.yaml, batches of \(runtime.maxBatchRecords), \(rounds) rounds")
         for (name, hot) in [("spread over \(rewards) rewards", false), ("one hot reward, stock \(redemptions / 2)", true)] {
             for round in 1...rounds {
-                var core = try CoreStages(settings: settings, runtime: runtime, partitions: partitions, logger: logger, catalogue: catalogue(hot: hot))
-                // Every member signs up first (not timed): the shipped rules give 100 points.
-                let signups = (0..<members).map { i in
-                    ProducerRecord(topic: settings.eventsTopic, key: Array("m\(i)".utf8),
-                                   value: UserEvent(id: "s\(i)", userID: "m\(i)", type: .signup, timeMillis: start + Int64(i), properties: JSONObject()).encoded(),
-                                   timestampMillis: start + Int64(i))
-                }
-                let signedUp = try core.run(.router, signups, at: start + Int64(members))
-                _ = try core.run(.ledger, signedUp.filter { $0.topic == settings.inputsTopic }, at: start + Int64(members))
-                core.resetClocks()
+                let (hops, clocks) = try runCore(hot: hot, settings: settings, runtime: runtime, logger: logger)
                 var digest = OutputsDigest()
-                let time = start + Int64(members) + 1000
-                let commands = (0..<redemptions).map { n in
-                    let (key, value) = command(n, hot: hot)
-                    return ProducerRecord(topic: settings.commandsTopic, key: key, value: value, timestampMillis: time + Int64(n))
-                }
-                // The five hops of a redemption, and the sixth of a coupon; each stage reads what the
-                // one before wrote on its input topic.
-                var written = try core.run(.router, commands, at: time)
-                written.forEach { digest.add($0) }
-                let held = try core.run(.ledger, written.filter { $0.topic == settings.inputsTopic }, at: time)
-                held.forEach { digest.add($0) }
-                written = try core.run(.stock, held.filter { $0.topic == settings.stockRequestsTopic }, at: time)
-                written.forEach { digest.add($0) }
-                written = try core.run(.router, written.filter { $0.topic == settings.internalTopic }, at: time)
-                written.forEach { digest.add($0) }
-                let settled = try core.run(.ledger, written.filter { $0.topic == settings.inputsTopic }, at: time)
-                settled.forEach { digest.add($0) }
-                // Coupon requests come from either visit (a redemption with unlimited stock is settled on the first).
-                written = try core.run(.coupons, (held + settled).filter { $0.topic == settings.couponRequestsTopic }, at: time)
-                written.forEach { digest.add($0) }
-                let micros = core.clocks.map { $0.seconds * 1e6 / Double(redemptions) }
+                for hop in hops { hop.forEach { digest.add($0) } }
+                let micros = clocks.map { $0.seconds * 1e6 / Double(redemptions) }
                 Output.line(String(format: "  %@, round %d: router %.1f, ledger %.1f, stock %.1f, coupons %.1f µs; %.1f µs per redemption in all; outputs digest %016llx",
                                    name, round, micros[0], micros[1], micros[2], micros[3], micros.reduce(0, +), digest.value))
             }
         }
+    }
+
+    /// The shape of each of a redemption's hops (router, ledger, stock, router, ledger, and coupons
+    /// when coupons are issued), from one run of the processors: what each passes on and what it
+    /// writes beside it (``HopShape``).
+    func hopShapes(hot: Bool) throws -> [HopShape] {
+        let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])
+        let settings = try MembershipSettings(document: document)
+        let runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
+        let (hops, _) = try runCore(hot: hot, settings: settings, runtime: runtime, logger: Logger(label: "orbit.bench"))
+        let forwards: [String?] = [settings.inputsTopic, settings.stockRequestsTopic, settings.internalTopic, settings.inputsTopic,
+                                   hot ? nil : settings.couponRequestsTopic, nil]
+        return zip(hops, forwards).prefix(hot ? 5 : 6).map { HopShape($0, inputs: redemptions, forwardTopic: $1) }
+    }
+
+    /// One case through the four stages' processors: what each of a redemption's hops wrote
+    /// (router, ledger, stock, router, ledger, coupons; the last empty without coupons), and each
+    /// stage's time (both visits of the router and of the ledger together).
+    func runCore(hot: Bool, settings: MembershipSettings, runtime: RuntimeSettings, logger: Logger) throws -> (hops: [[ProducerRecord]], clocks: [Duration]) {
+        let start = Int64(1_795_435_200_000)
+        var core = try CoreStages(settings: settings, runtime: runtime, partitions: partitions, logger: logger, catalogue: catalogue(hot: hot))
+        // Every member signs up first (not timed): the shipped rules give 100 points.
+        let signups = (0..<members).map { i in
+            ProducerRecord(topic: settings.eventsTopic, key: Array("m\(i)".utf8),
+                           value: UserEvent(id: "s\(i)", userID: "m\(i)", type: .signup, timeMillis: start + Int64(i), properties: JSONObject()).encoded(),
+                           timestampMillis: start + Int64(i))
+        }
+        let signedUp = try core.run(.router, signups, at: start + Int64(members))
+        _ = try core.run(.ledger, signedUp.filter { $0.topic == settings.inputsTopic }, at: start + Int64(members))
+        core.resetClocks()
+        let time = start + Int64(members) + 1000
+        let commands = (0..<redemptions).map { n in
+            let (key, value) = command(n, hot: hot)
+            return ProducerRecord(topic: settings.commandsTopic, key: key, value: value, timestampMillis: time + Int64(n))
+        }
+        // The five hops of a redemption, and the sixth of a coupon; each stage reads what the
+        // one before wrote on its input topic.
+        let routed = try core.run(.router, commands, at: time)
+        let held = try core.run(.ledger, routed.filter { $0.topic == settings.inputsTopic }, at: time)
+        let answered = try core.run(.stock, held.filter { $0.topic == settings.stockRequestsTopic }, at: time)
+        let rerouted = try core.run(.router, answered.filter { $0.topic == settings.internalTopic }, at: time)
+        let settled = try core.run(.ledger, rerouted.filter { $0.topic == settings.inputsTopic }, at: time)
+        // Coupon requests come from either visit (a redemption with unlimited stock is settled on the first).
+        let issued = try core.run(.coupons, (held + settled).filter { $0.topic == settings.couponRequestsTopic }, at: time)
+        return ([routed, held, answered, rerouted, settled, issued], core.clocks)
     }
 }
 
