@@ -6,9 +6,9 @@ import OrbitKafka
 import OrbitMembership
 import OrbitRuntime
 
-/// `orbit bench members`: the membership service (both stages, router and ledger, running
-/// together as in production) against raw pass-through on the same broker, in the same run, with
-/// the same stream threads. Two references beside it say what the broker alone allows a service of
+/// `orbit bench members`: the membership service (its whole topology as in production: router and
+/// ledger, with the mall's stages idle beside them) against raw pass-through on the same broker, in
+/// the same run, with the same stream threads. Two references beside it say what the broker alone allows a service of
 /// this shape: the same two hops copying and doing no work, then writing as many records as the
 /// ledger did.
 struct MembersBench: AsyncParsableCommand {
@@ -56,23 +56,12 @@ struct MembersBench: AsyncParsableCommand {
             let (chained, chainedCPU) = try twoHops(prefix + "-copy", from: input, perRecord: 1, runtime: runtime, expected: records.count, logger: logger)
             Output.line(String(format: "  round %d two pass-throughs in a row: %8.0f events/s, %5.1f µs CPU per event (the Kafka floor of two stages)", round, chained, chainedCPU))
 
-            var settings = try MembershipSettings(document: document)
-            settings.groupID = "\(prefix)-members"
-            // Every topic the service names, renamed for this round (the catalogue on one
-            // partition), but the events it reads.
-            for (key, path) in MembershipSettings.topicKeys where key != "events" {
-                settings[keyPath: path] = "\(prefix)-\(key)"
-                try broker.createTopic(TopicSpec(name: settings[keyPath: path], partitions: key == "rewards" ? 1 : partitions))
-            }
-            settings.eventsTopic = input
-            runtime.privacy.requestsTopic = "\(prefix)-privacy"
-            try broker.createTopic(TopicSpec(name: runtime.privacy.requestsTopic, partitions: partitions))
-            let topology = MembershipService.topology(settings, runtime: runtime)
-            let pipelines = try topology.pipelines(runtime: runtime, logger: logger)
-            // Pipelines come per stream thread in the topology's order: router, ledger, then the
-            // mall's stages (idle here). Events enter at the router and end at the ledger.
-            func stage(_ index: Int) -> [StreamPipeline] { pipelines.enumerated().filter { $0.offset % topology.stages.count == index }.map(\.element) }
-            let (rate, cpu) = try StagedBench.measure(pipelines, entry: stage(0), exit: stage(1), expected: records.count)
+            let members = try BenchMembership(try MembershipSettings(document: document), runtime: runtime, prefix: prefix, events: input,
+                                              broker: broker, partitions: partitions)
+            let settings = members.settings
+            let pipelines = try members.topology.pipelines(runtime: members.runtime, logger: logger)
+            // Events enter at the router and end at the ledger (the mall's stages idle beside them).
+            let (rate, cpu) = try StagedBench.measure(pipelines, entry: members.stage(0, of: pipelines), exit: members.stage(1, of: pipelines), expected: records.count)
             Output.line(String(format: "  round %d members:          %8.0f events/s, %5.1f µs CPU per event (router and ledger together)", round, rate, cpu))
             // What the ledger wrote per event (the router's copy aside). Each is a produce, and for a
             // reader a fetch, that the two copies above do not pay; so the same two hops are run

@@ -6,14 +6,15 @@ import OrbitKafka
 import OrbitMembership
 import OrbitRuntime
 
-/// `orbit bench redeem`: redemptions by reward per second through orbit-members (router, ledger and
-/// stock stage together, as in production) against a pass-through chain of the same hops on the
-/// same broker in the same run. A redemption makes five hops: the router, the ledger (hold, stock
-/// request), the stock stage (answer), the router again, the ledger again (commit or release,
-/// result), and a coupon a sixth: the coupon stage (issued). The chain has as many stages with no
-/// work of their own, each writing as many records per redemption as the service's stage wrote
-/// on its pass (a stage met twice counts half on each). Two cases: coupon redemptions spread over
-/// many rewards, and goods all on one hot reward whose stock runs out halfway.
+/// `orbit bench redeem`: redemptions by reward per second through orbit-members (router, ledger,
+/// stock and coupon stages together, as in production) against a pass-through chain of the same
+/// hops on the same broker in the same run. A redemption makes five hops: the router, the ledger
+/// (hold, stock request), the stock stage (answer), the router again, the ledger again (commit or
+/// release, result), and a coupon a sixth: the coupon stage (issued). The chain has a stage with
+/// no work of its own per hop, each writing what the service's hop wrote, to as many topics, as
+/// large and on the same keys (``HopShape``); a chain with the same records only prints beside it.
+/// Two cases: coupon redemptions spread over many rewards, and goods all on one hot reward whose
+/// stock runs out halfway.
 struct RedeemBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "redeem", abstract: "Redemptions/s vs a pass-through chain of the same hops, spread and on one hot reward (target >= 0.5 for both).")
 
@@ -30,7 +31,9 @@ struct RedeemBench: AsyncParsableCommand {
         try OptionChecks.require(rewards, "rewards", in: OptionChecks.positive)
         try OptionChecks.require(partitions, "partitions", in: OptionChecks.partitions)
         try OptionChecks.require(rounds, "rounds", in: OptionChecks.rounds)
-        guard redemptions / max(1, members) <= 10 else { throw ValidationError("at most 10 redemptions per member (--members at least \(redemptions / 10))") }
+        // Signing up gives 100 points and a redemption costs 10: an eleventh would be refused and
+        // the bench would wait for a commit that never comes.
+        guard redemptions <= 10 * members else { throw ValidationError("at most 10 redemptions per member (--members at least \((redemptions + 9) / 10))") }
     }
 
     func run() async throws {
@@ -45,20 +48,17 @@ struct RedeemBench: AsyncParsableCommand {
         Output.line("orbit bench redeem: \(redemptions) redemptions by \(members) members, \(partitions) partitions")
         var ratios: [String] = []
         for (name, hot) in [("spread over \(rewards) rewards", false), ("one hot reward, stock \(redemptions / 2)", true)] {
-            let shapes = try hopShapes(hot: hot)
-            let (rate, cpu, written) = try measureService(bench, hot: hot, start: start)
+            let outputs = try hopOutputs(hot: hot)
+            let (rate, cpu, written, byTopic) = try measureService(bench, hot: hot, start: start)
             Output.line(String(format: "  %@: orbit-members %8.0f redemptions/s, %5.1f µs CPU per redemption", name, rate, cpu))
             Output.line(String(format: "    (records written per redemption: router %.2f, ledger %.2f, stock %.2f, coupons %.2f)", written[0], written[1], written[2], written[3]))
-            // Each stage's hops with as many records as it wrote through Kafka: the same records
-            // only, or also the same topics and sizes as its processors write them.
-            let shaped = HopShape.fitted(shapes, stages: Array([0, 1, 2, 0, 1, 3].prefix(shapes.count)), written: written)
-            let recordsOnly = shaped.map(\.recordsOnly)
-            Output.line("    (each hop of the chain of the same hops, per redemption: " + shaped.map(\.summary).joined(separator: "; ") + ")")
-            let (counted, countedCPU) = try measureChain(bench, hot: hot, shapes: recordsOnly, name: "chain")
+            let sameHops = HopShape.shapes(outputs, written: byTopic, inputs: redemptions)
+            Output.line("    (the chain's hops, per redemption: " + sameHops.map(\.summary).joined(separator: "; ") + ")")
+            let (sameRecords, sameRecordsCPU) = try measureChain(bench, hot: hot, shapes: sameHops.map(\.recordsOnly), name: "records")
             Output.line(String(format: "  %@: pass-through chain, the same records per hop %8.0f redemptions/s, %5.1f µs CPU per redemption (ratio %.2f)",
-                               name, counted, countedCPU, rate / counted))
-            let (chain, chainCPU) = try measureChain(bench, hot: hot, shapes: shaped, name: "shaped")
-            Output.line(String(format: "  %@: pass-through chain, the same records, topics and sizes %8.0f redemptions/s, %5.1f µs CPU per redemption",
+                               name, sameRecords, sameRecordsCPU, rate / sameRecords))
+            let (chain, chainCPU) = try measureChain(bench, hot: hot, shapes: sameHops, name: "hops")
+            Output.line(String(format: "  %@: pass-through chain of the same hops (records, topics, keys, sizes) %8.0f redemptions/s, %5.1f µs CPU per redemption",
                                name, chain, chainCPU))
             let ratio = rate / chain
             ratios.append(String(format: "%@ %.2f", name, ratio))
@@ -84,37 +84,29 @@ struct RedeemBench: AsyncParsableCommand {
     private func commandsTopic(hot: Bool) -> String { "bench-redeem-\(hot ? "hot" : "spread")-commands" }
 
     /// The membership topology on fresh topics: members signed up first, then every redemption
-    /// command, timed from the first command read until the last hops (the ledger's second visit,
-    /// the coupon stage) have read every record and had their outputs acknowledged.
-    private func measureService(_ bench: BenchBroker, hot: Bool, start: Int64) throws -> (rate: Double, cpu: Double, written: [Double]) {
+    /// command, timed from the router's first batch of them until the last hops (the ledger's
+    /// second visit, the coupon stage) have read every record and had their outputs acknowledged.
+    /// Returns, besides the rate and CPU, the records each stage wrote per redemption and the
+    /// records per redemption on each topic the service writes, by topic key.
+    private func measureService(_ bench: BenchBroker, hot: Bool, start: Int64) throws -> (rate: Double, cpu: Double, written: [Double], byTopic: [String: Double]) {
         let prefix = "bench-redeem-\(hot ? "hot" : "spread")"
         let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])
-        var settings = try MembershipSettings(document: document)
-        settings.groupID = "\(prefix)-members"
-        // Every topic the service names, renamed for this case (the catalogue on one partition),
-        // but the sign-ups it reads.
-        for (key, path) in MembershipSettings.topicKeys where key != "events" {
-            settings[keyPath: path] = "\(prefix)-\(key)"
-            try bench.broker.createTopic(TopicSpec(name: settings[keyPath: path], partitions: key == "rewards" ? 1 : partitions))
-        }
-        settings.eventsTopic = bench.input
         var runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
         runtime.kafka = bench.kafka
-        runtime.privacy.requestsTopic = "\(prefix)-privacy"
-        try bench.broker.createTopic(TopicSpec(name: runtime.privacy.requestsTopic, partitions: partitions))
+        let service = try BenchMembership(try MembershipSettings(document: document), runtime: runtime, prefix: prefix, events: bench.input,
+                                          broker: bench.broker, partitions: partitions)
+        let settings = service.settings
         let producer = try KafkaProducer(configuration: bench.kafka, name: "bench-redeem", logger: bench.logger)
         defer { producer.close() }
         let loaded = DeliveryBatch()
         for reward in catalogue(hot: hot) { try producer.send(ProducerRecord(topic: settings.rewardsTopic, key: Array(reward.id.utf8), value: reward.encoded()), in: loaded) }
         try loaded.waitForAll()
 
-        let topology = MembershipService.topology(settings, runtime: runtime)
-        let pipelines = try topology.pipelines(runtime: runtime, logger: bench.logger)
-        let stages = topology.stages.count
+        let pipelines = try service.topology.pipelines(runtime: service.runtime, logger: bench.logger)
+        let stages = service.topology.stages.count
         let running = RunningPipelines(pipelines)
         defer { running.stop() }
-        // Pipelines come per stream thread in the topology's order: router, ledger, stock, coupons.
-        func stage(_ index: Int) -> [StreamPipeline] { pipelines.enumerated().filter { $0.offset % stages == index }.map(\.element) }
+        func stage(_ index: Int) -> [StreamPipeline] { service.stage(index, of: pipelines) }
         func recordsIn(_ index: Int) -> Int { stage(index).reduce(0) { $0 + $1.status.snapshot.recordsIn } }
         func recordsOut(_ index: Int) -> Int { stage(index).reduce(0) { $0 + $1.status.snapshot.recordsOut } }
         let setupStarted = ContinuousClock.now
@@ -123,6 +115,13 @@ struct RedeemBench: AsyncParsableCommand {
             usleep(5000)
         }
         usleep(500_000)  // the sign-ups' batches end and their outputs are written
+        // Records on each topic the service writes (not its inputs), read outside the clock.
+        let outputKeys = MembershipSettings.topicKeys.keys.filter { !["events", "rewards", "commands", "segment_changes", "tags"].contains($0) }.sorted()
+        func topicEnds() throws -> [String: Int64] {
+            let ends = try consumerPositions(kafka: bench.kafka, group: "\(prefix)-count", topics: outputKeys.map { "\(prefix)-\($0)" })
+            return ends.reduce(into: [:]) { total, end in total[String(end.key.topic.dropFirst(prefix.count + 1)), default: 0] += end.value.high }
+        }
+        let topicsBefore = try topicEnds()
         let before = (0..<stages).map(recordsOut)
         let routedBefore = recordsIn(0)
         let (ledgerBefore, couponsBefore) = (recordsIn(1), recordsIn(3))
@@ -144,30 +143,38 @@ struct RedeemBench: AsyncParsableCommand {
         // events' offsets, as this loop had, cost the service's side CPU the chain never paid.
         func finished() -> Bool { recordsIn(1) - ledgerBefore >= 2 * redemptions && (hot || recordsIn(3) - couponsBefore >= redemptions) }
         while !finished() {
-            if ContinuousClock.now - first > .seconds(600) { throw CLIError("timed out: the ledger read \(recordsIn(1) - ledgerBefore) of \(2 * redemptions) records") }
+            if ContinuousClock.now - first > .seconds(600) {
+                throw CLIError("timed out: the ledger read \(recordsIn(1) - ledgerBefore) of \(2 * redemptions) records, the coupon stage \(recordsIn(3) - couponsBefore) of \(hot ? 0 : redemptions)")
+            }
             usleep(2000)
         }
         let elapsed = (ContinuousClock.now - first).seconds
         let cpu = (ThreadCPU.seconds() - cpuBefore) * 1e6 / Double(redemptions)
         // Untimed: every redemption ended with its result on the member events topic (a result
         // each, reward_redeemed for each issued, coupon_issued for each coupon; the hot reward's
-        // stock alert besides).
+        // stock alert besides). A stage's clock ticks are records too, so the end above may come
+        // a few records early: the last of them are waited for here.
         let expected = Int64(redemptions) + (hot ? Int64(redemptions / 2) : 2 * Int64(redemptions))
-        let events = try consumerPositions(kafka: bench.kafka, group: "\(prefix)-count", topics: [settings.memberEventsTopic]).values.reduce(0) { $0 + $1.high }
-        guard events >= expected else { throw CLIError("\(events) member events written, \(expected) expected") }
+        let checkStarted = ContinuousClock.now
+        while try topicEnds()["member_events", default: 0] - topicsBefore["member_events", default: 0] < expected {
+            if ContinuousClock.now - checkStarted > .seconds(60) { throw CLIError("fewer member events than the \(expected) of \(redemptions) redemptions") }
+            usleep(100_000)
+        }
         let written = (0..<stages).map { Double(recordsOut($0) - before[$0]) / Double(redemptions) }
-        return (Double(redemptions) / elapsed, cpu, written)
+        let byTopic = try topicEnds().mapValues(Double.init).merging(topicsBefore.mapValues { -Double($0) }, uniquingKeysWith: +).mapValues { $0 / Double(redemptions) }
+        return (Double(redemptions) / elapsed, cpu, written, byTopic)
     }
 
     /// Stages with no work of their own (router, ledger, stock, router, ledger, and coupons when
     /// coupons are issued), per stream thread, reading the same commands: each passes every record
-    /// on once and writes beside it what `shapes` says its service hop wrote.
+    /// on (but the last) and writes beside it what `shapes` says its service hop wrote.
     private func measureChain(_ bench: BenchBroker, hot: Bool, shapes: [HopShape], name: String) throws -> (rate: Double, cpu: Double) {
         let prefix = "bench-redeem-\(hot ? "hot" : "spread")-\(name)"
         let hops = shapes.count
+        func forwardTopic(_ hop: Int) -> String? { hop + 1 < hops ? "\(prefix)-\(hop + 1)" : nil }
         func sideTopics(_ hop: Int) -> [String] { shapes[hop].sides.indices.map { "\(prefix)-\(hop + 1)-side-\($0)" } }
         for hop in 0..<hops {
-            for topic in ["\(prefix)-\(hop + 1)"] + sideTopics(hop) { try bench.broker.createTopic(TopicSpec(name: topic, partitions: partitions)) }
+            for topic in [forwardTopic(hop)].compactMap({ $0 }) + sideTopics(hop) { try bench.broker.createTopic(TopicSpec(name: topic, partitions: partitions)) }
         }
         let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])
         var runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
@@ -176,7 +183,7 @@ struct RedeemBench: AsyncParsableCommand {
         let pipelines = (0..<runtime.streamThreads).flatMap { _ in
             (0..<hops).map { hop in
                 StreamPipeline(settings: .init(groupID: "\(prefix)-\(hop + 1)-group", inputTopics: [inputs[hop]], runtime: runtime),
-                               processor: ShapedHopProcessor(forwardTopic: "\(prefix)-\(hop + 1)", shape: shapes[hop], sideTopics: sideTopics(hop)),
+                               processor: ShapedHopProcessor(forwardTopic: forwardTopic(hop), shape: shapes[hop], sideTopics: sideTopics(hop)),
                                logger: bench.logger)
             }
         }

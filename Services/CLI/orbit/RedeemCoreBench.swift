@@ -32,17 +32,18 @@ extension RedeemBench {
         }
     }
 
-    /// The shape of each of a redemption's hops (router, ledger, stock, router, ledger, and coupons
-    /// when coupons are issued), from one run of the processors: what each passes on and what it
-    /// writes beside it (``HopShape``).
-    func hopShapes(hot: Bool) throws -> [HopShape] {
+    /// What each of a redemption's hops wrote in one run of the processors (router, ledger, stock,
+    /// router, ledger, and coupons when coupons are issued), by topic key: the shapes of the
+    /// chain of the same hops (``HopShape``).
+    func hopOutputs(hot: Bool) throws -> [HopOutputs] {
         let document = try ConfigDocument.load(path: "deploy/config/membership.yaml", environment: [:])
         let settings = try MembershipSettings(document: document)
         let runtime = try RuntimeSettings(document: document, defaultServiceName: "bench", defaultHTTPPort: 0)
         let (hops, _) = try runCore(hot: hot, settings: settings, runtime: runtime, logger: Logger(label: "orbit.bench"))
-        let forwards: [String?] = [settings.inputsTopic, settings.stockRequestsTopic, settings.internalTopic, settings.inputsTopic,
-                                   hot ? nil : settings.couponRequestsTopic, nil]
-        return zip(hops, forwards).prefix(hot ? 5 : 6).map { HopShape($0, inputs: redemptions, forwardTopic: $1) }
+        let keys = Dictionary(MembershipSettings.topicKeys.map { (settings[keyPath: $0.value], $0.key) }, uniquingKeysWith: { first, _ in first })
+        // Where each hop's next reads (runCore's order: router, ledger, stock, router, ledger, coupons).
+        let forwards = [settings.inputsTopic, settings.stockRequestsTopic, settings.internalTopic, settings.inputsTopic, hot ? nil : settings.couponRequestsTopic, nil]
+        return zip(hops, forwards).prefix(hot ? 5 : 6).map { records, forward in HopOutputs(forwardTopic: forward, records) { keys[$0] ?? $0 } }
     }
 
     /// One case through the four stages' processors: what each of a redemption's hops wrote
