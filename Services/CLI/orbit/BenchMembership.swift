@@ -29,6 +29,16 @@ struct BenchMembership {
         topology = MembershipService.topology(settings, runtime: runtime)
     }
 
+    /// Records written so far on each of the service's topics named by `keys` (their keys in the
+    /// `topics` section): their partitions' high watermarks, summed, read without joining a group.
+    func records(on keys: [String], kafka: KafkaConfiguration) throws -> [String: Int64] {
+        let names = keys.map { settings[keyPath: MembershipSettings.topicKeys[$0]!] }
+        let ends = try consumerPositions(kafka: kafka, group: "\(settings.groupID)-count", topics: names)
+        return Dictionary(uniqueKeysWithValues: zip(keys, names).map { key, name in
+            (key, ends.filter { $0.key.topic == name }.values.reduce(0) { $0 + $1.high })
+        })
+    }
+
     /// One stage's pipelines out of the topology's: they come per stream thread in the topology's
     /// order (router, ledger, stock, coupons).
     func stage(_ index: Int, of pipelines: [StreamPipeline]) -> [StreamPipeline] {

@@ -7,10 +7,10 @@ import OrbitMembership
 import OrbitRuntime
 
 /// `orbit bench members`: the membership service (its whole topology as in production: router and
-/// ledger, with the mall's stages idle beside them) against raw pass-through on the same broker, in
-/// the same run, with the same stream threads. Two references beside it say what the broker alone allows a service of
-/// this shape: the same two hops copying and doing no work, then writing as many records as the
-/// ledger did.
+/// ledger, with the mall's stages idle beside them) against raw pass-through on the same broker,
+/// in the same run, with the same stream threads. Two references beside it say what the broker
+/// alone allows a service of this shape: the same two hops copying and doing no work, then
+/// writing as many records as the ledger did.
 struct MembersBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "members", abstract: "Membership events/s vs raw pass-through (target >= 0.50).")
 
@@ -58,7 +58,6 @@ struct MembersBench: AsyncParsableCommand {
 
             let members = try BenchMembership(try MembershipSettings(document: document), runtime: runtime, prefix: prefix, events: input,
                                               broker: broker, partitions: partitions)
-            let settings = members.settings
             let pipelines = try members.topology.pipelines(runtime: members.runtime, logger: logger)
             // Events enter at the router and end at the ledger (the mall's stages idle beside them).
             let (rate, cpu) = try StagedBench.measure(pipelines, entry: members.stage(0, of: pipelines), exit: members.stage(1, of: pipelines), expected: records.count)
@@ -67,10 +66,9 @@ struct MembersBench: AsyncParsableCommand {
             // reader a fetch, that the two copies above do not pay; so the same two hops are run
             // again writing as many records, still doing no work: the most a membership service
             // with these outputs could score on this broker, however cheap its own rules.
-            let outputs = [("ledger", settings.ledgerTopic), ("accounts", settings.accountsTopic), ("events", settings.memberEventsTopic),
-                           ("changelog", settings.stateChangelogTopic)]
-            let ends = try consumerPositions(kafka: kafka, group: "\(prefix)-count", topics: outputs.map(\.1))
-            let written = outputs.map { output in (output.0, ends.filter { $0.key.topic == output.1 }.values.reduce(Int64(0)) { $0 + $1.high }) }
+            let outputs = [("ledger", "ledger"), ("accounts", "accounts"), ("events", "member_events"), ("changelog", "state_changelog")]
+            let ends = try members.records(on: outputs.map(\.1), kafka: kafka)
+            let written = outputs.map { output in (output.0, ends[output.1]!) }
             let perEvent = Double(written.reduce(0) { $0 + $1.1 }) / Double(records.count)
             Output.line("    (records written per event besides the router's copy: "
                 + written.map { String(format: "%@ %.2f", $0.0, Double($0.1) / Double(records.count)) }.joined(separator: ", ")

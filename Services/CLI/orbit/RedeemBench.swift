@@ -117,10 +117,7 @@ struct RedeemBench: AsyncParsableCommand {
         usleep(500_000)  // the sign-ups' batches end and their outputs are written
         // Records on each topic the service writes (not its inputs), read outside the clock.
         let outputKeys = MembershipSettings.topicKeys.keys.filter { !["events", "rewards", "commands", "segment_changes", "tags"].contains($0) }.sorted()
-        func topicEnds() throws -> [String: Int64] {
-            let ends = try consumerPositions(kafka: bench.kafka, group: "\(prefix)-count", topics: outputKeys.map { "\(prefix)-\($0)" })
-            return ends.reduce(into: [:]) { total, end in total[String(end.key.topic.dropFirst(prefix.count + 1)), default: 0] += end.value.high }
-        }
+        func topicEnds() throws -> [String: Int64] { try service.records(on: outputKeys, kafka: bench.kafka) }
         let topicsBefore = try topicEnds()
         let before = (0..<stages).map(recordsOut)
         let routedBefore = recordsIn(0)
