@@ -111,6 +111,7 @@ struct RedeemBench: AsyncParsableCommand {
         func recordsOut(_ index: Int) -> Int { stage(index).reduce(0) { $0 + $1.status.snapshot.recordsOut } }
         let setupStarted = ContinuousClock.now
         while recordsIn(1) < members {
+            try running.checkNoneFailed()
             if ContinuousClock.now - setupStarted > .seconds(300) { throw CLIError("timed out signing members up: \(recordsIn(1)) of \(members)") }
             usleep(5000)
         }
@@ -131,7 +132,10 @@ struct RedeemBench: AsyncParsableCommand {
         try commands.waitForAll()
         let cpuBefore = ThreadCPU.seconds()
         let waitStarted = ContinuousClock.now
-        while recordsIn(0) == routedBefore && ContinuousClock.now - waitStarted < .seconds(60) { usleep(1000) }
+        while recordsIn(0) == routedBefore && ContinuousClock.now - waitStarted < .seconds(60) {
+            try running.checkNoneFailed()
+            usleep(1000)
+        }
         let first = ContinuousClock.now
         // Done when the last hops have read everything and their outputs are acknowledged (a
         // pipeline counts a batch's records then): the ledger's two visits of each redemption (the
@@ -140,6 +144,7 @@ struct RedeemBench: AsyncParsableCommand {
         // events' offsets, as this loop had, cost the service's side CPU the chain never paid.
         func finished() -> Bool { recordsIn(1) - ledgerBefore >= 2 * redemptions && (hot || recordsIn(3) - couponsBefore >= redemptions) }
         while !finished() {
+            try running.checkNoneFailed()
             if ContinuousClock.now - first > .seconds(600) {
                 throw CLIError("timed out: the ledger read \(recordsIn(1) - ledgerBefore) of \(2 * redemptions) records, the coupon stage \(recordsIn(3) - couponsBefore) of \(hot ? 0 : redemptions)")
             }
@@ -154,6 +159,7 @@ struct RedeemBench: AsyncParsableCommand {
         let expected = Int64(redemptions) + (hot ? Int64(redemptions / 2) : 2 * Int64(redemptions))
         let checkStarted = ContinuousClock.now
         while try topicEnds()["member_events", default: 0] - topicsBefore["member_events", default: 0] < expected {
+            try running.checkNoneFailed()
             if ContinuousClock.now - checkStarted > .seconds(60) { throw CLIError("fewer member events than the \(expected) of \(redemptions) redemptions") }
             usleep(100_000)
         }

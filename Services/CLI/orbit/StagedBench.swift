@@ -19,9 +19,13 @@ enum StagedBench {
         let running = RunningPipelines(pipelines)
         defer { running.stop() }
         func finished() -> Int { exit.reduce(0) { $0 + $1.status.snapshot.recordsIn } }
-        while entry.allSatisfy({ $0.status.snapshot.recordsIn == 0 }) && ContinuousClock.now - started < .seconds(60) { usleep(1000) }
+        while entry.allSatisfy({ $0.status.snapshot.recordsIn == 0 }) && ContinuousClock.now - started < .seconds(60) {
+            try running.checkNoneFailed()
+            usleep(1000)
+        }
         let first = ContinuousClock.now
         while finished() < expected {
+            try running.checkNoneFailed()
             if ContinuousClock.now - started > .seconds(600) { throw CLIError("timed out: \(finished()) of \(expected)") }
             usleep(2000)
         }
@@ -41,10 +45,10 @@ enum StagedBench {
 final class RunningPipelines {
     private let signal = StopSignal()
     private let done = DispatchSemaphore(value: 0)
-    private let count: Int
+    private let pipelines: [StreamPipeline]
 
     init(_ pipelines: [StreamPipeline]) {
-        count = pipelines.count
+        self.pipelines = pipelines
         for pipeline in pipelines {
             let box = UncheckedBox(pipeline)
             let (signal, done) = (signal, done)
@@ -52,9 +56,18 @@ final class RunningPipelines {
         }
     }
 
+    /// Throws if a pipeline has failed. A bench waiting for counts stops at once and names the
+    /// cause (the pipeline's thread ended with it), rather than at its timeout with only a count.
+    func checkNoneFailed() throws {
+        for pipeline in pipelines {
+            let status = pipeline.status.snapshot
+            if status.state == .failed { throw CLIError("a pipeline failed: \(status.failure ?? "no reason recorded")") }
+        }
+    }
+
     /// Stops every pipeline and waits for each to end.
     func stop() {
         signal.set()
-        for _ in 0..<count { done.wait() }
+        for _ in pipelines { done.wait() }
     }
 }
