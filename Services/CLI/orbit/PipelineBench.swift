@@ -86,20 +86,12 @@ struct PipelineBench: AsyncParsableCommand {
             return StreamPipeline(settings: .init(groupID: "bench-chain-\(hop)", inputTopics: [chainTopics[hop - 1]], runtime: runtime),
                                   processor: PassThroughProcessor(outputTopic: chainTopics[hop]), logger: Logger(label: "orbit.bench"))
         }
-        let chainStop = StopSignal()
-        let chainDone = DispatchSemaphore(value: 0)
-        for pipeline in chain {
-            let box = UncheckedBox(pipeline)
-            Thread { try? box.value.run(until: chainStop); chainDone.signal() }.start()
-        }
-        defer {
-            chainStop.set()
-            for _ in chain { chainDone.wait() }
-        }
+        let running = RunningPipelines(chain)
+        defer { running.stop() }
         // Every hop of the chain owns its partitions before the first event, as the services do.
         let chainReady = Date().addingTimeInterval(60)
         while chain.contains(where: { $0.status.snapshot.assigned.isEmpty }) {
-            if let failed = chain.first(where: { $0.status.snapshot.state == .failed }) { throw CLIError("the reference chain failed: \(failed.status.snapshot.failure ?? "?")") }
+            try running.checkNoneFailed("the reference chain")
             guard Date() < chainReady else { throw CLIError("the reference chain's groups did not form in 60 s") }
             Thread.sleep(forTimeInterval: 0.05)
         }
@@ -146,9 +138,7 @@ struct PipelineBench: AsyncParsableCommand {
         }
         printWindows(stages: measured.map(\.name), samples: watcher.samples, from: counted)
         if let cpuAtWarmUpEnd { cpuAtPublishEnd.printShares(since: cpuAtWarmUpEnd) }
-        if let failed = chain.first(where: { $0.status.snapshot.state == .failed }) {
-            throw CLIError("the reference chain failed during the run: \(failed.status.snapshot.failure ?? "?")")
-        }
+        try running.checkNoneFailed("the reference chain")
         for (stage, histogram) in zip(stages, histograms) where stage.topic == OrbitTopics.userProfiles || stage.topic == OrbitTopics.pointsLedger {
             let p99 = histogram.totalCount > 0 ? histogram.valueAtPercentile(99) : .max
             Output.line("  (the earlier absolute target, p99 < 100 ms at 5,000 events/s, for information: \(stage.name) p99 \(p99) ms at \(rate) events/s)")

@@ -58,10 +58,11 @@ final class RunningPipelines {
 
     /// Throws if a pipeline has failed. A bench waiting for counts stops at once and names the
     /// cause (the pipeline's thread ended with it), rather than at its timeout with only a count.
-    func checkNoneFailed() throws {
+    /// - Parameter what: the pipelines, as the error names them.
+    func checkNoneFailed(_ what: String = "a pipeline") throws {
         for pipeline in pipelines {
             let status = pipeline.status.snapshot
-            if status.state == .failed { throw CLIError("a pipeline failed: \(status.failure ?? "no reason recorded")") }
+            if status.state == .failed { throw CLIError("\(what) failed: \(status.failure ?? "no reason recorded")") }
         }
     }
 
