@@ -26,17 +26,17 @@ struct TailCommand: AsyncParsableCommand {
     func run() async throws {
         let consumer = try KafkaConsumer(configuration: try connection.configuration(), name: "orbit-tail", logger: Logger(label: "orbit.tail"))
         defer { consumer.close() }
-        let partitions = try consumer.partitionCount(of: topic)
-        try consumer.assign((0..<partitions).map {
-            TopicPartitionOffset(TopicPartition(topic, Int32($0)), offset: fromBeginning ? TopicPartitionOffset.beginning : TopicPartitionOffset.end)
-        })
+        let partitions = (0..<(try consumer.partitionCount(of: topic))).map { TopicPartition(topic, Int32($0)) }
+        // The ends are asked for before the assignment, in one request per leader: once fetches
+        // are in flight, each ListOffsets request waits behind a Fetch the broker holds for up to
+        // fetch.wait.max.ms on the same connection (one partition at a time took 20 s for 64).
         var ends: [Int32: Int64] = [:]
         if toEnd {
-            for partition in 0..<partitions {
-                let end = try consumer.watermarks(TopicPartition(topic, Int32(partition))).high
-                if end > 0 { ends[Int32(partition)] = end }
-            }
+            for (partition, marks) in try consumer.watermarks(partitions) where marks.high > 0 { ends[partition.partition] = marks.high }
         }
+        try consumer.assign(partitions.map {
+            TopicPartitionOffset($0, offset: fromBeginning ? TopicPartitionOffset.beginning : TopicPartitionOffset.end)
+        })
         var positions: [Int32: Int64] = [:]
         var printed = 0
         var lastRecord = Date()

@@ -107,11 +107,13 @@ struct TopicsCommand: AsyncParsableCommand {
             var moved = 0
             for spec in TopicCatalogue.orbitTopics() {
                 guard let count = try? consumer.partitionCount(of: spec.name) else { continue }
-                for partition in 0..<count {
-                    let marks = try consumer.watermarks(TopicPartition(spec.name, Int32(partition)))
+                let partitions = (0..<count).map { TopicPartition(spec.name, Int32($0)) }
+                let watermarks = try consumer.watermarks(partitions)
+                for partition in partitions {
+                    let marks = watermarks[partition]!
                     if marks.low > 0 {
                         moved += 1
-                        print("\(spec.name)/\(partition) starts at \(marks.low) (ends at \(marks.high))")
+                        print("\(spec.name)/\(partition.partition) starts at \(marks.low) (ends at \(marks.high))")
                     }
                 }
             }
