@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command on a fresh machine: install dependencies, build, and run every test in three tiers,
-# then the short chaos run, the parsers under libFuzzer and the compose stack in containers.
+# then the short chaos run, the compose stack in containers and the parsers under libFuzzer (last:
+# its build recompiles Orbit's modules in .build with the sanitizers, reusing the dependencies).
 # Prints each phase's time at the end, and a closing line of the tests' counts.
 #
 #   scripts/test.sh                      # everything (what CI runs)
@@ -114,5 +115,5 @@ phase unit tier unit --skip "$system" --skip "$broker"
 phase broker tier broker --filter "$broker"
 phase system tier system --filter "$system"
 [ -n "${ORBIT_SKIP_CHAOS:-}" ] || phase chaos scripts/chaos.sh --short
-[ -n "${ORBIT_SKIP_FUZZ:-}" ] || phase fuzz scripts/fuzz.sh
 [ -n "${ORBIT_SKIP_COMPOSE_TEST:-}" ] || phase compose env ORBIT_COMPOSE_BUILD="${ORBIT_COMPOSE_BUILD:-debug}" scripts/compose-test.sh
+[ -n "${ORBIT_SKIP_FUZZ:-}" ] || phase fuzz scripts/fuzz.sh --scratch-path .build
