@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import OrbitKafka
 
 /// How far a consumer group is behind on some topics: the sum over partitions of the high
 /// watermark minus the committed offset. Zero means everything produced so far is processed.

@@ -34,11 +34,10 @@ enum MembersProcess {
     }
 
     /// Everything the service published on the ledger, accounts and member events topics, and
-    /// the ledger's check over them (what `orbit verify ledger` runs); nil when the topics could
-    /// not be read to their end.
-    static func published(_ broker: LocalBroker) throws -> (records: [String: [ConsumerRecord]], report: LedgerVerifier.Report)? {
+    /// the ledger's check over them (what `orbit verify ledger` runs).
+    static func published(_ broker: LocalBroker) throws -> (records: [String: [ConsumerRecord]], report: LedgerVerifier.Report) {
         let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.pointsLedger, OrbitTopics.memberAccounts, OrbitTopics.memberEvents])
-        guard try reader.readToEnd(timeout: 120) else { return nil }
+        try reader.readToEnd(timeout: 120)
         let report = LedgerVerifier.verify(ledger: (reader.records[OrbitTopics.pointsLedger] ?? []).map { ($0.key, $0.value) },
                                            accounts: (reader.records[OrbitTopics.memberAccounts] ?? []).map { ($0.key, $0.value) }, allowNegative: false)
         return (reader.records, report)

@@ -194,7 +194,7 @@ final class NotifyServiceTests: XCTestCase {
         XCTAssertTrue(messageIDs.values.allSatisfy { $0.count == 1 })
         // The outbox holds each id, repeats only as identical copies; every id has a `sent` record.
         let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.notifications, OrbitTopics.notificationDeliveries])
-        XCTAssertTrue(try reader.readToEnd(timeout: 120))
+        try reader.readToEnd(timeout: 120)
         var outbox: [String: [UInt8]] = [:]
         for record in reader.records[OrbitTopics.notifications]! {
             let n = try OutboxNotification.decode(record.value!)
@@ -302,7 +302,7 @@ final class NotifyServiceTests: XCTestCase {
 
         // The outbox: two ids per user, a repeat only as an identical copy.
         let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: [OrbitTopics.notifications, OrbitTopics.journeyProgress])
-        XCTAssertTrue(try reader.readToEnd(timeout: 300))
+        try reader.readToEnd(timeout: 300)
         var outbox: [String: [UInt8]] = [:]
         var repeats = 0
         for record in reader.records[OrbitTopics.notifications]! {

@@ -44,9 +44,21 @@ struct TailCommand: AsyncParsableCommand {
         Task { await Signals.wait(); stop.set() }
         while !stop.isSet {
             if let limit, printed >= limit { break }
-            if toEnd, ends.allSatisfy({ positions[$0.key, default: 0] >= $0.value }) { break }
+            if toEnd {
+                ends = ends.filter { positions[$0.key, default: 0] < $0.value }
+                if ends.isEmpty { break }
+            }
             if let idleExit, Date().timeIntervalSince(lastRecord) > idleExit { break }
-            guard let record = try consumer.poll(timeout: .milliseconds(200)) else { continue }
+            guard let record = try consumer.poll(timeout: .milliseconds(200)) else {
+                // Caught up: under exactly_once a partition's last offset is a transaction
+                // marker, never delivered, which the consumer's position steps over.
+                if toEnd {
+                    for (partition, position) in try consumer.positions(ends.keys.map { TopicPartition(topic, $0) }) {
+                        positions[partition.partition] = max(positions[partition.partition, default: 0], position)
+                    }
+                }
+                continue
+            }
             lastRecord = Date()
             positions[record.partition] = record.offset + 1
             printed += 1

@@ -190,7 +190,7 @@ public final class SQLiteStateBackend: StateBackend {
             do {
                 return try PartitionFile.open(path: path, topic: changelogTopic, partition: partition, cacheKiB: cacheKiB, lock: lock,
                                               maximumAge: Self.maximumCheckpointAge)
-            } catch let error as SQLiteError where error.code == 26 || error.code == 11 {  // SQLITE_NOTADB, SQLITE_CORRUPT
+            } catch where error.code == 26 || error.code == 11 {  // SQLITE_NOTADB, SQLITE_CORRUPT
                 // A file SQLite cannot use (damaged, another format): the changelog rebuilds it.
                 // The lock is held, so no other connection has it open.
                 logger.warning("state file \(path) cannot be used (\(error)); restoring the partition from the changelog")
