@@ -73,7 +73,7 @@ public final class TopicReader {
         }
         guard !reached else { return }
         let behind = short.keys.sorted().prefix(5).map { "\($0) at \(positions[$0] ?? 0) of \(short[$0]!)" }
-        throw KafkaError.timedOut("reading to the end took over \(Int(timeout)) s; \(short.count) partitions short: \(behind.joined(separator: ", "))\(short.count > 5 ? ", …" : "")")
+        throw KafkaError.timedOut("reading to the end took over \(Int(timeout)) s; partitions short of their ends: \(behind.joined(separator: ", "))\(short.count > 5 ? " and \(short.count - 5) more" : "")")
     }
 
     /// Reads whatever arrives for `duration` (to make sure nothing more comes).

@@ -46,6 +46,34 @@ final class KafkaClientTests: XCTestCase {
         producer.close()
     }
 
+    /// A read to the end that cannot finish in time fails naming the partitions it did not reach
+    /// (a tool must not report on part of a topic as if it were all of it); given time, it reads
+    /// everything. Slowness comes from the broker: a second per response, one batch per partition
+    /// per fetch, and 40 batches on partition 1.
+    func testReadingToTheEndFailsNamingThePartitionsItDidNotReachInTime() async throws {
+        let broker = try makeBroker([TopicSpec(name: "t", partitions: 2)])
+        defer { broker.stop() }
+        let producer = try KafkaProducer(configuration: config(broker), logger: logger)
+        defer { producer.close() }
+        _ = try await producer.send(ProducerRecord(topic: "t", partition: 0, key: nil, value: Array("first".utf8)))
+        for n in 0..<40 {
+            _ = try await producer.send(ProducerRecord(topic: "t", partition: 1, key: nil, value: Array("batch \(n)".utf8)))
+        }
+        try broker.setRoundTrip(milliseconds: 1000)
+        let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: ["t"])
+        do {
+            try reader.readToEnd(timeout: 3)
+            XCTFail("40 fetches of a second each read in 3 s")
+        } catch let error as KafkaError {
+            XCTAssertEqual(error.name, "_TIMED_OUT")
+            XCTAssertTrue(error.message.hasPrefix("reading to the end took over 3 s; partitions short of their ends: t/1 at "), error.message)
+            XCTAssertTrue(error.message.hasSuffix(" of 40"), error.message)
+        }
+        try broker.setRoundTrip(milliseconds: 0)
+        try reader.readToEnd(timeout: 60)
+        XCTAssertEqual(reader.count("t"), 41)
+    }
+
     func testKeyedRecordsOfOneKeyStayInOnePartitionInOrder() throws {
         let broker = try makeBroker([TopicSpec(name: "keyed", partitions: 8)])
         defer { broker.stop() }
