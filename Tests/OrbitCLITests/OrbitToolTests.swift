@@ -90,6 +90,15 @@ final class OrbitToolTests: XCTestCase {
         XCTAssertTrue(deadLetters.output.contains { $0.contains(#""code":"malformed_json""#) && $0.contains(#""payload":"this is not json""#) },
                       deadLetters.output.joined(separator: "\n"))
 
+        // --to-end stops by itself at the ends the partitions had when it began, with no --idle-exit:
+        // from the beginning, every record published; from the end, none.
+        let whole = try orbit(["tail", OrbitTopics.userEvents, "--from-beginning", "--to-end"])
+        XCTAssertEqual(finish(whole, timeout: 30), 0, whole.output.joined(separator: "\n"))
+        XCTAssertEqual(whole.output.filter { $0.hasPrefix("{") }.count, 3, whole.output.joined(separator: "\n"))
+        let fromEnd = try orbit(["tail", OrbitTopics.userEvents, "--to-end"])
+        XCTAssertEqual(finish(fromEnd, timeout: 30), 0, fromEnd.output.joined(separator: "\n"))
+        XCTAssertEqual(fromEnd.output.filter { $0.hasPrefix("{") }.count, 0, fromEnd.output.joined(separator: "\n"))
+
         // The scorer turns them into profiles; `orbit user` shows one, asking the scorer's query
         // API (found on orbit.instances, with the token), and with --scan from the topics.
         let tokenFile = home.appendingPathComponent("query-token").path

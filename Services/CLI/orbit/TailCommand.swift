@@ -37,7 +37,8 @@ struct TailCommand: AsyncParsableCommand {
         try consumer.assign(partitions.map {
             TopicPartitionOffset($0, offset: fromBeginning ? TopicPartitionOffset.beginning : TopicPartitionOffset.end)
         })
-        var positions: [Int32: Int64] = [:]
+        // Reading from the end, the ends are where it starts: nothing is left to read up to them.
+        var positions: [Int32: Int64] = fromBeginning ? [:] : ends
         var printed = 0
         var lastRecord = Date()
         let stop = StopFlagBox()
