@@ -74,6 +74,29 @@ final class KafkaClientTests: XCTestCase {
         XCTAssertEqual(reader.count("t"), 41)
     }
 
+    /// A partition that ends in a transaction marker, as every partition written in transactions
+    /// does on Apache Kafka, is read to its end: the marker takes an offset and is never delivered,
+    /// and the reader goes by the consumer's position, which steps over it. (Reading up to the
+    /// last delivered offset waited out the whole timeout.) The consumer checks the marker's CRC.
+    func testAPartitionEndingInATransactionMarkerIsReadToItsEnd() async throws {
+        let broker = try makeBroker([TopicSpec(name: "t", partitions: 2)])
+        defer { broker.stop() }
+        let producer = try KafkaProducer(configuration: config(broker), logger: logger)
+        defer { producer.close() }
+        for n in 0..<3 {
+            _ = try await producer.send(ProducerRecord(topic: "t", partition: 0, key: nil, value: Array("r\(n)".utf8)))
+        }
+        XCTAssertEqual(try TransactionMarker.write(.commit, topic: "t", partition: 0, bootstrap: broker.bootstrapServers), 3)
+        XCTAssertEqual(try TransactionMarker.write(.abort, topic: "t", partition: 1, bootstrap: broker.bootstrapServers), 0)  // a marker alone
+        let reader = try TopicReader(kafka: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers, "check.crcs": "true"]), topics: ["t"])
+        try reader.readToEnd(timeout: 30)
+        XCTAssertEqual(reader.records["t"]!.map { String(decoding: $0.value!, as: UTF8.self) }, ["r0", "r1", "r2"])
+        // A record after the marker is read as usual.
+        _ = try await producer.send(ProducerRecord(topic: "t", partition: 0, key: nil, value: Array("r4".utf8)))
+        try reader.readToEnd(timeout: 30)
+        XCTAssertEqual(reader.records["t"]!.map(\.offset), [0, 1, 2, 4])
+    }
+
     func testKeyedRecordsOfOneKeyStayInOnePartitionInOrder() throws {
         let broker = try makeBroker([TopicSpec(name: "keyed", partitions: 8)])
         defer { broker.stop() }
