@@ -151,6 +151,36 @@ final class PipelineTests: XCTestCase {
         }
     }
 
+    /// Partitions written in transactions end in markers, which take an offset and are never
+    /// delivered. A caught-up pipeline commits its consumer's position past them, so its group's
+    /// lag reads 0 (committing the last record's offset + 1 left 1 per partition for good): after
+    /// records, for a partition holding markers only, and for a marker arriving while it is idle.
+    func testACaughtUpGroupCommitsPastTransactionMarkers() throws {
+        let broker = try LocalBroker(topics: ["in", "out", "changelog"].map { TopicSpec(name: $0, partitions: 3) })
+        defer { broker.stop() }
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers]), logger: logger)
+        defer { producer.close() }
+        let batch = DeliveryBatch()
+        for i in 0..<60 { try producer.send(ProducerRecord(topic: "in", partition: Int32(i % 2), key: Array("k\(i % 7)".utf8), value: Array("\(i)".utf8)), in: batch) }
+        try batch.waitForAll()
+        try TransactionMarker.write(.commit, topic: "in", partition: 0, bootstrap: broker.bootstrapServers)
+        try TransactionMarker.write(.commit, topic: "in", partition: 1, bootstrap: broker.bootstrapServers)
+        try TransactionMarker.write(.abort, topic: "in", partition: 2, bootstrap: broker.bootstrapServers)
+        func lag() throws -> Int64 { try consumerLag(bootstrap: broker.bootstrapServers, group: "marked", topics: ["in"]) }
+        let pipeline = StreamPipeline(settings: .init(groupID: "marked", inputTopics: ["in"], runtime: runtime(broker, batch: 50)),
+                                      processor: RunningCount(changelog: "changelog", output: "out"), logger: logger)
+        try running(pipeline) {
+            let reader = try TopicReader(bootstrap: broker.bootstrapServers, topics: ["out"])
+            XCTAssertTrue(try reader.read(timeout: 60) { $0["out"]!.count >= 60 })
+            XCTAssertTrue(try eventually(timeout: 30, interval: 0.2) { try lag() == 0 }, "lag \((try? lag()) ?? -1) with every record handled")
+            // Idle, a marker arrives on its own.
+            try TransactionMarker.write(.commit, topic: "in", partition: 0, bootstrap: broker.bootstrapServers)
+            XCTAssertTrue(try eventually(timeout: 30, interval: 0.2) { try lag() == 0 }, "lag \((try? lag()) ?? -1) after a marker alone")
+            try reader.drain(for: 0.5)
+            XCTAssertEqual(reader.records["out"]!.count, 60, "markers make no outputs")
+        }
+    }
+
     /// Repeated Kafka errors show in the pipeline's status (what `/health` reports as degraded),
     /// with the last error, while the pipeline keeps running.
     func testRepeatedKafkaErrorsMakeThePipelineDegraded() throws {

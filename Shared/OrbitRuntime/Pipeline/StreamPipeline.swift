@@ -70,6 +70,8 @@ public final class StreamPipeline: RebalanceListener {
     /// Sealed at-least-once batches waiting for acknowledgements, oldest first.
     private var inFlight: [SealedBatch] = []
     private var pendingOffsets: [TopicPartition: Int64] = [:]
+    /// The offset each assigned partition's latest sealed batch commits (or committed).
+    private var sealedOffsets: [TopicPartition: Int64] = [:]
     private var batchRecords = 0
     /// A batch is open from its first record (or punctuation output) until it is sealed.
     private var batchOpen = false
@@ -200,6 +202,13 @@ public final class StreamPipeline: RebalanceListener {
                 let health = consumer.health
                 if status.snapshot.kafka != health { status.update { $0.kafka = health } }
                 lag.update(consumer, assigned: status.snapshot.assigned)
+                // Positions moved over transaction markers alone (nothing to handle) are
+                // committed in a batch of their own once nothing else is open.
+                if !batchOpen, inFlight.isEmpty, !positionsPastMarkers().isEmpty {
+                    try beginBatchIfNeeded()
+                    try sealBatch()
+                    now = ContinuousClock.now
+                }
             }
             if let interval = settings.punctuationInterval, now - lastPunctuation >= interval {
                 lastPunctuation = now
@@ -277,7 +286,8 @@ public final class StreamPipeline: RebalanceListener {
         }
         try send(outputs)
         let changes = processor.takeStateChanges()
-        let offsets = pendingOffsets.map { TopicPartitionOffset($0.key, offset: $0.value) }
+        let offsets = pendingOffsets.merging(positionsPastMarkers()) { max($0, $1) }.map { TopicPartitionOffset($0.key, offset: $0.value) }
+        for offset in offsets { sealedOffsets[offset.topicPartition] = offset.offset }
         switch settings.runtime.guarantee {
         case .atLeastOnce:
             inFlight.append(SealedBatch(outputs: batch, changes: changes, offsets: offsets, records: batchRecords, sealedAt: .now))
@@ -296,6 +306,17 @@ public final class StreamPipeline: RebalanceListener {
         pendingOffsets.removeAll(keepingCapacity: true)
         batchRecords = 0
         batchOpen = false
+    }
+
+    /// Assigned partitions whose consumer position is past both the records handled and the
+    /// offset sealed: a position passes what was handled only over transaction markers, which
+    /// are never delivered (every partition written in transactions ends in one), since each
+    /// record polled is handled before the next poll. Committing the position, as Kafka Streams
+    /// does, lets a caught-up group's lag read 0; the last record's offset + 1 left 1 per partition.
+    private func positionsPastMarkers() -> [TopicPartition: Int64] {
+        let assigned = status.snapshot.assigned
+        guard !assigned.isEmpty, let positions = try? consumer.positions(assigned) else { return [:] }
+        return positions.filter { partition, position in position > (pendingOffsets[partition] ?? sealedOffsets[partition] ?? -1) }
     }
 
     /// Moves sealed batches along: outputs acknowledged, then state changes written, then offsets
@@ -398,6 +419,7 @@ public final class StreamPipeline: RebalanceListener {
             drained = false
         }
         processor.partitionsRevoked(partitions, cleanly: drained)
+        for partition in partitions { sealedOffsets[partition] = nil }
         lag.revoked(partitions)
         updateAssignment(removing: partitions)
     }
