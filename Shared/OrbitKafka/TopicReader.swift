@@ -60,7 +60,9 @@ public final class TopicReader {
     /// Throws `KafkaError.timedOut`, naming the partitions short of their ends, if `timeout`
     /// passes first: a tool that went on would report on part of a topic as if it were all of it.
     public func readToEnd(timeout: TimeInterval = 60) throws {
-        var short = try consumer.watermarks(partitions).mapValues(\.high).filter { $0.value > 0 }
+        // A partition with nothing between its first and next offsets (empty, or emptied by
+        // retention) has nothing to read and never gets a position.
+        var short = try consumer.watermarks(partitions).filter { $0.value.high > $0.value.low }.mapValues(\.high)
         let reached = try read(timeout: timeout) { _ in
             short = short.filter { partition, end in (self.positions[partition] ?? 0) < end }
             guard !short.isEmpty else { return true }

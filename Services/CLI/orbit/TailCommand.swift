@@ -32,8 +32,10 @@ struct TailCommand: AsyncParsableCommand {
         // fetch.wait.max.ms on the same connection (one partition at a time took 20 s for 64).
         var ends: [Int32: Int64] = [:]
         if toEnd {
-            for (partition, marks) in try consumer.watermarks(partitions) where marks.high > 0 { ends[partition.partition] = marks.high }
+            // Partitions with nothing between their first and next offsets have nothing to read.
+            for (partition, marks) in try consumer.watermarks(partitions) where marks.high > marks.low { ends[partition.partition] = marks.high }
         }
+        let limits = ends
         try consumer.assign(partitions.map {
             TopicPartitionOffset($0, offset: fromBeginning ? TopicPartitionOffset.beginning : TopicPartitionOffset.end)
         })
@@ -41,6 +43,7 @@ struct TailCommand: AsyncParsableCommand {
         var positions: [Int32: Int64] = fromBeginning ? [:] : ends
         var printed = 0
         var lastRecord = Date()
+        var lastPositionCheck = Date()
         let stop = StopFlagBox()
         Task { await Signals.wait(); stop.set() }
         while !stop.isSet {
@@ -50,18 +53,21 @@ struct TailCommand: AsyncParsableCommand {
                 if ends.isEmpty { break }
             }
             if let idleExit, Date().timeIntervalSince(lastRecord) > idleExit { break }
-            guard let record = try consumer.poll(timeout: .milliseconds(200)) else {
-                // Caught up: under exactly_once a partition's last offset is a transaction
-                // marker, never delivered, which the consumer's position steps over.
-                if toEnd {
-                    for (partition, position) in try consumer.positions(ends.keys.map { TopicPartition(topic, $0) }) {
-                        positions[partition.partition] = max(positions[partition.partition, default: 0], position)
-                    }
+            let polled = try consumer.poll(timeout: .milliseconds(200))
+            // A partition written in transactions ends in a marker, never delivered, which the
+            // consumer's position steps over: looked at when caught up, and at least every 250 ms
+            // while other partitions keep records coming.
+            if toEnd, polled == nil || Date().timeIntervalSince(lastPositionCheck) > 0.25 {
+                lastPositionCheck = Date()
+                for (partition, position) in try consumer.positions(ends.keys.map { TopicPartition(topic, $0) }) {
+                    positions[partition.partition] = max(positions[partition.partition, default: 0], position)
                 }
-                continue
             }
+            guard let record = polled else { continue }
             lastRecord = Date()
-            positions[record.partition] = record.offset + 1
+            positions[record.partition] = max(positions[record.partition, default: 0], record.offset + 1)
+            // Past its end, a partition's records are not printed: the others are still being read.
+            if toEnd, record.offset >= limits[record.partition, default: 0] { continue }
             printed += 1
             Output.line(String(decoding: Self.render(record), as: UTF8.self))
         }

@@ -379,6 +379,8 @@ public final class StreamPipeline: RebalanceListener {
 
     /// Seals the open batch and waits until every sealed batch is committed.
     private func drain() throws {
+        // Positions moved over markers alone are committed too, before the partitions move on.
+        if !batchOpen, !positionsPastMarkers().isEmpty { try beginBatchIfNeeded() }
         try sealBatch()
         try advance(blocking: true)
     }
