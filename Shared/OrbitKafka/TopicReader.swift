@@ -7,8 +7,6 @@ import Logging
 public final class TopicReader {
     private let consumer: KafkaConsumer
     private var partitions: [TopicPartition] = []
-    /// Next offset to read, per partition.
-    private var positions: [TopicPartition: Int64] = [:]
     public private(set) var records: [String: [ConsumerRecord]] = [:]
 
     public convenience init(bootstrap: String, topics: [String]) throws {
@@ -38,7 +36,6 @@ public final class TopicReader {
             var polled = 0
             while polled < 5000, let record = try consumer.poll(timeout: .milliseconds(50)) {
                 records[record.topic, default: []].append(record)
-                positions[record.topicPartition] = record.offset + 1
                 polled += 1
             }
         }
@@ -60,22 +57,16 @@ public final class TopicReader {
     /// Throws `KafkaError.timedOut`, naming the partitions short of their ends, if `timeout`
     /// passes first: a tool that went on would report on part of a topic as if it were all of it.
     public func readToEnd(timeout: TimeInterval = 60) throws {
-        // A partition with nothing between its first and next offsets (empty, or emptied by
-        // retention) has nothing to read and never gets a position.
-        var short = try consumer.watermarks(partitions).filter { $0.value.high > $0.value.low }.mapValues(\.high)
+        var ends = PartitionEnds(watermarks: try consumer.watermarks(partitions))
         let reached = try read(timeout: timeout) { _ in
-            short = short.filter { partition, end in (self.positions[partition] ?? 0) < end }
-            guard !short.isEmpty else { return true }
-            // Under exactly_once a partition's last offset is a transaction marker, which is never
-            // delivered; the consumer's position steps over it.
-            for (partition, position) in try self.consumer.positions(Array(short.keys)) where position >= short[partition]! {
-                short[partition] = nil
-            }
-            return short.isEmpty
+            try ends.dropReached(by: self.consumer)
+            return ends.isEmpty
         }
         guard !reached else { return }
-        let behind = short.keys.sorted().prefix(5).map { "\($0) at \(positions[$0] ?? 0) of \(short[$0]!)" }
-        throw KafkaError.timedOut("reading to the end took over \(Int(timeout)) s; partitions short of their ends: \(behind.joined(separator: ", "))\(short.count > 5 ? " and \(short.count - 5) more" : "")")
+        let positions = try consumer.positions(Array(ends.short.keys))
+        let behind = ends.short.keys.sorted().prefix(5).map { "\($0) at \(positions[$0] ?? 0) of \(ends.short[$0]!)" }
+        throw KafkaError.timedOut("reading to the end took over \(Int(timeout)) s; partitions short of their ends: \(behind.joined(separator: ", "))"
+                                  + (ends.short.count > 5 ? " and \(ends.short.count - 5) more" : ""))
     }
 
     /// Reads whatever arrives for `duration` (to make sure nothing more comes).

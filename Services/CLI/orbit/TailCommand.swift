@@ -30,17 +30,12 @@ struct TailCommand: AsyncParsableCommand {
         // The ends are asked for before the assignment, in one request per leader: once fetches
         // are in flight, each ListOffsets request waits behind a Fetch the broker holds for up to
         // fetch.wait.max.ms on the same connection (one partition at a time took 20 s for 64).
-        var ends: [Int32: Int64] = [:]
-        if toEnd {
-            // Partitions with nothing between their first and next offsets have nothing to read.
-            for (partition, marks) in try consumer.watermarks(partitions) where marks.high > marks.low { ends[partition.partition] = marks.high }
-        }
-        let limits = ends
+        let limits = toEnd ? PartitionEnds(watermarks: try consumer.watermarks(partitions)).short : [:]
         try consumer.assign(partitions.map {
             TopicPartitionOffset($0, offset: fromBeginning ? TopicPartitionOffset.beginning : TopicPartitionOffset.end)
         })
         // Reading from the end, the ends are where it starts: nothing is left to read up to them.
-        var positions: [Int32: Int64] = fromBeginning ? [:] : ends
+        var ends = PartitionEnds(fromBeginning ? limits : [:])
         var printed = 0
         var lastRecord = Date()
         var lastPositionCheck = Date()
@@ -48,26 +43,19 @@ struct TailCommand: AsyncParsableCommand {
         Task { await Signals.wait(); stop.set() }
         while !stop.isSet {
             if let limit, printed >= limit { break }
-            if toEnd {
-                ends = ends.filter { positions[$0.key, default: 0] < $0.value }
-                if ends.isEmpty { break }
-            }
+            if toEnd, ends.isEmpty { break }
             if let idleExit, Date().timeIntervalSince(lastRecord) > idleExit { break }
             let polled = try consumer.poll(timeout: .milliseconds(200))
-            // A partition written in transactions ends in a marker, never delivered, which the
-            // consumer's position steps over: looked at when caught up, and at least every 250 ms
-            // while other partitions keep records coming.
+            // Positions are looked at when caught up, and at least every 250 ms while other
+            // partitions keep records coming.
             if toEnd, polled == nil || Date().timeIntervalSince(lastPositionCheck) > 0.25 {
                 lastPositionCheck = Date()
-                for (partition, position) in try consumer.positions(ends.keys.map { TopicPartition(topic, $0) }) {
-                    positions[partition.partition] = max(positions[partition.partition, default: 0], position)
-                }
+                try ends.dropReached(by: consumer)
             }
             guard let record = polled else { continue }
             lastRecord = Date()
-            positions[record.partition] = max(positions[record.partition, default: 0], record.offset + 1)
             // Past its end, a partition's records are not printed: the others are still being read.
-            if toEnd, record.offset >= limits[record.partition, default: 0] { continue }
+            if toEnd, record.offset >= limits[record.topicPartition, default: 0] { continue }
             printed += 1
             Output.line(String(decoding: Self.render(record), as: UTF8.self))
         }

@@ -111,10 +111,11 @@ public struct KafkaChangelogSource: ChangelogSource {
         let total = endOffsets.reduce(into: Int64(0)) { sum, entry in
             sum += entry.value - (starts.first { $0.topicPartition == entry.key }?.offset ?? 0)
         }
-        while !endOffsets.isEmpty {
+        var ends = PartitionEnds(endOffsets)
+        while !ends.isEmpty {
             if let record = try consumer.poll(timeout: .milliseconds(200)) {
                 lastProgress = ContinuousClock.now
-                if endOffsets[record.topicPartition] != nil {
+                if ends.short[record.topicPartition] != nil {
                     try apply(record)
                     count += 1
                 }
@@ -122,17 +123,14 @@ public struct KafkaChangelogSource: ChangelogSource {
                     lastReport = .now
                     logger.info("restoring: \(count) of about \(total) changelog records read")
                 }
-                // Cheap check first; the position check below covers partitions whose last offsets
-                // are transaction markers, which are never delivered.
-                if record.offset + 1 < endOffsets[record.topicPartition] ?? 0 { continue }
+                // Cheap check first: a record short of its end leaves the positions as they were.
+                if record.offset + 1 < ends.short[record.topicPartition] ?? 0 { continue }
             } else if ContinuousClock.now - lastProgress > stallTimeout {
-                throw KafkaError.timedOut("restoring \(endOffsets.keys.map(\.description).sorted()) made no progress for \(stallTimeout)")
+                throw KafkaError.timedOut("restoring \(ends.short.keys.map(\.description).sorted()) made no progress for \(stallTimeout)")
             }
             // A partition is restored once the consumer's position reaches the end it had when
             // the restore began, whatever the last offset held (a record or a marker).
-            for (partition, position) in try consumer.positions(Array(endOffsets.keys)) where position >= endOffsets[partition]! {
-                endOffsets[partition] = nil
-            }
+            try ends.dropReached(by: consumer)
         }
         logger.info("restored \(count) changelog records from \(partitions.count) partitions in \(ContinuousClock.now - started)")
         result.records = count
